@@ -1,0 +1,194 @@
+"""The ASGI middleware in process: pass-through, safety, and every way a handler can end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from wsinspect import WSInspectConfig, WSInspectMiddleware
+from wsinspect.tracker import ConnectionTracker
+
+
+class FakeServer:
+    """Feeds scripted client messages to an ASGI app and collects what it sends."""
+
+    def __init__(self, incoming: list[dict[str, Any]]) -> None:
+        self.incoming = list(incoming)
+        self.outgoing: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.incoming:
+            return self.incoming.pop(0)
+        await asyncio.Event().wait()  # a silent client
+        raise AssertionError("unreachable")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.outgoing.append(message)
+
+
+def ws_scope(path: str = "/ws") -> dict[str, Any]:
+    return {"type": "websocket", "path": path, "query_string": b"", "headers": [], "subprotocols": []}
+
+
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") == "close":
+            await send({"type": "websocket.close", "code": 4001, "reason": "asked"})
+            return
+        if message.get("text") == "raise":
+            raise ValueError("handler broke")
+        await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
+
+
+CLIENT = [
+    {"type": "websocket.connect"},
+    {"type": "websocket.receive", "text": "hi"},
+    {"type": "websocket.receive", "bytes": b"\x00\xff"},
+    {"type": "websocket.receive", "text": ""},
+    {"type": "websocket.receive", "text": "close"},
+]
+
+
+async def run(app: Any, incoming: list[dict[str, Any]], scope: dict[str, Any] | None = None) -> FakeServer:
+    server = FakeServer(incoming)
+    await app(scope or ws_scope(), server.receive, server.send)
+    return server
+
+
+async def test_the_app_sees_the_same_messages_with_and_without_wsinspect() -> None:
+    plain = await run(echo_app, CLIENT)
+    wrapped = WSInspectMiddleware(echo_app)
+    inspected = await run(wrapped, CLIENT)
+    assert inspected.outgoing == plain.outgoing
+    (conn,) = wrapped.recorder.connections()
+    assert [(f.direction, f.message_type, f.content) for f in conn.messages] == [
+        ("received", "text", "hi"),
+        ("sent", "text", "hi"),
+        ("received", "binary", b"\x00\xff"),
+        ("sent", "binary", b"\x00\xff"),
+        ("received", "text", ""),
+        ("sent", "text", ""),
+        ("received", "text", "close"),
+        ("sent", "close", "asked"),
+    ]
+    assert (conn.state, conn.close_code, conn.closed_by) == ("closed", 4001, "server")
+
+
+async def test_an_app_exception_propagates_unchanged_and_is_recorded() -> None:
+    error = ValueError("handler broke")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        raise error
+
+    wrapped = WSInspectMiddleware(app)
+    with pytest.raises(ValueError, match="handler broke") as caught:
+        await run(wrapped, [{"type": "websocket.connect"}])
+    assert caught.value is error
+    (conn,) = wrapped.recorder.connections()
+    assert (conn.state, conn.closed_by, conn.error) == ("closed", "server", "ValueError: handler broke")
+
+
+async def test_cancellation_propagates_and_is_recorded() -> None:
+    wrapped = WSInspectMiddleware(echo_app)
+    server = FakeServer([{"type": "websocket.connect"}])
+    accepted = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        await server.send(message)
+        accepted.set()
+
+    task = asyncio.create_task(wrapped(ws_scope(), server.receive, send))
+    await accepted.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (conn,) = wrapped.recorder.connections()
+    assert (conn.state, conn.error, conn.closed_by) == ("closed", "cancelled", None)
+
+
+async def test_a_failure_inside_tracking_never_reaches_the_app(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: ConnectionTracker, message: Any, now: float) -> None:
+        raise RuntimeError("tracker bug")
+
+    monkeypatch.setattr(ConnectionTracker, "receive", broken)
+    plain = await run(echo_app, CLIENT)
+    with caplog.at_level(logging.DEBUG, logger="wsinspect"):
+        inspected = await run(WSInspectMiddleware(echo_app), CLIENT)
+    assert inspected.outgoing == plain.outgoing
+    assert "failed to record" in caplog.text
+
+
+async def test_a_failure_to_start_tracking_never_reaches_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("cannot start")
+
+    monkeypatch.setattr(ConnectionTracker, "__init__", broken)
+    wrapped = WSInspectMiddleware(echo_app)
+    inspected = await run(wrapped, CLIENT)
+    assert inspected.outgoing == (await run(echo_app, CLIENT)).outgoing
+    assert wrapped.recorder.connections() == []
+
+
+async def test_http_passes_straight_through_without_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+
+    async def http_app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append((scope, receive, send))
+
+    def no_tracking(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("HTTP must not be tracked")
+
+    monkeypatch.setattr(ConnectionTracker, "__init__", no_tracking)
+    wrapped = WSInspectMiddleware(http_app)
+    scope = {"type": "http", "path": "/"}
+    server = FakeServer([])
+    await wrapped(scope, server.receive, server.send)
+    # The app got the very same callables: nothing wrapped, nothing recorded.
+    assert calls == [(scope, server.receive, server.send)]
+    await wrapped({"type": "lifespan"}, server.receive, server.send)
+    assert len(calls) == 2
+    assert wrapped.recorder.connections() == []
+
+
+@pytest.mark.parametrize(("env", "recorded"), [("0", 0), ("off", 0), ("false", 0), ("1", 1), ("", 1)])
+async def test_wsinspect_enabled_env(monkeypatch: pytest.MonkeyPatch, env: str, recorded: int) -> None:
+    monkeypatch.setenv("WSINSPECT_ENABLED", env)
+    wrapped = WSInspectMiddleware(echo_app)
+    await run(wrapped, CLIENT)
+    assert len(wrapped.recorder.connections()) == recorded
+
+
+async def test_disabled_in_config_passes_through() -> None:
+    wrapped = WSInspectMiddleware(echo_app, WSInspectConfig(enabled=False))
+    server = await run(wrapped, CLIENT)
+    assert server.outgoing[-1]["type"] == "websocket.close"
+    assert wrapped.recorder.connections() == []
+
+
+async def test_excluded_paths_are_not_recorded() -> None:
+    wrapped = WSInspectMiddleware(echo_app, WSInspectConfig(exclude_paths=("^/internal/", "health$")))
+    for path in ("/internal/x", "/ws/health", "/ws/chat"):
+        await run(wrapped, CLIENT, ws_scope(path))
+    assert [c.path for c in wrapped.recorder.connections()] == ["/ws/chat"]
+
+
+async def test_the_recorder_keeps_the_newest_closed_connections() -> None:
+    wrapped = WSInspectMiddleware(echo_app)
+    wrapped.recorder._closed = type(wrapped.recorder._closed)(maxlen=3)
+    for i in range(5):
+        await run(wrapped, CLIENT, ws_scope(f"/ws/{i}"))
+    assert [c.path for c in wrapped.recorder.connections()] == ["/ws/2", "/ws/3", "/ws/4"]
+    wrapped.recorder.clear()
+    assert wrapped.recorder.connections() == []

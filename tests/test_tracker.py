@@ -1,0 +1,347 @@
+"""The sans-I/O tracker, fed ASGI messages directly: no server, no clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wsinspect import WSInspectConfig
+from wsinspect.model import Connection, Frame
+from wsinspect.tracker import ConnectionTracker, cut_text
+
+
+def scope(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "type": "websocket",
+        "path": "/ws/chat",
+        "query_string": b"room=1",
+        "headers": [(b"host", b"example"), (b"Authorization", b"Bearer secret"), (b"cookie", b"s=1")],
+        "client": ("127.0.0.1", 5000),
+        "scheme": "ws",
+        "subprotocols": ["chat", "json"],
+    }
+    base.update(extra)
+    return base
+
+
+class Events:
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.changes: list[str] = []
+
+    def frame_recorded(self, connection: Connection, frame: Frame) -> None:
+        self.frames.append(frame)
+
+    def connection_changed(self, connection: Connection) -> None:
+        self.changes.append(connection.state)
+
+
+def open_tracker(config: WSInspectConfig | None = None, **kw: Any) -> ConnectionTracker:
+    tracker = ConnectionTracker(scope(), config or WSInspectConfig(), 10.0, **kw)
+    tracker.receive({"type": "websocket.connect"}, 10.0)
+    tracker.send({"type": "websocket.accept", "subprotocol": "chat"}, 10.5)
+    return tracker
+
+
+def test_connection_open_recorded() -> None:
+    tracker = ConnectionTracker(scope(), WSInspectConfig(), 10.0, connection_id="abc")
+    conn = tracker.connection
+    assert (conn.connection_id, conn.state, conn.connected_at) == ("abc", "connecting", 10.0)
+    assert (conn.path, conn.query_string, conn.client) == ("/ws/chat", "room=1", "127.0.0.1:5000")
+    assert conn.requested_subprotocols == ["chat", "json"]
+    tracker.send({"type": "websocket.accept", "subprotocol": "chat"}, 10.5)
+    assert (conn.state, conn.accepted_at, conn.subprotocol) == ("open", 10.5, "chat")
+
+
+def test_connection_id_is_a_uuid4() -> None:
+    import uuid
+
+    tracker = ConnectionTracker(scope(), WSInspectConfig(), 1.0)
+    assert uuid.UUID(tracker.connection.connection_id).version == 4
+
+
+def test_secret_headers_are_redacted() -> None:
+    headers = dict(ConnectionTracker(scope(), WSInspectConfig(), 1.0).connection.headers)
+    assert headers == {"host": "example", "Authorization": "[redacted]", "cookie": "[redacted]"}
+    config = WSInspectConfig(redact_headers=frozenset({"HOST"}))
+    headers = dict(ConnectionTracker(scope(), config, 1.0).connection.headers)
+    assert headers["host"] == "[redacted]"
+    assert headers["Authorization"] == "Bearer secret"
+
+
+def test_text_message_logged_with_content() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.receive", "text": '{"type": "auth"}'}, 11.0)
+    tracker.send({"type": "websocket.send", "text": "héllo"}, 12.0)
+    received, sent = tracker.frames
+    assert received == Frame(
+        direction="received", message_type="text", content='{"type": "auth"}', timestamp=11.0, size_bytes=16
+    )
+    assert (sent.direction, sent.content, sent.size_bytes) == ("sent", "héllo", 6)
+    conn = tracker.connection
+    assert (conn.messages_received, conn.bytes_received, conn.messages_sent, conn.bytes_sent) == (1, 16, 1, 6)
+
+
+def test_empty_frames_are_real_frames() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.receive", "text": "", "bytes": None}, 11.0)
+    tracker.send({"type": "websocket.send", "bytes": b"", "text": None}, 12.0)
+    assert [(f.message_type, f.content, f.size_bytes) for f in tracker.frames] == [
+        ("text", "", 0),
+        ("binary", b"", 0),
+    ]
+    assert tracker.connection.messages_received == tracker.connection.messages_sent == 1
+
+
+def test_binary_logged_with_size() -> None:
+    tracker = open_tracker()
+    payload = bytes(range(256)) * 4
+    tracker.send({"type": "websocket.send", "bytes": payload}, 11.0)
+    (frame,) = tracker.frames
+    assert (frame.message_type, frame.size_bytes, frame.truncated) == ("binary", 1024, False)
+    assert frame.content is payload  # kept without a copy
+    assert tracker.connection.bytes_sent == 1024
+
+
+def test_binary_without_preview_keeps_only_the_size() -> None:
+    tracker = open_tracker(WSInspectConfig(show_binary_preview=False))
+    tracker.receive({"type": "websocket.receive", "bytes": b"secret"}, 11.0)
+    (frame,) = tracker.frames
+    assert (frame.content, frame.size_bytes) == (None, 6)
+
+
+def test_large_binary_truncated() -> None:
+    tracker = open_tracker(WSInspectConfig(max_message_size=10))
+    tracker.receive({"type": "websocket.receive", "bytes": bytearray(b"0123456789abcdef")}, 11.0)
+    (frame,) = tracker.frames
+    assert (frame.content, frame.size_bytes, frame.truncated) == (b"0123456789", 16, True)
+    assert type(frame.content) is bytes
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "kept"),
+    [
+        ("abcdef", 4, "abcd"),
+        ("ééé", 5, "éé"),  # 6 bytes; the third é would be cut in half
+        ("a€b", 3, "a"),  # € is 3 bytes
+        ("a€b", 4, "a€"),
+        ("😀x", 3, ""),
+    ],
+)
+def test_large_text_truncated_on_a_character_boundary(text: str, limit: int, kept: str) -> None:
+    tracker = open_tracker(WSInspectConfig(max_message_size=limit))
+    tracker.send({"type": "websocket.send", "text": text}, 11.0)
+    (frame,) = tracker.frames
+    assert (frame.content, frame.size_bytes, frame.truncated) == (kept, len(text.encode()), True)
+
+
+def test_text_at_the_limit_is_not_truncated() -> None:
+    tracker = open_tracker(WSInspectConfig(max_message_size=4))
+    tracker.send({"type": "websocket.send", "text": "abcd"}, 11.0)
+    assert tracker.frames[0].truncated is False
+
+
+def test_cut_text_never_exceeds_the_limit() -> None:
+    text = "x€😀é" * 50
+    for limit in range(30):
+        cut = cut_text(text, limit)
+        assert len(cut.encode()) <= limit
+        assert text.startswith(cut)
+        assert len(cut_text(text, limit + 4).encode()) > len(cut.encode()) or limit + 4 >= len(text.encode())
+
+
+def test_buffer_limit_respected() -> None:
+    tracker = open_tracker(WSInspectConfig(max_messages=3))
+    for i in range(10):
+        tracker.receive({"type": "websocket.receive", "text": str(i)}, 11.0 + i)
+    assert [f.content for f in tracker.frames] == ["7", "8", "9"]
+    conn = tracker.connection
+    assert (conn.messages_received, conn.messages_dropped) == (10, 7)
+    snapshot = tracker.snapshot()
+    assert [f.content for f in snapshot.messages] == ["7", "8", "9"]
+    assert tracker.connection.messages == []  # the live record holds no copy
+
+
+def test_close_code_and_reason_recorded() -> None:
+    tracker = open_tracker()
+    tracker.send({"type": "websocket.close", "code": 4001, "reason": "bye"}, 20.0)
+    conn = tracker.connection
+    assert (conn.state, conn.close_code, conn.close_reason, conn.closed_by) == (
+        "closing",
+        4001,
+        "bye",
+        "server",
+    )
+    (frame,) = tracker.frames
+    assert (frame.direction, frame.message_type, frame.close_code, frame.content) == (
+        "sent",
+        "close",
+        4001,
+        "bye",
+    )
+    assert frame.size_bytes == 5
+    tracker.receive({"type": "websocket.disconnect", "code": 4001, "reason": "bye"}, 20.1)
+    assert (conn.state, conn.disconnected_at, conn.closed_by, conn.close_code) == (
+        "closed",
+        20.1,
+        "server",
+        4001,
+    )
+    assert len(tracker.frames) == 1  # the server's echo of our own close is no new frame
+
+
+def test_close_without_code_defaults_to_1000() -> None:
+    tracker = open_tracker()
+    tracker.send({"type": "websocket.close"}, 20.0)
+    assert (tracker.connection.close_code, tracker.connection.close_reason) == (1000, "")
+
+
+def test_client_close_with_reason() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.disconnect", "code": 4100, "reason": "leaving"}, 30.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.close_code, conn.close_reason) == (
+        "closed",
+        "client",
+        4100,
+        "leaving",
+    )
+    (frame,) = tracker.frames
+    assert (frame.direction, frame.message_type, frame.close_code) == ("received", "close", 4100)
+    tracker.handler_returned(31.0)
+    assert (conn.disconnected_at, conn.closed_by) == (30.0, "client")
+
+
+def test_client_drop() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.disconnect", "code": 1006}, 30.0)
+    assert (tracker.connection.closed_by, tracker.connection.close_code) == ("client", 1006)
+
+
+def test_close_before_accept_is_a_denied_upgrade() -> None:
+    tracker = ConnectionTracker(scope(), WSInspectConfig(), 1.0)
+    tracker.receive({"type": "websocket.connect"}, 1.0)
+    tracker.send({"type": "websocket.close", "code": 1008}, 1.5)
+    conn = tracker.connection
+    assert (conn.state, conn.denial_status, conn.closed_by, conn.disconnected_at) == (
+        "closed",
+        403,
+        "server",
+        1.5,
+    )
+    assert conn.accepted_at is None
+    assert list(tracker.frames) == []  # no WebSocket frame ever crossed
+
+
+def test_denial_response_extension() -> None:
+    tracker = ConnectionTracker(scope(), WSInspectConfig(), 1.0)
+    tracker.send({"type": "websocket.http.response.start", "status": 401, "headers": []}, 1.1)
+    assert (tracker.connection.state, tracker.connection.denial_status) == ("closing", 401)
+    tracker.send({"type": "websocket.http.response.body", "body": b"no", "more_body": True}, 1.2)
+    assert tracker.connection.state == "closing"
+    tracker.send({"type": "websocket.http.response.body", "body": b"pe"}, 1.3)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.disconnected_at) == ("closed", "server", 1.3)
+
+
+def test_handler_returning_without_close() -> None:
+    tracker = open_tracker()
+    tracker.handler_returned(40.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.close_code, conn.disconnected_at) == (
+        "closed",
+        "server",
+        None,
+        40.0,
+    )
+
+
+def test_handler_exception() -> None:
+    tracker = open_tracker()
+    tracker.handler_failed(ValueError("boom"), 40.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.error) == ("closed", "server", "ValueError: boom")
+    other = open_tracker()
+    other.handler_failed(KeyboardInterrupt(), 40.0)
+    assert other.connection.error == "KeyboardInterrupt"
+
+
+def test_handler_cancelled() -> None:
+    tracker = open_tracker()
+    tracker.handler_cancelled(40.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.error, conn.disconnected_at) == (
+        "closed",
+        None,
+        "cancelled",
+        40.0,
+    )
+
+
+def test_a_closing_connection_never_stays_closing() -> None:
+    tracker = open_tracker()
+    tracker.send({"type": "websocket.close", "code": 1000}, 20.0)
+    tracker.handler_returned(21.0)
+    assert (tracker.connection.state, tracker.connection.disconnected_at) == ("closed", 21.0)
+
+
+def test_nothing_after_closed_changes_the_end() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.disconnect", "code": 1001}, 30.0)
+    tracker.receive({"type": "websocket.disconnect", "code": 1006}, 31.0)
+    tracker.send({"type": "websocket.close", "code": 1000}, 32.0)
+    tracker.send({"type": "websocket.accept"}, 33.0)
+    tracker.handler_failed(RuntimeError("late"), 34.0)
+    conn = tracker.connection
+    assert (conn.state, conn.close_code, conn.disconnected_at, conn.closed_by) == (
+        "closed",
+        1001,
+        30.0,
+        "client",
+    )
+    assert len(tracker.frames) == 1
+
+
+def test_listener_told_of_frames_and_changes() -> None:
+    events = Events()
+    tracker = open_tracker(listener=events)
+    tracker.receive({"type": "websocket.receive", "text": "a"}, 11.0)
+    tracker.send({"type": "websocket.close", "code": 1000}, 12.0)
+    tracker.handler_returned(13.0)
+    assert [f.message_type for f in events.frames] == ["text", "close"]
+    assert events.changes == ["connecting", "open", "closed"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        "websocket.receive",
+        {},
+        {"type": "websocket.receive"},
+        {"type": "websocket.receive", "text": 5},
+        {"type": "websocket.send", "bytes": "not bytes"},
+        {"type": "websocket.close", "code": "x", "reason": 7},
+        {"type": "websocket.accept", "subprotocol": 3},
+        {"type": "http.request"},
+    ],
+)
+def test_malformed_messages_are_ignored(message: Any) -> None:
+    tracker = open_tracker()
+    tracker.receive(message, 11.0)
+    tracker.send(message, 11.0)
+    assert tracker.connection.state in ("open", "closing")
+
+
+def test_odd_scope_values_do_not_break_the_tracker() -> None:
+    odd = {
+        "type": "websocket",
+        "path": None,
+        "headers": [(b"a",), "xx", (1, 2)],
+        "subprotocols": 3,
+        "client": None,
+    }
+    conn = ConnectionTracker(odd, WSInspectConfig(), 1.0).connection
+    assert (conn.path, conn.query_string, conn.client, conn.requested_subprotocols) == ("", "", None, [])
+    assert conn.headers == []

@@ -1,0 +1,65 @@
+"""Configuration of the app side (the middleware and the plugin)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ("DEFAULT_REDACTED_HEADERS", "WSInspectConfig")
+
+DEFAULT_REDACTED_HEADERS: frozenset[str] = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
+)
+
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WSInspectConfig:
+    """What the middleware records and where it sends it. Every field is optional."""
+
+    enabled: bool = True
+    """Off: the middleware passes everything through untouched (env ``WSINSPECT_ENABLED=0`` too)."""
+    socket_path: str | None = None
+    """Where the inspector listens. ``None``: env ``WSINSPECT_SOCKET``, else the per-user default."""
+    max_messages: int = 100
+    """Frames kept per connection (newest kept, older counted as dropped)."""
+    max_message_size: int = 10240
+    """Payload bytes kept per frame; longer payloads are truncated."""
+    show_binary_preview: bool = True
+    """``False``: binary payloads are recorded by size only; no bytes leave the app."""
+    exclude_paths: tuple[str, ...] = ()
+    """Regular expressions; a connection whose path matches one (``re.search``) is not recorded."""
+    redact_headers: frozenset[str] = DEFAULT_REDACTED_HEADERS
+    """Request header names (any case) whose values are recorded as ``[redacted]``."""
+    app_name: str | None = None
+    """A name for this app in the inspector when several processes feed it."""
+    _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.max_messages < 1:
+            raise ValueError(f"max_messages must be at least 1, got {self.max_messages}")
+        if self.max_message_size < 0:
+            raise ValueError(f"max_message_size must be 0 or more, got {self.max_message_size}")
+        if isinstance(self.exclude_paths, str):
+            raise TypeError("exclude_paths takes a tuple of patterns, not one string")
+        try:
+            pattern = re.compile("|".join(f"(?:{p})" for p in self.exclude_paths)) if self.exclude_paths else None
+        except re.error as exc:
+            raise ValueError(f"exclude_paths has an invalid regular expression: {exc}") from None
+        object.__setattr__(self, "_exclude", pattern)
+        object.__setattr__(self, "redact_headers", _lower(self.redact_headers))
+
+    @property
+    def active(self) -> bool:
+        """Whether recording is on: the ``enabled`` field and the ``WSINSPECT_ENABLED`` env var."""
+        return self.enabled and os.environ.get("WSINSPECT_ENABLED", "1").strip().lower() not in _FALSE_WORDS
+
+    def excludes(self, path: str) -> bool:
+        return self._exclude is not None and self._exclude.search(path) is not None
+
+
+def _lower(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(name.lower() for name in names)

@@ -1,0 +1,64 @@
+"""The session model shared by the app side and the inspector: connections and their frames.
+
+Words follow the public contract: ``sent`` is what the app sent to the client, ``received`` what
+the app got from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+Direction = Literal["sent", "received"]
+MessageType = Literal["text", "binary", "ping", "pong", "close"]
+State = Literal["connecting", "open", "closing", "closed"]
+ClosedBy = Literal["server", "client"]
+
+STATES: Final = ("connecting", "open", "closing", "closed")
+
+
+class Frame(msgspec.Struct, kw_only=True):
+    """One entry of a connection's timeline."""
+
+    direction: Direction
+    message_type: MessageType
+    # str for text and close (the reason); bytes for binary, ping and pong; None when the
+    # payload was not recorded. Typed Any because msgspec cannot decode a str | bytes union:
+    # the session file stores bytes as base64 and `session.py` turns them back.
+    content: Any
+    timestamp: float
+    size_bytes: int
+    truncated: bool = False
+    close_code: int | None = None
+
+
+class Connection(msgspec.Struct, kw_only=True):
+    """One WebSocket connection (one ASGI ``websocket`` scope) and its newest frames."""
+
+    connection_id: str
+    path: str
+    query_string: str = ""
+    subprotocol: str | None = None
+    state: State = "connecting"
+    connected_at: float
+    accepted_at: float | None = None
+    disconnected_at: float | None = None
+    close_code: int | None = None
+    close_reason: str | None = None
+    closed_by: ClosedBy | None = None
+    messages_sent: int = 0
+    messages_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    messages_dropped: int = 0
+    # Extra keys (readers ignore the ones they do not know).
+    client: str | None = None
+    scheme: str = "ws"
+    headers: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    requested_subprotocols: list[str] = msgspec.field(default_factory=list)
+    # Status of the HTTP response that refused the upgrade (403 for a close before accept).
+    denial_status: int | None = None
+    # The exception that ended the handler, as "Type: message", or "cancelled".
+    error: str | None = None
+    messages: list[Frame] = msgspec.field(default_factory=list)

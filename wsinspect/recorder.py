@@ -1,0 +1,54 @@
+"""The app side's record of its connections: the open ones and the most recently closed."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from .config import WSInspectConfig
+from .model import Connection
+from .tracker import ConnectionTracker, TrackerListener
+
+__all__ = ("Recorder",)
+
+
+class Recorder:
+    """Starts a tracker per connection and keeps what they recorded, in memory and bounded.
+
+    Open connections keep up to ``max_messages`` frames each; of the closed ones only the
+    newest ``keep_closed`` are kept.
+    """
+
+    def __init__(
+        self,
+        config: WSInspectConfig | None = None,
+        *,
+        keep_closed: int = 100,
+        listener: TrackerListener | None = None,
+    ) -> None:
+        self.config = config or WSInspectConfig()
+        self.listener = listener
+        self._open: dict[str, ConnectionTracker] = {}
+        self._closed: deque[Connection] = deque(maxlen=keep_closed)
+
+    def start(self, scope: Mapping[str, Any], now: float) -> ConnectionTracker:
+        tracker = ConnectionTracker(scope, self.config, now, listener=self.listener)
+        self._open[tracker.connection.connection_id] = tracker
+        return tracker
+
+    def finish(self, tracker: ConnectionTracker) -> None:
+        """Move a connection whose handler ended to the closed ones."""
+        if self._open.pop(tracker.connection.connection_id, None) is not None:
+            self._closed.append(tracker.snapshot())
+
+    def open_trackers(self) -> list[ConnectionTracker]:
+        return list(self._open.values())
+
+    def connections(self) -> list[Connection]:
+        """Snapshots of every connection held, oldest first."""
+        held = [*self._closed, *(tracker.snapshot() for tracker in self._open.values())]
+        return sorted(held, key=lambda connection: connection.connected_at)
+
+    def clear(self) -> None:
+        self._closed.clear()

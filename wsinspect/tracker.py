@@ -1,0 +1,292 @@
+"""The connection tracker: a sans-I/O state machine fed the ASGI messages of one WebSocket.
+
+It does no I/O and reads no clock: every call takes the time as ``now``. It never raises on a
+malformed or out-of-order message (it ignores what it cannot understand), so the middleware can
+feed it whatever the app and the server exchange.
+
+States: ``connecting`` (upgrade request seen) → ``open`` (accepted) → ``closing`` (the app sent a
+close and waits for the handler to end) → ``closed``. Every way a connection ends (close, client
+drop, handler return, exception, cancellation) lands in ``closed`` with ``disconnected_at`` set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from .config import WSInspectConfig
+from .model import ClosedBy, Connection, Direction, Frame
+
+__all__ = ("ConnectionTracker", "TrackerListener", "cut_text")
+
+REDACTED = "[redacted]"
+
+
+class TrackerListener(Protocol):
+    """Told of every change, so it can stream it (the tracker itself keeps the newest frames)."""
+
+    def frame_recorded(self, connection: Connection, frame: Frame) -> None: ...
+
+    def connection_changed(self, connection: Connection) -> None: ...
+
+
+class ConnectionTracker:
+    """Records one WebSocket connection from its ASGI scope and messages."""
+
+    __slots__ = ("_binary_preview", "_limit", "_listener", "connection", "frames")
+
+    def __init__(
+        self,
+        scope: Mapping[str, Any],
+        config: WSInspectConfig,
+        now: float,
+        *,
+        listener: TrackerListener | None = None,
+        connection_id: str | None = None,
+    ) -> None:
+        self._limit = config.max_message_size
+        self._binary_preview = config.show_binary_preview
+        self._listener = listener
+        self.frames: deque[Frame] = deque(maxlen=config.max_messages)
+        self.connection = Connection(
+            connection_id=connection_id or str(uuid.uuid4()),
+            path=_text(scope.get("path")),
+            query_string=_latin1(scope.get("query_string")),
+            connected_at=now,
+            client=_address(scope.get("client")),
+            scheme=_text(scope.get("scheme")) or "ws",
+            headers=_headers(scope.get("headers"), config.redact_headers),
+            requested_subprotocols=_strings(scope.get("subprotocols")),
+        )
+        self._changed()
+
+    # -- what the app received -------------------------------------------------------------
+
+    def receive(self, message: Any, now: float) -> None:
+        """Feed a message the app got from ``receive()``."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "websocket.receive":
+            self._data_frame("received", message, now)
+        elif kind == "websocket.disconnect":
+            self._disconnect(message, now)
+
+    # -- what the app sent -----------------------------------------------------------------
+
+    def send(self, message: Any, now: float) -> None:
+        """Feed a message the app passed to ``send()`` (after the server took it)."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "websocket.send":
+            self._data_frame("sent", message, now)
+        elif kind == "websocket.accept":
+            self._accept(message, now)
+        elif kind == "websocket.close":
+            self._close(message, now)
+        elif kind == "websocket.http.response.start":
+            self._deny(message, now)
+        elif kind == "websocket.http.response.body" and self.connection.denial_status is not None:
+            if not message.get("more_body", False):  # the last part of the denial response
+                self._end(now, "server")
+
+    # -- how the handler ended -------------------------------------------------------------
+
+    def handler_returned(self, now: float) -> None:
+        # Returning without a close still ends the connection: the server closes it.
+        self._end(now, "server")
+
+    def error_raised(self, exc: BaseException, now: float) -> None:
+        """Note an exception of the handler that a framework caught and turned into a close."""
+        self.connection.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self._changed()
+
+    def handler_failed(self, exc: BaseException, now: float) -> None:
+        self.error_raised(exc, now)
+        self._end(now, "server")
+
+    def handler_cancelled(self, now: float) -> None:
+        # The task was cancelled from outside (server shutdown, a dropped transport): who
+        # ended the connection is not known here.
+        self.connection.error = "cancelled"
+        self._end(now, None)
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def snapshot(self) -> Connection:
+        """A copy of the connection with its newest frames."""
+        return msgspec.structs.replace(self.connection, messages=list(self.frames))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _data_frame(self, direction: Direction, message: dict[str, Any], now: float) -> None:
+        text = message.get("text")
+        if isinstance(text, str):
+            size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            truncated = size > self._limit
+            frame = Frame(
+                direction=direction,
+                message_type="text",
+                content=cut_text(text, self._limit) if truncated else text,
+                timestamp=now,
+                size_bytes=size,
+                truncated=truncated,
+            )
+        else:
+            data = message.get("bytes")
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                return  # neither text nor bytes: not a frame
+            size = len(data) if not isinstance(data, memoryview) else data.nbytes
+            truncated = size > self._limit
+            content: bytes | None = None
+            if self._binary_preview:
+                # bytes are immutable, so an untruncated payload is kept without a copy.
+                content = bytes(data[: self._limit]) if truncated or not isinstance(data, bytes) else data
+            frame = Frame(
+                direction=direction,
+                message_type="binary",
+                content=content,
+                timestamp=now,
+                size_bytes=size,
+                truncated=truncated,
+            )
+        conn = self.connection
+        if direction == "sent":
+            conn.messages_sent += 1
+            conn.bytes_sent += size
+        else:
+            conn.messages_received += 1
+            conn.bytes_received += size
+        self._add(frame)
+
+    def _accept(self, message: dict[str, Any], now: float) -> None:
+        conn = self.connection
+        if conn.state != "connecting":
+            return
+        conn.state = "open"
+        conn.accepted_at = now
+        subprotocol = message.get("subprotocol")
+        conn.subprotocol = subprotocol if isinstance(subprotocol, str) else None
+        self._changed()
+
+    def _close(self, message: dict[str, Any], now: float) -> None:
+        conn = self.connection
+        if conn.state == "closed":
+            return
+        code = _int(message.get("code"), 1000)
+        reason = _text(message.get("reason"))
+        conn.close_code = code
+        conn.close_reason = reason
+        conn.closed_by = conn.closed_by or "server"
+        if conn.state == "connecting":
+            # A close before accept refuses the upgrade: servers answer HTTP 403.
+            conn.denial_status = 403
+            self._end(now, "server")
+            return
+        conn.state = "closing"
+        self._add(self._close_frame("sent", code, reason, now))
+
+    def _disconnect(self, message: dict[str, Any], now: float) -> None:
+        conn = self.connection
+        if conn.state == "closed":
+            return
+        if conn.state == "closing":
+            # The server finished the close handshake the app started: the app's close
+            # code and reason stand.
+            self._end(now, "server")
+            return
+        code = _int(message.get("code"), 1005)
+        reason = _text(message.get("reason"))
+        conn.close_code = code
+        conn.close_reason = reason
+        if conn.state == "open":
+            self._add(self._close_frame("received", code, reason, now))
+        self._end(now, "client")
+
+    def _deny(self, message: dict[str, Any], now: float) -> None:
+        conn = self.connection
+        if conn.state != "connecting":
+            return
+        conn.denial_status = _int(message.get("status"), 0) or None
+        conn.state = "closing"
+        conn.closed_by = "server"
+        self._changed()
+
+    def _close_frame(self, direction: Direction, code: int, reason: str, now: float) -> Frame:
+        encoded = reason.encode("utf-8", "surrogatepass")
+        return Frame(
+            direction=direction,
+            message_type="close",
+            content=reason,
+            timestamp=now,
+            size_bytes=2 + len(encoded),
+            close_code=code,
+        )
+
+    def _end(self, now: float, closed_by: ClosedBy | None) -> None:
+        conn = self.connection
+        if conn.state == "closed":
+            return
+        conn.state = "closed"
+        conn.disconnected_at = now
+        if conn.closed_by is None:
+            conn.closed_by = closed_by
+        self._changed()
+
+    def _add(self, frame: Frame) -> None:
+        if len(self.frames) == self.frames.maxlen:
+            self.connection.messages_dropped += 1
+        self.frames.append(frame)
+        if self._listener is not None:
+            self._listener.frame_recorded(self.connection, frame)
+
+    def _changed(self) -> None:
+        if self._listener is not None:
+            self._listener.connection_changed(self.connection)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form fits in ``limit`` bytes."""
+    # Each character takes at least one byte, so at most ``limit`` characters are encoded.
+    return text[:limit].encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _strings(values: Any) -> list[str]:
+    if not isinstance(values, (list, tuple)):
+        return []
+    return [value for value in values if isinstance(value, str) and value]
+
+
+def _latin1(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return _text(value)
+
+
+def _address(client: Any) -> str | None:
+    if isinstance(client, (list, tuple)) and len(client) == 2:
+        return f"{client[0]}:{client[1]}"
+    return None
+
+
+def _headers(raw: Any, redacted: frozenset[str]) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    if not isinstance(raw, Iterable):
+        return headers
+    for pair in raw:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            continue
+        if not all(isinstance(part, (bytes, bytearray, str)) for part in pair):
+            continue
+        name, value = (_latin1(part) for part in pair)
+        headers.append((name, REDACTED if name.lower() in redacted else value))
+    return headers
