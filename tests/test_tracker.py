@@ -28,10 +28,12 @@ def scope(**extra: Any) -> dict[str, Any]:
 class Events:
     def __init__(self) -> None:
         self.frames: list[Frame] = []
+        self.indexes: list[int] = []
         self.changes: list[str] = []
 
-    def frame_recorded(self, connection: Connection, frame: Frame) -> None:
+    def frame_recorded(self, connection: Connection, frame: Frame, index: int) -> None:
         self.frames.append(frame)
+        self.indexes.append(index)
 
     def connection_changed(self, connection: Connection) -> None:
         self.changes.append(connection.state)
@@ -305,11 +307,13 @@ def test_nothing_after_closed_changes_the_end() -> None:
 
 def test_listener_told_of_frames_and_changes() -> None:
     events = Events()
-    tracker = open_tracker(listener=events)
-    tracker.receive({"type": "websocket.receive", "text": "a"}, 11.0)
+    tracker = open_tracker(WSInspectConfig(max_messages=2), listener=events)
+    for text in "abc":
+        tracker.receive({"type": "websocket.receive", "text": text}, 11.0)
     tracker.send({"type": "websocket.close", "code": 1000}, 12.0)
     tracker.handler_returned(13.0)
-    assert [f.message_type for f in events.frames] == ["text", "close"]
+    assert [f.message_type for f in events.frames] == ["text", "text", "text", "close"]
+    assert events.indexes == [0, 1, 2, 3]  # numbered across the buffer's evictions
     assert events.changes == ["connecting", "open", "closed"]
 
 
@@ -345,3 +349,24 @@ def test_odd_scope_values_do_not_break_the_tracker() -> None:
     conn = ConnectionTracker(odd, WSInspectConfig(), 1.0).connection
     assert (conn.path, conn.query_string, conn.client, conn.requested_subprotocols) == ("", "", None, [])
     assert conn.headers == []
+
+
+def test_a_1005_without_a_reason_key_is_a_drop() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.disconnect", "code": 1005}, 30.0)
+    assert tracker.connection.close_code == 1006
+    other = open_tracker()
+    other.receive({"type": "websocket.disconnect", "code": 1005, "reason": ""}, 30.0)
+    assert other.connection.close_code == 1005  # a real close frame that carried no code
+
+
+def test_close_codes_are_plain_ints() -> None:
+    import enum
+
+    class Code(enum.IntEnum):
+        GOING_AWAY = 1001
+
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.disconnect", "code": Code.GOING_AWAY, "reason": ""}, 30.0)
+    assert type(tracker.connection.close_code) is int
+    assert type(tracker.frames[-1].close_code) is int

@@ -1,28 +1,80 @@
-"""The ``wsinspect`` command."""
+"""The ``wsinspect`` command. Errors are one line on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wsinspect",
         description="A terminal inspector for the WebSocket traffic of Litestar and other ASGI apps.",
     )
     parser.add_argument("--version", action="version", version=f"wsinspect {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    record = commands.add_parser(
+        "record",
+        help="record headless until Ctrl-C or SIGTERM, then write a session file",
+        description="Listen for apps and record their WebSocket traffic until SIGINT or SIGTERM, then write "
+        "FILE (session JSON, or HAR when FILE ends in .har) and exit 0.",
+    )
+    record.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="where to write the session")
+    for sub in (record,):
+        sub.add_argument(
+            "--socket", metavar="PATH", help="where to listen (default: $WSINSPECT_SOCKET, else a per-user path)"
+        )
+        sub.add_argument(
+            "--max-messages",
+            type=_positive,
+            default=10_000,
+            metavar="N",
+            help="frames kept per connection (default: 10000)",
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from .paths import SocketPathError, resolve_socket_path
+    from .session import SessionFileError
+
+    try:
+        if args.command == "record":
+            from .record import record
+
+            return asyncio.run(record(resolve_socket_path(args.socket), args.output, max_messages=args.max_messages))
+    except (SocketPathError, SessionFileError) as exc:
+        print(f"wsinspect: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while closing
+        return 130
+    return 2  # pragma: no cover - argparse refuses unknown commands
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,4 +61,7 @@ class Connection(msgspec.Struct, kw_only=True):
     denial_status: int | None = None
     # The exception that ended the handler, as "Type: message", or "cancelled".
     error: str | None = None
+    # The app process that recorded it (set by the inspector from the producer's hello).
+    pid: int | None = None
+    app: str | None = None
     messages: list[Frame] = msgspec.field(default_factory=list)

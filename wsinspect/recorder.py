@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import WSInspectConfig
+from .emitter import Emitter
 from .model import Connection
+from .paths import resolve_socket_path
 from .tracker import ConnectionTracker, TrackerListener
 
 __all__ = ("Recorder",)
@@ -24,11 +26,17 @@ class Recorder:
         self,
         config: WSInspectConfig | None = None,
         *,
-        keep_closed: int = 100,
-        listener: TrackerListener | None = None,
+        keep_closed: int = 50,
+        stream: bool = True,
     ) -> None:
+        """With ``stream`` (and the config active), what is recorded also streams to the inspector."""
         self.config = config or WSInspectConfig()
-        self.listener = listener
+        self.emitter: Emitter | None = None
+        self.listener: TrackerListener | None = None
+        if stream and self.config.active:
+            socket_path = resolve_socket_path(self.config.socket_path)
+            self.emitter = Emitter(socket_path, self.connections, app_name=self.config.app_name)
+            self.listener = self.emitter
         self._open: dict[str, ConnectionTracker] = {}
         self._closed: deque[Connection] = deque(maxlen=keep_closed)
 
@@ -47,7 +55,9 @@ class Recorder:
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection held, oldest first."""
-        held = [*self._closed, *(tracker.snapshot() for tracker in self._open.values())]
+        # Copies first: the emitter's thread calls this while the app's thread adds connections.
+        trackers = list(self._open.values())
+        held = [*list(self._closed), *(tracker.snapshot() for tracker in trackers)]
         return sorted(held, key=lambda connection: connection.connected_at)
 
     def clear(self) -> None:

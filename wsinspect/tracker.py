@@ -29,7 +29,8 @@ REDACTED = "[redacted]"
 class TrackerListener(Protocol):
     """Told of every change, so it can stream it (the tracker itself keeps the newest frames)."""
 
-    def frame_recorded(self, connection: Connection, frame: Frame) -> None: ...
+    def frame_recorded(self, connection: Connection, frame: Frame, index: int) -> None:
+        """``index`` numbers the connection's frames from 0, dropped ones included."""
 
     def connection_changed(self, connection: Connection) -> None: ...
 
@@ -87,9 +88,8 @@ class ConnectionTracker:
             self._close(message, now)
         elif kind == "websocket.http.response.start":
             self._deny(message, now)
-        elif kind == "websocket.http.response.body" and self.connection.denial_status is not None:
-            if not message.get("more_body", False):  # the last part of the denial response
-                self._end(now, "server")
+        elif kind == "websocket.http.response.body":
+            self._deny_body(message, now)
 
     # -- how the handler ended -------------------------------------------------------------
 
@@ -197,6 +197,10 @@ class ConnectionTracker:
             self._end(now, "server")
             return
         code = _int(message.get("code"), 1005)
+        if code == 1005 and "reason" not in message:
+            # uvicorn reports a dropped connection as 1005 with no reason key, while a close
+            # frame that carried no code always comes with one: the drop is a 1006.
+            code = 1006
         reason = _text(message.get("reason"))
         conn.close_code = code
         conn.close_reason = reason
@@ -212,6 +216,10 @@ class ConnectionTracker:
         conn.state = "closing"
         conn.closed_by = "server"
         self._changed()
+
+    def _deny_body(self, message: dict[str, Any], now: float) -> None:
+        if self.connection.denial_status is not None and not message.get("more_body", False):
+            self._end(now, "server")  # the last part of the denial response
 
     def _close_frame(self, direction: Direction, code: int, reason: str, now: float) -> Frame:
         encoded = reason.encode("utf-8", "surrogatepass")
@@ -235,11 +243,12 @@ class ConnectionTracker:
         self._changed()
 
     def _add(self, frame: Frame) -> None:
+        conn = self.connection
         if len(self.frames) == self.frames.maxlen:
-            self.connection.messages_dropped += 1
+            conn.messages_dropped += 1
         self.frames.append(frame)
         if self._listener is not None:
-            self._listener.frame_recorded(self.connection, frame)
+            self._listener.frame_recorded(conn, frame, conn.messages_dropped + len(self.frames) - 1)
 
     def _changed(self) -> None:
         if self._listener is not None:
@@ -257,7 +266,8 @@ def _text(value: Any) -> str:
 
 
 def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+    # int() turns the IntEnum close codes some servers pass (websockets' CloseCode) into ints.
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _strings(values: Any) -> list[str]:

@@ -1,0 +1,183 @@
+"""End to end: a real uvicorn server with the plugin, a real websockets client, and
+`wsinspect record` in a subprocess. The file must match what the client saw, frame for frame."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar, WebSocket, websocket
+from servers import run_server, wait_until
+from websockets.asyncio.client import connect
+
+from wsinspect import WSInspectConfig
+from wsinspect.litestar import WSInspectPlugin
+from wsinspect.session import read_session
+
+
+@websocket("/ws/echo")
+async def echo(socket: WebSocket) -> None:
+    await socket.accept()
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") == "bye":
+            await socket.close(code=4001, reason="bye")
+            return
+        if message.get("bytes") is not None:
+            await socket.send_bytes(message["bytes"][::-1])
+        else:
+            await socket.send_text(message["text"].upper())
+
+
+class Recording:
+    def __init__(self, socket_path: Path, output: Path) -> None:
+        self.socket_path = socket_path
+        self.output = output
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wsinspect", "record", "--socket", str(socket_path), "-o", str(output)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stderr is not None
+        first = self.process.stderr.readline()
+        assert "recording on" in first, first
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        _, err = self.process.communicate(timeout=20)
+        return self.process.returncode, err
+
+
+@pytest.fixture
+def recording(private_socket: Path, tmp_path: Path) -> Iterator[Recording]:
+    rec = Recording(private_socket, tmp_path / "session.json")
+    yield rec
+    if rec.process.poll() is None:
+        rec.process.kill()
+        rec.process.wait()
+
+
+async def flushed(plugin: WSInspectPlugin, server: Any, closed: int) -> None:
+    """Wait until the app holds ``closed`` closed connections and its emitter has sent everything."""
+    emitter = plugin.recorder.emitter
+    assert emitter is not None
+
+    def state() -> tuple[int, int, bool]:
+        held = plugin.recorder.connections()
+        return sum(c.state == "closed" for c in held), len(emitter._queue), emitter.live
+
+    await wait_until(lambda: server.call(state), lambda s: s[0] == closed and s[1] == 0 and s[2], what="flush")
+    await asyncio.sleep(0.1)  # the writer thread's last sendall, after the queue emptied
+
+
+async def test_record_matches_the_client_transcript(recording: Recording) -> None:
+    plugin = WSInspectPlugin(WSInspectConfig(app_name="e2e"))
+    app = Litestar([echo], plugins=[plugin])
+    transcript: list[tuple[str, str, Any]] = []
+    with run_server(app) as server:
+        async with connect(server.ws_url("/ws/echo?x=1")) as ws:
+            for payload in ["hello", "", "héllo wörld", b"\x00\x01\x02", b""]:
+                await ws.send(payload)
+                transcript.append(("received", "text" if isinstance(payload, str) else "binary", payload))
+                reply = await ws.recv()
+                transcript.append(("sent", "text" if isinstance(reply, str) else "binary", reply))
+            await ws.send("bye")
+            transcript.append(("received", "text", "bye"))
+            await ws.wait_closed()
+            assert (ws.close_code, ws.close_reason) == (4001, "bye")
+        await flushed(plugin, server, closed=1)
+        code, err = recording.stop()
+    assert code == 0, err
+    assert "wrote" in err
+    assert "1 connections" in err
+    session = read_session(recording.output)
+    (conn,) = session.connections
+    frames = [(f.direction, f.message_type, f.content) for f in conn.messages]
+    assert frames == [*transcript, ("sent", "close", "bye")]
+    assert (conn.path, conn.query_string, conn.state, conn.close_code, conn.closed_by) == (
+        "/ws/echo",
+        "x=1",
+        "closed",
+        4001,
+        "server",
+    )
+    assert (conn.app, conn.pid) == ("e2e", os.getpid())
+    assert (conn.messages_received, conn.messages_sent, conn.messages_dropped) == (6, 5, 0)
+
+
+async def test_two_producer_processes_into_one_recorder(recording: Recording, tmp_path: Path) -> None:
+    script = tmp_path / "producer.py"
+    script.write_text(PRODUCER)
+    procs = await asyncio.gather(
+        *(
+            asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, str(script), name, str(recording.socket_path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            for name in ("alpha", "beta")
+        )
+    )
+    for proc in procs:
+        assert proc.returncode == 0, proc.stderr
+    code, err = recording.stop()
+    assert code == 0, err
+    session = read_session(recording.output)
+    by_app = {c.app: c for c in session.connections}
+    assert set(by_app) == {"alpha", "beta"}
+    assert by_app["alpha"].pid != by_app["beta"].pid
+    for name, conn in by_app.items():
+        received = [f.content for f in conn.messages if f.direction == "received" and f.message_type == "text"]
+        assert received == [f"{name}-{i}" for i in range(50)]
+        assert conn.state == "closed"
+
+
+# A separate app process: a raw ASGI app wrapped by the middleware, driven in process, that
+# waits for its emitter to connect and flush before exiting.
+PRODUCER = """
+import asyncio, sys, time
+from wsinspect import WSInspectConfig, WSInspectMiddleware
+
+name, socket_path = sys.argv[1], sys.argv[2]
+
+async def app(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": message["text"]})
+
+async def main():
+    middleware = WSInspectMiddleware(app, WSInspectConfig(socket_path=socket_path, app_name=name))
+    incoming = [{"type": "websocket.connect"}]
+    incoming += [{"type": "websocket.receive", "text": f"{name}-{i}"} for i in range(50)]
+    incoming += [{"type": "websocket.disconnect", "code": 1000}]
+    async def receive():
+        return incoming.pop(0)
+    async def send(message):
+        pass
+    emitter = middleware.recorder.emitter
+    emitter.start()
+    deadline = time.monotonic() + 10
+    while not emitter.live and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await middleware({"type": "websocket", "path": "/ws"}, receive, send)
+    while emitter._queue and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    emitter.stop()
+
+asyncio.run(main())
+"""

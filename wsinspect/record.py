@@ -1,0 +1,67 @@
+"""``wsinspect record``: the inspector without a screen. Records until SIGINT or SIGTERM, then saves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from .server import InspectorServer
+from .session import check_writable, write_session
+from .store import SessionStore
+
+__all__ = ("record",)
+
+STATUS_EVERY = 0.5  # seconds between status updates on a terminal
+LOG_EVERY = 5.0  # and between status lines when stderr is not a terminal
+
+
+async def record(socket_path: Path, output: Path, *, max_messages: int, out: TextIO = sys.stderr) -> int:
+    """Serve producers into a store until a signal, then write ``output``. Raises on a bad socket/file."""
+    check_writable(output)
+    store = SessionStore(max_messages=max_messages)
+    server = InspectorServer(store, socket_path)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"wsinspect: recording on {socket_path}; Ctrl-C (or SIGTERM) stops and writes {output}", file=out)
+    tty = out.isatty()
+    last_line = ""
+    last_log = 0.0
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATUS_EVERY)
+            line = _status(store, server)
+            if tty:
+                print(f"\r{line}\x1b[K", end="", file=out, flush=True)
+            elif line != last_line and time.monotonic() - last_log >= LOG_EVERY:
+                print(line, file=out, flush=True)
+                last_log = time.monotonic()
+            last_line = line
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await server.close()
+    connections = store.connections()
+    write_session(output, connections, time.time())
+    frames = sum(len(connection.messages) for connection in connections)
+    print(
+        f"{chr(10) if tty else ''}wsinspect: wrote {output}: {len(connections)} connections, {frames} frames", file=out
+    )
+    return 0
+
+
+def _status(store: SessionStore, server: InspectorServer) -> str:
+    entries = store.entries.values()
+    active = sum(entry.connection.state != "closed" for entry in entries)
+    return (
+        f"{len(server.producers)} apps, {len(store.entries)} connections ({active} active), "
+        f"{store.frames_received} frames"
+    )

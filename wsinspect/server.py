@@ -1,0 +1,97 @@
+"""The inspector's listening side: an asyncio Unix server feeding every producer into one store."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import time
+from pathlib import Path
+
+from .paths import bind_listening_socket, remove_socket
+from .store import Producer, SessionStore
+from .wire import Decoder, ProtocolError
+
+__all__ = ("InspectorServer",)
+
+logger = logging.getLogger("wsinspect")
+
+READ_SIZE = 256 * 1024
+
+
+class InspectorServer:
+    """Listens on ``path`` and applies what producers send to ``store``.
+
+    A producer that sends anything malformed is disconnected with a logged reason; the others
+    and the server carry on.
+    """
+
+    def __init__(self, store: SessionStore, path: Path) -> None:
+        self.store = store
+        self.path = path
+        self.producers: dict[int, Producer] = {}
+        self._keys = itertools.count(1)
+        self._server: asyncio.Server | None = None
+        self._bound: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reads = 0
+
+    async def start(self) -> None:
+        """Bind the socket (raises :class:`wsinspect.paths.SocketPathError`) and start serving."""
+        sock = bind_listening_socket(self.path)
+        self._bound = sock
+        self._server = await asyncio.start_unix_server(self._serve, sock=sock)
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Stop listening, read what producers already sent (up to ``grace`` seconds), then end."""
+        if self._server is None:
+            return
+        self._server.close()
+        # What a producer wrote before the stop is in the socket buffers: read it, so nothing
+        # sent before the signal is lost. Stop once a short spell passes with no new data.
+        deadline = time.monotonic() + grace
+        while self._tasks and time.monotonic() < deadline:
+            seen = self._reads
+            await asyncio.sleep(0.05)
+            if self._reads == seen:
+                break
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+        if self._bound is not None:
+            remove_socket(self.path, self._bound)
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        key = next(self._keys)
+        decoder = Decoder()
+        producer: Producer | None = None
+        store = self.store
+        try:
+            while data := await reader.read(READ_SIZE):
+                self._reads += 1
+                messages = decoder.feed(data)
+                if producer is None and decoder.hello is not None:
+                    hello = decoder.hello
+                    producer = self.producers[key] = Producer(key, hello.pid, hello.app)
+                    store.add_system_event(time.time(), f"{hello.app} (pid {hello.pid}) connected")
+                if producer is not None:
+                    store.apply(producer, messages, time.time())
+            decoder.close()
+        except ProtocolError as exc:
+            who = f"{producer.app} (pid {producer.pid})" if producer else "a producer"
+            logger.warning("wsinspect: disconnected %s: %s", who, exc)
+            store.add_system_event(time.time(), f"disconnected {who}: {exc}", "error")
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            self.producers.pop(key, None)
+            writer.close()
+            if producer is not None:
+                store.add_system_event(time.time(), f"{producer.app} (pid {producer.pid}) disconnected")
