@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from .model import Connection, Frame
+from .paths import safe_to_connect
 from .wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, FramesDropped, Hello, WireMessage, encode
 
 __all__ = ("Emitter",)
@@ -61,6 +62,7 @@ class Emitter:
         self.live = False
         self.dropped = 0
         self.connects = 0
+        self._warned_unsafe = False
 
     # -- TrackerListener: called on the app's hot path, so as cheap as can be ---------------
 
@@ -117,6 +119,11 @@ class Emitter:
                 sock.close()
 
     def _connect(self) -> socket.socket | None:
+        if not safe_to_connect(self.socket_path):
+            if not self._warned_unsafe:
+                self._warned_unsafe = True
+                logger.warning("wsinspect: not streaming to %s: its directory is not private", self.socket_path)
+            return None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(str(self.socket_path))

@@ -26,6 +26,7 @@ __all__ = (
     "prepare_socket_dir",
     "remove_socket",
     "resolve_socket_path",
+    "safe_to_connect",
 )
 
 SOCKET_ENV_VAR = "WSINSPECT_SOCKET"
@@ -74,6 +75,10 @@ def _pin(path: Path) -> int | None:
         return os.open(path, os.O_PATH | os.O_NOFOLLOW)
     except OSError:
         return None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _runtime_dir() -> Path | None:
@@ -135,14 +140,17 @@ def _prepare_own_dir(directory: Path) -> None:
             f"cannot create socket directory {directory}: directory {directory.parent} does not exist"
         ) from None
     except OSError as exc:
-        raise SocketPathError(f"cannot create socket directory {directory}: {exc.strerror}") from None
+        raise SocketPathError(f"cannot create socket directory {directory}: {_reason(exc)}") from None
     else:
         os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    _check_own_dir(directory)
 
+
+def _check_own_dir(directory: Path) -> None:
     try:
         st = os.lstat(directory)
     except OSError as exc:
-        raise SocketPathError(f"cannot check socket directory {directory}: {exc.strerror}") from None
+        raise SocketPathError(f"cannot check socket directory {directory}: {_reason(exc)}") from None
     refuse = f"refusing to use socket directory {directory}"
     if stat.S_ISLNK(st.st_mode):
         raise SocketPathError(f"{refuse}: it is a symbolic link (remove it and wsinspect will create a private one)")
@@ -158,13 +166,30 @@ def _prepare_own_dir(directory: Path) -> None:
         )
 
 
+def safe_to_connect(path: Path) -> bool:
+    """For the app side: whether the socket ``path`` may be trusted with the app's traffic.
+
+    In wsinspect's own per-user directory, only when that directory is private to this user, so
+    another user cannot pose as the inspector by creating it first. Any other path was chosen
+    explicitly, and is trusted.
+    """
+    directory = path.parent
+    if not any(_same_dir(directory, own) for own in _per_user_dirs()):
+        return True
+    try:
+        _check_own_dir(directory)
+    except SocketPathError:
+        return False
+    return True
+
+
 def _check_explicit_dir(path: Path, directory: Path) -> None:
     try:
         st = os.stat(directory)
     except FileNotFoundError:
         raise SocketPathError(f"cannot create the socket {path}: directory {directory} does not exist") from None
     except OSError as exc:
-        raise SocketPathError(f"cannot use the socket directory {directory}: {exc.strerror}") from None
+        raise SocketPathError(f"cannot use the socket directory {directory}: {_reason(exc)}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise SocketPathError(f"cannot create the socket {path}: {directory} is not a directory")
     others_can_write = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
@@ -191,7 +216,7 @@ def _clear_stale_socket(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise SocketPathError(f"cannot check {path}: {exc.strerror}") from None
+        raise SocketPathError(f"cannot check {path}: {_reason(exc)}") from None
     if not stat.S_ISSOCK(st.st_mode):
         raise SocketPathError(f"{path} exists and is not a socket")
 
@@ -206,7 +231,7 @@ def _clear_stale_socket(path: Path) -> None:
         # fails at once with EAGAIN then (it is never "in progress"); TimeoutError elsewhere.
         raise SocketPathError(f"another inspector is listening on {path}") from None
     except OSError as exc:
-        raise SocketPathError(f"cannot check whether {path} is in use: {exc.strerror}") from None
+        raise SocketPathError(f"cannot check whether {path} is in use: {_reason(exc)}") from None
     else:
         raise SocketPathError(f"another inspector is listening on {path}")
     finally:
@@ -217,7 +242,7 @@ def _clear_stale_socket(path: Path) -> None:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise SocketPathError(f"cannot remove the stale socket {path}: {exc.strerror}") from None
+        raise SocketPathError(f"cannot remove the stale socket {path}: {_reason(exc)}") from None
 
 
 def bind_listening_socket(path: Path) -> socket.socket:
@@ -257,7 +282,7 @@ def bind_listening_socket(path: Path) -> socket.socket:
             raise
         if exc.errno == errno.EADDRINUSE:
             raise SocketPathError(f"cannot listen on {path}: something else created it at the same time") from None
-        raise SocketPathError(f"cannot listen on {path}: {exc.strerror or exc}") from None
+        raise SocketPathError(f"cannot listen on {path}: {_reason(exc)}") from None
     unpin = weakref.finalize(sock, os.close, fd) if fd is not None else None
     _bound[sock] = _BoundFile(dev=st.st_dev, ino=st.st_ino, ctime_ns=st.st_ctime_ns, unpin=unpin)
     return sock

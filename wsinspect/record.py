@@ -18,6 +18,7 @@ __all__ = ("record",)
 
 STATUS_EVERY = 0.5  # seconds between status updates on a terminal
 LOG_EVERY = 5.0  # and between status lines when stderr is not a terminal
+CLEAR_LINE = "\r\x1b[K"
 
 
 async def record(socket_path: Path, output: Path, *, max_messages: int, out: TextIO = sys.stderr) -> int:
@@ -34,13 +35,18 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
     tty = out.isatty()
     last_line = ""
     last_log = 0.0
+    shown_events = 0
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATUS_EVERY)
+            while shown_events < len(store.system_events):
+                event = store.system_events[shown_events]
+                shown_events += 1
+                print(f"{CLEAR_LINE if tty else ''}wsinspect: {event.text}", file=out, flush=True)
             line = _status(store, server)
             if tty:
-                print(f"\r{line}\x1b[K", end="", file=out, flush=True)
+                print(f"{CLEAR_LINE}{line}", end="", file=out, flush=True)
             elif line != last_line and time.monotonic() - last_log >= LOG_EVERY:
                 print(line, file=out, flush=True)
                 last_log = time.monotonic()

@@ -1,0 +1,141 @@
+"""The inspector killed, restarted or stopped under traffic: the app never notices, and the
+inspector ends up with what the app still holds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from servers import run_server, wait_until
+from websockets.asyncio.client import connect
+
+from wsinspect import WSInspectConfig, WSInspectMiddleware
+from wsinspect.session import read_session
+
+
+def start_recorder(socket_path: Path, output: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wsinspect", "record", "--socket", str(socket_path), "-o", str(output)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    assert "recording on" in process.stderr.readline()
+    return process
+
+
+def stop_recorder(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    return err
+
+
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
+
+
+async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, tmp_path: Path) -> None:
+    app = WSInspectMiddleware(echo_app)
+    emitter = app.recorder.emitter
+    assert emitter is not None
+    first = start_recorder(private_socket, tmp_path / "first.json")
+    try:
+        with run_server(app) as server:
+            async with connect(server.ws_url("/ws/live")) as ws:
+                await wait_until(lambda: server.call(lambda: emitter.live), bool, what="first inspector")
+                for i in range(10):
+                    await ws.send(f"a{i}")
+                    assert await ws.recv() == f"a{i}"
+                first.kill()  # no goodbye: the socket file stays behind, stale
+                first.wait()
+                for i in range(10):  # nobody listens now; the app carries on
+                    await ws.send(f"b{i}")
+                    assert await ws.recv() == f"b{i}"
+                second = start_recorder(private_socket, tmp_path / "second.json")
+                try:
+                    await wait_until(
+                        lambda: server.call(lambda: (emitter.connects, emitter.live)),
+                        lambda s: s == (2, True),
+                        what="reconnect to the second inspector",
+                    )
+                    for i in range(10):
+                        await ws.send(f"c{i}")
+                        assert await ws.recv() == f"c{i}"
+                finally:
+                    await wait_until(lambda: server.call(lambda: len(emitter._queue)), lambda n: n == 0, what="flush")
+                    await asyncio.sleep(0.1)
+                    stop_recorder(second)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    (conn,) = read_session(tmp_path / "second.json").connections
+    received = [f.content for f in conn.messages if f.direction == "received"]
+    # The replay brought what was sent before the restart, and while no inspector listened.
+    assert received == [f"{p}{i}" for p in "abc" for i in range(10)]
+    assert (conn.messages_received, conn.messages_sent, conn.messages_dropped) == (30, 30, 0)
+
+
+async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: Path) -> None:
+    recorder = start_recorder(private_socket, tmp_path / "session.json")
+    messages = 20_000
+    try:
+        app = WSInspectMiddleware(echo_app, WSInspectConfig(max_messages=50))
+        emitter = app.recorder.emitter
+        assert emitter is not None
+        emitter._limit = 500  # a small queue, so that the socket buffers and the queue fill quickly
+        emitter.start()
+        deadline = time.monotonic() + 10
+        while not emitter.live and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert emitter.live
+
+        incoming = [{"type": "websocket.connect"}]
+        incoming += [{"type": "websocket.receive", "text": f"{i:05d}" * 20} for i in range(messages)]
+        incoming.append({"type": "websocket.disconnect", "code": 1000, "reason": ""})
+        incoming.reverse()
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop()
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        os.kill(recorder.pid, signal.SIGSTOP)
+        try:
+            # The whole conversation runs while the inspector is frozen: the app is never blocked.
+            await app({"type": "websocket", "path": "/ws/flood"}, receive, send)
+            assert len(sent) == messages + 1
+            assert emitter.dropped > 0
+        finally:
+            os.kill(recorder.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while (emitter._queue or emitter.dropped) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        err = stop_recorder(recorder)
+    finally:
+        if recorder.poll() is None:
+            os.kill(recorder.pid, signal.SIGCONT)
+            recorder.kill()
+    assert "frames dropped" in err
+    (conn,) = read_session(tmp_path / "session.json").connections
+    assert (conn.state, conn.messages_received, conn.messages_sent) == ("closed", messages, messages)
+    # Every frame is either in the file or counted as dropped: nothing vanishes silently.
+    assert len(conn.messages) + conn.messages_dropped == 2 * messages + 1
+    assert conn.messages_dropped > 0
+    # After catching up, the replay brought the app's newest frames.
+    assert conn.messages[-1].message_type == "close"
