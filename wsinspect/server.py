@@ -83,12 +83,12 @@ class InspectorServer:
                 if producer is not None:
                     store.apply(producer, messages, time.time())
             decoder.close()
-        except ProtocolError as exc:
-            who = f"{producer.app} (pid {producer.pid})" if producer else "a producer"
-            logger.warning("wsinspect: disconnected %s: %s", who, exc)
-            store.add_system_event(time.time(), f"disconnected {who}: {exc}", "error")
         except (ConnectionError, asyncio.CancelledError):
-            pass
+            pass  # the producer went away, or the inspector is closing
+        except Exception as exc:  # ProtocolError, or a bug: either way only this producer ends
+            who = f"{producer.app} (pid {producer.pid})" if producer else "a producer"
+            logger.warning("wsinspect: disconnected %s: %s", who, exc, exc_info=not isinstance(exc, ProtocolError))
+            store.add_system_event(time.time(), f"disconnected {who}: {exc}", "error")
         finally:
             self._tasks.discard(task)
             self.producers.pop(key, None)

@@ -204,7 +204,7 @@ def _from_har(log: dict[str, Any]) -> Session:
             continue  # plain HTTP requests in a browser's HAR
         try:
             connections.append(_har_connection(entry, number))
-        except (KeyError, TypeError, ValueError, msgspec.ValidationError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, msgspec.ValidationError) as exc:
             raise SessionFileError(f"HAR entry {number} is not a WebSocket entry wsinspect can read: {exc}") from None
     return Session(exported_at=0.0, connections=connections)
 

@@ -90,6 +90,7 @@ class SessionStore:
     def clear(self) -> None:
         self.entries.clear()
         self.system_events.clear()
+        self.frames_received = 0
 
     def _entry(self, producer: Producer, connection_id: str, connected_at: float) -> ConnectionEntry:
         entry = self.entries.get(connection_id)

@@ -29,6 +29,7 @@ PROTOCOL_VERSION = 1
 # Frames carry at most max_message_size bytes of payload (capped at 8 MiB by the config).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
+_CONTENT_TYPES = (str, bytes, type(None))
 
 
 class Hello(msgspec.Struct, tag="hello", array_like=True):
@@ -109,12 +110,13 @@ class Decoder:
                 message = _decoder.decode(body)
             except msgspec.ValidationError as exc:
                 raise ProtocolError(f"unknown or malformed message: {exc}") from None
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
+                # ValueError: a string that is not UTF-8; RecursionError: absurdly nested content.
                 raise ProtocolError(f"not MessagePack: {exc}") from None
             finally:
                 body.release()
             offset += 4 + length
-            self._check_order(message)
+            self._check(message)
             messages.append(message)
         del buffer[:offset]
         return messages
@@ -124,7 +126,9 @@ class Decoder:
         if self._buffer:
             raise ProtocolError(f"stream ended inside a message ({len(self._buffer)} bytes left over)")
 
-    def _check_order(self, message: WireMessage) -> None:
+    def _check(self, message: WireMessage) -> None:
+        if isinstance(message, FrameAdded) and not isinstance(message.frame.content, _CONTENT_TYPES):
+            raise ProtocolError(f"a frame's content of type {type(message.frame.content).__name__}")
         if self.hello is None:
             if not isinstance(message, Hello):
                 raise ProtocolError("the first message was not a hello")

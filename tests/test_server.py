@@ -1,0 +1,80 @@
+"""The inspector's Unix server in process: a bad producer is cut off, the others carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from wsinspect.model import Connection, Frame
+from wsinspect.paths import SocketPathError
+from wsinspect.server import InspectorServer
+from wsinspect.store import SessionStore
+from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, Hello, encode
+
+
+def frame(text: str) -> Frame:
+    return Frame(direction="received", message_type="text", content=text, timestamp=1.0, size_bytes=len(text))
+
+
+async def wait_for(condition: object, patience: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while not condition():  # type: ignore[operator]
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("garbage", "reason"),
+    [
+        (b"\x00\x00\x00\x03abc", "unknown or malformed message"),
+        (b"\x00\x00\x00\x01\xc1", "not MessagePack"),
+        (encode([Hello(PROTOCOL_VERSION + 1, 1, "future")]), "protocol version"),
+        (b"\xff\xff\xff\xff", "exceeds the limit"),
+        (encode([Hello(PROTOCOL_VERSION, 1, "bad")]) + b"\x00\x00\x00\x10\x93", "stream ended inside a message"),
+    ],
+)
+async def test_a_bad_producer_is_disconnected_and_the_others_served(
+    private_socket: Path, caplog: pytest.LogCaptureFixture, garbage: bytes, reason: str
+) -> None:
+    store = SessionStore()
+    server = InspectorServer(store, private_socket)
+    await server.start()
+    try:
+        _, good = await asyncio.open_unix_connection(str(private_socket))
+        good.write(encode([Hello(PROTOCOL_VERSION, 10, "good")]))
+        good.write(encode([ConnectionUpdate(Connection(connection_id="c1", path="/ok", connected_at=1.0))]))
+        await good.drain()
+
+        bad_reader, bad = await asyncio.open_unix_connection(str(private_socket))
+        with caplog.at_level(logging.WARNING, logger="wsinspect"):
+            bad.write(garbage)
+            await bad.drain()
+            bad.write_eof()
+            assert await asyncio.wait_for(bad_reader.read(), 5) == b""  # the inspector hung up
+        await wait_for(lambda: any(e.level == "error" for e in store.system_events))
+        assert reason in caplog.text
+        assert any(reason in e.text for e in store.system_events if e.level == "error")
+
+        good.write(encode([FrameAdded("c1", 0, frame("still here"), 0, 1, 0, 10)]))
+        await good.drain()
+        await wait_for(lambda: store.frames_received == 1)
+        (conn,) = store.connections()
+        assert (conn.path, conn.app, conn.pid, conn.messages[0].content) == ("/ok", "good", 10, "still here")
+        good.close()
+    finally:
+        await server.close()
+    assert not private_socket.exists()
+
+
+async def test_a_second_inspector_on_the_same_path_is_refused(private_socket: Path) -> None:
+    first = InspectorServer(SessionStore(), private_socket)
+    await first.start()
+    try:
+        with pytest.raises(SocketPathError, match="another inspector is listening"):
+            await InspectorServer(SessionStore(), private_socket).start()
+    finally:
+        await first.close()

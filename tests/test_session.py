@@ -1,0 +1,646 @@
+"""Session files: the contract's session JSON, HAR 1.2 export/import, atomic writes and refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from wsinspect.model import Connection, Frame
+from wsinspect.session import (
+    SessionFileError,
+    check_writable,
+    dumps,
+    loads,
+    read_session,
+    write_session,
+)
+
+EXPORTED_AT = 1764350000.123
+UNICODE = 'héllo wörld — 你好 🎉 \u0000 "quoted" \\ \n'
+
+CONNECTION_KEYS = {
+    "connection_id",
+    "path",
+    "query_string",
+    "subprotocol",
+    "state",
+    "connected_at",
+    "accepted_at",
+    "disconnected_at",
+    "close_code",
+    "close_reason",
+    "closed_by",
+    "messages_sent",
+    "messages_received",
+    "bytes_sent",
+    "bytes_received",
+    "messages_dropped",
+    "messages",
+}
+FRAME_KEYS = {"direction", "message_type", "content", "timestamp", "size_bytes", "truncated"}
+
+
+def f(direction: str, message_type: str, content: Any, t: float, **kw: Any) -> Frame:
+    size = kw.pop("size_bytes", None)
+    if size is None:
+        size = len(content.encode()) if isinstance(content, str) else len(content or b"")
+    return Frame(
+        direction=direction,  # type: ignore[arg-type]
+        message_type=message_type,  # type: ignore[arg-type]
+        content=content,
+        timestamp=t,
+        size_bytes=size,
+        **kw,
+    )
+
+
+def chat_connection() -> Connection:
+    return Connection(
+        connection_id="0b6f8e2a-1111-4222-8333-444455556666",
+        path="/ws/chat",
+        query_string="room=1&user=al%20ice",
+        subprotocol="chat.v1",
+        state="closed",
+        connected_at=1764349990.001,
+        accepted_at=1764349990.002,
+        disconnected_at=1764349995.5,
+        close_code=4001,
+        close_reason="bye",
+        closed_by="server",
+        messages_sent=5,
+        messages_received=4,
+        bytes_sent=1834,
+        bytes_received=977,
+        messages_dropped=2,
+        client="127.0.0.1:50123",
+        scheme="ws",
+        headers=[("host", "example.test:8000"), ("authorization", "[redacted]"), ("x-dup", "1"), ("x-dup", "2")],
+        requested_subprotocols=["chat.v1", "chat.v0"],
+        pid=4242,
+        app="chat-app",
+        messages=[
+            f("received", "text", '{"type": "auth"}', 1764349990.05),
+            f("sent", "text", UNICODE, 1764349990.06),
+            f("sent", "binary", b"\x00\x01\xfe\xff binary", 1764349990.07),
+            f("received", "text", "", 1764349990.08),
+            f("received", "binary", b"", 1764349990.09),
+        ],
+    )
+
+
+def full_connection() -> Connection:
+    """Every kind of frame, including those only the session JSON (not HAR) carries."""
+    connection = chat_connection()
+    connection.messages += [
+        f("sent", "text", "cut her", 1764349991.0, size_bytes=20000, truncated=True),
+        f("received", "binary", b"\x10" * 8, 1764349991.1, size_bytes=90000, truncated=True),
+        f("sent", "binary", None, 1764349991.2, size_bytes=77),  # payload not recorded
+        f("sent", "ping", b"are you there", 1764349991.3),
+        f("received", "pong", b"are you there", 1764349991.4),
+        f("sent", "close", "bye", 1764349995.4, close_code=4001),
+    ]
+    return connection
+
+
+def other_connection() -> Connection:
+    return Connection(
+        connection_id="1c7a0000-2222-4333-8444-555566667777",
+        path="/ws/denied",
+        state="closed",
+        connected_at=1764349989.0,
+        disconnected_at=1764349989.1,
+        close_code=1008,
+        closed_by="server",
+        denial_status=403,
+        error="PermissionError: nope",
+        scheme="wss",
+    )
+
+
+# -- session JSON ----------------------------------------------------------------------------
+
+
+def test_session_round_trips_exactly() -> None:
+    connections = [full_connection(), other_connection()]
+    session = loads(dumps(connections, EXPORTED_AT))
+    assert session.format == "wsinspect.session"
+    assert session.version == 1
+    assert session.exported_at == EXPORTED_AT
+    assert session.connections == connections
+
+
+def test_round_trip_keeps_python_types() -> None:
+    (connection,) = loads(dumps([full_connection()], EXPORTED_AT)).connections
+    by_kind = [(frame.message_type, type(frame.content)) for frame in connection.messages]
+    assert by_kind == [
+        ("text", str),
+        ("text", str),
+        ("binary", bytes),
+        ("text", str),
+        ("binary", bytes),
+        ("text", str),
+        ("binary", bytes),
+        ("binary", type(None)),
+        ("ping", bytes),
+        ("pong", bytes),
+        ("close", str),
+    ]
+    assert connection.messages[1].content == UNICODE
+    assert connection.messages[3].content == ""
+    assert connection.messages[4].content == b""
+    assert connection.messages[5].truncated is True
+    assert connection.messages[5].size_bytes == 20000
+    assert connection.messages[10].close_code == 4001
+    assert connection.headers[1] == ("authorization", "[redacted]")
+    assert all(isinstance(pair, tuple) for pair in connection.headers)
+
+
+def test_session_json_has_the_contract_keys() -> None:
+    document = json.loads(dumps([full_connection()], EXPORTED_AT))
+    assert {"format", "version", "exported_at", "connections"} <= document.keys()
+    assert document["format"] == "wsinspect.session"
+    assert document["version"] == 1
+    assert document["exported_at"] == EXPORTED_AT
+    (connection,) = document["connections"]
+    assert connection.keys() >= CONNECTION_KEYS
+    assert connection["connection_id"] == "0b6f8e2a-1111-4222-8333-444455556666"
+    assert connection["state"] == "closed"
+    assert connection["closed_by"] == "server"
+    assert connection["subprotocol"] == "chat.v1"
+    assert connection["close_code"] == 4001
+    assert connection["messages_dropped"] == 2
+    assert isinstance(connection["connected_at"], float)
+    frames = connection["messages"]
+    for frame in frames:
+        assert frame.keys() >= FRAME_KEYS
+    assert frames[0]["direction"] == "received"
+    assert frames[0]["content"] == '{"type": "auth"}'  # text is the text itself
+    assert frames[1]["content"] == UNICODE
+    assert frames[2]["content"] == base64.b64encode(b"\x00\x01\xfe\xff binary").decode()  # binary is base64
+    assert frames[4]["content"] == ""
+    assert frames[5]["truncated"] is True
+    assert frames[5]["size_bytes"] == 20000
+    assert frames[7]["content"] is None  # not recorded
+    assert frames[8]["message_type"] == "ping"
+    assert frames[8]["content"] == base64.b64encode(b"are you there").decode()
+    assert frames[10]["message_type"] == "close"
+    assert frames[10]["content"] == "bye"
+
+
+def test_session_json_is_utf8_text() -> None:
+    data = dumps([chat_connection()], EXPORTED_AT)
+    assert isinstance(data, bytes)
+    assert json.loads(data.decode("utf-8"))["connections"][0]["messages"][1]["content"] == UNICODE
+
+
+def test_empty_session_round_trips() -> None:
+    session = loads(dumps([], 5.0))
+    assert session.connections == []
+    assert session.exported_at == 5.0
+
+
+def test_contract_example_loads() -> None:
+    example = b"""{
+      "format": "wsinspect.session",
+      "version": 1,
+      "exported_at": 1764350000.123,
+      "connections": [
+        {
+          "connection_id": "0b6f\xe2\x80\xa6",
+          "path": "/ws/chat",
+          "query_string": "room=1",
+          "subprotocol": null,
+          "state": "closed",
+          "connected_at": 1764349990.001,
+          "accepted_at": 1764349990.002,
+          "disconnected_at": 1764349995.500,
+          "close_code": 4001,
+          "close_reason": "bye",
+          "closed_by": "server",
+          "messages_sent": 15,
+          "messages_received": 23,
+          "bytes_sent": 1834,
+          "bytes_received": 977,
+          "messages_dropped": 0,
+          "messages": [
+            {"direction": "received", "message_type": "text", "content": "{\\"type\\": \\"auth\\"}",
+             "timestamp": 1764349990.050, "size_bytes": 16, "truncated": false}
+          ]
+        }
+      ]
+    }"""
+    (connection,) = loads(example).connections
+    assert connection.connection_id == "0b6f…"
+    assert connection.close_code == 4001
+    assert connection.messages_received == 23
+    assert connection.messages[0].content == '{"type": "auth"}'
+    assert connection.messages[0].direction == "received"
+
+
+def test_readers_ignore_unknown_keys() -> None:
+    document = json.loads(dumps([chat_connection()], EXPORTED_AT))
+    document["comment"] = "made by a newer wsinspect"
+    document["connections"][0]["rtt_ms"] = [1.5, 2.0]
+    document["connections"][0]["messages"][0]["annotation"] = "x"
+    session = loads(json.dumps(document).encode())
+    assert session.connections == [chat_connection()]
+
+
+# -- writing files ---------------------------------------------------------------------------
+
+
+def test_write_session_writes_dumps_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "session.json"
+    write_session(path, [full_connection()], EXPORTED_AT)
+    assert os.listdir(tmp_path) == ["session.json"]
+    assert path.read_bytes() == dumps([full_connection()], EXPORTED_AT)
+    assert read_session(path).connections == [full_connection()]
+
+
+def test_write_session_replaces_an_existing_file_whole(tmp_path: Path) -> None:
+    path = tmp_path / "session.json"
+    old = b"OLD" * 100_000  # longer than the new content: no tail may survive
+    path.write_bytes(old)
+    link = tmp_path / "hardlink-to-old"
+    os.link(path, link)
+    write_session(path, [other_connection()], EXPORTED_AT)
+    assert path.read_bytes() == dumps([other_connection()], EXPORTED_AT)
+    # Renamed over, not rewritten in place: the old inode (seen through the link) is untouched.
+    assert link.read_bytes() == old
+    assert sorted(os.listdir(tmp_path)) == ["hardlink-to-old", "session.json"]
+
+
+def test_write_session_failure_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "session.json"
+    path.write_bytes(b"previous")
+
+    def refuse(src: Any, dst: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(SessionFileError) as info:
+        write_session(path, [chat_connection()], EXPORTED_AT)
+    monkeypatch.undo()
+    assert "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["session.json"]
+
+
+def test_write_session_in_a_missing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "session.json"
+    with pytest.raises(SessionFileError) as info:
+        write_session(path, [chat_connection()], EXPORTED_AT)
+    message = str(info.value)
+    assert message
+    assert "\n" not in message
+    assert str(path) in message
+    assert not (tmp_path / "missing").exists()
+
+
+def test_write_session_onto_a_directory(tmp_path: Path) -> None:
+    target = tmp_path / "dir.json"
+    target.mkdir()
+    with pytest.raises(SessionFileError) as info:
+        write_session(target, [chat_connection()], EXPORTED_AT)
+    assert "\n" not in str(info.value)
+    assert os.listdir(tmp_path) == ["dir.json"]  # no temporary left behind
+    assert target.is_dir()
+
+
+def test_written_file_is_readable_by_others(tmp_path: Path) -> None:
+    path = tmp_path / "session.json"
+    old = os.umask(0o022)
+    try:
+        write_session(path, [], EXPORTED_AT)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+
+
+def test_check_writable(tmp_path: Path) -> None:
+    check_writable(tmp_path / "fine.json")  # no error
+    assert not (tmp_path / "fine.json").exists()  # and nothing created
+    existing = tmp_path / "existing.json"
+    existing.write_bytes(b"x")
+    check_writable(existing)
+
+
+def test_check_writable_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(SessionFileError, match="directory") as info:
+        check_writable(tmp_path)
+    assert str(tmp_path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_check_writable_refuses_a_missing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "nope" / "out.json"
+    with pytest.raises(SessionFileError, match="does not exist") as info:
+        check_writable(path)
+    assert str(tmp_path / "nope") in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_read_session_of_a_missing_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "absent.json"
+    with pytest.raises(SessionFileError) as info:
+        read_session(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_read_session_of_a_bad_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(b"{not json")
+    with pytest.raises(SessionFileError) as info:
+        read_session(path)
+    assert str(path) in str(info.value)
+    assert "JSON" in str(info.value)
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"", b"\xff\xfe\x00", b"[1, 2", b"nul"])
+def test_loads_refuses_non_json(data: bytes) -> None:
+    with pytest.raises(SessionFileError, match="JSON"):
+        loads(data)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"format": "something.else", "version": 1, "connections": []},
+        {"version": 1, "connections": []},
+        {"connections": []},
+        [],
+        "wsinspect.session",
+        None,
+        42,
+        {"log": "not an object"},
+    ],
+)
+def test_loads_refuses_json_of_neither_format(document: Any) -> None:
+    with pytest.raises(SessionFileError, match="neither"):
+        loads(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize("version", [2, 0, 99])
+def test_loads_refuses_another_version_naming_it(version: int) -> None:
+    document = json.loads(dumps([chat_connection()], EXPORTED_AT))
+    document["version"] = version
+    with pytest.raises(SessionFileError) as info:
+        loads(json.dumps(document).encode())
+    assert str(version) in str(info.value)
+    assert "version" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["binary", "ping", "pong"])
+@pytest.mark.parametrize("content", ["not base64!", "abc", "@@@@"])
+def test_loads_refuses_binary_content_that_is_not_base64(kind: str, content: str) -> None:
+    document = json.loads(dumps([chat_connection()], EXPORTED_AT))
+    document["connections"][0]["messages"][2]["message_type"] = kind
+    document["connections"][0]["messages"][2]["content"] = content
+    with pytest.raises(SessionFileError, match="base64"):
+        loads(json.dumps(document).encode())
+
+
+def test_loads_refuses_a_session_of_the_wrong_shape() -> None:
+    document = json.loads(dumps([chat_connection()], EXPORTED_AT))
+    document["connections"][0]["state"] = "exploded"
+    with pytest.raises(SessionFileError):
+        loads(json.dumps(document).encode())
+    document = json.loads(dumps([chat_connection()], EXPORTED_AT))
+    document["connections"] = "none"
+    with pytest.raises(SessionFileError):
+        loads(json.dumps(document).encode())
+
+
+# -- HAR -------------------------------------------------------------------------------------
+
+
+def har_of(connections: list[Connection]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(dumps(connections, EXPORTED_AT, har=True))
+    return document
+
+
+def test_har_has_the_har_1_2_shape() -> None:
+    document = har_of([chat_connection(), other_connection()])
+    log = document["log"]
+    assert log["version"] == "1.2"
+    assert log["creator"]["name"] == "wsinspect"
+    assert isinstance(log["creator"]["version"], str)
+    entries = log["entries"]
+    assert len(entries) == 2
+    for entry in entries:
+        assert {"startedDateTime", "time", "request", "response", "cache", "timings"} <= entry.keys()
+        assert {"method", "url", "httpVersion", "cookies", "headers", "queryString", "headersSize", "bodySize"} <= (
+            entry["request"].keys()
+        )
+        assert {
+            "status",
+            "statusText",
+            "httpVersion",
+            "cookies",
+            "headers",
+            "content",
+            "redirectURL",
+            "headersSize",
+            "bodySize",
+        } <= entry["response"].keys()
+        assert {"send", "wait", "receive"} <= entry["timings"].keys()
+        assert entry["_resourceType"] == "websocket"
+        assert entry["startedDateTime"].endswith("Z")
+        assert isinstance(entry["_webSocketMessages"], list)
+    chat, denied = entries
+    assert chat["request"]["method"] == "GET"
+    assert chat["request"]["url"] == "ws://example.test:8000/ws/chat?room=1&user=al%20ice"
+    assert {"name": "room", "value": "1"} in chat["request"]["queryString"]
+    assert {"name": "authorization", "value": "[redacted]"} in chat["request"]["headers"]
+    assert chat["response"]["status"] == 101
+    assert chat["time"] == pytest.approx((1764349995.5 - 1764349990.001) * 1000, abs=0.01)
+    assert chat["startedDateTime"].startswith("2025-11-28T")
+    assert denied["response"]["status"] == 403  # refused before accept
+    assert denied["request"]["url"].startswith("wss://")
+
+
+def test_har_directions_are_the_clients_point_of_view() -> None:
+    messages = har_of([chat_connection()])["log"]["entries"][0]["_webSocketMessages"]
+    frames = chat_connection().messages
+    assert len(messages) == len(frames)
+    # HAR is the client's record: "send" = the app RECEIVED it, "receive" = the app SENT it.
+    assert [m["type"] for m in messages] == ["send", "receive", "receive", "send", "send"]
+    assert [m["opcode"] for m in messages] == [1, 1, 2, 1, 2]
+    assert messages[0]["data"] == '{"type": "auth"}'
+    assert messages[1]["data"] == UNICODE
+    assert messages[2]["data"] == base64.b64encode(b"\x00\x01\xfe\xff binary").decode()
+    assert messages[3]["data"] == ""
+    assert messages[4]["data"] == ""
+    assert [m["time"] for m in messages] == [frame.timestamp for frame in frames]
+
+
+def test_har_round_trips_frames_and_metadata() -> None:
+    connections = [chat_connection(), other_connection()]
+    session = loads(dumps(connections, EXPORTED_AT, har=True))
+    assert len(session.connections) == 2
+    chat, denied = session.connections
+    assert chat.messages == chat_connection().messages
+    assert isinstance(chat.messages[2].content, bytes)
+    assert isinstance(chat.messages[4].content, bytes)
+    # The wsinspect metadata comes back too (from the entry's _wsinspect key).
+    assert msgspec.structs.replace(chat, messages=[]) == msgspec.structs.replace(chat_connection(), messages=[])
+    assert (chat.close_code, chat.close_reason, chat.closed_by) == (4001, "bye", "server")
+    assert (chat.pid, chat.app) == (4242, "chat-app")
+    assert chat.headers == chat_connection().headers
+    assert denied == other_connection()
+
+
+def test_har_drops_frames_browsers_do_not_show_but_keeps_the_close_metadata() -> None:
+    document = har_of([full_connection()])
+    messages = document["log"]["entries"][0]["_webSocketMessages"]
+    assert all(m["opcode"] in (1, 2) for m in messages)
+    (connection,) = loads(json.dumps(document).encode()).connections
+    assert [fr.message_type for fr in connection.messages] == [
+        fr.message_type for fr in full_connection().messages if fr.message_type in ("text", "binary")
+    ]
+    assert connection.close_code == 4001
+    assert connection.state == "closed"
+
+
+def test_write_session_with_har_suffix(tmp_path: Path) -> None:
+    for name in ("out.har", "OUT.HAR"):
+        path = tmp_path / name
+        write_session(path, [chat_connection()], EXPORTED_AT)
+        assert json.loads(path.read_bytes())["log"]["version"] == "1.2"
+        assert read_session(path).connections == [chat_connection()]
+    assert sorted(os.listdir(tmp_path)) == ["OUT.HAR", "out.har"]
+
+
+def browser_har() -> dict[str, Any]:
+    """What Chrome's "Save all as HAR" writes: no _wsinspect key, plain HTTP entries mixed in."""
+    return {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "WebInspector", "version": "537.36"},
+            "pages": [],
+            "entries": [
+                {
+                    "startedDateTime": "2025-01-02T03:04:05.000Z",
+                    "time": 12.5,
+                    "request": {
+                        "method": "GET",
+                        "url": "https://example.com/index.html",
+                        "httpVersion": "HTTP/1.1",
+                        "headers": [],
+                        "queryString": [],
+                        "cookies": [],
+                        "headersSize": -1,
+                        "bodySize": 0,
+                    },
+                    "response": {"status": 200, "statusText": "OK", "content": {"size": 5, "mimeType": "text/html"}},
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 10, "receive": 2.5},
+                    "_resourceType": "document",
+                },
+                {
+                    "startedDateTime": "2025-01-02T03:04:06.250Z",
+                    "time": 4000,
+                    "request": {
+                        "method": "GET",
+                        "url": "wss://example.com/ws/chat?room=7",
+                        "httpVersion": "HTTP/1.1",
+                        "headers": [
+                            {"name": "Host", "value": "example.com"},
+                            {"name": "Upgrade", "value": "websocket"},
+                        ],
+                        "queryString": [{"name": "room", "value": "7"}],
+                        "cookies": [],
+                        "headersSize": -1,
+                        "bodySize": 0,
+                    },
+                    "response": {"status": 101, "statusText": "Switching Protocols"},
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 0, "receive": 0},
+                    "_resourceType": "websocket",
+                    "_webSocketMessages": [
+                        {"type": "send", "time": 1735787046.5, "opcode": 1, "data": "hello server"},
+                        {"type": "receive", "time": 1735787046.6, "opcode": 1, "data": "hello client ✓"},
+                        {"type": "receive", "time": 1735787046.7, "opcode": 2, "data": "AAEC/w=="},
+                    ],
+                },
+            ],
+        }
+    }
+
+
+def test_browser_har_loads_with_the_right_directions() -> None:
+    session = loads(json.dumps(browser_har()).encode())
+    (connection,) = session.connections  # the plain HTTP entry is skipped
+    assert connection.path == "/ws/chat"
+    assert connection.query_string == "room=7"
+    assert connection.connected_at == pytest.approx(1735787046.25)
+    assert connection.disconnected_at == pytest.approx(1735787050.25)
+    assert connection.state == "closed"
+    frames = connection.messages
+    assert [fr.direction for fr in frames] == ["received", "sent", "sent"]  # client "send" = app received
+    assert [fr.message_type for fr in frames] == ["text", "text", "binary"]
+    assert frames[0].content == "hello server"
+    assert frames[1].content == "hello client ✓"
+    assert frames[2].content == b"\x00\x01\x02\xff"
+    assert [fr.size_bytes for fr in frames] == [12, len("hello client ✓".encode()), 4]
+    assert [fr.timestamp for fr in frames] == [1735787046.5, 1735787046.6, 1735787046.7]
+    assert (connection.messages_sent, connection.messages_received) == (2, 1)
+    assert connection.bytes_received == 12
+    assert ("Host", "example.com") in connection.headers
+
+
+def test_har_without_entries_is_refused() -> None:
+    with pytest.raises(SessionFileError):
+        loads(b'{"log": {"version": "1.2"}}')
+
+
+def test_har_binary_message_that_is_not_base64_is_refused() -> None:
+    document = browser_har()
+    document["log"]["entries"][1]["_webSocketMessages"][2]["data"] = "%%% not base64 %%%"
+    with pytest.raises(SessionFileError, match="base64"):
+        loads(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("_webSocketMessages", ["not a message object"]),
+        ("_webSocketMessages", [{"opcode": 1, "data": "x"}]),  # no type, no time
+        ("_webSocketMessages", 5),
+        ("request", {"url": 5}),
+        ("request", "nope"),
+        ("startedDateTime", 5),
+        ("startedDateTime", "yesterday"),
+        ("_wsinspect", {"connection_id": 1}),
+    ],
+    ids=[
+        "message-not-object",
+        "message-missing-keys",
+        "messages-not-list",
+        "url-not-str",
+        "request-not-object",
+        "date-not-str",
+        "date-garbage",
+        "wsinspect-key-invalid",
+    ],
+)
+def test_malformed_har_entry_is_a_session_file_error(breakage: tuple[str, Any]) -> None:
+    """Any malformed HAR must end in SessionFileError (the CLI prints it as one line, no traceback)."""
+    key, value = breakage
+    document = browser_har()
+    document["log"]["entries"][1][key] = value
+    with pytest.raises(SessionFileError):
+        loads(json.dumps(document).encode())

@@ -1,0 +1,526 @@
+"""The producer → inspector wire: encode + Decoder round trips, refusals, and fuzzing."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import struct
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsinspect.model import STATES, Connection, Frame
+from wsinspect.wire import (
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    ConnectionUpdate,
+    Decoder,
+    FrameAdded,
+    FramesDropped,
+    Hello,
+    ProtocolError,
+    WireMessage,
+    encode,
+)
+
+WIRE_TYPES = (Hello, ConnectionUpdate, FrameAdded, FramesDropped)
+HELLO = Hello(version=PROTOCOL_VERSION, pid=4242, app="chat-app")
+FUZZ = settings(max_examples=250, deadline=None)
+
+
+def framed(body: bytes) -> bytes:
+    """One raw message on the wire: a 4-byte big-endian length then ``body``."""
+    return struct.pack(">I", len(body)) + body
+
+
+def frame(
+    message_type: str = "text", content: Any = "hi", direction: str = "sent", size: int | None = None, **kw: Any
+) -> Frame:
+    if size is None:
+        size = len(content.encode() if isinstance(content, str) else content or b"")
+    return Frame(
+        direction=direction,  # type: ignore[arg-type]
+        message_type=message_type,  # type: ignore[arg-type]
+        content=content,
+        timestamp=1764349990.25,
+        size_bytes=size,
+        **kw,
+    )
+
+
+def frame_added(connection_id: str, index: int, f: Frame) -> FrameAdded:
+    return FrameAdded(
+        connection_id=connection_id,
+        index=index,
+        frame=f,
+        messages_sent=index + 1,
+        messages_received=0,
+        bytes_sent=10 * (index + 1),
+        bytes_received=0,
+    )
+
+
+def sample_messages() -> list[WireMessage]:
+    connection = Connection(
+        connection_id="0b6f8e2a-1111-4222-8333-444455556666",
+        path="/ws/chat",
+        query_string="room=1",
+        subprotocol="chat.v1",
+        state="closed",
+        connected_at=1764349990.001,
+        accepted_at=1764349990.002,
+        disconnected_at=1764349995.5,
+        close_code=4001,
+        close_reason="bye",
+        closed_by="server",
+        messages_sent=3,
+        messages_received=2,
+        bytes_sent=12,
+        bytes_received=7,
+        client="127.0.0.1:5555",
+        headers=[("host", "localhost"), ("x-token", "[redacted]")],
+        requested_subprotocols=["chat.v1", "chat.v0"],
+        pid=4242,
+        app="chat-app",
+    )
+    cid = connection.connection_id
+    return [
+        HELLO,
+        ConnectionUpdate(connection=connection),
+        frame_added(cid, 0, frame("text", "héllo wörld ✓ 🎉", direction="received")),
+        frame_added(cid, 1, frame("binary", b"\x00\x01\xff\xfe")),
+        frame_added(cid, 2, frame("text", "")),
+        frame_added(cid, 3, frame("binary", b"")),
+        frame_added(cid, 4, frame("binary", None, size=99)),
+        frame_added(cid, 5, frame("ping", b"p")),
+        frame_added(cid, 6, frame("pong", b"p", direction="received")),
+        frame_added(cid, 7, frame("text", "cut", size=5000, truncated=True)),
+        frame_added(cid, 8, frame("close", "bye", close_code=4001)),
+        FramesDropped(count=17),
+    ]
+
+
+def decode_all(data: bytes, chunks: list[bytes] | None = None) -> list[WireMessage]:
+    decoder = Decoder()
+    out: list[WireMessage] = []
+    for chunk in chunks if chunks is not None else [data]:
+        out.extend(decoder.feed(chunk))
+    decoder.close()
+    return out
+
+
+def split_at(data: bytes, points: list[int]) -> list[bytes]:
+    cuts = [0, *sorted(points), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+# -- round trips -----------------------------------------------------------------------------
+
+
+def test_every_message_type_round_trips() -> None:
+    messages = sample_messages()
+    decoded = decode_all(encode(messages))
+    assert decoded == messages
+    assert {type(m) for m in decoded} == set(WIRE_TYPES)
+
+
+def test_binary_stays_bytes_and_text_stays_str() -> None:
+    decoded = decode_all(encode(sample_messages()))
+    frames = [m.frame for m in decoded if isinstance(m, FrameAdded)]
+    by_type = [(f.message_type, f.content) for f in frames]
+    assert by_type[0] == ("text", "héllo wörld ✓ 🎉")
+    assert isinstance(frames[1].content, bytes)
+    assert frames[1].content == b"\x00\x01\xff\xfe"
+    assert frames[2].content == ""
+    assert isinstance(frames[2].content, str)
+    assert frames[3].content == b""
+    assert isinstance(frames[3].content, bytes)
+    assert frames[4].content is None
+    assert frames[4].size_bytes == 99
+    assert isinstance(frames[5].content, bytes)
+    assert frames[7].truncated is True
+    assert frames[7].size_bytes == 5000
+    assert frames[8].close_code == 4001
+
+
+def test_headers_come_back_as_pairs() -> None:
+    decoded = decode_all(encode(sample_messages()))
+    update = decoded[1]
+    assert isinstance(update, ConnectionUpdate)
+    assert update.connection.headers == [("host", "localhost"), ("x-token", "[redacted]")]
+    assert update.connection.state == "closed"
+    assert update.connection.pid == 4242
+
+
+def test_encode_of_nothing_is_empty() -> None:
+    assert encode([]) == b""
+    decoder = Decoder()
+    assert decoder.feed(b"") == []
+    decoder.close()  # nothing left over
+
+
+def test_feeding_one_byte_at_a_time() -> None:
+    messages = sample_messages()
+    data = encode(messages)
+    decoder = Decoder()
+    out: list[WireMessage] = []
+    for i in range(len(data)):
+        got = decoder.feed(data[i : i + 1])
+        # A message comes out exactly when its last byte arrives, never earlier.
+        assert len(got) <= 1
+        out.extend(got)
+    decoder.close()
+    assert out == messages
+    assert decoder.hello == HELLO
+
+
+def test_feeding_in_random_splits() -> None:
+    messages = sample_messages()
+    data = encode(messages)
+    rng = random.Random(1234)
+    for _ in range(50):
+        points = [rng.randrange(len(data) + 1) for _ in range(rng.randrange(1, 12))]
+        assert decode_all(data, split_at(data, points)) == messages
+
+
+def test_encode_batches_concatenate() -> None:
+    messages = sample_messages()
+    data = b"".join(encode([m]) for m in messages)
+    assert data == encode(messages)
+    # Each message is its MessagePack body behind a big-endian length.
+    (length,) = struct.unpack(">I", data[:4])
+    assert msgspec.msgpack.decode(data[4 : 4 + length]) == ["hello", PROTOCOL_VERSION, 4242, "chat-app"]
+
+
+def test_message_of_exactly_the_limit_is_accepted() -> None:
+    body = encode([FramesDropped(count=1)])[4:]
+    decoder = Decoder(max_message_bytes=len(body))
+    hello = encode([Hello(version=PROTOCOL_VERSION, pid=1, app="")])  # short enough for the limit
+    assert len(hello) - 4 <= len(body)
+    assert decoder.feed(hello + framed(body)) == [Hello(version=PROTOCOL_VERSION, pid=1, app=""), FramesDropped(1)]
+
+
+def test_default_limit() -> None:
+    assert MAX_MESSAGE_BYTES >= 8 * 1024 * 1024  # frames carry up to 8 MiB of payload
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError, match="exceeds"):
+        decoder.feed(struct.pack(">I", MAX_MESSAGE_BYTES + 1))
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def test_first_message_must_be_hello() -> None:
+    decoder = Decoder()
+    with pytest.raises(ProtocolError, match="first message was not a hello"):
+        decoder.feed(encode([FramesDropped(count=1)]))
+    assert decoder.hello is None
+
+
+def test_hello_of_another_version_names_both() -> None:
+    decoder = Decoder()
+    with pytest.raises(ProtocolError) as info:
+        decoder.feed(encode([Hello(version=PROTOCOL_VERSION + 98, pid=1, app="a")]))
+    reason = str(info.value)
+    assert str(PROTOCOL_VERSION + 98) in reason
+    assert str(PROTOCOL_VERSION) in reason
+    assert "version" in reason
+    assert decoder.hello is None
+
+
+def test_second_hello_is_refused() -> None:
+    decoder = Decoder()
+    assert decoder.feed(encode([HELLO])) == [HELLO]
+    with pytest.raises(ProtocolError, match="second hello"):
+        decoder.feed(encode([HELLO]))
+
+
+def test_second_hello_in_the_same_chunk_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="second hello"):
+        Decoder().feed(encode([HELLO, FramesDropped(count=1), HELLO]))
+
+
+def test_length_over_the_limit_is_refused_from_the_header_alone() -> None:
+    decoder = Decoder(max_message_bytes=64)
+    decoder.feed(encode([HELLO]))
+    # Refused as soon as the 4-byte length is read: no waiting for (or buffering) the body.
+    with pytest.raises(ProtocolError) as info:
+        decoder.feed(struct.pack(">I", 65))
+    assert "65" in str(info.value)
+    assert "64" in str(info.value)
+
+
+def test_long_message_over_the_limit_is_refused() -> None:
+    big = frame_added("c", 0, frame("binary", b"x" * 200))
+    decoder = Decoder(max_message_bytes=64)
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError, match="exceeds the limit of 64"):
+        decoder.feed(encode([big]))
+
+
+def test_a_hello_over_the_limit_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="exceeds"):
+        Decoder(max_message_bytes=8).feed(encode([Hello(version=PROTOCOL_VERSION, pid=1, app="a" * 40)]))
+
+
+@pytest.mark.parametrize("body", [b"\xc1", b"\xc1\xc1\xc1\xc1", b"\x94\xa5hello\x01\x01\xa1a\x00", b"\xdb\xff\xff"])
+def test_garbage_that_is_not_messagepack(body: bytes) -> None:
+    decoder = Decoder()
+    with pytest.raises(ProtocolError, match="MessagePack"):
+        decoder.feed(framed(body))
+
+
+def test_garbage_after_hello() -> None:
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError, match="not MessagePack"):
+        decoder.feed(framed(b"\xc1"))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["bogus", 1],  # unknown tag
+        ["frames", 1],
+        [],
+        7,
+        "hello",
+        {"tag": "hello", "version": 1},
+        ["hello", "one", 1, "a"],  # known tag, wrong field type
+        ["hello", 1],  # known tag, missing fields
+        ["dropped", -1.5],
+    ],
+)
+def test_valid_messagepack_that_is_not_a_message(value: Any) -> None:
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError, match="unknown or malformed message"):
+        decoder.feed(framed(msgspec.msgpack.encode(value)))
+
+
+def test_unknown_tag_as_first_message() -> None:
+    with pytest.raises(ProtocolError, match="unknown or malformed"):
+        Decoder().feed(framed(msgspec.msgpack.encode(["goodbye", 1, 2, "x"])))
+
+
+def test_connection_update_with_unknown_state_is_refused() -> None:
+    body = msgspec.msgpack.encode(ConnectionUpdate(Connection(connection_id="c", path="/", connected_at=1.0)))
+    body = body.replace(b"\xaaconnecting", b"\xaaconnectinG")
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError):
+        decoder.feed(framed(body))
+
+
+@pytest.mark.parametrize("cut", [1, 3, 4, 5, 10])
+def test_close_with_a_truncated_message(cut: int) -> None:
+    data = encode([HELLO, FramesDropped(count=3)])
+    hello_length = len(encode([HELLO]))
+    decoder = Decoder()
+    assert decoder.feed(data[: hello_length + cut]) == [HELLO]
+    with pytest.raises(ProtocolError, match="stream ended inside a message"):
+        decoder.close()
+
+
+def test_close_after_complete_messages_is_quiet() -> None:
+    decoder = Decoder()
+    decoder.feed(encode([HELLO, FramesDropped(count=3)]))
+    decoder.close()
+    assert decoder.hello == HELLO
+
+
+@pytest.mark.parametrize(
+    ("first", "body"),
+    [
+        (False, b"\x94\xa5hello\x01\x01\xa1\xff"),  # the hello's app name is not UTF-8
+        (True, b"\x92\xa1\xff\x00"),  # the tag is not UTF-8
+        (True, b"\x92\xa7dropp\xc3\x28\x00"),  # a broken 2-byte sequence inside the tag
+    ],
+    ids=["hello-app", "tag", "tag-broken-sequence"],
+)
+def test_invalid_utf8_in_a_string_is_a_protocol_error(first: bool, body: bytes) -> None:
+    """msgspec raises UnicodeDecodeError (a ValueError, not a msgspec.DecodeError) for these."""
+    decoder = Decoder()
+    if first:
+        decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError):
+        decoder.feed(framed(body))
+
+
+def test_deeply_nested_content_is_a_protocol_error() -> None:
+    """A frame whose content nests arrays ~1000 deep: msgspec raises RecursionError."""
+    body = msgspec.msgpack.encode(frame_added("c", 0, frame("text", "PLACEHOLDER", size=1)))
+    at = body.index(b"\xabPLACEHOLDER")
+    body = body[:at] + b"\x91" * 5000 + b"\xc0" + body[at + 12 :]
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError):
+        decoder.feed(framed(body))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [msgspec.msgpack.Ext(5, b"x"), {"a": 1}, 12, [1, 2]],
+    ids=["ext", "map", "int", "array"],
+)
+def test_frame_content_of_a_type_the_model_does_not_allow_is_refused(content: Any) -> None:
+    """Frame.content is str (text, close), bytes (binary, ping, pong) or None; anything else is malformed.
+
+    Accepting e.g. an Ext lets one bad producer crash the inspector later: session.dumps (the
+    `record` output) raises TypeError on it.
+    """
+    body = msgspec.msgpack.encode(frame_added("c", 0, frame("text", content, size=1)))
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError):
+        decoder.feed(framed(body))
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+timestamps = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+small_text = st.text(max_size=30)
+counts = st.integers(min_value=0, max_value=2**53)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> Frame:
+    kind = draw(st.sampled_from(["text", "binary", "ping", "pong", "close"]))
+    content: str | bytes | None
+    if kind == "text":
+        content = draw(small_text)
+    elif kind == "close":
+        content = draw(st.none() | small_text)
+    else:
+        content = draw(st.none() | st.binary(max_size=40))
+    return Frame(
+        direction=draw(st.sampled_from(["sent", "received"])),
+        message_type=kind,  # type: ignore[arg-type]
+        content=content,
+        timestamp=draw(timestamps),
+        size_bytes=draw(st.integers(0, 2**31)),
+        truncated=draw(st.booleans()),
+        close_code=draw(st.none() | st.integers(1000, 4999)) if kind == "close" else None,
+    )
+
+
+connection_ids = st.sampled_from(["a", "b"]) | st.uuids().map(str)
+connections = st.builds(
+    Connection,
+    connection_id=connection_ids,
+    path=st.text(max_size=20),
+    query_string=st.text(max_size=10),
+    subprotocol=st.none() | small_text,
+    state=st.sampled_from(STATES),
+    connected_at=timestamps,
+    accepted_at=st.none() | timestamps,
+    disconnected_at=st.none() | timestamps,
+    close_code=st.none() | st.integers(1000, 4999),
+    close_reason=st.none() | small_text,
+    closed_by=st.sampled_from([None, "server", "client"]),
+    messages_sent=counts,
+    messages_received=counts,
+    bytes_sent=counts,
+    bytes_received=counts,
+    messages_dropped=counts,
+    client=st.none() | small_text,
+    scheme=st.sampled_from(["ws", "wss"]),
+    headers=st.lists(st.tuples(small_text, small_text), max_size=3),
+    requested_subprotocols=st.lists(small_text, max_size=3),
+    denial_status=st.none() | st.integers(100, 599),
+    error=st.none() | small_text,
+    pid=st.none() | st.integers(1, 2**22),
+    app=st.none() | small_text,
+)
+wire_messages: st.SearchStrategy[WireMessage] = st.one_of(
+    st.builds(ConnectionUpdate, connection=connections),
+    st.builds(
+        FrameAdded,
+        connection_id=connection_ids,
+        index=counts,
+        frame=frames(),
+        messages_sent=counts,
+        messages_received=counts,
+        bytes_sent=counts,
+        bytes_received=counts,
+    ),
+    st.builds(FramesDropped, count=counts),
+)
+hellos = st.builds(Hello, version=st.just(PROTOCOL_VERSION), pid=st.integers(1, 2**22), app=small_text)
+streams = st.tuples(hellos, st.lists(wire_messages, max_size=8)).map(lambda t: [t[0], *t[1]])
+
+
+def feed_expecting_only_protocol_errors(decoder: Decoder, chunks: list[bytes]) -> list[WireMessage]:
+    out: list[WireMessage] = []
+    reason = None
+    try:
+        for chunk in chunks:
+            out.extend(decoder.feed(chunk))
+        decoder.close()
+    except ProtocolError as exc:
+        reason = str(exc)
+    assert reason is None or reason  # a refusal always says why
+    return out
+
+
+@FUZZ
+@given(chunks=st.lists(st.binary(max_size=64), max_size=16), limit=st.sampled_from([16, 1024, MAX_MESSAGE_BYTES]))
+def test_fuzz_random_bytes_only_raise_protocol_error(chunks: list[bytes], limit: int) -> None:
+    out = feed_expecting_only_protocol_errors(Decoder(max_message_bytes=limit), chunks)
+    assert all(isinstance(m, WIRE_TYPES) for m in out)
+
+
+@FUZZ
+@given(bodies=st.lists(st.binary(max_size=48), min_size=1, max_size=6), data=st.data())
+def test_fuzz_random_bodies_behind_a_valid_hello(bodies: list[bytes], data: st.DataObject) -> None:
+    # Well-framed garbage: the MessagePack decoder itself sees random bytes.
+    stream = encode([HELLO]) + b"".join(framed(b) for b in bodies)
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=6))
+    decoder = Decoder()
+    out = feed_expecting_only_protocol_errors(decoder, split_at(stream, points))
+    assert decoder.hello == HELLO
+    assert all(isinstance(m, WIRE_TYPES) for m in out)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(encode(draw(streams)))
+    for _ in range(draw(st.integers(1, 4))):
+        action = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "set"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if action == "flip" and data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif action == "set" and data:
+            data[at] = draw(st.integers(0, 255))
+        elif action == "truncate":
+            del data[at:]
+        elif action == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif action == "delete":
+            del data[at : at + draw(st.integers(1, 8))]
+    return bytes(data)
+
+
+@FUZZ
+@given(stream=mutated(), data=st.data())
+def test_fuzz_mutated_stream_only_raises_protocol_error(stream: bytes, data: st.DataObject) -> None:
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=6))
+    decoder = Decoder()
+    out = feed_expecting_only_protocol_errors(decoder, split_at(stream, points))
+    assert all(isinstance(m, WIRE_TYPES) for m in out)
+    if out:
+        assert isinstance(out[0], Hello)
+        assert out[0].version == PROTOCOL_VERSION
+        assert not any(isinstance(m, Hello) for m in out[1:])
+
+
+@FUZZ
+@given(messages=streams, data=st.data())
+def test_fuzz_valid_stream_split_anywhere_decodes_exactly(messages: list[WireMessage], data: st.DataObject) -> None:
+    stream = encode(messages)
+    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=10))
+    assert decode_all(stream, split_at(stream, points)) == messages
