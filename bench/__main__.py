@@ -58,7 +58,7 @@ def main() -> None:
         print_section(title, sections["ingest"])
         if args.profile:
             print("\ncProfile of (a) Decoder.feed + SessionStore.apply, top 10 by own time:")
-            print(ingest.profile(stream))
+            print(ingest.profile(stream).rstrip())
         del stream
 
         frames, repeats = sizes["e2e"]

@@ -98,7 +98,7 @@ async def test_record_matches_the_client_transcript(recording: Recording) -> Non
         code, err = recording.stop()
     assert code == 0, err
     assert "wrote" in err
-    assert "1 connections" in err
+    assert "1 connection, 12 frames" in err
     session = read_session(recording.output)
     (conn,) = session.connections
     frames = [(f.direction, f.message_type, f.content) for f in conn.messages]

@@ -32,6 +32,7 @@ logger = logging.getLogger("wsinspect")
 
 BATCH = 512  # events encoded per write
 MAX_BACKOFF = 1.0
+SEND_BUFFER = 4 * 1024 * 1024
 
 
 class Emitter:
@@ -125,6 +126,9 @@ class Emitter:
                 logger.warning("wsinspect: not streaming to %s: its directory is not private", self.socket_path)
             return None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # A larger send buffer absorbs bursts: fewer partial sends that must win back the GIL.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         try:
             sock.connect(str(self.socket_path))
         except OSError:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TextIO
 
 from .server import InspectorServer
-from .session import check_writable, write_session
+from .session import SessionFileError, check_writable, write_session
 from .store import SessionStore
 
 __all__ = ("record",)
@@ -56,18 +58,28 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
             loop.remove_signal_handler(signum)
         await server.close()
     connections = store.connections()
-    write_session(output, connections, time.time())
+    try:
+        write_session(output, connections, time.time())
+    except SessionFileError as exc:
+        # Hours of recording must not be lost to a directory removed meanwhile or a full disk.
+        rescue = Path(tempfile.gettempdir()) / f"wsinspect-rescued-{os.getpid()}-{int(time.time())}.json"
+        write_session(rescue, connections, time.time())
+        print(f"wsinspect: {exc}; saved the session to {rescue} instead", file=out)
+        return 1
     frames = sum(len(connection.messages) for connection in connections)
-    print(
-        f"{chr(10) if tty else ''}wsinspect: wrote {output}: {len(connections)} connections, {frames} frames", file=out
-    )
+    if tty:
+        print(file=out)  # end the status line
+    print(f"wsinspect: wrote {output}: {_count(len(connections), 'connection')}, {_count(frames, 'frame')}", file=out)
     return 0
 
 
 def _status(store: SessionStore, server: InspectorServer) -> str:
-    entries = store.entries.values()
-    active = sum(entry.connection.state != "closed" for entry in entries)
+    active = sum(entry.connection.state != "closed" for entry in store.entries.values())
     return (
-        f"{len(server.producers)} apps, {len(store.entries)} connections ({active} active), "
-        f"{store.frames_received} frames"
+        f"{_count(len(server.producers), 'app')}, {_count(len(store.entries), 'connection')} ({active} active), "
+        f"{_count(store.frames_received, 'frame')}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -124,7 +124,9 @@ class SessionStore:
         )
 
     def _frame(self, producer: Producer, message: FrameAdded) -> None:
-        entry = self._entry(producer, message.connection_id, message.frame.timestamp)
+        entry = self.entries.get(message.connection_id) or self._entry(
+            producer, message.connection_id, message.frame.timestamp
+        )
         if message.index < entry.next_index:
             return  # already have it (sent again by a replay)
         connection = entry.connection
@@ -135,7 +137,12 @@ class SessionStore:
             connection.messages_dropped += 1
         entry.frames.append(message.frame)
         self.frames_received += 1
-        connection.messages_sent = max(connection.messages_sent, message.messages_sent)
-        connection.messages_received = max(connection.messages_received, message.messages_received)
-        connection.bytes_sent = max(connection.bytes_sent, message.bytes_sent)
-        connection.bytes_received = max(connection.bytes_received, message.bytes_received)
+        # Counts only grow (comparisons rather than max(): this runs for every frame).
+        if message.messages_sent > connection.messages_sent:
+            connection.messages_sent = message.messages_sent
+        if message.messages_received > connection.messages_received:
+            connection.messages_received = message.messages_received
+        if message.bytes_sent > connection.bytes_sent:
+            connection.bytes_sent = message.bytes_sent
+        if message.bytes_received > connection.bytes_received:
+            connection.bytes_received = message.bytes_received

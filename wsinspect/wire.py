@@ -99,25 +99,30 @@ class Decoder:
         messages: list[WireMessage] = []
         offset = 0
         end = len(buffer)
-        while end - offset >= 4:
-            (length,) = _LENGTH.unpack_from(buffer, offset)
-            if length > self._max:
-                raise ProtocolError(f"message of {length} bytes exceeds the limit of {self._max}")
-            if end - offset - 4 < length:
-                break
-            body = memoryview(buffer)[offset + 4 : offset + 4 + length]
-            try:
-                message = _decoder.decode(body)
-            except msgspec.ValidationError as exc:
-                raise ProtocolError(f"unknown or malformed message: {exc}") from None
-            except (msgspec.DecodeError, ValueError, RecursionError) as exc:
-                # ValueError: a string that is not UTF-8; RecursionError: absurdly nested content.
-                raise ProtocolError(f"not MessagePack: {exc}") from None
-            finally:
-                body.release()
-            offset += 4 + length
-            self._check(message)
-            messages.append(message)
+        view = memoryview(buffer)
+        try:
+            while end - offset >= 4:
+                (length,) = _LENGTH.unpack_from(buffer, offset)
+                if length > self._max:
+                    raise ProtocolError(f"message of {length} bytes exceeds the limit of {self._max}")
+                start = offset + 4
+                if end - start < length:
+                    break
+                try:
+                    message = _decoder.decode(view[start : start + length])
+                except msgspec.ValidationError as exc:
+                    raise ProtocolError(f"unknown or malformed message: {exc}") from None
+                except (msgspec.DecodeError, ValueError, RecursionError) as exc:
+                    # ValueError: a string that is not UTF-8; RecursionError: absurdly nested content.
+                    raise ProtocolError(f"not MessagePack: {exc}") from None
+                offset = start + length
+                if self.hello is None or type(message) is not FrameAdded:
+                    self._check(message)
+                elif type(message.frame.content) not in _CONTENT_TYPES:
+                    raise ProtocolError(f"a frame's content of type {type(message.frame.content).__name__}")
+                messages.append(message)
+        finally:
+            view.release()
         del buffer[:offset]
         return messages
 
@@ -127,8 +132,6 @@ class Decoder:
             raise ProtocolError(f"stream ended inside a message ({len(self._buffer)} bytes left over)")
 
     def _check(self, message: WireMessage) -> None:
-        if isinstance(message, FrameAdded) and not isinstance(message.frame.content, _CONTENT_TYPES):
-            raise ProtocolError(f"a frame's content of type {type(message.frame.content).__name__}")
         if self.hello is None:
             if not isinstance(message, Hello):
                 raise ProtocolError("the first message was not a hello")
