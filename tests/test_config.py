@@ -21,7 +21,8 @@ def test_arguments_are_keyword_only() -> None:
     ("kwargs", "error"),
     [
         ({"max_messages": 0}, "max_messages must be at least 1"),
-        ({"max_message_size": -1}, "max_message_size must be 0 or more"),
+        ({"max_message_size": -1}, "max_message_size must be from 0 to"),
+        ({"max_message_size": 8 * 1024 * 1024 + 1}, "max_message_size must be from 0 to"),
         ({"exclude_paths": ("(",)}, "invalid regular expression"),
     ],
 )

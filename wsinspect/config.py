@@ -13,6 +13,9 @@ DEFAULT_REDACTED_HEADERS: frozenset[str] = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
 )
 
+# Each frame travels to the inspector as one message, which the inspector caps at 16 MiB.
+MAX_MESSAGE_SIZE = 8 * 1024 * 1024
+
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
@@ -41,8 +44,10 @@ class WSInspectConfig:
     def __post_init__(self) -> None:
         if self.max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {self.max_messages}")
-        if self.max_message_size < 0:
-            raise ValueError(f"max_message_size must be 0 or more, got {self.max_message_size}")
+        if not 0 <= self.max_message_size <= MAX_MESSAGE_SIZE:
+            raise ValueError(
+                f"max_message_size must be from 0 to {MAX_MESSAGE_SIZE} (8 MiB), got {self.max_message_size}"
+            )
         if isinstance(self.exclude_paths, str):
             raise TypeError("exclude_paths takes a tuple of patterns, not one string")
         try:

@@ -50,9 +50,6 @@ class Recorder:
         if self._open.pop(tracker.connection.connection_id, None) is not None:
             self._closed.append(tracker.snapshot())
 
-    def open_trackers(self) -> list[ConnectionTracker]:
-        return list(self._open.values())
-
     def connections(self) -> list[Connection]:
         """Snapshots of every connection held, oldest first."""
         # Copies first: the emitter's thread calls this while the app's thread adds connections.
