@@ -181,3 +181,22 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+def test_a_recording_whose_directory_vanished_is_rescued(private_socket: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "gone"
+    directory.mkdir()
+    rec = Recording(private_socket, directory / "session.json")
+    try:
+        directory.rmdir()
+        code, err = rec.stop()
+    finally:
+        if rec.process.poll() is None:
+            rec.process.kill()
+    assert code == 1
+    assert "saved the session to" in err
+    rescued = Path(err.rsplit("saved the session to ", 1)[1].split(" instead")[0])
+    try:
+        assert read_session(rescued).connections == []
+    finally:
+        rescued.unlink()
