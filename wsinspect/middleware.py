@@ -68,14 +68,23 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     guard = _Guard(tracker)
     token = _current_guard.set(guard)
 
+    # The two wrappers every message passes through: the guard's checks are inlined here.
     async def tracked_receive() -> Message:
         message = await receive()
-        guard.call(tracker.receive, message)
+        if guard.working:
+            try:
+                tracker.receive(message, time())
+            except Exception:
+                guard.failed()
         return message
 
     async def tracked_send(message: Message) -> None:
         await send(message)
-        guard.call(tracker.send, message)
+        if guard.working:
+            try:
+                tracker.send(message, time())
+            except Exception:
+                guard.failed()
 
     try:
         await app(scope, tracked_receive, tracked_send)
@@ -106,8 +115,11 @@ class _Guard:
             try:
                 step(*args, time())
             except Exception:
-                self.working = False
-                _tracking_failed()
+                self.failed()
+
+    def failed(self) -> None:
+        self.working = False
+        _tracking_failed()
 
     def finish(self, recorder: Recorder) -> None:
         try:

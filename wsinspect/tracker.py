@@ -38,7 +38,7 @@ class TrackerListener(Protocol):
 class ConnectionTracker:
     """Records one WebSocket connection from its ASGI scope and messages."""
 
-    __slots__ = ("_binary_preview", "_limit", "_listener", "connection", "frames")
+    __slots__ = ("_binary_preview", "_capacity", "_limit", "_listener", "_recorded", "connection", "frames")
 
     def __init__(
         self,
@@ -53,6 +53,8 @@ class ConnectionTracker:
         self._binary_preview = config.show_binary_preview
         self._listener = listener
         self.frames: deque[Frame] = deque(maxlen=config.max_messages)
+        self._capacity = config.max_messages
+        self._recorded = 0  # frames recorded so far, dropped ones included: the next frame's index
         self.connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
             path=_text(scope.get("path")),
@@ -243,12 +245,13 @@ class ConnectionTracker:
         self._changed()
 
     def _add(self, frame: Frame) -> None:
-        conn = self.connection
-        if len(self.frames) == self.frames.maxlen:
-            conn.messages_dropped += 1
+        index = self._recorded
+        self._recorded = index + 1
+        if index >= self._capacity:  # the deque drops its oldest frame on append
+            self.connection.messages_dropped += 1
         self.frames.append(frame)
         if self._listener is not None:
-            self._listener.frame_recorded(conn, frame, conn.messages_dropped + len(self.frames) - 1)
+            self._listener.frame_recorded(self.connection, frame, index)
 
     def _changed(self) -> None:
         if self._listener is not None:
