@@ -12,8 +12,13 @@ from wsinspect.cli import main
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    assert "WebSocket" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "WebSocket" in out
+    assert "record" in out
+    assert "open" in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wsinspect {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    open_ = commands.add_parser(
+        "open",
+        help="the inspector on a saved session file (session JSON or HAR), offline",
+        description="Open a session file written by `wsinspect record`, the inspector's export, or a HAR file.",
+    )
+    open_.add_argument("file", type=Path, metavar="FILE")
     record = commands.add_parser(
         "record",
         help="record headless until Ctrl-C or SIGTERM, then write a session file",
@@ -41,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "FILE (session JSON, or HAR when FILE ends in .har) and exit 0.",
     )
     record.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="where to write the session")
-    for sub in (record,):
+    for sub in (parser, record):
         sub.add_argument(
             "--socket", metavar="PATH", help="where to listen (default: $WSINSPECT_SOCKET, else a per-user path)"
         )
@@ -58,13 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     from .paths import SocketPathError, resolve_socket_path
     from .session import SessionFileError
 
     try:
+        if args.command is None:
+            return _inspect_live(resolve_socket_path(args.socket), args.max_messages)
+        if args.command == "open":
+            return _inspect_file(args.file)
         if args.command == "record":
             from .record import record
 
@@ -75,6 +82,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while closing
         return 130
     return 2  # pragma: no cover - argparse refuses unknown commands
+
+
+def _inspect_live(socket_path: Path, max_messages: int) -> int:
+    from .server import InspectorServer
+    from .store import SessionStore
+    from .tui import InspectorApp
+
+    store = SessionStore(max_messages=max_messages)
+    server = InspectorServer(store, socket_path)
+    server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
+    InspectorApp(store, server=server).run()
+    return 0
+
+
+def _inspect_file(path: Path) -> int:
+    from .session import read_session
+    from .store import SessionStore
+    from .tui import InspectorApp
+
+    session = read_session(path)
+    store = SessionStore()
+    store.load(session.connections)
+    InspectorApp(store, source=str(path)).run()
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ the app got from it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import msgspec
@@ -65,3 +66,20 @@ class Connection(msgspec.Struct, kw_only=True):
     pid: int | None = None
     app: str | None = None
     messages: list[Frame] = msgspec.field(default_factory=list)
+
+
+Level = Literal["info", "warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemEvent:
+    """A ◉ row: a connection's lifecycle (connect, accept, close, error) or the inspector's own news."""
+
+    timestamp: float
+    level: Level
+    text: str
+
+
+# One row of the interleaved timeline: the connection (None for the inspector's own events) and
+# the frame or the ◉ event.
+Row = tuple[str | None, Frame | SystemEvent]

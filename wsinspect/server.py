@@ -37,11 +37,15 @@ class InspectorServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reads = 0
 
+    def bind(self) -> None:
+        """Claim the socket path (raises :class:`wsinspect.paths.SocketPathError`), before any UI starts."""
+        if self._bound is None:
+            self._bound = bind_listening_socket(self.path)
+
     async def start(self) -> None:
-        """Bind the socket (raises :class:`wsinspect.paths.SocketPathError`) and start serving."""
-        sock = bind_listening_socket(self.path)
-        self._bound = sock
-        self._server = await asyncio.start_unix_server(self._serve, sock=sock)
+        """Bind if not done yet, and start serving."""
+        self.bind()
+        self._server = await asyncio.start_unix_server(self._serve, sock=self._bound)
 
     async def close(self, grace: float = 1.0) -> None:
         """Stop listening, read what producers already sent (up to ``grace`` seconds), then end."""

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import msgspec
 
-from .model import Connection, Frame
+from .model import Connection, Frame, Level, Row, SystemEvent
+from .timeline import describe_close
 from .wire import ConnectionUpdate, FrameAdded, FramesDropped, WireMessage
 
 __all__ = ("ConnectionEntry", "Producer", "SessionStore", "SystemEvent")
-
-Level = Literal["info", "warning", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,15 +22,6 @@ class Producer:
     key: int
     pid: int
     app: str
-
-
-@dataclass(frozen=True, slots=True)
-class SystemEvent:
-    """Something about the inspector or a producer rather than one connection (◉ rows)."""
-
-    timestamp: float
-    level: Level
-    text: str
 
 
 @dataclass(slots=True)
@@ -51,18 +40,25 @@ class ConnectionEntry:
 class SessionStore:
     """Keeps per connection up to ``max_messages`` frames and counts what it drops.
 
+    ``timeline`` holds every frame and lifecycle event in arrival order, up to ``max_timeline``
+    rows; when it overflows the oldest tenth goes and ``timeline_trimmed`` counts the rows gone.
     ``listeners`` are called after each applied batch with the ids of connections that changed,
     so a UI can refresh at its own pace.
     """
 
     max_messages: int = 10_000
+    max_timeline: int = 2_000_000
     entries: dict[str, ConnectionEntry] = field(default_factory=dict)
     system_events: list[SystemEvent] = field(default_factory=list)
+    timeline: list[Row] = field(default_factory=list)
+    timeline_trimmed: int = 0
     frames_received: int = 0
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
 
     def add_system_event(self, timestamp: float, text: str, level: Level = "info") -> None:
-        self.system_events.append(SystemEvent(timestamp, level, text))
+        event = SystemEvent(timestamp, level, text)
+        self.system_events.append(event)
+        self.timeline.append((None, event))
 
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
@@ -71,15 +67,34 @@ class SessionStore:
                 self._frame(producer, message)
                 changed.add(message.connection_id)
             elif isinstance(message, ConnectionUpdate):
-                self._update(producer, message.connection)
+                self._update(producer, message.connection, now)
                 changed.add(message.connection.connection_id)
             elif isinstance(message, FramesDropped):
                 self.add_system_event(
                     now, f"{producer.app} (pid {producer.pid}): {message.count} frames dropped", "warning"
                 )
+        if len(self.timeline) > self.max_timeline:
+            self._trim()
         if changed:
             for listener in self.listeners:
                 listener(changed)
+
+    def load(self, connections: list[Connection]) -> None:
+        """Hold the connections of a saved session, their timeline rebuilt in time order."""
+        self.clear()
+        rows: list[Row] = []
+        for connection in connections:
+            frames = connection.messages
+            entry = ConnectionEntry(
+                msgspec.structs.replace(connection, messages=[]), deque(frames, maxlen=self.max_messages)
+            )
+            entry.next_index = connection.messages_dropped + len(frames)
+            self.entries[connection.connection_id] = entry
+            rows.extend((connection.connection_id, event) for event in lifecycle_events(None, connection))
+            rows.extend((connection.connection_id, frame) for frame in frames)
+            self.frames_received += len(frames)
+        rows.sort(key=lambda row: row[1].timestamp)
+        self.timeline = rows
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection, oldest first."""
@@ -90,7 +105,14 @@ class SessionStore:
     def clear(self) -> None:
         self.entries.clear()
         self.system_events.clear()
+        self.timeline_trimmed += len(self.timeline)
+        self.timeline.clear()
         self.frames_received = 0
+
+    def _trim(self) -> None:
+        cut = len(self.timeline) - self.max_timeline + self.max_timeline // 10
+        del self.timeline[:cut]
+        self.timeline_trimmed += cut
 
     def _entry(self, producer: Producer, connection_id: str, connected_at: float) -> ConnectionEntry:
         entry = self.entries.get(connection_id)
@@ -107,9 +129,13 @@ class SessionStore:
             entry = self.entries[connection_id] = ConnectionEntry(connection, deque(maxlen=self.max_messages))
         return entry
 
-    def _update(self, producer: Producer, update: Connection) -> None:
+    def _update(self, producer: Producer, update: Connection, now: float) -> None:
+        known = self.entries.get(update.connection_id)
         entry = self._entry(producer, update.connection_id, update.connected_at)
         held = entry.connection
+        # A placeholder made for an early frame has an empty path: its connect is still news.
+        before = held if known is not None and held.path else None
+        self.timeline.extend((update.connection_id, event) for event in lifecycle_events(before, update, now))
         # Counts only grow; an update queued before a replay may carry older ones.
         entry.connection = msgspec.structs.replace(
             update,
@@ -136,6 +162,7 @@ class SessionStore:
         if len(entry.frames) == entry.frames.maxlen:
             connection.messages_dropped += 1
         entry.frames.append(message.frame)
+        self.timeline.append((message.connection_id, message.frame))
         self.frames_received += 1
         # Counts only grow (comparisons rather than max(): this runs for every frame).
         if message.messages_sent > connection.messages_sent:
@@ -146,3 +173,29 @@ class SessionStore:
             connection.bytes_sent = message.bytes_sent
         if message.bytes_received > connection.bytes_received:
             connection.bytes_received = message.bytes_received
+
+
+def lifecycle_events(before: Connection | None, after: Connection, now: float | None = None) -> list[SystemEvent]:
+    """The ◉ rows for what changed from ``before`` (None: not seen yet) to ``after``, seen at ``now``."""
+    events: list[SystemEvent] = []
+    if before is None:
+        query = f"?{after.query_string}" if after.query_string else ""
+        client = f" from {after.client}" if after.client else ""
+        events.append(SystemEvent(after.connected_at, "info", f"connect {after.path}{query}{client}"))
+    if after.accepted_at is not None and (before is None or before.accepted_at is None):
+        protocol = f" (subprotocol {after.subprotocol})" if after.subprotocol else ""
+        events.append(SystemEvent(after.accepted_at, "info", f"accepted{protocol}"))
+    ended_at = after.disconnected_at or now or after.connected_at
+    if after.error and (before is None or not before.error):
+        events.append(SystemEvent(ended_at, "error", f"handler error: {after.error}"))
+    if after.state == "closed" and (before is None or before.state != "closed"):
+        events.append(SystemEvent(ended_at, "error" if after.denial_status else "info", _ending(after)))
+    return events
+
+
+def _ending(connection: Connection) -> str:
+    if connection.denial_status is not None:
+        return f"upgrade denied: HTTP {connection.denial_status}"
+    how = describe_close(connection.close_code, connection.close_reason) or "no close frame"
+    who = f" by {connection.closed_by}" if connection.closed_by else ""
+    return f"closed{who}: {how}"
