@@ -11,12 +11,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import app_cost, e2e, ingest
+from . import app_cost, e2e, ingest, ui
 from .shared import InspectorProcess, Row
 
 SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b) repeats
-    "full": {"app": (4_000, 9), "ingest": (200_000, 5, 5), "e2e": (200_000, 3)},
-    "quick": {"app": (3_000, 3), "ingest": (50_000, 3, 3), "e2e": (30_000, 2)},
+    "full": {"app": (4_000, 9), "ingest": (200_000, 5, 5), "e2e": (200_000, 3), "ui": ((100_000, 1_000_000), 3)},
+    "quick": {"app": (3_000, 3), "ingest": (50_000, 3, 3), "e2e": (30_000, 2), "ui": ((100_000,), 1)},
 }
 
 
@@ -24,7 +24,7 @@ def print_section(title: str, rows: list[Row]) -> None:
     print(f"\n{title}")
     print(f"  {'':<46} {'median':>11} {'unit':<8} {'vs base':>7}  note")
     for row in rows:
-        value = f"{row.value:,.0f}" if row.unit == "frames/s" else f"{row.value:.2f}"
+        value = f"{row.value:,.0f}" if row.unit in ("frames/s", "ms") else f"{row.value:.2f}"
         ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
         print(f"  {row.name:<46} {value:>11} {row.unit:<8} {ratio:>7}  {row.note}", flush=True)
 
@@ -65,6 +65,11 @@ def main() -> None:
         title = f"3. Emitter end to end, into another process ({frames:,} frames over 50 connections, {repeats} runs)"
         sections["e2e"] = e2e.run(inspector, live, frames, repeats, rate_a)
         print_section(title, sections["e2e"])
+
+        ui_sizes, repeats = sizes["ui"]
+        title = f"4. Inspector screen: time from a key press to the updated screen, 160x45 ({repeats} repeats)"
+        sections["ui"] = ui.run(ui_sizes, repeats)
+        print_section(title, sections["ui"])
     finally:
         inspector.close()
         shutil.rmtree(workdir, ignore_errors=True)

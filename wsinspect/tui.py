@@ -151,8 +151,13 @@ class InspectorApp(App[None]):
     async def on_mount(self) -> None:
         if self.server is not None:
             await self.server.start()
-        self.timeline.focus()
-        self._refresh_all(force=True)
+        timeline = self.timeline
+        timeline.focus()
+        # A saved session reads from its start; a live one follows the newest frames.
+        timeline.following = self.server is not None
+        self._refresh_all()
+        if self.server is None:
+            timeline.action_first()
         self.set_interval(1 / REFRESH_PER_SECOND, self._tick)
         self.set_interval(0.5, self._tick_durations)
 
@@ -186,7 +191,7 @@ class InspectorApp(App[None]):
             self._update_lifecycle()
             self._update_status()
 
-    def _refresh_all(self, *, force: bool = False) -> None:
+    def _refresh_all(self) -> None:
         self.timeline.numbers = {cid: n for n, cid in enumerate(self.store.entries, start=1)}
         self.table.sync(None)
         self._apply_filters()
@@ -196,18 +201,21 @@ class InspectorApp(App[None]):
     def _update_status(self) -> None:
         entries = self.store.entries.values()
         active = sum(entry.connection.state != "closed" for entry in entries)
+        timeline = self.timeline
         text = Text()
         text.append("wsinspect ", style="bold")
-        text.append(f" {self.source} " if self.source else "")
+        # Most important first: on a narrow terminal the end of the line is cut.
+        if self.server is None:
+            text.append(" ■ offline ", style="bold")
+        elif timeline.following:
+            text.append(" ▶ following ", style="bold")
+        else:
+            text.append(f" ⏸ paused +{timeline.new_while_paused} new (G resumes) ", style="bold reverse")
         text.append(f" {active} active / {len(self.store.entries)} connections ")
         text.append(f" {self.store.frames_received:,} frames ")
         if self.server is not None:
             text.append(f" {len(self.server.producers)} apps ")
-        timeline = self.timeline
-        if timeline.following:
-            text.append(" ▶ following ", style="bold")
-        else:
-            text.append(f" ⏸ paused (+{timeline.new_while_paused} new, G resumes) ", style="bold reverse")
+        text.append(f" {self.source}" if self.source else "", style="dim")
         self.query_one("#status", Static).update(text)
 
     def _update_filters(self) -> None:

@@ -1,0 +1,108 @@
+"""4. The inspector's screen under load: how long a key press takes to update it.
+
+A store holding N frames (over 50 connections) is shown in the real app, headless, at 160×45.
+Each key's action is run and then every visible timeline line is rendered, timed around both:
+that is the work a key press costs. (Textual's pilot adds a fixed harness delay of its own, so
+pressing through it would measure the harness.) The baseline is the same on a store of 1,000
+frames, measured in the same run. The target: under 100 ms with 100,000 frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+
+from wsinspect.model import Connection, Frame
+from wsinspect.store import SessionStore
+from wsinspect.tui import InspectorApp
+
+from .shared import Row, median, payload
+
+TARGET_MS = 100.0
+
+
+def store_with(frames: int, connections: int = 50) -> SessionStore:
+    held = []
+    per = frames // connections
+    for c in range(connections):
+        start = 1_700_000_000.0 + c
+        messages = [
+            Frame(
+                direction="sent" if i % 2 else "received",
+                message_type="text",
+                content=payload(i),
+                timestamp=start + i * 0.001,
+                size_bytes=100,
+            )
+            for i in range(per)
+        ]
+        held.append(
+            Connection(
+                connection_id=f"conn-{c}",
+                path=f"/ws/{c}",
+                state="closed",
+                connected_at=start,
+                accepted_at=start,
+                disconnected_at=start + per * 0.001,
+                close_code=1000,
+                closed_by="client",
+                messages_sent=per // 2,
+                messages_received=per - per // 2,
+                messages=messages,
+            )
+        )
+    store = SessionStore(max_messages=frames)
+    store.load(held)
+    return store
+
+
+async def _time_keys(store: SessionStore, repeats: int) -> dict[str, float]:
+    app = InspectorApp(store, source="bench")
+    timings: dict[str, list[float]] = {}
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        timeline = app.timeline
+        actions: dict[str, Callable[[], None]] = {
+            "up": lambda: timeline.action_move(-1),
+            "pageup": lambda: timeline.action_move(-20),
+            "d (direction)": app.action_cycle_direction,
+            "/seq (text)": lambda: app._set_filters(dataclasses.replace(app.filters, text="seq")),
+            "x (regex)": app.action_toggle_regex,
+            "esc (clear)": app.action_clear_filters,
+            "G (follow)": timeline.action_follow,
+        }
+        for _ in range(repeats):
+            for name, action in actions.items():
+                started = time.perf_counter()
+                action()
+                for y in range(timeline.size.height):
+                    timeline.render_line(y)
+                timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+                await pilot.pause()
+    return {key: median(samples) for key, samples in timings.items()}
+
+
+def run(sizes: tuple[int, ...], repeats: int) -> list[Row]:
+    baseline = asyncio.run(_time_keys(store_with(1_000), repeats))
+    rows = [Row("1,000 frames (baseline), slowest key", max(baseline.values()), "ms", 1.0)]
+    for frames in sizes:
+        started = time.perf_counter()
+        store = store_with(frames)
+        built = time.perf_counter() - started
+        timings = asyncio.run(_time_keys(store, repeats))
+        slowest = max(timings, key=lambda key: timings[key])
+        worst = timings[slowest]
+        verdict = "" if frames != 100_000 else (" target met" if worst < TARGET_MS else " target NOT met")
+        detail = ", ".join(f"{key} {ms:.0f}" for key, ms in timings.items())
+        rows.append(
+            Row(
+                f"{frames:,} frames, slowest key ({slowest})",
+                worst,
+                "ms",
+                worst / max(baseline.values()),
+                f"per key ms: {detail}; store built in {built:.1f} s;{verdict}",
+            )
+        )
+    return rows
