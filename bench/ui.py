@@ -1,6 +1,6 @@
 """4. The inspector's screen under load: how long a key press takes to update it.
 
-A store holding N frames (over 50 connections) is shown in the real app, headless, at 160×45.
+A store holding N frames (over 50 connections) is shown in the real app, headless, at 160x45.
 Each key's action is run and then every visible timeline line is rendered, timed around both:
 that is the work a key press costs. (Textual's pilot adds a fixed harness delay of its own, so
 pressing through it would measure the harness.) The baseline is the same on a store of 1,000
