@@ -192,3 +192,26 @@ async def test_the_recorder_keeps_the_newest_closed_connections() -> None:
     assert [c.path for c in wrapped.recorder.connections()] == ["/ws/2", "/ws/3", "/ws/4"]
     wrapped.recorder.clear()
     assert wrapped.recorder.connections() == []
+
+
+async def test_a_send_to_a_departed_client_is_recorded_as_the_client_leaving() -> None:
+    class ClientDisconnected(OSError):  # what uvicorn raises
+        pass
+
+    async def pushing_app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "tick"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise ClientDisconnected()
+
+    wrapped = WSInspectMiddleware(pushing_app)
+    server = FakeServer([{"type": "websocket.connect"}])
+    with pytest.raises(ClientDisconnected):
+        await wrapped(ws_scope(), server.receive, send)
+    (conn,) = wrapped.recorder.connections()
+    assert (conn.state, conn.closed_by, conn.close_code) == ("closed", "client", 1006)
+    assert conn.messages == []  # the frame never left
+    assert conn.error == "ClientDisconnected"

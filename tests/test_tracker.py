@@ -370,3 +370,16 @@ def test_close_codes_are_plain_ints() -> None:
     tracker.receive({"type": "websocket.disconnect", "code": Code.GOING_AWAY, "reason": ""}, 30.0)
     assert type(tracker.connection.close_code) is int
     assert type(tracker.frames[-1].close_code) is int
+
+
+def test_a_send_to_a_client_that_left() -> None:
+    tracker = open_tracker()
+    tracker.client_gone(50.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.close_code, conn.disconnected_at) == ("closed", "client", 1006, 50.0)
+    tracker.handler_failed(OSError("gone"), 51.0)
+    assert (conn.closed_by, conn.error, conn.disconnected_at) == ("client", "OSError: gone", 50.0)
+    closing = open_tracker()
+    closing.send({"type": "websocket.close", "code": 1000}, 20.0)
+    closing.client_gone(21.0)
+    assert (closing.connection.state, closing.connection.close_code) == ("closing", 1000)

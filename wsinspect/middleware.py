@@ -79,7 +79,12 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         return message
 
     async def tracked_send(message: Message) -> None:
-        await send(message)
+        try:
+            await send(message)
+        except OSError:
+            # The server could not deliver it: the client is gone (uvicorn's ClientDisconnected).
+            guard.call(tracker.client_gone)
+            raise
         if guard.working:
             try:
                 tracker.send(message, time())

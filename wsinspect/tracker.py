@@ -108,6 +108,14 @@ class ConnectionTracker:
         self.error_raised(exc, now)
         self._end(now, "server")
 
+    def client_gone(self, now: float) -> None:
+        """A send failed because the client had gone without the app hearing of it."""
+        conn = self.connection
+        if conn.state in ("connecting", "open"):
+            conn.close_code = 1006
+            conn.close_reason = ""
+            self._end(now, "client")
+
     def handler_cancelled(self, now: float) -> None:
         # The task was cancelled from outside (server shutdown, a dropped transport): who
         # ended the connection is not known here.

@@ -80,7 +80,8 @@ def connection_state(connection: Connection) -> str:
     """open, closing, closed, denied or error: what the list's coloured dot says."""
     if connection.denial_status is not None:
         return "denied"
-    if connection.error and connection.state == "closed":
+    # An exception caused by the client leaving (a failed send) is no fault of the server.
+    if connection.error and connection.state == "closed" and connection.closed_by != "client":
         return "error"
     return connection.state
 
