@@ -226,9 +226,12 @@ class InspectorApp(App[None]):
             widget.update(Text(f"⚠ {self.filter_error}", style="bold red"))
         elif self.filters.active:
             chips = "  ".join(f"[{chip}]" for chip in self.filters.describe())
-            widget.update(f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)")
+            # Text, not markup: a chip such as [sent only] would read as a markup tag.
+            widget.update(Text(f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)"))
         else:
-            widget.update(f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)")
+            widget.update(
+                Text(f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)")
+            )
         widget.set_class(self.filters.active, "-active")
 
     def _update_lifecycle(self) -> None:
