@@ -29,27 +29,36 @@ REFRESH_PER_SECOND = 30
 HELP = """\
 [b]wsinspect keys[/b]
 
-  [b]/[/b]        filter frames by text (Enter applies, Esc cancels)
-  [b]x[/b]        toggle regex for the text filter
-  [b]d[/b]        direction: both → sent only → received only
-  [b]t[/b]        kind: all → text → binary → control
-  [b]p[/b]        hide / show ping and pong
-  [b]c[/b]        this connection only / all connections
-  [b]Esc[/b]      clear every filter
-  [b]↑ ↓ PgUp PgDn g[/b]  move in the timeline (scrolling up pauses the follow)
-  [b]G End[/b]    follow new frames again
-  [b]Tab[/b]      switch between the timeline and the connections
-  [b]r[/b]        raw / pretty JSON in the detail pane
-  [b]y[/b]        copy the selected frame's content
-  [b]e[/b]        export the session to wsinspect-<date>-<time>.json
-  [b]ctrl+l[/b]   clear the session
-  [b]ctrl+p[/b]   command palette
-  [b]?[/b]        this help     [b]q[/b]  quit
+  [b]/[/b]             filter frames by text (Enter applies, Esc cancels)
+  [b]x[/b]             toggle regex for the text filter
+  [b]d[/b]             direction: both → sent only → received only
+  [b]t[/b]             kind: all → text → binary → control
+  [b]p[/b]             hide / show ping and pong
+  [b]c[/b]             this connection only / all connections
+  [b]Esc[/b]           clear every filter
+  [b]↑ ↓ j k[/b]       move in the timeline (moving up pauses the follow)
+  [b]PgUp PgDn[/b]     move by a page
+  [b]Home g[/b]        the first frame
+  [b]End G[/b]         the newest frame, and follow again
+  [b]Tab[/b]           switch between the timeline and the connections
+  [b]r[/b]             raw / pretty JSON in the detail pane
+  [b]y[/b]             copy the selected frame's content
+  [b]e[/b]             export the session to wsinspect-<date>-<time>.json
+  [b]ctrl+l[/b]        clear the session
+  [b]ctrl+p[/b]        command palette
+  [b]?[/b]             this help
+  [b]q[/b]             quit
 
 [b]The timeline[/b]
-  [b]→[/b] sent by the app   [b]←[/b] received by the app   [b]◉[/b] connect, accept, close, errors, drops
+  [b]→[/b] sent by the app    [b]←[/b] received by the app
+  [b]◉[/b] connect, accept, close, errors, drops
   c1, c2 … are the connections in the list; ✂ marks a truncated payload.
+  Times count from the session's start, or from the connection's with [b]c[/b].
 """
+
+
+class DetailScroll(VerticalScroll, can_focus=False):
+    """Scrolls the detail pane with the mouse; Tab goes between the timeline and the connections."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -78,7 +87,7 @@ class InspectorApp(App[None]):
     #filter-input.-shown { display: block; }
     #top { height: 30%; min-height: 6; }
     #connections { width: 1fr; }
-    #lifecycle { width: 50; padding: 0 1; border-left: solid $panel-lighten-2; }
+    #lifecycle { width: 56; padding: 0 1; border-left: solid $panel-lighten-2; }
     #timeline { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
     #detail-scroll { height: 25%; min-height: 4; border-top: solid $panel-lighten-2; padding: 0 1; }
     #legend { height: 1; padding: 0 1; color: $text-muted; }
@@ -135,7 +144,7 @@ class InspectorApp(App[None]):
             yield ConnectionTable(self.store, id="connections")
             yield LifecyclePanel(id="lifecycle")
         yield TimelineView(self.store, id="timeline")
-        with VerticalScroll(id="detail-scroll"):
+        with DetailScroll(id="detail-scroll"):
             yield DetailPane(id="detail")
         yield Static("→ sent by the app   ← received by the app   ◉ lifecycle and system events", id="legend")
         yield Footer()
@@ -269,6 +278,9 @@ class InspectorApp(App[None]):
         self._apply_filters()
 
     def _apply_filters(self) -> None:
+        # One connection: times from its start. Interleaved: from the session's start, so they sort.
+        starts = [entry.connection.connected_at for entry in self.store.entries.values()]
+        self.timeline.origin = None if self.filters.connection_id or not starts else min(starts)
         try:
             matcher = self.filters.matcher() if self.filters.active else None
         except FilterError as exc:

@@ -67,12 +67,13 @@ class Palette:
         return cls(
             sent=Style(color=color("primary", "blue")),
             received=Style(color=color("success", "green")),
-            system=Style(color=color("secondary", "magenta")),
+            system=Style(color=color("accent", "magenta")),
             warning=Style(color=color("warning", "yellow")),
             error=Style(color=color("error", "red")),
             control=Style(dim=True),
             muted=Style(dim=True),
-            selected=Style(bgcolor=color("block-cursor-background", color("accent", "blue"))),
+            # Reverse video keeps every row's own colour readable when selected.
+            selected=Style(reverse=True),
         )
 
 
@@ -99,7 +100,7 @@ class TimelineView(ScrollView, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    TimelineView { background: $surface; }
+    TimelineView { background: $surface; overflow-x: hidden; }
     """
 
     following: reactive[bool] = reactive(True)
@@ -120,6 +121,8 @@ class TimelineView(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
         self._palette: Palette | None = None
         self.numbers: dict[str, int] = {}  # connection id → its number in the list, for the tag
+        # Times count from here; None: from each row's own connection's start.
+        self.origin: float | None = None
 
     # -- data ------------------------------------------------------------------------------
 
@@ -140,7 +143,7 @@ class TimelineView(ScrollView, can_focus=True):
         if self.following or self.cursor is None:
             self._to_end()
         else:
-            self.scroll_to(y=max(0, self.cursor - self.size.height // 2), animate=False)
+            self.scroll_to(y=max(0, self.cursor - self._visible_height // 2), animate=False)
         self._announce()
 
     def sync(self) -> int:
@@ -215,7 +218,7 @@ class TimelineView(ScrollView, can_focus=True):
         if self.cursor is None:
             return
         top = int(self.scroll_offset.y)
-        height = max(1, self.size.height)
+        height = self._visible_height
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
         elif self.cursor >= top + height:
@@ -247,8 +250,14 @@ class TimelineView(ScrollView, can_focus=True):
         self._announce()
         self.refresh()
 
+    @property
+    def _visible_height(self) -> int:
+        # The region inside the scrollbars: size.height counts the row a scrollbar covers.
+        return max(1, self.scrollable_content_region.height)
+
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.index))
+        # As wide as the region inside the vertical scrollbar, so no horizontal one appears.
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.index))
 
     def _announce(self) -> None:
         self.post_message(self.RowSelected(self.selected_row()))
@@ -272,7 +281,7 @@ class TimelineView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         number = int(self.scroll_offset.y) + y
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if number >= len(self.index):
             return Strip.blank(width)
         selected = number == self.cursor
@@ -287,7 +296,7 @@ class TimelineView(ScrollView, can_focus=True):
         connection_id, item = row
         palette = self.palette
         entry = self.store.entries.get(connection_id) if connection_id else None
-        start = entry.connection.connected_at if entry else item.timestamp
+        start = self.origin if self.origin is not None else (entry.connection.connected_at if entry else item.timestamp)
         tag = f"c{self.numbers.get(connection_id, 0)}" if connection_id else "  "
         segments = [
             Segment(f"{format_offset(item.timestamp - start):>10} ", palette.muted),
@@ -299,8 +308,8 @@ class TimelineView(ScrollView, can_focus=True):
             segments += [Segment("◉ ", style), Segment(f"{'event':<7}", style), Segment(item.text[:rest], style)]
         else:
             style = self._frame_style(item)
-            fixed = 10 + 1 + 4 + 2 + 7 + 9
-            mark = "✂" if item.truncated else " "
+            fixed = 10 + 1 + 4 + 2 + 7 + 11
+            mark = " ✂ " if item.truncated else "   "
             segments += [
                 Segment(f"{ARROWS[item.direction]} ", style),
                 Segment(f"{item.message_type:<7}", style),
@@ -324,7 +333,7 @@ class TimelineView(ScrollView, can_focus=True):
 class ConnectionTable(DataTable[Text]):
     """One row per connection: state, path, duration, counts, close, drops, producer."""
 
-    COLUMNS = ("", "#", "path", "state", "→ sent", "← received", "close", "dropped", "app")
+    COLUMNS = ("#", "path", "state", "→ sent", "← received", "close", "dropped")
 
     def __init__(self, store: SessionStore, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -377,17 +386,19 @@ class ConnectionTable(DataTable[Text]):
         if connection.denial_status is not None:
             close = Text(f"HTTP {connection.denial_status}", palette.error)
         else:
-            close = Text(_clip(describe_close(connection.close_code, connection.close_reason) or "—", 30))
+            close = Text(_clip(describe_close(connection.close_code, connection.close_reason) or "—", 26))
         return [
-            Text(STATE_DOTS.get(connection.state, "●"), dot_style),
-            Text(f"c{number}"),
-            Text(f"{connection.path}{query}" or "(unknown)"),
+            Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{number}"),
+            # With several app processes feeding the inspector, which one this came from.
+            Text.assemble(
+                f"{connection.path}{query}" or "(unknown)",
+                (f"  {connection.app}:{connection.pid}" if several and connection.pid else "", palette.muted),
+            ),
             Text(f"{state.capitalize()} ({duration})", dot_style),
             Text(f"{connection.messages_sent} · {format_size(connection.bytes_sent)}", palette.sent),
             Text(f"{connection.messages_received} · {format_size(connection.bytes_received)}", palette.received),
             close,
             Text(str(connection.messages_dropped) if connection.messages_dropped else "", palette.warning),
-            Text(f"{connection.app} ({connection.pid})" if several and connection.pid else ""),
         ]
 
 
@@ -406,7 +417,7 @@ class LifecyclePanel(Static):
         lines.append(f"{connection.client or ''}\n")
         lines.append(f"opened  {_clock(connection.connected_at)}")
         if connection.accepted_at is not None:
-            lines.append(f"  accepted +{format_duration(connection.accepted_at - connection.connected_at)}")
+            lines.append(f"  accepted +{_short(connection.accepted_at - connection.connected_at)}")
         if connection.subprotocol:
             lines.append(f"  subprotocol {connection.subprotocol}")
         lines.append("\n")
@@ -417,7 +428,8 @@ class LifecyclePanel(Static):
             if connection.denial_status is not None:
                 how = f"upgrade denied with HTTP {connection.denial_status}"
             who = f" by {connection.closed_by}" if connection.closed_by else ""
-            lines.append(f"closed  {_clock(end)} after {format_duration(end - connection.connected_at)}{who}: {how}")
+            lines.append(f"closed  {_clock(end)} after {format_duration(end - connection.connected_at)}{who}\n")
+            lines.append(f"        {how}")
         else:
             lines.append(f"{connection.state} for {format_duration(end - connection.connected_at)}")
         if connection.error:
@@ -472,6 +484,10 @@ class DetailPane(Static):
             parsed = None if self.raw or item.truncated else parse_json(item.content)
             body = JSON(json.dumps(parsed), indent=2) if parsed is not None else Text(item.content)
         return Group(head, Text(""), body)
+
+
+def _short(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else format_duration(seconds)
 
 
 def _clip(text: str, width: int) -> str:

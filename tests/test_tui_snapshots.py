@@ -1,0 +1,101 @@
+"""Screenshots of the inspector compared with the SVGs in the top-level ``snapshots/`` folder.
+
+Regenerate after an intended change with ``pytest tests/test_tui_snapshots.py --snapshot-update``
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from tui_data import CHAT_ID, make_connections
+
+from wsinspect.model import Frame, Row
+from wsinspect.server import InspectorServer
+from wsinspect.store import SessionStore
+from wsinspect.tui import InspectorApp
+
+pytestmark = pytest.mark.usefixtures("utc_clock")
+
+SIZE = (160, 45)
+SnapCompare = Callable[..., bool]
+
+
+def loaded() -> InspectorApp:
+    store = SessionStore()
+    store.load(make_connections())
+    return InspectorApp(store, source="fixture.json")
+
+
+def downs_to(app: InspectorApp, check: Callable[[Row], bool]) -> list[str]:
+    """The presses that take the cursor from the first row (where a file opens) to the first row passing ``check``."""
+    position = next(i for i, row in enumerate(app.store.timeline) if check(row))
+    return ["down"] * position
+
+
+def test_empty_live_inspector(snap_compare: SnapCompare, private_socket: Path) -> None:
+    """A live inspector waiting for apps: no connections, no frames."""
+    store = SessionStore()
+    # The socket path of the test is random: show a fixed one.
+    app = InspectorApp(
+        store,
+        server=InspectorServer(store, private_socket),
+        source="listening on /run/user/1000/wsinspect/inspector.sock",
+    )
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_busy_chat_connection(snap_compare: SnapCompare) -> None:
+    """The chat selected on a JSON message: timeline, chat lifecycle, pretty JSON in the detail pane."""
+    app = loaded()
+
+    def chat_reply(row: Row) -> bool:
+        item = row[1]
+        return (
+            row[0] == CHAT_ID
+            and isinstance(item, Frame)
+            and item.message_type == "text"
+            and '"reply 6"' in item.content
+        )
+
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, chat_reply))
+
+
+def test_truncated_binary_frame_hex_view(snap_compare: SnapCompare) -> None:
+    """The ticker's truncated 20 KB frame: hex dump and the truncated mark."""
+    app = loaded()
+
+    def truncated_binary(row: Row) -> bool:
+        item = row[1]
+        return isinstance(item, Frame) and item.message_type == "binary" and item.truncated
+
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, truncated_binary))
+
+
+def test_connection_closed_by_the_app(snap_compare: SnapCompare) -> None:
+    """The connections list focused on the one the app closed with 4001 "bye"."""
+    app = loaded()
+
+    async def focus_table(pilot: Pilot[Any]) -> None:
+        app.table.focus()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=focus_table, press=["down", "down"])
+
+
+def test_filters_active(snap_compare: SnapCompare) -> None:
+    """Sent only and the text "reply": the chips, the count, and the matching rows."""
+    assert snap_compare(loaded(), terminal_size=SIZE, press=["d", "slash", *"reply", "enter"])
+
+
+def test_help_screen(snap_compare: SnapCompare) -> None:
+    assert snap_compare(loaded(), terminal_size=SIZE, press=["question_mark"])
+
+
+def test_small_terminal(snap_compare: SnapCompare) -> None:
+    """80x24: the lifecycle panel makes room for the list and the timeline."""
+    assert snap_compare(loaded(), terminal_size=(80, 24))
