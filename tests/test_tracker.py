@@ -383,3 +383,152 @@ def test_a_send_to_a_client_that_left() -> None:
     closing.send({"type": "websocket.close", "code": 1000}, 20.0)
     closing.client_gone(21.0)
     assert (closing.connection.state, closing.connection.close_code) == ("closing", 1000)
+
+
+# -- pings, pongs and the keepalive timeout (reported by the server, not by ASGI) ---------------
+
+
+def control_list(tracker: ConnectionTracker) -> list[tuple[Any, ...]]:
+    return [(f.direction, f.message_type, f.content, f.size_bytes, f.truncated, f.timestamp) for f in tracker.frames]
+
+
+def test_ping_and_pong_frames_are_recorded_but_not_counted() -> None:
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.receive", "text": "hi"}, 11.0)
+    tracker.control_frame("sent", "ping", b"\x01\x02\x03\x04", 12.0)
+    tracker.control_frame("received", "pong", b"\x01\x02\x03\x04", 12.1, rtt=0.1)
+    tracker.control_frame("received", "ping", b"client", 13.0)
+    tracker.control_frame("sent", "pong", b"client", 13.0)
+    tracker.control_frame("received", "pong", b"", 14.0)  # unasked: no round-trip time
+    assert control_list(tracker)[1:] == [
+        ("sent", "ping", b"\x01\x02\x03\x04", 4, False, 12.0),
+        ("received", "pong", b"\x01\x02\x03\x04", 4, False, 12.1),
+        ("received", "ping", b"client", 6, False, 13.0),
+        ("sent", "pong", b"client", 6, False, 13.0),
+        ("received", "pong", b"", 0, False, 14.0),
+    ]
+    conn = tracker.connection
+    # Only text and binary messages count.
+    assert (conn.messages_sent, conn.messages_received, conn.bytes_sent, conn.bytes_received) == (0, 1, 0, 2)
+    assert (conn.last_rtt, conn.avg_rtt) == (0.1, 0.1)
+    assert conn.state == "open"
+
+
+def test_round_trip_times_last_and_mean() -> None:
+    tracker = open_tracker()
+    conn = tracker.connection
+    assert (conn.last_rtt, conn.avg_rtt) == (None, None)
+    for rtt in (0.1, 0.3, 0.2):
+        tracker.control_frame("received", "pong", b"p", 12.0, rtt)
+    assert conn.last_rtt == 0.2
+    assert conn.avg_rtt == pytest.approx(0.2)
+    for odd in (-1.0, float("nan"), float("inf"), "0.5"):
+        tracker.control_frame("received", "pong", b"p", 13.0, odd)  # type: ignore[arg-type]
+    assert conn.last_rtt == 0.2
+    assert conn.avg_rtt == pytest.approx(0.2)
+    assert len(tracker.frames) == 7  # the pongs themselves are recorded
+
+
+def test_ping_payloads_follow_the_binary_rules() -> None:
+    cut = open_tracker(WSInspectConfig(max_message_size=2))
+    cut.control_frame("sent", "ping", b"abcd", 12.0)
+    cut.control_frame("received", "pong", bytearray(b"ab"), 12.0)
+    cut.control_frame("received", "ping", memoryview(b"xyz"), 12.0)
+    assert [(f.content, f.size_bytes, f.truncated) for f in cut.frames] == [
+        (b"ab", 4, True),
+        (b"ab", 2, False),
+        (b"xy", 3, True),
+    ]
+    assert all(type(f.content) is bytes for f in cut.frames)
+    hidden = open_tracker(WSInspectConfig(show_binary_preview=False))
+    hidden.control_frame("sent", "ping", b"abcd", 12.0)
+    assert [(f.content, f.size_bytes) for f in hidden.frames] == [(None, 4)]
+
+
+@pytest.mark.parametrize(
+    ("direction", "message_type", "payload"),
+    [("sent", "text", b"x"), ("sent", "close", b"x"), ("sent", "ping", "not bytes"), ("sent", "pong", None)],
+)
+def test_odd_control_frames_are_ignored(direction: Any, message_type: Any, payload: Any) -> None:
+    tracker = open_tracker()
+    tracker.control_frame(direction, message_type, payload, 12.0)
+    assert len(tracker.frames) == 0
+
+
+def test_no_control_frames_after_the_connection_closed() -> None:
+    tracker = open_tracker()
+    tracker.send({"type": "websocket.close", "code": 1000}, 20.0)
+    tracker.control_frame("received", "ping", b"x", 20.5)  # closing: still recorded
+    tracker.handler_returned(21.0)
+    tracker.control_frame("received", "ping", b"y", 22.0)
+    tracker.control_frame("received", "pong", b"y", 22.0, 0.1)
+    assert [f.message_type for f in tracker.frames] == ["close", "ping"]
+    assert tracker.connection.last_rtt is None
+
+
+def test_control_observable() -> None:
+    events = Events()
+    tracker = ConnectionTracker(scope(), WSInspectConfig(), 10.0, listener=events)
+    assert tracker.connection.ping_observable is False
+    tracker.control_observable(10.0)
+    tracker.control_observable(10.0)
+    assert tracker.connection.ping_observable is True
+    assert events.changes == ["connecting", "connecting"]  # told once
+
+
+def test_listener_told_of_control_frames_and_round_trip_times() -> None:
+    events = Events()
+    tracker = open_tracker(listener=events)
+    tracker.control_frame("sent", "ping", b"p", 12.0)
+    tracker.control_frame("received", "pong", b"p", 12.1, 0.1)
+    tracker.control_frame("received", "pong", b"q", 12.2)
+    assert [f.message_type for f in events.frames] == ["ping", "pong", "pong"]
+    assert events.indexes == [0, 1, 2]
+    assert events.changes == ["connecting", "open", "open"]  # the round-trip time changed once
+
+
+def test_keepalive_timeout_ends_the_connection() -> None:
+    events = Events()
+    tracker = open_tracker(listener=events)
+    tracker.control_frame("sent", "ping", b"p", 12.0)
+    tracker.keepalive_timeout(13.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.close_code, conn.close_reason, conn.disconnected_at) == (
+        "closed",
+        "server",
+        1011,
+        "keepalive ping timeout",
+        13.0,
+    )
+    assert (tracker.frames[-1].direction, tracker.frames[-1].message_type, tracker.frames[-1].close_code) == (
+        "sent",
+        "close",
+        1011,
+    )
+    assert tracker.frames[-1].content == "keepalive ping timeout"
+    assert tracker.frames[-1].size_bytes == 2 + len("keepalive ping timeout")
+    # What uvicorn tells the app next (the transport it closed: 1005 without a reason), the
+    # failed sends and the handler's end change nothing and record nothing.
+    recorded = len(tracker.frames)
+    tracker.receive({"type": "websocket.disconnect", "code": 1005}, 13.1)
+    tracker.client_gone(13.2)
+    tracker.keepalive_timeout(13.3)
+    tracker.handler_returned(13.4)
+    assert len(tracker.frames) == recorded
+    assert (conn.state, conn.closed_by, conn.close_code, conn.disconnected_at, conn.error) == (
+        "closed",
+        "server",
+        1011,
+        13.0,
+        None,
+    )
+    assert events.changes == ["connecting", "open", "closed"]
+
+
+def test_keepalive_timeout_after_the_app_closed_changes_nothing() -> None:
+    tracker = open_tracker()
+    tracker.send({"type": "websocket.close", "code": 4000, "reason": "mine"}, 20.0)
+    tracker.keepalive_timeout(21.0)
+    conn = tracker.connection
+    assert (conn.state, conn.close_code, conn.close_reason) == ("closing", 4000, "mine")
+    assert [f.close_code for f in tracker.frames] == [4000]

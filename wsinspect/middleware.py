@@ -2,22 +2,31 @@
 
 It must never change, slow or break the app it watches: messages pass through as they are, in
 the same order, and any failure of the tracking itself is logged and swallowed.
+
+ASGI has no ping or pong events. A server that sees them (uvicorn run with
+``wsinspect.uvicorn:WebSocketProtocol``) adds a :class:`ControlChannel` to the scope's extensions
+under ``"wsinspect.control"``; :func:`observe` attaches the connection's tracker to it, so pings,
+pongs and keepalive timeouts land in the same connection as its messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from time import time
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from .config import WSInspectConfig
+from .model import Direction
 from .recorder import Recorder
 from .tracker import ConnectionTracker
 
-__all__ = ("ASGIApp", "WSInspectMiddleware", "observe")
+__all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "observe")
+
+# The key of the scope's ``extensions`` under which a server hands over a ControlChannel.
+CONTROL_EXTENSION = "wsinspect.control"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -67,6 +76,9 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
 
     guard = _Guard(tracker)
     token = _current_guard.set(guard)
+    channel = _control_channel(scope)
+    if channel is not None:
+        guard.call(guard.attach, channel)
 
     # The two wrappers every message passes through: the guard's checks are inlined here.
     async def tracked_receive() -> Message:
@@ -103,6 +115,8 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         guard.call(tracker.handler_returned)
     finally:
         _current_guard.reset(token)
+        if channel is not None:
+            guard.detach(channel)
         guard.finish(recorder)
 
 
@@ -126,11 +140,112 @@ class _Guard:
         self.working = False
         _tracking_failed()
 
+    # -- the server's control frames (see ControlChannel) -----------------------------------
+
+    def attach(self, channel: ControlChannel, now: float) -> None:
+        self.tracker.control_observable(now)
+        channel.attach(self)
+
+    def detach(self, channel: ControlChannel) -> None:
+        try:
+            channel.detach(self)
+        except Exception:
+            _tracking_failed()
+
+    def control(self, event: _ControlEvent, earliest: float = 0.0) -> None:
+        if self.working:
+            try:
+                now = max(event.timestamp, earliest)
+                if event.message_type is None:
+                    self.tracker.keepalive_timeout(now)
+                else:
+                    self.tracker.control_frame(event.direction, event.message_type, event.payload, now, event.rtt)
+            except Exception:
+                self.failed()
+
     def finish(self, recorder: Recorder) -> None:
         try:
             recorder.finish(self.tracker)
         except Exception:
             _tracking_failed()
+
+
+class _ControlEvent(NamedTuple):
+    timestamp: float
+    message_type: Literal["ping", "pong"] | None  # None: the keepalive ping timed out
+    direction: Direction
+    payload: bytes
+    rtt: float | None
+
+
+class ControlChannel:
+    """Carries one connection's pings, pongs and keepalive timeout from the server to its trackers.
+
+    A server that sees them (``wsinspect.uvicorn``) makes one per connection and puts it in the
+    ``websocket`` scope's ``extensions`` under :data:`CONTROL_EXTENSION`. ASGI lets servers add
+    extensions and apps ignore the ones they do not know, so the app is unaffected. :func:`observe`
+    attaches the connection's failure guard once its tracker exists and detaches it when the
+    handler ends; the server calls :meth:`frame` and :meth:`keepalive_timeout` from its protocol
+    callbacks, on the event loop the handler runs on. Nothing here raises into the server: each
+    guard swallows (and logs) its tracker's failures.
+
+    Events before the first attach (the handler task has not started yet) are kept, at most
+    :attr:`EARLY_LIMIT` of them, and replayed to the first guard that attaches, with times no
+    earlier than its connection's start; a guard that attaches later (a second recorder in the
+    same app) sees only what follows. When nothing ever attaches (an excluded path, an app
+    without wsinspect) the early events are simply dropped with the channel.
+    """
+
+    EARLY_LIMIT = 16
+    __slots__ = ("_early", "_guards")
+
+    def __init__(self) -> None:
+        self._guards: list[_Guard] = []
+        self._early: list[_ControlEvent] | None = []
+
+    def frame(
+        self,
+        direction: Direction,
+        message_type: Literal["ping", "pong"],
+        payload: bytes,
+        rtt: float | None = None,
+    ) -> None:
+        """A ping or pong, ``direction`` from the app's side (the server's own frames are ``sent``)."""
+        self._deliver(_ControlEvent(time(), message_type, direction, payload, rtt))
+
+    def keepalive_timeout(self) -> None:
+        """The server's keepalive ping went unanswered: it sent close 1011 and dropped the link."""
+        self._deliver(_ControlEvent(time(), None, "sent", b"", None))
+
+    def attach(self, guard: _Guard) -> None:
+        early, self._early = self._early, None
+        self._guards.append(guard)
+        if early:
+            earliest = guard.tracker.connection.connected_at
+            for event in early:
+                guard.control(event, earliest)
+
+    def detach(self, guard: _Guard) -> None:
+        if guard in self._guards:
+            self._guards.remove(guard)
+
+    def _deliver(self, event: _ControlEvent) -> None:
+        if self._guards:
+            for guard in self._guards:
+                guard.control(event)
+        elif self._early is not None and len(self._early) < self.EARLY_LIMIT:
+            self._early.append(event)
+
+
+def _control_channel(scope: Scope) -> ControlChannel | None:
+    """The scope's ControlChannel, when the server provides one."""
+    try:
+        extensions = scope.get("extensions")
+        channel = extensions.get(CONTROL_EXTENSION) if isinstance(extensions, Mapping) else None
+    except Exception:  # pragma: no cover - an odd scope mapping: record without control frames
+        _tracking_failed()
+        return None
+    return channel if isinstance(channel, ControlChannel) else None
 
 
 # The guard of the connection whose handler runs in this task, for framework exception hooks.

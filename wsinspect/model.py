@@ -65,6 +65,13 @@ class Connection(msgspec.Struct, kw_only=True):
     # The app process that recorded it (set by the inspector from the producer's hello).
     pid: int | None = None
     app: str | None = None
+    # Round-trip times (seconds) of the server's keepalive pings: the newest and the mean. Only a
+    # server that shows pings and pongs sets them (uvicorn with wsinspect.uvicorn's protocol class).
+    last_rtt: float | None = None
+    avg_rtt: float | None = None
+    # Whether ping and pong frames can be seen at all: ASGI carries none, so they are recorded only
+    # when the server hands them over (the ``wsinspect.control`` scope extension).
+    ping_observable: bool = False
     messages: list[Frame] = msgspec.field(default_factory=list)
 
 

@@ -11,19 +11,23 @@ drop, handler return, exception, cancellation) lands in ``closed`` with ``discon
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from .config import WSInspectConfig
 from .model import ClosedBy, Connection, Direction, Frame
 
-__all__ = ("ConnectionTracker", "TrackerListener", "cut_text")
+__all__ = ("KEEPALIVE_TIMEOUT_CODE", "KEEPALIVE_TIMEOUT_REASON", "ConnectionTracker", "TrackerListener", "cut_text")
 
 REDACTED = "[redacted]"
+# The close a server sends when its keepalive ping goes unanswered (uvicorn, websockets).
+KEEPALIVE_TIMEOUT_CODE = 1011
+KEEPALIVE_TIMEOUT_REASON = "keepalive ping timeout"
 
 
 class TrackerListener(Protocol):
@@ -38,7 +42,17 @@ class TrackerListener(Protocol):
 class ConnectionTracker:
     """Records one WebSocket connection from its ASGI scope and messages."""
 
-    __slots__ = ("_binary_preview", "_capacity", "_limit", "_listener", "_recorded", "connection", "frames")
+    __slots__ = (
+        "_binary_preview",
+        "_capacity",
+        "_limit",
+        "_listener",
+        "_recorded",
+        "_rtt_count",
+        "_rtt_total",
+        "connection",
+        "frames",
+    )
 
     def __init__(
         self,
@@ -55,6 +69,8 @@ class ConnectionTracker:
         self.frames: deque[Frame] = deque(maxlen=config.max_messages)
         self._capacity = config.max_messages
         self._recorded = 0  # frames recorded so far, dropped ones included: the next frame's index
+        self._rtt_count = 0  # round-trip times measured so far, and their sum (for ``avg_rtt``)
+        self._rtt_total = 0.0
         self.connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
             path=_text(scope.get("path")),
@@ -121,6 +137,74 @@ class ConnectionTracker:
         # ended the connection is not known here.
         self.connection.error = "cancelled"
         self._end(now, None)
+
+    # -- what the server did on its own: pings, pongs, keepalive ------------------------------
+    # ASGI never shows these to the app; a server that can (wsinspect.uvicorn) reports them
+    # through the ``wsinspect.control`` scope extension. None of this runs per text or binary
+    # message, and none of it counts in ``messages_*`` or ``bytes_*`` (data messages only).
+
+    def control_observable(self, now: float) -> None:
+        """The server reports this connection's pings and pongs."""
+        conn = self.connection
+        if not conn.ping_observable:
+            conn.ping_observable = True
+            self._changed()
+
+    def control_frame(
+        self,
+        direction: Direction,
+        message_type: Literal["ping", "pong"],
+        payload: bytes | bytearray | memoryview,
+        now: float,
+        rtt: float | None = None,
+    ) -> None:
+        """Record a ping or pong frame; ``rtt`` (seconds) for a pong that answered a keepalive ping.
+
+        ``direction`` is from the app's side, as for messages: the server's ping and its pong to
+        a client ping are ``sent``, the client's ping and pong are ``received``. Frames after the
+        connection is closed are not recorded (``closed`` is final).
+        """
+        conn = self.connection
+        if conn.state == "closed" or message_type not in ("ping", "pong"):
+            return
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            return
+        size = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
+        truncated = size > self._limit
+        content: bytes | None = None
+        if self._binary_preview:  # the rule of binary frames: no preview, no bytes
+            content = bytes(payload[: self._limit]) if truncated or not isinstance(payload, bytes) else payload
+        self._add(
+            Frame(
+                direction=direction,
+                message_type=message_type,
+                content=content,
+                timestamp=now,
+                size_bytes=size,
+                truncated=truncated,
+            )
+        )
+        if isinstance(rtt, (int, float)) and math.isfinite(rtt) and rtt >= 0:
+            self._rtt_count += 1
+            self._rtt_total += rtt
+            conn.last_rtt = float(rtt)
+            conn.avg_rtt = self._rtt_total / self._rtt_count
+            self._changed()
+
+    def keepalive_timeout(self, now: float) -> None:
+        """The server's keepalive ping went unanswered: it sent a 1011 close and dropped the link.
+
+        The app hears of it later (if at all) as a ``websocket.disconnect``, which finds the
+        connection closed and changes nothing.
+        """
+        conn = self.connection
+        if conn.state not in ("connecting", "open"):
+            return  # closing: the app's own close is on its way; closed: nothing left to end
+        conn.close_code = KEEPALIVE_TIMEOUT_CODE
+        conn.close_reason = KEEPALIVE_TIMEOUT_REASON
+        conn.closed_by = "server"
+        self._add(self._close_frame("sent", KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, now))
+        self._end(now, "server")
 
     # -- snapshots -------------------------------------------------------------------------
 
