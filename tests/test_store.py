@@ -289,3 +289,23 @@ def test_frames_held_never_exceed_max_messages(max_messages: int) -> None:
     held = len(snapshot(store).messages)
     assert held == min(25, max_messages)
     assert held + snapshot(store).messages_dropped == 25
+
+
+def test_the_store_tracks_the_oldest_unanswered_ping() -> None:
+    from wsinspect.model import Connection, Frame
+    from wsinspect.store import Producer, SessionStore
+    from wsinspect.wire import ConnectionUpdate, FrameAdded
+
+    def control(index: int, direction: str, kind: str, at: float) -> FrameAdded:
+        frame = Frame(direction=direction, message_type=kind, content=b"", timestamp=at, size_bytes=0)  # type: ignore[arg-type]
+        return FrameAdded("c", index, frame, 0, 0, 0, 0)
+
+    store = SessionStore()
+    producer = Producer(1, 1, "a")
+    store.apply(producer, [ConnectionUpdate(Connection(connection_id="c", path="/", connected_at=0.0))], 0.0)
+    store.apply(producer, [control(0, "sent", "ping", 1.0), control(1, "sent", "ping", 2.0)], 2.0)
+    assert store.entries["c"].unanswered_ping == 1.0
+    store.apply(producer, [control(2, "received", "ping", 3.0), control(3, "sent", "pong", 3.1)], 3.1)
+    assert store.entries["c"].unanswered_ping == 1.0  # the client's ping and our pong change nothing
+    store.apply(producer, [control(4, "received", "pong", 4.0)], 4.0)
+    assert store.entries["c"].unanswered_ping is None

@@ -938,3 +938,27 @@ def test_index_kept_up_to_date_through_growth_and_trims(steps: list[tuple[bool, 
 def test_parse_json_round_trips_what_json_dumps() -> None:
     value = {"a": [1, 2.5, "ü", None, {"b": False}]}
     assert parse_json(json.dumps(value)) == value
+
+
+def test_keepalive_health() -> None:
+    from wsinspect.model import Connection
+    from wsinspect.timeline import health
+
+    base = Connection(connection_id="x", path="/", state="open", connected_at=0.0, ping_observable=True)
+    assert health(base, None, 100.0) == "ok"
+    assert health(base, 99.5, 100.0) == "ok"  # waiting, not yet late
+    assert health(base, 98.0, 100.0) == "late"
+    slow = Connection(connection_id="x", path="/", state="open", connected_at=0.0, ping_observable=True, avg_rtt=1.0)
+    assert health(slow, 98.0, 100.0) == "ok"  # a slow link gets four round trips of patience
+    blind = Connection(connection_id="x", path="/", state="open", connected_at=0.0)
+    assert health(blind, 1.0, 100.0) == "unknown"
+    ended = Connection(
+        connection_id="x",
+        path="/",
+        state="closed",
+        connected_at=0.0,
+        close_code=1011,
+        close_reason="keepalive ping timeout",
+        ping_observable=True,
+    )
+    assert health(ended, None, 100.0) == "timeout"

@@ -773,3 +773,71 @@ async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> No
             assert app.timeline.cursor == len(app.timeline.index) - 1
     finally:
         emitter.stop()
+
+
+PRODUCER = Producer(1, 4242, "chat-app")
+
+
+def ping(direction: str, kind: str, at: float) -> Frame:
+    return Frame(direction=direction, message_type=kind, content=b"\x01\x02", timestamp=at, size_bytes=2)  # type: ignore[arg-type]
+
+
+async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
+    now = time.time()
+    store = SessionStore()
+    app = InspectorApp(store)
+    async with app.run_test(size=(160, 45)) as pilot:
+        healthy = Connection(
+            connection_id="ok",
+            path="/ws/ok",
+            state="open",
+            connected_at=now - 5,
+            accepted_at=now - 5,
+            ping_observable=True,
+            last_rtt=0.012,
+            avg_rtt=0.010,
+        )
+        late = Connection(
+            connection_id="late", path="/ws/late", state="open", connected_at=now - 5, ping_observable=True
+        )
+        blind = Connection(connection_id="blind", path="/ws/blind", state="open", connected_at=now - 5)
+        timed_out = Connection(
+            connection_id="gone",
+            path="/ws/gone",
+            state="closed",
+            connected_at=now - 5,
+            disconnected_at=now - 1,
+            close_code=1011,
+            close_reason="keepalive ping timeout",
+            closed_by="server",
+            ping_observable=True,
+        )
+        store.apply(PRODUCER, [ConnectionUpdate(c) for c in (healthy, late, blind, timed_out)], now)
+        store.apply(
+            PRODUCER,
+            [
+                FrameAdded("ok", 0, ping("sent", "ping", now - 3), 0, 0, 0, 0),
+                FrameAdded("ok", 1, ping("received", "pong", now - 2.99), 0, 0, 0, 0),
+                FrameAdded("late", 0, ping("sent", "ping", now - 3), 0, 0, 0, 0),
+            ],
+            now,
+        )
+        await pilot.pause(0.2)
+        rtt = {cid: str(app.table.get_row(cid)[5]) for cid in ("ok", "late", "blind", "gone")}
+        assert rtt == {"ok": "12 ms", "late": "▲ late (—)", "blind": "n/a", "gone": "✖ timeout"}
+        panel = app.query_one(LifecyclePanel)
+        for cid, expected in [
+            ("ok", "rtt 12 ms (avg 10 ms)  ● healthy"),
+            ("late", "▲ pong late"),
+            ("blind", "--ws wsinspect.uvicorn:WebSocketProtocol"),
+            ("gone", "✖ keepalive timeout"),
+        ]:
+            panel.show(store, cid)
+            await pilot.pause()
+            assert expected in text_of(panel), cid
+        # ping and pong rows are ◉ control rows, and p hides them
+        lines = [app.timeline.render_line(y).text for y in range(app.timeline.size.height)]
+        assert any("◉ ping →" in line for line in lines)
+        assert any("◉ pong ←" in line for line in lines)
+        await pilot.press("p")
+        assert all(row[1].message_type not in ("ping", "pong") for row in shown_rows(app) if isinstance(row[1], Frame))

@@ -31,6 +31,7 @@ class ConnectionEntry:
     connection: Connection
     frames: deque[Frame]
     next_index: int = 0  # the index the next new frame should have; lower ones are repeats
+    unanswered_ping: float | None = None  # when the server's oldest ping without a pong went out
 
     def snapshot(self) -> Connection:
         return msgspec.structs.replace(self.connection, messages=list(self.frames))
@@ -161,8 +162,14 @@ class SessionStore:
         entry.next_index = message.index + 1
         if len(entry.frames) == entry.frames.maxlen:
             connection.messages_dropped += 1
-        entry.frames.append(message.frame)
-        self.timeline.append((message.connection_id, message.frame))
+        frame = message.frame
+        entry.frames.append(frame)
+        self.timeline.append((message.connection_id, frame))
+        if frame.message_type == "ping" and frame.direction == "sent":
+            if entry.unanswered_ping is None:
+                entry.unanswered_ping = frame.timestamp
+        elif frame.message_type == "pong" and frame.direction == "received":
+            entry.unanswered_ping = None
         self.frames_received += 1
         # Counts only grow (comparisons rather than max(): this runs for every frame).
         if message.messages_sent > connection.messages_sent:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from itertools import compress
 from typing import Final, Literal
 
-from .model import Frame, Row, SystemEvent
+from .model import Connection, Frame, Row, SystemEvent
 
 __all__ = (
     "FilterError",
@@ -453,3 +453,24 @@ class FilteredIndex:
             return min(target, self._end - 1) - self._first
         found = bisect_right(self._positions, target) - 1
         return found if found >= 0 else None
+
+
+Health = Literal["ok", "late", "timeout", "unknown"]
+KEEPALIVE_TIMEOUT_REASON = "keepalive ping timeout"
+LATE_AFTER = 1.0  # seconds a ping may wait for its pong before it counts as late (at least)
+
+
+def health(connection: Connection, unanswered_ping: float | None, now: float) -> Health:
+    """How the keepalive is doing: a pong is late, the keepalive timed out, or all is well.
+
+    ``unanswered_ping`` is when the server's oldest ping still waiting for a pong went out.
+    ``unknown`` when ping/pong cannot be seen (the server runs without wsinspect's protocol).
+    """
+    if connection.close_code == 1011 and connection.close_reason == KEEPALIVE_TIMEOUT_REASON:
+        return "timeout"
+    if not connection.ping_observable:
+        return "unknown"
+    if connection.state != "open" or unanswered_ping is None:
+        return "ok"
+    patience = max(LATE_AFTER, 4 * (connection.avg_rtt or 0.0))
+    return "late" if now - unanswered_ping > patience else "ok"

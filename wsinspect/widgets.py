@@ -24,13 +24,14 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 
 from .model import Connection, Frame, Row, SystemEvent
-from .store import SessionStore
+from .store import ConnectionEntry, SessionStore
 from .timeline import (
     FilteredIndex,
     describe_close,
     format_duration,
     format_offset,
     format_size,
+    health,
     hexdump,
     parse_json,
     preview,
@@ -310,9 +311,12 @@ class TimelineView(ScrollView, can_focus=True):
             style = self._frame_style(item)
             fixed = 10 + 1 + 4 + 2 + 7 + 11
             mark = " ✂ " if item.truncated else "   "
+            control = item.message_type in ("ping", "pong")  # ◉ control rows, with their direction
             segments += [
-                Segment(f"{ARROWS[item.direction]} ", style),
-                Segment(f"{item.message_type:<7}", style),
+                Segment("◉ " if control else f"{ARROWS[item.direction]} ", style),
+                Segment(
+                    f"{item.message_type} {ARROWS[item.direction]} " if control else f"{item.message_type:<7}", style
+                ),
                 Segment(f"{format_size(item.size_bytes):>8}{mark}", palette.muted),
                 Segment(preview(item, max(1, width - fixed)), style),
             ]
@@ -333,7 +337,7 @@ class TimelineView(ScrollView, can_focus=True):
 class ConnectionTable(DataTable[Text]):
     """One row per connection: state, path, duration, counts, close, drops, producer."""
 
-    COLUMNS = ("#", "path", "state", "→ sent", "← received", "close", "dropped")
+    COLUMNS = ("#", "path", "state", "→ sent", "← received", "rtt", "close", "dropped")
 
     def __init__(self, store: SessionStore, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -352,10 +356,10 @@ class ConnectionTable(DataTable[Text]):
             connection = entry.connection
             if connection_id not in self._row_keys:
                 self.order.append(connection_id)
-                self.add_row(*self._cells(connection, palette, several), key=connection_id)
+                self.add_row(*self._cells(entry, palette, several), key=connection_id)
             elif dirty is None or connection_id in dirty or connection.state != "closed":
-                for column, cell in zip(self.COLUMNS, self._cells(connection, palette, several), strict=True):
-                    self.update_cell(connection_id, column, cell)
+                for column, cell in zip(self.COLUMNS, self._cells(entry, palette, several), strict=True):
+                    self.update_cell(connection_id, column, cell, update_width=True)
         for connection_id in [key for key in self.order if key not in self.store.entries]:
             self.order.remove(connection_id)
             self.remove_row(connection_id)
@@ -369,7 +373,8 @@ class ConnectionTable(DataTable[Text]):
             return None
         return str(self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value)
 
-    def _cells(self, connection: Connection, palette: Palette, several: bool) -> list[Text]:
+    def _cells(self, entry: ConnectionEntry, palette: Palette, several: bool) -> list[Text]:
+        connection = entry.connection
         state = connection_state(connection)
         dot_style = {
             "open": palette.received,
@@ -386,7 +391,7 @@ class ConnectionTable(DataTable[Text]):
         if connection.denial_status is not None:
             close = Text(f"HTTP {connection.denial_status}", palette.error)
         else:
-            close = Text(_clip(describe_close(connection.close_code, connection.close_reason) or "—", 26))
+            close = Text(_clip(describe_close(connection.close_code, connection.close_reason) or "—", 22))
         return [
             Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{number}"),
             # With several app processes feeding the inspector, which one this came from.
@@ -397,6 +402,7 @@ class ConnectionTable(DataTable[Text]):
             Text(f"{state.capitalize()} ({duration})", dot_style),
             Text(f"{connection.messages_sent} · {format_size(connection.bytes_sent)}", palette.sent),
             Text(f"{connection.messages_received} · {format_size(connection.bytes_received)}", palette.received),
+            _rtt_cell(entry, palette),
             close,
             Text(str(connection.messages_dropped) if connection.messages_dropped else "", palette.warning),
         ]
@@ -432,6 +438,8 @@ class LifecyclePanel(Static):
             lines.append(f"        {how}")
         else:
             lines.append(f"{connection.state} for {format_duration(end - connection.connected_at)}")
+        lines.append("\n")
+        lines.append_text(_keepalive_line(entry))
         if connection.error:
             lines.append(f"\nerror   {connection.error}", style="bold red")
         self.update(lines)
@@ -486,7 +494,34 @@ class DetailPane(Static):
         return Group(head, Text(""), body)
 
 
+def _keepalive_line(entry: ConnectionEntry) -> Text:
+    connection = entry.connection
+    state = health(connection, entry.unanswered_ping, time())
+    if state == "unknown":
+        return Text("ping    not observable; run uvicorn with\n        --ws wsinspect.uvicorn:WebSocketProtocol", "dim")
+    if connection.last_rtt is None:
+        rtts = "no round trip yet"
+    else:
+        rtts = f"rtt {_short(connection.last_rtt)} (avg {_short(connection.avg_rtt or connection.last_rtt)})"
+    mark = {"ok": ("● healthy", "green"), "late": ("▲ pong late", "yellow"), "timeout": ("✖ keepalive timeout", "red")}
+    text, style = mark[state]
+    return Text.assemble(f"ping    {rtts}  ", (text, f"bold {style}"))
+
+
+def _rtt_cell(entry: ConnectionEntry, palette: Palette) -> Text:
+    connection = entry.connection
+    state = health(connection, entry.unanswered_ping, time())
+    if state == "timeout":
+        return Text("✖ timeout", palette.error)
+    if state == "unknown":
+        return Text("n/a", palette.muted)
+    rtt = _short(connection.last_rtt) if connection.last_rtt is not None else "—"
+    return Text(f"▲ late ({rtt})", palette.warning) if state == "late" else Text(rtt)
+
+
 def _short(seconds: float) -> str:
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else format_duration(seconds)
 
 
