@@ -34,3 +34,10 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The inspector with the built-in demo app and its simulated clients."""
+    session.install("-e", ".[demo]")
+    session.run("wsinspect", "demo")

@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wsinspect {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.add_parser(
+        "demo",
+        help="the inspector plus a built-in Litestar demo app and traffic: start here",
+        description="Run a small Litestar app with simulated clients and watch it in the inspector. q quits.",
+    )
     open_ = commands.add_parser(
         "open",
         help="the inspector on a saved session file (session JSON or HAR), offline",
@@ -72,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect_live(resolve_socket_path(args.socket), args.max_messages)
         if args.command == "open":
             return _inspect_file(args.file)
+        if args.command == "demo":
+            return _demo()
         if args.command == "record":
             from .record import record
 
@@ -93,6 +100,40 @@ def _inspect_live(socket_path: Path, max_messages: int) -> int:
     server = InspectorServer(store, socket_path)
     server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
     InspectorApp(store, server=server).run()
+    return 0
+
+
+def _demo() -> int:
+    import shutil
+    import tempfile
+
+    try:
+        from .demo import DemoTraffic
+    except ImportError as exc:
+        print(
+            f"wsinspect: the demo needs uvicorn and websockets ({exc}); install them with: "
+            "pip install 'wsinspect[demo]'",
+            file=sys.stderr,
+        )
+        return 1
+    from .server import InspectorServer
+    from .store import SessionStore
+    from .tui import InspectorApp
+
+    # A private socket of its own, so the demo never meets an inspector the user already runs.
+    directory = Path(tempfile.mkdtemp(prefix="wsinspect-demo-"))
+    try:
+        store = SessionStore()
+        server = InspectorServer(store, directory / "inspector.sock")
+        server.bind()
+        traffic = DemoTraffic(server.path)
+        traffic.start()
+        try:
+            InspectorApp(store, server=server, source=f"demo app on 127.0.0.1:{traffic.port}").run()
+        finally:
+            traffic.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

@@ -185,6 +185,8 @@ class InspectorApp(App[None]):
         if version == self._last_version and not self._dirty:
             return
         self._last_version = version
+        if self.timeline.origin is None and store.entries and self.filters.connection_id is None:
+            self._apply_filters()  # the first connection: times count from the session's start
         self.timeline.numbers = {cid: n for n, cid in enumerate(store.entries, start=1)}
         self.timeline.sync()
         dirty, self._dirty = self._dirty, set()
@@ -244,7 +246,9 @@ class InspectorApp(App[None]):
         widget.set_class(self.filters.active, "-active")
 
     def _update_lifecycle(self) -> None:
-        self.query_one(LifecyclePanel).show(self.store, self._selected_connection())
+        panels = self.query(LifecyclePanel)  # none while another screen (help, palette) is on top
+        if panels:
+            panels.first().show(self.store, self._selected_connection())
 
     def _selected_connection(self) -> str | None:
         row = self.timeline.selected_row()
@@ -258,7 +262,7 @@ class InspectorApp(App[None]):
     def _row_selected(self, event: TimelineView.RowSelected) -> None:
         row = event.row
         entry = self.store.entries.get(row[0]) if row and row[0] else None
-        self.query_one(DetailPane).show(row, entry.connection if entry else None)
+        self.query_one(DetailPane).show(row, entry.connection if entry else None, self.timeline.origin)
         self._update_lifecycle()
         self._update_status()
 

@@ -454,10 +454,13 @@ class DetailPane(Static):
         super().__init__(id=id)
         self.row: Row | None = None
         self.connection: Connection | None = None
+        self.origin: float | None = None
 
-    def show(self, row: Row | None, connection: Connection | None) -> None:
+    def show(self, row: Row | None, connection: Connection | None, origin: float | None = None) -> None:
+        """``origin``: where the timeline counts its times from (None: the connection's start)."""
         self.row = row
         self.connection = connection
+        self.origin = origin
         self.update(self._render_detail())
 
     def watch_raw(self) -> None:
@@ -467,7 +470,7 @@ class DetailPane(Static):
         if self.row is None:
             return Text("Select a frame to see it in full", style="dim")
         item = self.row[1]
-        start = self.connection.connected_at if self.connection else item.timestamp
+        start = self.origin or (self.connection.connected_at if self.connection else item.timestamp)
         if isinstance(item, SystemEvent):
             return Text(f"◉ {format_offset(item.timestamp - start)}  {item.text}")
         head = Text()

@@ -1,0 +1,203 @@
+"""``wsinspect demo``: a Litestar app using the plugin, served by uvicorn, with simulated clients.
+
+It is also an example of how to use wsinspect: the app below is an ordinary Litestar app with
+``plugins=[WSInspectPlugin(...)]``, and uvicorn runs with ``ws=WebSocketProtocol`` so pings and
+pongs show too. The app, its server and its clients run in one background thread with their own
+event loop; the inspector runs in the foreground. Quitting the inspector stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import random
+import socket
+import struct
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from .config import WSInspectConfig
+from .litestar import WSInspectPlugin
+from .uvicorn import WebSocketProtocol
+
+__all__ = ("DemoTraffic", "demo_app")
+
+# -- the app ---------------------------------------------------------------------------------
+
+
+@websocket("/ws/chat")
+async def chat(socket: WebSocket[Any, Any, Any]) -> None:
+    """JSON chat: auth, welcome, subscribe, then a reply to every message until the client leaves."""
+    await socket.accept(subprotocols="chat.v1")
+    try:
+        auth = await socket.receive_json()
+        await socket.send_json({"type": "welcome", "user": auth.get("user", "guest"), "rooms": ["general"]})
+        await socket.receive_json()  # subscribe
+        await socket.send_json({"type": "subscribed", "channel": "general", "members": 3})
+        for seq in itertools.count(1):
+            message = await socket.receive_json()
+            if message.get("type") == "message":
+                await socket.send_json({"type": "message", "from": auth.get("user"), "text": message.get("text")})
+            else:
+                await socket.send_json({"type": "data", "seq": seq, "price": round(100 + random.random() * 5, 2)})
+    except WebSocketDisconnect:
+        pass  # the client left: wsinspect shows its close code and reason
+
+
+@websocket("/ws/ticker")
+async def ticker(socket: WebSocket[Any, Any, Any]) -> None:
+    """Binary frames: a sequence number and a price, packed little-endian."""
+    await socket.accept()
+    for seq in range(1_000_000):
+        await socket.send_bytes(struct.pack("<Id", seq, 100 + random.random()))
+        await asyncio.sleep(0.4)
+
+
+@websocket("/ws/upload")
+async def upload(socket: WebSocket[Any, Any, Any]) -> None:
+    """Receives a large message (longer than max_message_size, so it is shown truncated)."""
+    await socket.accept()
+    data = await socket.receive_text()
+    await socket.send_json({"type": "stored", "bytes": len(data.encode())})
+    await socket.close(1000, "done")
+
+
+@websocket("/ws/jobs")
+async def jobs(socket: WebSocket[Any, Any, Any]) -> None:
+    """A handler that fails: Litestar closes with 4500 and wsinspect keeps the exception."""
+    await socket.accept()
+    await socket.receive_json()
+    raise RuntimeError("job queue unavailable")
+
+
+@websocket("/ws/admin")
+async def admin(socket: WebSocket[Any, Any, Any]) -> None:
+    """Refuses the upgrade (a close before accept: HTTP 403) unless a token is given."""
+    if socket.query_params.get("token") != "let-me-in":
+        await socket.close(code=1008, reason="token required")
+        return
+    await socket.accept()
+
+
+def demo_app(socket_path: Path) -> Litestar:
+    plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
+    return Litestar(route_handlers=[chat, ticker, upload, jobs, admin], plugins=[plugin])
+
+
+# -- the simulated clients -------------------------------------------------------------------
+
+
+async def chat_client(base: str, user: str) -> None:
+    async with connect(f"{base}/ws/chat?room=general", subprotocols=["chat.v1"], ping_interval=None) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "auth", "user": user, "token": "secret"}))
+        await ws.recv()
+        await ws.send(json.dumps({"type": "subscribe", "channel": "general"}))
+        await ws.recv()
+        for turn in range(random.randint(8, 14)):
+            if turn % 3 == 0:
+                await ws.send(json.dumps({"type": "message", "text": f"hello from {user} #{turn}"}))
+            else:
+                await ws.send(json.dumps({"type": "poll"}))
+            await ws.recv()
+            if turn == 5:
+                await ws.ping(b"client-ping")
+            await asyncio.sleep(0.5)
+        await ws.close(4001, f"{user} left the room")
+
+
+async def ticker_client(base: str) -> None:
+    async with connect(f"{base}/ws/ticker", ping_interval=None) as ws:
+        for _ in range(25):
+            await ws.recv()
+
+
+async def upload_client(base: str) -> None:
+    async with connect(f"{base}/ws/upload", ping_interval=None) as ws:
+        body = json.dumps({"type": "upload", "body": "é" * 12_000}, ensure_ascii=False)
+        await ws.send(body)  # 24 KB of UTF-8, over max_message_size: shown truncated
+        await ws.recv()
+        await ws.wait_closed()
+
+
+async def jobs_client(base: str) -> None:
+    async with connect(f"{base}/ws/jobs", ping_interval=None) as ws:
+        await ws.send(json.dumps({"type": "run", "job": "nightly-report"}))
+        await ws.wait_closed()
+
+
+async def admin_client(base: str) -> None:
+    async with connect(f"{base}/ws/admin", ping_interval=None):
+        pass  # refused: connect raises
+
+
+async def forever(client: Callable[[], Awaitable[None]], pause: float) -> None:
+    """Run a client again and again; a refused or broken connection is part of the show."""
+    while True:
+        with contextlib.suppress(OSError, WebSocketException):
+            await client()
+        await asyncio.sleep(pause)
+
+
+# -- running it ------------------------------------------------------------------------------
+
+
+class DemoTraffic:
+    """The demo app on a free loopback port, plus its clients, in a background thread."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            demo_app(socket_path),
+            ws=WebSocketProtocol,
+            ws_ping_interval=2.0,
+            ws_ping_timeout=5.0,
+            lifespan="off",
+            log_config=None,  # uvicorn must not write over the inspector's screen
+            log_level="critical",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="wsinspect-demo", daemon=True)
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self._stopped.set()
+        self._thread.join(timeout)
+        self._sock.close()
+
+    async def _main(self) -> None:
+        serving = asyncio.create_task(self.server.serve(sockets=[self._sock]))
+        # The clients retry until the server accepts them, so there is no wait for its start.
+        base = f"ws://127.0.0.1:{self.port}"
+        clients = [
+            asyncio.create_task(forever(lambda: chat_client(base, "alice"), 1.0)),
+            asyncio.create_task(forever(lambda: chat_client(base, "bob"), 2.0)),
+            asyncio.create_task(forever(lambda: ticker_client(base), 1.0)),
+            asyncio.create_task(forever(lambda: upload_client(base), 8.0)),
+            asyncio.create_task(forever(lambda: jobs_client(base), 6.0)),
+            asyncio.create_task(forever(lambda: admin_client(base), 7.0)),
+        ]
+        await asyncio.to_thread(self._stopped.wait)
+        for client in clients:
+            client.cancel()
+        await asyncio.gather(*clients, return_exceptions=True)
+        self.server.should_exit = True
+        await serving
