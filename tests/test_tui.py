@@ -833,8 +833,8 @@ async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
             ("gone", "✖ keepalive timeout"),
         ]:
             panel.show(store, cid)
-            await pilot.pause()
-            assert expected in text_of(panel), cid
+            # What it was given, read at once: the app's own refresh may soon show another connection.
+            assert expected in str(panel.render()), cid
         # ping and pong rows are ◉ control rows, and p hides them
         lines = [app.timeline.render_line(y).text for y in range(app.timeline.size.height)]
         assert any("◉ ping →" in line for line in lines)

@@ -56,11 +56,12 @@ async def chat(socket: WebSocket[Any, Any, Any]) -> None:
 
 @websocket("/ws/ticker")
 async def ticker(socket: WebSocket[Any, Any, Any]) -> None:
-    """Binary frames: a sequence number and a price, packed little-endian."""
+    """Binary frames: a sequence number and a price, packed little-endian; then a normal close."""
     await socket.accept()
-    for seq in range(1_000_000):
+    for seq in range(25):
         await socket.send_bytes(struct.pack("<Id", seq, 100 + random.random()))
         await asyncio.sleep(0.4)
+    await socket.close(1000, "market closed")
 
 
 @websocket("/ws/upload")
@@ -117,8 +118,8 @@ async def chat_client(base: str, user: str) -> None:
 
 async def ticker_client(base: str) -> None:
     async with connect(f"{base}/ws/ticker", ping_interval=None) as ws:
-        for _ in range(25):
-            await ws.recv()
+        async for _ in ws:  # until the server closes
+            pass
 
 
 async def upload_client(base: str) -> None:
