@@ -101,49 +101,53 @@ def _open_channel(scope: Any) -> ControlChannel | None:
     return channel
 
 
-def _client_ping(channel: ControlChannel, payload: bytes) -> None:
-    """A ping from the client, and the pong with the same payload the server answered it with."""
-    try:
-        channel.frame("received", "ping", payload)
-        channel.frame("sent", "pong", payload)
-    except Exception:  # pragma: no cover - the channel guards each tracker already
-        _tracking_failed()
-
-
-def _client_pong(channel: ControlChannel, payload: bytes, rtt: float | None) -> None:
-    try:
-        channel.frame("received", "pong", payload, rtt)
-    except Exception:  # pragma: no cover
-        _tracking_failed()
-
-
-def _keepalive_ping(channel: ControlChannel, payload: bytes) -> None:
-    try:
-        channel.frame("sent", "ping", payload)
-    except Exception:  # pragma: no cover
-        _tracking_failed()
-
-
-def _keepalive_timeout(channel: ControlChannel) -> None:
-    try:
-        channel.keepalive_timeout()
-    except Exception:  # pragma: no cover
-        _tracking_failed()
-
-
 # Each override lets uvicorn do its work first and then reports what it did, so that wsinspect
 # can neither change nor break it. uvicorn's keepalive state tells what happened:
 # ``pending_ping_payload`` is set when a keepalive ping goes out and cleared when the pong that
 # answers it arrives (uvicorn then sets ``last_ping_rtt``, measured on its loop clock) or when the
 # ping times out; ``close_sent`` turns true when the timeout fails the connection.
 
+
+class _KeepaliveReports:
+    """The keepalive overrides both protocols share (their uvicorn bases name things alike)."""
+
+    _wsinspect: ControlChannel | None = None
+    pending_ping_payload: bytes | None
+    close_sent: bool
+    last_ping_rtt: float
+
+    def send_keepalive_ping(self) -> None:
+        before = self.pending_ping_payload
+        super().send_keepalive_ping()  # type: ignore[misc]
+        payload = self.pending_ping_payload
+        if self._wsinspect is not None and payload is not None and payload is not before:
+            self._wsinspect.frame("sent", "ping", payload)
+
+    def keepalive_timeout(self) -> None:
+        was_open = not self.close_sent
+        super().keepalive_timeout()  # type: ignore[misc]
+        if self._wsinspect is not None and was_open and self.close_sent:
+            self._wsinspect.keepalive_timeout()
+
+    def _report_pong(self, pending: bytes | None, payload: bytes) -> None:
+        """After uvicorn handled a pong: it carries a round-trip time if it answered our ping."""
+        if self._wsinspect is not None:
+            answered = pending is not None and self.pending_ping_payload is None
+            self._wsinspect.frame("received", "pong", payload, self.last_ping_rtt if answered else None)
+
+    def _report_client_ping(self, payload: bytes) -> None:
+        """A ping from the client, and the pong with the same payload the server answered it with."""
+        if self._wsinspect is not None:
+            self._wsinspect.frame("received", "ping", payload)
+            self._wsinspect.frame("sent", "pong", payload)
+
+
 if _HAVE_SANSIO:
     _check_hooks(WebSocketsSansIOProtocol)
 
-    class SansIOWebSocketProtocol(WebSocketsSansIOProtocol):
+    class SansIOWebSocketProtocol(_KeepaliveReports, WebSocketsSansIOProtocol):
         """uvicorn's ``websockets-sansio`` protocol, reporting pings, pongs and keepalive timeouts."""
 
-        _wsinspect: ControlChannel | None = None
         # uvicorn calls handle_ping() without the frame. handle_events keeps a reference to the
         # batch of events it is about to process (the list websockets' events_received() hands
         # over), so that handle_ping can find the ping's payload there: one reference per read of
@@ -167,28 +171,13 @@ if _HAVE_SANSIO:
             payload = self._wsinspect_ping_payload() if self._wsinspect is not None else None
             super().handle_ping()
             # websockets queued the pong (same payload) when it parsed the ping; uvicorn wrote it.
-            if self._wsinspect is not None and payload is not None:
-                _client_ping(self._wsinspect, payload)
+            if payload is not None:
+                self._report_client_ping(payload)
 
         def handle_pong(self, event: Frame) -> None:
             pending = self.pending_ping_payload
             super().handle_pong(event)
-            if self._wsinspect is not None:
-                answered = pending is not None and self.pending_ping_payload is None
-                _client_pong(self._wsinspect, bytes(event.data), self.last_ping_rtt if answered else None)
-
-        def send_keepalive_ping(self) -> None:
-            before = self.pending_ping_payload
-            super().send_keepalive_ping()
-            payload = self.pending_ping_payload
-            if self._wsinspect is not None and payload is not None and payload is not before:
-                _keepalive_ping(self._wsinspect, payload)
-
-        def keepalive_timeout(self) -> None:
-            was_open = not self.close_sent
-            super().keepalive_timeout()
-            if self._wsinspect is not None and was_open and self.close_sent:
-                _keepalive_timeout(self._wsinspect)
+            self._report_pong(pending, bytes(event.data))
 
         def _wsinspect_ping_payload(self) -> bytes | None:
             try:
@@ -206,10 +195,8 @@ if _HAVE_SANSIO:
 if _HAVE_WSPROTO:
     _check_hooks(WSProtocol)
 
-    class WSProtoWebSocketProtocol(WSProtocol):
+    class WSProtoWebSocketProtocol(_KeepaliveReports, WSProtocol):
         """uvicorn's ``wsproto`` protocol, reporting pings, pongs and keepalive timeouts."""
-
-        _wsinspect: ControlChannel | None = None
 
         def handle_connect(self, event: wsproto_events.Request) -> None:
             super().handle_connect(event)
@@ -217,28 +204,12 @@ if _HAVE_WSPROTO:
 
         def handle_ping(self, event: wsproto_events.Ping) -> None:
             super().handle_ping(event)  # writes event.response(): a pong with the same payload
-            if self._wsinspect is not None:
-                _client_ping(self._wsinspect, bytes(event.payload))
+            self._report_client_ping(bytes(event.payload))
 
         def handle_pong(self, event: wsproto_events.Pong) -> None:
             pending = self.pending_ping_payload
             super().handle_pong(event)
-            if self._wsinspect is not None:
-                answered = pending is not None and self.pending_ping_payload is None
-                _client_pong(self._wsinspect, bytes(event.payload), self.last_ping_rtt if answered else None)
-
-        def send_keepalive_ping(self) -> None:
-            before = self.pending_ping_payload
-            super().send_keepalive_ping()
-            payload = self.pending_ping_payload
-            if self._wsinspect is not None and payload is not None and payload is not before:
-                _keepalive_ping(self._wsinspect, payload)
-
-        def keepalive_timeout(self) -> None:
-            was_open = not self.close_sent
-            super().keepalive_timeout()
-            if self._wsinspect is not None and was_open and self.close_sent:
-                _keepalive_timeout(self._wsinspect)
+            self._report_pong(pending, bytes(event.payload))
 
 
 WebSocketProtocol: type[asyncio.Protocol]
