@@ -151,27 +151,31 @@ class SessionStore:
         )
 
     def _frame(self, producer: Producer, message: FrameAdded) -> None:
-        entry = self.entries.get(message.connection_id) or self._entry(
-            producer, message.connection_id, message.frame.timestamp
-        )
-        if message.index < entry.next_index:
+        # This runs for every frame: locals, and no work for what did not change.
+        connection_id = message.connection_id
+        entry = self.entries.get(connection_id) or self._entry(producer, connection_id, message.frame.timestamp)
+        index = message.index
+        expected = entry.next_index
+        if index < expected:
             return  # already have it (sent again by a replay)
         connection = entry.connection
-        # Frames the app's buffer or its queue lost show up as a gap in the numbering.
-        connection.messages_dropped += message.index - entry.next_index
-        entry.next_index = message.index + 1
-        if len(entry.frames) == entry.frames.maxlen:
+        if index != expected:  # frames the app's buffer or its queue lost leave a gap in the numbering
+            connection.messages_dropped += index - expected
+        entry.next_index = index + 1
+        frames = entry.frames
+        if len(frames) == frames.maxlen:
             connection.messages_dropped += 1
         frame = message.frame
-        entry.frames.append(frame)
-        self.timeline.append((message.connection_id, frame))
-        if frame.message_type == "ping" and frame.direction == "sent":
-            if entry.unanswered_ping is None:
-                entry.unanswered_ping = frame.timestamp
-        elif frame.message_type == "pong" and frame.direction == "received":
-            entry.unanswered_ping = None
+        frames.append(frame)
+        self.timeline.append((connection_id, frame))
         self.frames_received += 1
-        # Counts only grow (comparisons rather than max(): this runs for every frame).
+        kind = frame.message_type
+        if kind == "ping":
+            if frame.direction == "sent" and entry.unanswered_ping is None:
+                entry.unanswered_ping = frame.timestamp
+        elif kind == "pong" and frame.direction == "received":
+            entry.unanswered_ping = None
+        # Counts only grow (comparisons rather than max()).
         if message.messages_sent > connection.messages_sent:
             connection.messages_sent = message.messages_sent
         if message.messages_received > connection.messages_received:
