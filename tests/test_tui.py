@@ -3,6 +3,7 @@ re-open, and the live transport from a real middleware into the running app."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import pytest
 from textual.command import CommandList, CommandPalette
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input
 from tui_data import (
@@ -841,3 +843,26 @@ async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
         assert any("◉ pong ←" in line for line in lines)
         await pilot.press("p")
         assert all(row[1].message_type not in ("ping", "pong") for row in shown_rows(app) if isinstance(row[1], Frame))
+
+
+async def test_shift_e_exports_to_a_named_file_and_har_by_its_suffix(tmp_path: Path) -> None:
+    app = make_app(export_dir=tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("E")
+        box = app.screen.query_one("#export-path", Input)
+        assert box.value.startswith(str(tmp_path / "wsinspect-"))
+        box.value = "capture.har"
+        await pilot.press("enter")
+        await pilot.pause()
+        har = tmp_path / "capture.har"
+        assert har.exists()
+        document = json.loads(har.read_text())
+        assert document["log"]["version"] == "1.2"
+        assert len(read_session(har).connections) == len(app.store.entries)
+        # Esc leaves without writing anything.
+        before = set(tmp_path.iterdir())
+        await pilot.press("E")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert set(tmp_path.iterdir()) == before
+        assert not isinstance(app.screen, ModalScreen)

@@ -44,6 +44,7 @@ HELP = """\
   [b]r[/b]             raw / pretty JSON in the detail pane
   [b]y[/b]             copy the selected frame's content
   [b]e[/b]             export the session to wsinspect-<date>-<time>.json
+  [b]E[/b]             export to a file you name (.har: HAR 1.2)
   [b]ctrl+l[/b]        clear the session
   [b]ctrl+p[/b]        command palette
   [b]?[/b]             this help
@@ -72,6 +73,34 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(HELP)
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Asks where to export: a .json name writes session JSON, a .har name HAR 1.2."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#export-path"
+    DEFAULT_CSS = """
+    ExportScreen { align: center middle; }
+    ExportScreen > VerticalScroll { width: 90; max-width: 100%; height: auto;
+        border: round $accent; background: $panel; padding: 1 2; }
+    """
+
+    def __init__(self, default: str) -> None:
+        super().__init__()
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("Export the session to (ends in .har: HAR 1.2; Enter writes, Esc cancels):")
+            yield Input(value=self.default, id="export-path")
+
+    @on(Input.Submitted, "#export-path")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class InspectorApp(App[None]):
@@ -108,6 +137,7 @@ class InspectorApp(App[None]):
         Binding("r", "toggle_raw", "Raw", show=False),
         Binding("y", "copy", "Copy"),
         Binding("e", "export", "Export"),
+        Binding("E", "export_as", "Export as", show=False),
         Binding("ctrl+l", "clear_session", "Clear", show=False),
         Binding("tab", "focus_next", "Switch", show=False),
     ]
@@ -361,7 +391,19 @@ class InspectorApp(App[None]):
         self.notify(f"Copied {len(text):,} characters to the clipboard")
 
     def action_export(self) -> None:
-        path = self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json"
+        self.export_to(self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json")
+
+    def action_export_as(self) -> None:
+        default = self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json"
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.export_to(self.export_dir / Path(path).expanduser())
+
+        self.push_screen(ExportScreen(str(default)), chosen)
+
+    def export_to(self, path: Path) -> None:
+        """Write the session there: session JSON, or HAR when the name ends in .har."""
         connections = self.store.connections()
         try:
             write_session(path, connections, time())
@@ -392,6 +434,7 @@ class InspectorApp(App[None]):
         )
         yield SystemCommand("Clear filters", "Remove every filter (Esc)", self.action_clear_filters)
         yield SystemCommand("Export session", "Write the session JSON to the working directory (e)", self.action_export)
+        yield SystemCommand("Export session as…", "Choose the file; .har writes HAR 1.2 (E)", self.action_export_as)
         yield SystemCommand("Copy frame", "Copy the selected frame's content (y)", self.action_copy)
         yield SystemCommand("Raw / pretty JSON", "Toggle the detail pane's JSON view (r)", self.action_toggle_raw)
         yield SystemCommand("Clear session", "Forget every connection and frame (ctrl+l)", self.action_clear_session)
