@@ -57,7 +57,7 @@ def main() -> None:
         sections["ingest"].append(ingest.via_socket(stream, frames, repeats_b, workdir, rate_a))
         print_section(title, sections["ingest"])
         if args.profile:
-            print("\ncProfile of (a) Decoder.feed + SessionStore.apply, top 10 by own time:")
+            print("\ncProfile of (a) Decoder.feed + Store.apply, top 10 by own time:")
             print(ingest.profile(stream).rstrip())
         del stream
 

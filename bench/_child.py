@@ -1,6 +1,6 @@
 """The benchmarks' helper processes, so that they do not share the GIL with what is measured.
 
-``inspector SOCKET``: an ``InspectorServer`` with a ``SessionStore``; prints ``ready``, then answers
+``inspector SOCKET``: an ``InspectorServer`` with a ``Store``; prints ``ready``, then answers
 each ``stats`` line on stdin with a JSON line; ends when stdin closes.
 ``feed SOCKET FILE``: writes FILE to SOCKET as fast as it can, then prints when it started writing.
 """
@@ -19,10 +19,10 @@ _DROPPED = re.compile(r": (\d+) frames dropped$")
 
 
 async def inspector(path: str) -> None:
-    from wsinspect.server import InspectorServer
-    from wsinspect.store import SessionStore
+    from wsinspect.inspector.server import InspectorServer
+    from wsinspect.inspector.store import Store
 
-    store = SessionStore()
+    store = Store()
     last = 0.0
 
     def changed(_: set[str]) -> None:

@@ -2,7 +2,7 @@
 
 The stream is what a producer sends: a Hello, a ConnectionUpdate for each of 50 connections, then
 FrameAdded messages of ~100-byte text frames round-robin over them, encoded in batches of 512 as
-the emitter does. (a) is sans-I/O: ``Decoder.feed`` in 256 KiB chunks plus ``SessionStore.apply``;
+the emitter does. (a) is sans-I/O: ``Decoder.feed`` in 256 KiB chunks plus ``Store.apply``;
 its baseline is msgspec decoding every message body alone (the floor for this wire format), and
 ``Decoder.feed`` without ``apply`` splits the cost. (b) goes through an ``InspectorServer`` in this
 process, fed by another process writing the same bytes as fast as it can, timed from its first
@@ -26,9 +26,9 @@ from typing import Any
 
 import msgspec
 
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.store import Producer, Store
 from wsinspect.model import Connection, Frame
-from wsinspect.server import InspectorServer
-from wsinspect.store import Producer, SessionStore
 from wsinspect.wire import (
     PROTOCOL_VERSION,
     ConnectionUpdate,
@@ -95,8 +95,8 @@ def decode_only(stream: bytes) -> None:
         offset += 4 + size
 
 
-def feed(parts: list[bytes], apply: bool) -> SessionStore:
-    decoder, store, producer = Decoder(), SessionStore(), Producer(1, os.getpid(), "bench")
+def feed(parts: list[bytes], apply: bool) -> Store:
+    decoder, store, producer = Decoder(), Store(), Producer(1, os.getpid(), "bench")
     for part in parts:
         messages = decoder.feed(part)
         if apply:
@@ -118,7 +118,7 @@ def sans_io(stream: bytes, frames: int, repeats: int) -> list[Row]:
     cases: list[tuple[str, Callable[[Any], object], Any]] = [
         ("msgspec decode only (floor, baseline)", decode_only, stream),
         ("Decoder.feed", lambda p: feed(p, apply=False), parts),
-        ("Decoder.feed + SessionStore.apply", lambda p: feed(p, apply=True), parts),
+        ("Decoder.feed + Store.apply", lambda p: feed(p, apply=True), parts),
     ]
     samples: list[list[float]] = [[] for _ in cases]
     for _ in range(repeats):
@@ -136,7 +136,7 @@ def target_note(rate: float) -> str:
 
 
 async def _through_socket(socket_path: Path, stream_file: Path, frames: int) -> float:
-    store = SessionStore()
+    store = Store()
     done, end = asyncio.Event(), [0.0]
 
     def changed(_: set[str]) -> None:

@@ -14,16 +14,16 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from wsinspect.inspector.store import Store
+from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection, Frame
-from wsinspect.store import SessionStore
-from wsinspect.tui import InspectorApp
 
 from .shared import Row, median, payload
 
 TARGET_MS = 100.0
 
 
-def store_with(frames: int, connections: int = 50) -> SessionStore:
+def store_with(frames: int, connections: int = 50) -> Store:
     held = []
     per = frames // connections
     for c in range(connections):
@@ -53,12 +53,12 @@ def store_with(frames: int, connections: int = 50) -> SessionStore:
                 messages=messages,
             )
         )
-    store = SessionStore(max_messages=frames)
+    store = Store(max_messages=frames)
     store.load(held)
     return store
 
 
-async def _time_keys(store: SessionStore, repeats: int) -> dict[str, float]:
+async def _time_keys(store: Store, repeats: int) -> dict[str, float]:
     app = InspectorApp(store, source="bench")
     timings: dict[str, list[float]] = {}
     async with app.run_test(size=(160, 45)) as pilot:

@@ -13,13 +13,13 @@ import pytest
 from textual.pilot import Pilot
 
 from wsinspect import cli
-from wsinspect.store import SessionStore
-from wsinspect.tui import InspectorApp
+from wsinspect.inspector.store import Store
+from wsinspect.inspector.ui.app import InspectorApp
 
 SHOWN_WITHIN = 10.0
 
 
-def kinds_seen(store: SessionStore) -> set[str]:
+def kinds_seen(store: Store) -> set[str]:
     """Every kind of thing the demo promises, as far as the store holds it."""
     seen: set[str] = set()
     for entry in store.entries.values():
@@ -93,7 +93,7 @@ def test_demo_without_its_extra_says_how_to_install_it(
 ) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "wsinspect.demo", None)  # as if uvicorn/websockets were missing
+    monkeypatch.setitem(sys.modules, "wsinspect.inspector.demo", None)  # as if uvicorn/websockets were missing
     assert cli.main(["demo"]) == 1
     err = capsys.readouterr().err
     assert "pip install 'wsinspect[demo]'" in err

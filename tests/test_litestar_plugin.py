@@ -163,7 +163,7 @@ def test_disabled_plugin_adds_no_middleware() -> None:
 
 def test_the_app_side_never_imports_textual() -> None:
     code = (
-        "import sys, wsinspect, wsinspect.litestar, wsinspect.middleware;"
+        "import sys, wsinspect, wsinspect.litestar, wsinspect.capture.middleware;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.tracker import ConnectionTracker
+from wsinspect.capture.tracker import ConnectionTracker
 
 
 class FakeServer:

@@ -18,8 +18,8 @@ from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
+from wsinspect.inspector.files import read_session
 from wsinspect.litestar import WSInspectPlugin
-from wsinspect.session import read_session
 
 
 @websocket("/ws/echo")

@@ -16,7 +16,7 @@ from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.session import read_session
+from wsinspect.inspector.files import read_session
 
 
 def start_recorder(socket_path: Path, output: Path) -> subprocess.Popen[str]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.store import Store
 from wsinspect.model import Connection, Frame
 from wsinspect.paths import SocketPathError
-from wsinspect.server import InspectorServer
-from wsinspect.store import SessionStore
 from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, Hello, encode
 
 
@@ -40,7 +40,7 @@ async def wait_for(condition: object, patience: float = 5.0) -> None:
 async def test_a_bad_producer_is_disconnected_and_the_others_served(
     private_socket: Path, caplog: pytest.LogCaptureFixture, garbage: bytes, reason: str
 ) -> None:
-    store = SessionStore()
+    store = Store()
     server = InspectorServer(store, private_socket)
     await server.start()
     try:
@@ -71,10 +71,10 @@ async def test_a_bad_producer_is_disconnected_and_the_others_served(
 
 
 async def test_a_second_inspector_on_the_same_path_is_refused(private_socket: Path) -> None:
-    first = InspectorServer(SessionStore(), private_socket)
+    first = InspectorServer(Store(), private_socket)
     await first.start()
     try:
         with pytest.raises(SocketPathError, match="another inspector is listening"):
-            await InspectorServer(SessionStore(), private_socket).start()
+            await InspectorServer(Store(), private_socket).start()
     finally:
         await first.close()

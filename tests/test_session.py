@@ -11,8 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from wsinspect.model import Connection, Frame
-from wsinspect.session import (
+from wsinspect.inspector.files import (
     SessionFileError,
     check_writable,
     dumps,
@@ -20,6 +19,7 @@ from wsinspect.session import (
     read_session,
     write_session,
 )
+from wsinspect.model import Connection, Frame
 
 EXPORTED_AT = 1764350000.123
 UNICODE = 'héllo wörld — 你好 🎉 \u0000 "quoted" \\ \n'

@@ -1,4 +1,4 @@
-"""The inspector's SessionStore, driven directly (sans-I/O) with wire messages."""
+"""The inspector's Store, driven directly (sans-I/O) with wire messages."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from wsinspect.inspector.store import Producer, Store
 from wsinspect.model import Connection, Frame
-from wsinspect.store import Producer, SessionStore
 from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, FramesDropped, Hello
 
 APP = Producer(key=1, pid=1001, app="chat-app")
@@ -49,17 +49,17 @@ def added(
     )
 
 
-def contents(store: SessionStore, connection_id: str = "c1") -> list[Any]:
+def contents(store: Store, connection_id: str = "c1") -> list[Any]:
     return [frame.content for frame in store.entries[connection_id].frames]
 
 
-def snapshot(store: SessionStore, connection_id: str = "c1") -> Connection:
+def snapshot(store: Store, connection_id: str = "c1") -> Connection:
     (found,) = [c for c in store.connections() if c.connection_id == connection_id]
     return found
 
 
 def test_frames_are_appended_in_order_with_counts_from_frame_added() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(0), added(1, direction="received", counts=(1, 1, 2, 5)), added(2)], NOW)
     connection = snapshot(store)
     assert [f.content for f in connection.messages] == ["m0", "m1", "m2"]
@@ -72,7 +72,7 @@ def test_frames_are_appended_in_order_with_counts_from_frame_added() -> None:
 
 
 def test_counts_come_from_the_producer_even_when_frames_were_not_sent() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(0, counts=(40, 7, 4000, 70))], NOW)
     connection = snapshot(store)
     assert (connection.messages_sent, connection.messages_received) == (40, 7)
@@ -80,7 +80,7 @@ def test_counts_come_from_the_producer_even_when_frames_were_not_sent() -> None:
 
 
 def test_connection_update_sets_metadata_and_producer_identity() -> None:
-    store = SessionStore()
+    store = Store()
     update = conn(
         state="closed",
         query_string="room=1",
@@ -107,7 +107,7 @@ def test_connection_update_sets_metadata_and_producer_identity() -> None:
 
 
 def test_later_update_changes_state_and_keeps_frames() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(state="open"), added(0), added(1)], NOW)
     store.apply(APP, [conn(state="closed", close_code=1000, messages_sent=2, bytes_sent=4)], NOW)
     connection = snapshot(store)
@@ -117,7 +117,7 @@ def test_later_update_changes_state_and_keeps_frames() -> None:
 
 
 def test_repeated_frame_from_a_replay_is_ignored() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(0), added(1), added(2)], NOW)
     # The producer reconnects and replays its buffer: indexes 1 and 2 again, then a new one.
     store.apply(APP, [conn(), added(1, content="again"), added(2, content="again"), added(3)], NOW)
@@ -127,7 +127,7 @@ def test_repeated_frame_from_a_replay_is_ignored() -> None:
 
 
 def test_gap_in_indexes_counts_as_dropped() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(0), added(1), added(5), added(6), added(9)], NOW)
     assert contents(store) == ["m0", "m1", "m5", "m6", "m9"]
     assert snapshot(store).messages_dropped == 3 + 2
@@ -135,13 +135,13 @@ def test_gap_in_indexes_counts_as_dropped() -> None:
 
 def test_first_frame_not_at_zero_counts_the_missing_ones() -> None:
     # The app's replay buffer had already dropped the oldest four.
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(4)], NOW)
     assert snapshot(store).messages_dropped == 4
 
 
 def test_max_messages_evicts_oldest_and_counts_them_as_dropped() -> None:
-    store = SessionStore(max_messages=3)
+    store = Store(max_messages=3)
     store.apply(APP, [conn(), *(added(i) for i in range(5))], NOW)
     assert contents(store) == ["m2", "m3", "m4"]
     assert snapshot(store).messages_dropped == 2
@@ -152,7 +152,7 @@ def test_max_messages_evicts_oldest_and_counts_them_as_dropped() -> None:
 
 
 def test_update_does_not_reset_dropped_counted_by_the_store() -> None:
-    store = SessionStore(max_messages=2)
+    store = Store(max_messages=2)
     store.apply(APP, [conn(), added(0), added(1), added(2), added(7)], NOW)
     dropped = snapshot(store).messages_dropped
     assert dropped == 1 + 4 + 1
@@ -161,7 +161,7 @@ def test_update_does_not_reset_dropped_counted_by_the_store() -> None:
 
 
 def test_counts_never_go_backwards_when_an_older_update_arrives_late() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(0), added(1, counts=(2, 3, 20, 30))], NOW)
     # An update queued before the replay carries older (smaller) counts.
     stale = conn(messages_sent=1, messages_received=1, bytes_sent=5, bytes_received=6, state="closed")
@@ -183,7 +183,7 @@ def test_counts_never_go_backwards_when_an_older_update_arrives_late() -> None:
 
 
 def test_frame_before_its_connection_creates_an_entry_the_update_fills() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [added(0, timestamp=300.0), added(1, timestamp=301.0)], NOW)
     early = snapshot(store)
     assert early.path == ""
@@ -207,7 +207,7 @@ def test_frame_before_its_connection_creates_an_entry_the_update_fills() -> None
 
 
 def test_frames_dropped_adds_a_warning_naming_the_count() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [FramesDropped(count=37)], NOW)
     assert len(store.system_events) == 1
     event = store.system_events[0]
@@ -220,7 +220,7 @@ def test_frames_dropped_adds_a_warning_naming_the_count() -> None:
 
 
 def test_listeners_called_once_per_apply_with_changed_ids() -> None:
-    store = SessionStore()
+    store = Store()
     calls: list[set[str]] = []
     store.listeners.append(calls.append)
     store.apply(APP, [conn("a"), added(0, "a"), added(1, "a"), added(0, "b"), FramesDropped(count=1)], NOW)
@@ -230,7 +230,7 @@ def test_listeners_called_once_per_apply_with_changed_ids() -> None:
 
 
 def test_every_listener_is_called() -> None:
-    store = SessionStore()
+    store = Store()
     first: list[set[str]] = []
     second: list[set[str]] = []
     store.listeners.extend([first.append, second.append])
@@ -239,7 +239,7 @@ def test_every_listener_is_called() -> None:
 
 
 def test_listeners_not_called_when_no_connection_changed() -> None:
-    store = SessionStore()
+    store = Store()
     calls: list[set[str]] = []
     store.listeners.append(calls.append)
     store.apply(APP, [], NOW)
@@ -249,7 +249,7 @@ def test_listeners_not_called_when_no_connection_changed() -> None:
 
 
 def test_two_producers_keep_their_connections_apart() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn("a", path="/chat", connected_at=10.0), added(0, "a", content="from chat")], NOW)
     store.apply(OTHER, [conn("b", path="/game", connected_at=5.0), added(0, "b", content="from game")], NOW)
     store.apply(APP, [added(1, "a", content="chat again")], NOW)
@@ -263,7 +263,7 @@ def test_two_producers_keep_their_connections_apart() -> None:
 
 
 def test_snapshots_are_copies() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn(), added(0)], NOW)
     snap = snapshot(store)
     snap.messages.clear()
@@ -271,7 +271,7 @@ def test_snapshots_are_copies() -> None:
 
 
 def test_clear_empties() -> None:
-    store = SessionStore()
+    store = Store()
     store.apply(APP, [conn("a"), added(0, "a"), FramesDropped(count=2)], NOW)
     store.add_system_event(NOW, "hello", "info")
     assert store.entries
@@ -284,7 +284,7 @@ def test_clear_empties() -> None:
 
 @pytest.mark.parametrize("max_messages", [1, 2, 10])
 def test_frames_held_never_exceed_max_messages(max_messages: int) -> None:
-    store = SessionStore(max_messages=max_messages)
+    store = Store(max_messages=max_messages)
     store.apply(APP, [conn(), *(added(i) for i in range(25))], NOW)
     held = len(snapshot(store).messages)
     assert held == min(25, max_messages)
@@ -292,15 +292,15 @@ def test_frames_held_never_exceed_max_messages(max_messages: int) -> None:
 
 
 def test_the_store_tracks_the_oldest_unanswered_ping() -> None:
+    from wsinspect.inspector.store import Producer, Store
     from wsinspect.model import Connection, Frame
-    from wsinspect.store import Producer, SessionStore
     from wsinspect.wire import ConnectionUpdate, FrameAdded
 
     def control(index: int, direction: str, kind: str, at: float) -> FrameAdded:
         frame = Frame(direction=direction, message_type=kind, content=b"", timestamp=at, size_bytes=0)  # type: ignore[arg-type]
         return FrameAdded("c", index, frame, 0, 0, 0, 0)
 
-    store = SessionStore()
+    store = Store()
     producer = Producer(1, 1, "a")
     store.apply(producer, [ConnectionUpdate(Connection(connection_id="c", path="/", connected_at=0.0))], 0.0)
     store.apply(producer, [control(0, "sent", "ping", 1.0), control(1, "sent", "ping", 2.0)], 2.0)

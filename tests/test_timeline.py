@@ -12,21 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsinspect.model import Frame, SystemEvent
-from wsinspect.timeline import (
-    FilteredIndex,
-    FilterError,
-    Filters,
-    Row,
-    close_code_name,
-    describe_close,
-    format_duration,
-    format_offset,
-    format_size,
-    hexdump,
-    parse_json,
-    preview,
-)
+from wsinspect.inspector.filters import FilteredIndex, FilterError, Filters
+from wsinspect.inspector.formatting import format_duration, format_offset, format_size, hexdump, parse_json, preview
+from wsinspect.model import Frame, Row, SystemEvent, close_code_name, describe_close
 
 
 def frame(
@@ -941,8 +929,8 @@ def test_parse_json_round_trips_what_json_dumps() -> None:
 
 
 def test_keepalive_health() -> None:
+    from wsinspect.inspector.store import health
     from wsinspect.model import Connection
-    from wsinspect.timeline import health
 
     base = Connection(connection_id="x", path="/", state="open", connected_at=0.0, ping_observable=True)
     assert health(base, None, 100.0) == "ok"

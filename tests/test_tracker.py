@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from wsinspect import WSInspectConfig
+from wsinspect.capture.tracker import ConnectionTracker, cut_text
 from wsinspect.model import Connection, Frame
-from wsinspect.tracker import ConnectionTracker, cut_text
 
 
 def scope(**extra: Any) -> dict[str, Any]:

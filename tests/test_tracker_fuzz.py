@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wsinspect import WSInspectConfig
+from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.model import STATES
-from wsinspect.tracker import ConnectionTracker
 
 junk = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.binary(max_size=5), st.booleans())
 payloads = {

@@ -31,13 +31,17 @@ from tui_data import (
 )
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
+from wsinspect.inspector.files import read_session
+from wsinspect.inspector.filters import Filters
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.store import Producer, Store
+from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.connections import ConnectionTable
+from wsinspect.inspector.ui.detail import DetailPane
+from wsinspect.inspector.ui.lifecycle import LifecyclePanel
+from wsinspect.inspector.ui.screens import HelpScreen
+from wsinspect.inspector.ui.timeline import TimelineView
 from wsinspect.model import Connection, Frame, Row, SystemEvent
-from wsinspect.server import InspectorServer
-from wsinspect.session import read_session
-from wsinspect.store import Producer, SessionStore
-from wsinspect.timeline import Filters
-from wsinspect.tui import HelpScreen, InspectorApp
-from wsinspect.widgets import ConnectionTable, DetailPane, LifecyclePanel, TimelineView
 from wsinspect.wire import ConnectionUpdate, FrameAdded, WireMessage
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
@@ -52,7 +56,7 @@ PRODUCER = Producer(key=1, pid=777, app="live-app")
 
 
 def make_app(export_dir: Path | None = None, connections: list[Connection] | None = None) -> InspectorApp:
-    store = SessionStore()
+    store = Store()
     store.load(make_connections() if connections is None else connections)
     return InspectorApp(store, source="fixture.json", export_dir=export_dir)
 
@@ -73,7 +77,7 @@ def filters_line(app: InspectorApp) -> str:
 
 def shown_rows(app: InspectorApp) -> list[Row]:
     timeline = app.timeline
-    return [app.store.timeline[timeline.index[i]] for i in range(len(timeline.index))]
+    return [app.store.rows[timeline.index[i]] for i in range(len(timeline.index))]
 
 
 async def wait_for(pilot: Pilot[Any], check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
@@ -307,7 +311,7 @@ def live_frames(start: int, count: int) -> list[WireMessage]:
 
 
 async def test_follow_and_pause(private_socket: Path) -> None:
-    store = SessionStore()
+    store = Store()
     app = InspectorApp(store, server=InspectorServer(store, private_socket))
     async with app.run_test(size=SIZE) as pilot:
         timeline = app.timeline
@@ -576,7 +580,7 @@ async def test_tab_switches_to_the_connections_and_they_drive_the_lifecycle_pane
         assert "4001 Application: bye" in shown
         await pilot.press("down")
         assert app.table.selected_id() == DENIED_ID
-        assert "upgrade denied with HTTP 403" in text_of(panel)
+        assert "upgrade denied: HTTP 403" in text_of(panel)
         await pilot.press("down")
         assert app.table.selected_id() == FAILED_ID
         shown = text_of(panel)
@@ -719,7 +723,7 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> None:
-    store = SessionStore()
+    store = Store()
     app = InspectorApp(store, server=InspectorServer(store, private_socket))
     middleware = WSInspectMiddleware(echo_app, WSInspectConfig(socket_path=str(private_socket), app_name="echo"))
     emitter = middleware.recorder.emitter
@@ -786,7 +790,7 @@ def ping(direction: str, kind: str, at: float) -> Frame:
 
 async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
     now = time.time()
-    store = SessionStore()
+    store = Store()
     app = InspectorApp(store)
     async with app.run_test(size=(160, 45)) as pilot:
         healthy = Connection(

@@ -14,10 +14,10 @@ import pytest
 from textual.pilot import Pilot
 from tui_data import CHAT_ID, make_connections
 
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.store import Store
+from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Frame, Row
-from wsinspect.server import InspectorServer
-from wsinspect.store import SessionStore
-from wsinspect.tui import InspectorApp
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
 
@@ -26,20 +26,20 @@ SnapCompare = Callable[..., bool]
 
 
 def loaded() -> InspectorApp:
-    store = SessionStore()
+    store = Store()
     store.load(make_connections())
     return InspectorApp(store, source="fixture.json")
 
 
 def downs_to(app: InspectorApp, check: Callable[[Row], bool]) -> list[str]:
     """The presses that take the cursor from the first row (where a file opens) to the first row passing ``check``."""
-    position = next(i for i, row in enumerate(app.store.timeline) if check(row))
+    position = next(i for i, row in enumerate(app.store.rows) if check(row))
     return ["down"] * position
 
 
 def test_empty_live_inspector(snap_compare: SnapCompare, private_socket: Path) -> None:
     """A live inspector waiting for apps: no connections, no frames."""
-    store = SessionStore()
+    store = Store()
     # The socket path of the test is random: show a fixed one.
     app = InspectorApp(
         store,

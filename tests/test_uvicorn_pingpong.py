@@ -31,8 +31,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from wsinspect import Connection, Recorder, WSInspectConfig, WSInspectMiddleware
-from wsinspect.middleware import CONTROL_EXTENSION, ControlChannel
-from wsinspect.tracker import ConnectionTracker
+from wsinspect.capture.middleware import CONTROL_EXTENSION, ControlChannel
+from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.uvicorn import SansIOWebSocketProtocol, WebSocketProtocol, WSProtoWebSocketProtocol
 
 CLIENT_TIMEOUT = 10.0  # a safety net against a hung test, never an assertion
@@ -538,8 +538,8 @@ def test_without_uvicorn_the_import_says_what_to_install(monkeypatch: pytest.Mon
 def test_the_app_side_never_imports_uvicorn() -> None:
     script = (
         "import sys; sys.modules['uvicorn'] = None\n"
-        "import wsinspect, wsinspect.middleware, wsinspect.litestar\n"
-        "from wsinspect.middleware import ControlChannel\n"
+        "import wsinspect, wsinspect.capture.middleware, wsinspect.litestar\n"
+        "from wsinspect.capture.middleware import ControlChannel\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)

@@ -3,10 +3,10 @@
 The app side (this module, the middleware, the plugin) never imports Textual.
 """
 
+from .capture.middleware import WSInspectMiddleware
+from .capture.recorder import Recorder
 from .config import WSInspectConfig
-from .middleware import WSInspectMiddleware
 from .model import Connection, Frame
-from .recorder import Recorder
 
 __all__ = ("Connection", "Frame", "Recorder", "WSInspectConfig", "WSInspectMiddleware")
 __version__ = "0.1.0"

@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .inspector.files import SessionFileError
     from .paths import SocketPathError, resolve_socket_path
-    from .session import SessionFileError
 
     try:
         if args.command is None:
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo()
         if args.command == "record":
-            from .record import record
+            from .inspector.headless import record
 
             return asyncio.run(record(resolve_socket_path(args.socket), args.output, max_messages=args.max_messages))
     except (SocketPathError, SessionFileError) as exc:
@@ -92,11 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _inspect_live(socket_path: Path, max_messages: int) -> int:
-    from .server import InspectorServer
-    from .store import SessionStore
-    from .tui import InspectorApp
+    from .inspector.server import InspectorServer
+    from .inspector.store import Store
+    from .inspector.ui.app import InspectorApp
 
-    store = SessionStore(max_messages=max_messages)
+    store = Store(max_messages=max_messages)
     server = InspectorServer(store, socket_path)
     server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
     InspectorApp(store, server=server).run()
@@ -108,7 +108,7 @@ def _demo() -> int:
     import tempfile
 
     try:
-        from .demo import DemoTraffic
+        from .inspector.demo import DemoTraffic
     except ImportError as exc:
         print(
             f"wsinspect: the demo needs uvicorn and websockets ({exc}); install them with: "
@@ -116,14 +116,14 @@ def _demo() -> int:
             file=sys.stderr,
         )
         return 1
-    from .server import InspectorServer
-    from .store import SessionStore
-    from .tui import InspectorApp
+    from .inspector.server import InspectorServer
+    from .inspector.store import Store
+    from .inspector.ui.app import InspectorApp
 
     # A private socket of its own, so the demo never meets an inspector the user already runs.
     directory = Path(tempfile.mkdtemp(prefix="wsinspect-demo-"))
     try:
-        store = SessionStore()
+        store = Store()
         server = InspectorServer(store, directory / "inspector.sock")
         server.bind()
         traffic = DemoTraffic(server.path)
@@ -138,12 +138,12 @@ def _demo() -> int:
 
 
 def _inspect_file(path: Path) -> int:
-    from .session import read_session
-    from .store import SessionStore
-    from .tui import InspectorApp
+    from .inspector.files import read_session
+    from .inspector.store import Store
+    from .inspector.ui.app import InspectorApp
 
     session = read_session(path)
-    store = SessionStore()
+    store = Store()
     store.load(session.connections)
     InspectorApp(store, source=str(path)).run()
     return 0

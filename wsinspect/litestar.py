@@ -8,9 +8,9 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins import InitPlugin
 
+from .capture.middleware import note_handler_error, observe
+from .capture.recorder import Recorder
 from .config import WSInspectConfig
-from .middleware import note_handler_error, observe
-from .recorder import Recorder
 
 if TYPE_CHECKING:
     from litestar.config.app import AppConfig

@@ -18,6 +18,50 @@ ClosedBy = Literal["server", "client"]
 
 STATES: Final = ("connecting", "open", "closing", "closed")
 
+# The close a server sends when its keepalive ping goes unanswered (uvicorn, websockets).
+KEEPALIVE_TIMEOUT_CODE: Final = 1011
+KEEPALIVE_TIMEOUT_REASON: Final = "keepalive ping timeout"
+
+_CLOSE_NAMES: Final = {
+    1000: "Normal Closure",
+    1001: "Going Away",
+    1002: "Protocol Error",
+    1003: "Unsupported Data",
+    1005: "No Status Received",
+    1006: "Abnormal Closure",
+    1007: "Invalid Payload Data",
+    1008: "Policy Violation",
+    1009: "Message Too Big",
+    1010: "Mandatory Extension",
+    1011: "Internal Error",
+    1012: "Service Restart",
+    1013: "Try Again Later",
+    1014: "Bad Gateway",
+    1015: "TLS Handshake",
+}
+
+
+def close_code_name(code: int | None) -> str:
+    """The RFC 6455 / IANA name of a close code ("" for None, "Unknown" when unassigned)."""
+    if code is None:
+        return ""
+    name = _CLOSE_NAMES.get(code)
+    if name is not None:
+        return name
+    if 3000 <= code <= 3999:
+        return "Registered"
+    if 4000 <= code <= 4999:
+        return "Application"
+    return "Unknown"
+
+
+def describe_close(code: int | None, reason: str | None) -> str:
+    """The close as the UI shows it: "4001 Application: bye", "1000 Normal Closure"; "" without a code."""
+    if code is None:
+        return ""
+    text = f"{code} {close_code_name(code)}"
+    return f"{text}: {reason}" if reason else text
+
 
 class Frame(msgspec.Struct, kw_only=True):
     """One entry of a connection's timeline."""

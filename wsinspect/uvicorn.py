@@ -31,7 +31,7 @@ import asyncio
 import re
 from typing import Any
 
-from .middleware import CONTROL_EXTENSION, ControlChannel, _tracking_failed
+from .capture.middleware import CONTROL_EXTENSION, ControlChannel, _tracking_failed
 
 __all__ = ("MIN_UVICORN_VERSION", "SansIOWebSocketProtocol", "WSProtoWebSocketProtocol", "WebSocketProtocol")
 

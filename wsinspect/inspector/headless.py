@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from .files import SessionFileError, check_writable, write_session
 from .server import InspectorServer
-from .session import SessionFileError, check_writable, write_session
-from .store import SessionStore
+from .store import Store
 
 __all__ = ("record",)
 
@@ -26,7 +26,7 @@ CLEAR_LINE = "\r\x1b[K"
 async def record(socket_path: Path, output: Path, *, max_messages: int, out: TextIO = sys.stderr) -> int:
     """Serve producers into a store until a signal, then write ``output``. Raises on a bad socket/file."""
     check_writable(output)
-    store = SessionStore(max_messages=max_messages)
+    store = Store(max_messages=max_messages)
     server = InspectorServer(store, socket_path)
     await server.start()
     stop = asyncio.Event()
@@ -73,7 +73,7 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
     return 0
 
 
-def _status(store: SessionStore, server: InspectorServer) -> str:
+def _status(store: Store, server: InspectorServer) -> str:
     active = sum(entry.connection.state != "closed" for entry in store.entries.values())
     return (
         f"{_count(len(server.producers), 'app')}, {_count(len(store.entries), 'connection')} ({active} active), "

@@ -6,10 +6,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from .config import WSInspectConfig
+from ..config import WSInspectConfig
+from ..model import Connection
+from ..paths import resolve_socket_path
 from .emitter import Emitter
-from .model import Connection
-from .paths import resolve_socket_path
 from .tracker import ConnectionTracker, TrackerListener
 
 __all__ = ("Recorder",)

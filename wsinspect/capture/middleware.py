@@ -18,8 +18,8 @@ from contextvars import ContextVar
 from time import time
 from typing import Any, Literal, NamedTuple
 
-from .config import WSInspectConfig
-from .model import Direction
+from ..config import WSInspectConfig
+from ..model import Direction
 from .recorder import Recorder
 from .tracker import ConnectionTracker
 

@@ -26,9 +26,9 @@ from litestar.exceptions import WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from .config import WSInspectConfig
-from .litestar import WSInspectPlugin
-from .uvicorn import WebSocketProtocol
+from ..config import WSInspectConfig
+from ..litestar import WSInspectPlugin
+from ..uvicorn import WebSocketProtocol
 
 __all__ = ("DemoTraffic", "demo_app")
 

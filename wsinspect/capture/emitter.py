@@ -22,9 +22,9 @@ from typing import Any
 
 import msgspec
 
-from .model import Connection, Frame
-from .paths import safe_to_connect
-from .wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, FramesDropped, Hello, WireMessage, encode
+from ..model import Connection, Frame
+from ..paths import safe_to_connect
+from ..wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, FramesDropped, Hello, WireMessage, encode
 
 __all__ = ("Emitter",)
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from .model import Connection, Frame
+from ..model import Connection, Frame
 
 __all__ = ("FORMAT", "VERSION", "Session", "SessionFileError", "dumps", "loads", "read_session", "write_session")
 
@@ -133,7 +133,7 @@ def _iso(timestamp: float) -> str:
 
 
 def _to_har(connections: list[Connection]) -> dict[str, Any]:
-    from . import __version__
+    from .. import __version__
 
     return {
         "log": {

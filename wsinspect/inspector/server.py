@@ -9,9 +9,9 @@ import socket
 import time
 from pathlib import Path
 
-from .paths import bind_listening_socket, remove_socket
-from .store import Producer, SessionStore
-from .wire import Decoder, ProtocolError
+from ..paths import bind_listening_socket, remove_socket
+from ..wire import Decoder, ProtocolError
+from .store import Producer, Store
 
 __all__ = ("InspectorServer",)
 
@@ -27,7 +27,7 @@ class InspectorServer:
     and the server carry on.
     """
 
-    def __init__(self, store: SessionStore, path: Path) -> None:
+    def __init__(self, store: Store, path: Path) -> None:
         self.store = store
         self.path = path
         self.producers: dict[int, Producer] = {}

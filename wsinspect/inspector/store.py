@@ -5,14 +5,33 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 
-from .model import Connection, Frame, Level, Row, SystemEvent
-from .timeline import describe_close
-from .wire import ConnectionUpdate, FrameAdded, FramesDropped, WireMessage
+from ..model import (
+    KEEPALIVE_TIMEOUT_CODE,
+    KEEPALIVE_TIMEOUT_REASON,
+    Connection,
+    Frame,
+    Level,
+    Row,
+    SystemEvent,
+    describe_close,
+)
+from ..wire import ConnectionUpdate, FrameAdded, FramesDropped, WireMessage
 
-__all__ = ("ConnectionEntry", "Producer", "SessionStore", "SystemEvent")
+__all__ = (
+    "ConnectionEntry",
+    "Health",
+    "Producer",
+    "Store",
+    "SystemEvent",
+    "closed_how",
+    "closed_who",
+    "describe_ending",
+    "health",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,28 +57,28 @@ class ConnectionEntry:
 
 
 @dataclass(slots=True)
-class SessionStore:
+class Store:
     """Keeps per connection up to ``max_messages`` frames and counts what it drops.
 
-    ``timeline`` holds every frame and lifecycle event in arrival order, up to ``max_timeline``
-    rows; when it overflows the oldest tenth goes and ``timeline_trimmed`` counts the rows gone.
+    ``rows`` holds every frame and lifecycle event in arrival order, up to ``max_rows``
+    rows; when it overflows the oldest tenth goes and ``rows_trimmed`` counts the rows gone.
     ``listeners`` are called after each applied batch with the ids of connections that changed,
     so a UI can refresh at its own pace.
     """
 
     max_messages: int = 10_000
-    max_timeline: int = 2_000_000
+    max_rows: int = 2_000_000
     entries: dict[str, ConnectionEntry] = field(default_factory=dict)
     system_events: list[SystemEvent] = field(default_factory=list)
-    timeline: list[Row] = field(default_factory=list)
-    timeline_trimmed: int = 0
+    rows: list[Row] = field(default_factory=list)
+    rows_trimmed: int = 0
     frames_received: int = 0
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
 
     def add_system_event(self, timestamp: float, text: str, level: Level = "info") -> None:
         event = SystemEvent(timestamp, level, text)
         self.system_events.append(event)
-        self.timeline.append((None, event))
+        self.rows.append((None, event))
 
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
@@ -74,7 +93,7 @@ class SessionStore:
                 self.add_system_event(
                     now, f"{producer.app} (pid {producer.pid}): {message.count} frames dropped", "warning"
                 )
-        if len(self.timeline) > self.max_timeline:
+        if len(self.rows) > self.max_rows:
             self._trim()
         if changed:
             for listener in self.listeners:
@@ -95,7 +114,7 @@ class SessionStore:
             rows.extend((connection.connection_id, frame) for frame in frames)
             self.frames_received += len(frames)
         rows.sort(key=lambda row: row[1].timestamp)
-        self.timeline = rows
+        self.rows = rows
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection, oldest first."""
@@ -106,14 +125,14 @@ class SessionStore:
     def clear(self) -> None:
         self.entries.clear()
         self.system_events.clear()
-        self.timeline_trimmed += len(self.timeline)
-        self.timeline.clear()
+        self.rows_trimmed += len(self.rows)
+        self.rows.clear()
         self.frames_received = 0
 
     def _trim(self) -> None:
-        cut = len(self.timeline) - self.max_timeline + self.max_timeline // 10
-        del self.timeline[:cut]
-        self.timeline_trimmed += cut
+        cut = len(self.rows) - self.max_rows + self.max_rows // 10
+        del self.rows[:cut]
+        self.rows_trimmed += cut
 
     def _entry(self, producer: Producer, connection_id: str, connected_at: float) -> ConnectionEntry:
         entry = self.entries.get(connection_id)
@@ -136,7 +155,7 @@ class SessionStore:
         held = entry.connection
         # A placeholder made for an early frame has an empty path: its connect is still news.
         before = held if known is not None and held.path else None
-        self.timeline.extend((update.connection_id, event) for event in lifecycle_events(before, update, now))
+        self.rows.extend((update.connection_id, event) for event in lifecycle_events(before, update, now))
         # Counts only grow; an update queued before a replay may carry older ones.
         entry.connection = msgspec.structs.replace(
             update,
@@ -167,7 +186,7 @@ class SessionStore:
             connection.messages_dropped += 1
         frame = message.frame
         frames.append(frame)
-        self.timeline.append((connection_id, frame))
+        self.rows.append((connection_id, frame))
         self.frames_received += 1
         kind = frame.message_type
         if kind == "ping":
@@ -200,13 +219,45 @@ def lifecycle_events(before: Connection | None, after: Connection, now: float | 
     if after.error and (before is None or not before.error):
         events.append(SystemEvent(ended_at, "error", f"handler error: {after.error}"))
     if after.state == "closed" and (before is None or before.state != "closed"):
-        events.append(SystemEvent(ended_at, "error" if after.denial_status else "info", _ending(after)))
+        events.append(SystemEvent(ended_at, "error" if after.denial_status else "info", describe_ending(after)))
     return events
 
 
-def _ending(connection: Connection) -> str:
+def describe_ending(connection: Connection) -> str:
+    """How a closed connection ended: "closed by client: 1001 Going Away", "upgrade denied: HTTP 403"."""
+    if connection.denial_status is not None:
+        return closed_how(connection)
+    return f"closed{closed_who(connection)}: {closed_how(connection)}"
+
+
+def closed_how(connection: Connection) -> str:
+    """The close itself: "1001 Going Away", "upgrade denied: HTTP 403", "no close frame"."""
     if connection.denial_status is not None:
         return f"upgrade denied: HTTP {connection.denial_status}"
-    how = describe_close(connection.close_code, connection.close_reason) or "no close frame"
-    who = f" by {connection.closed_by}" if connection.closed_by else ""
-    return f"closed{who}: {how}"
+    return describe_close(connection.close_code, connection.close_reason) or "no close frame"
+
+
+def closed_who(connection: Connection) -> str:
+    return f" by {connection.closed_by}" if connection.closed_by else ""
+
+
+# -- keepalive health, from the ping bookkeeping above ----------------------------------------
+
+Health = Literal["ok", "late", "timeout", "unknown"]
+LATE_AFTER = 1.0  # seconds a ping may wait for its pong before it counts as late (at least)
+
+
+def health(connection: Connection, unanswered_ping: float | None, now: float) -> Health:
+    """How the keepalive is doing: a pong is late, the keepalive timed out, or all is well.
+
+    ``unanswered_ping`` is when the server's oldest ping still waiting for a pong went out.
+    ``unknown`` when ping/pong cannot be seen (the server runs without wsinspect's protocol).
+    """
+    if connection.close_code == KEEPALIVE_TIMEOUT_CODE and connection.close_reason == KEEPALIVE_TIMEOUT_REASON:
+        return "timeout"
+    if not connection.ping_observable:
+        return "unknown"
+    if connection.state != "open" or unanswered_ping is None:
+        return "ok"
+    patience = max(LATE_AFTER, 4 * (connection.avg_rtt or 0.0))
+    return "late" if now - unanswered_ping > patience else "ok"

@@ -1,13 +1,10 @@
-"""The inspector's timeline as a view model (sans-I/O): formatting, previews, filters and the index
-of the rows that pass them.
+"""The timeline's filters (sans-I/O): what a row must be to show, and the index of the rows that pass.
 
-Nothing here draws: the widgets turn these strings and positions into lines on screen.
+Nothing here draws: the timeline widget turns these positions into lines on screen.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from array import array
 from bisect import bisect_left, bisect_right
@@ -16,202 +13,17 @@ from dataclasses import dataclass, replace
 from itertools import compress
 from typing import Final, Literal
 
-from .model import Connection, Frame, Row, SystemEvent
+from ..model import Row, SystemEvent, describe_close
 
-__all__ = (
-    "FilterError",
-    "FilteredIndex",
-    "Filters",
-    "Row",
-    "close_code_name",
-    "describe_close",
-    "format_duration",
-    "format_offset",
-    "format_size",
-    "hexdump",
-    "parse_json",
-    "preview",
-)
+__all__ = ("FilterError", "FilteredIndex", "Filters")
 
 Direction = Literal["both", "sent", "received"]
 Kind = Literal["all", "text", "binary", "control"]
 
-ELLIPSIS: Final = "…"
-
-_CLOSE_NAMES: Final = {
-    1000: "Normal Closure",
-    1001: "Going Away",
-    1002: "Protocol Error",
-    1003: "Unsupported Data",
-    1005: "No Status Received",
-    1006: "Abnormal Closure",
-    1007: "Invalid Payload Data",
-    1008: "Policy Violation",
-    1009: "Message Too Big",
-    1010: "Mandatory Extension",
-    1011: "Internal Error",
-    1012: "Service Restart",
-    1013: "Try Again Later",
-    1014: "Bad Gateway",
-    1015: "TLS Handshake",
-}
-
-# C0 and C1 controls and DEL become spaces; str.split() then collapses every kind of whitespace.
-_CONTROLS: Final = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
-# hexdump's ASCII column: printable ASCII stays, every other byte is a dot.
-_PRINTABLE: Final = bytes(byte if 0x20 <= byte < 0x7F else 0x2E for byte in range(256))
 _HEX_DIGITS: Final = frozenset("0123456789abcdef")
 # A regex without capitals finds the same in lowered text, unless it spells a character by number
 # (\x41 is "A") or sets flags inline ((?a), (?-i:...)); lookarounds and plain groups are fine.
 _CASE_RULES: Final = re.compile(r"\\[0-9xuU]|\(\?(?![:=!#]|<[=!])")
-
-
-# -- close codes -------------------------------------------------------------------------------
-
-
-def close_code_name(code: int | None) -> str:
-    """The RFC 6455 / IANA name of a close code ("" for None, "Unknown" when unassigned)."""
-    if code is None:
-        return ""
-    name = _CLOSE_NAMES.get(code)
-    if name is not None:
-        return name
-    if 3000 <= code <= 3999:
-        return "Registered"
-    if 4000 <= code <= 4999:
-        return "Application"
-    return "Unknown"
-
-
-def describe_close(code: int | None, reason: str | None) -> str:
-    """The close as the UI shows it: "4001 Application: bye", "1000 Normal Closure"; "" without a code."""
-    if code is None:
-        return ""
-    text = f"{code} {close_code_name(code)}"
-    return f"{text}: {reason}" if reason else text
-
-
-# -- numbers -----------------------------------------------------------------------------------
-
-
-def format_offset(seconds: float) -> str:
-    """Time since the connection's start: "00:01.234", or "1:02:03.456" from one hour on."""
-    # Whole milliseconds first, so that 59.9996 s carries into the minute instead of showing 60.000.
-    millis = round(seconds * 1000) if math.isfinite(seconds) and seconds > 0 else 0
-    whole, millis = divmod(millis, 1000)
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes:02d}:{secs:02d}.{millis:03d}"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}.{millis:03d}"
-
-
-def format_duration(seconds: float) -> str:
-    """A short duration: "0.4s", "59.9s", "1m 05s", "1h 02m"."""
-    tenths = round(seconds * 10) if math.isfinite(seconds) and seconds > 0 else 0
-    if tenths < 600:
-        return f"{tenths / 10:.1f}s"
-    whole = tenths // 10
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-
-
-def format_size(n: int) -> str:
-    """Bytes, 1024-based: "999 B", "1.0 KB", "12.3 KB", "1.5 MB"."""
-    if n < 1000:
-        return f"{n} B"
-    value = n / 1024
-    for unit in ("KB", "MB", "GB", "TB"):
-        # Switch units before one decimal would show four digits ("1000.0 KB").
-        if value < 999.95:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} PB"
-
-
-# -- previews ----------------------------------------------------------------------------------
-
-
-def preview(frame: Frame, width: int) -> str:
-    """One line of at most ``width`` characters showing the frame's payload, "…" when cut.
-
-    A truncated frame (the app kept only part of the payload) always ends in "…".
-    """
-    if width <= 0:
-        return ""
-    kind = frame.message_type
-    content = frame.content
-    if kind == "close":
-        reason = content if isinstance(content, str) else None
-        line = _one_line(describe_close(frame.close_code, reason) or reason or "", width)
-        return _fit(line or "(no status code)", width, False)
-    if content is None:
-        return _fit("(payload not recorded)", width, False)
-    if isinstance(content, str):
-        if not content:
-            return _fit('""', width, frame.truncated)
-        return _fit(_one_line(content, width) or '" "', width, frame.truncated)
-    if not content:
-        return _fit("(empty)", width, frame.truncated)
-    # Each byte takes 3 characters ("ff "); the last one needs no space unless "…" follows.
-    if not frame.truncated and 3 * len(content) - 1 <= width:
-        return bytes(content).hex(" ")
-    fits = (width - 1) // 3
-    return f"{bytes(content[:fits]).hex(' ')} {ELLIPSIS}" if fits else ELLIPSIS
-
-
-def _one_line(text: str, width: int) -> str:
-    """``text`` with controls as spaces and whitespace runs collapsed, at least ``width + 1`` long
-    when the whole would be (only a prefix of a long text is looked at)."""
-    limit = max(64, 4 * width)
-    while True:
-        # The cleaned prefix is a prefix of the cleaned whole, so once it is longer than the
-        # width, the rest of the text cannot change what shows.
-        cleaned = " ".join(text[:limit].translate(_CONTROLS).split())
-        if len(cleaned) > width or limit >= len(text):
-            return cleaned
-        limit *= 4
-
-
-def _fit(line: str, width: int, cut: bool) -> str:
-    if not cut and len(line) <= width:
-        return line
-    return line[: width - 1].rstrip() + ELLIPSIS
-
-
-def hexdump(data: bytes, *, columns: int = 16) -> list[str]:
-    """Classic hex dump lines: offset, bytes in groups of 8, and the printable ASCII between bars.
-
-    ``columns=8`` gives a single group for narrow screens.
-    """
-    if columns < 1:
-        raise ValueError("columns must be at least 1")
-    raw = bytes(data)
-    # Every line's hex part is padded to a full line's width so the ASCII column aligns.
-    span = 3 * columns - 1 + (columns - 1) // 8
-    text = raw.translate(_PRINTABLE).decode("ascii")
-    lines: list[str] = []
-    for offset in range(0, len(raw), columns):
-        chunk = raw[offset : offset + columns]
-        groups = "  ".join(chunk[start : start + 8].hex(" ") for start in range(0, len(chunk), 8))
-        lines.append(f"{offset:08x}  {groups:<{span}}  |{text[offset : offset + columns]}|")
-    return lines
-
-
-def parse_json(text: str) -> object | None:
-    """The value of a JSON object or array, or None when ``text`` is not one."""
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "{[":
-        return None
-    try:
-        parsed: object = json.loads(stripped)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
-        return None
-    return parsed
-
-
-# -- filters -----------------------------------------------------------------------------------
 
 
 class FilterError(Exception):
@@ -453,24 +265,3 @@ class FilteredIndex:
             return min(target, self._end - 1) - self._first
         found = bisect_right(self._positions, target) - 1
         return found if found >= 0 else None
-
-
-Health = Literal["ok", "late", "timeout", "unknown"]
-KEEPALIVE_TIMEOUT_REASON = "keepalive ping timeout"
-LATE_AFTER = 1.0  # seconds a ping may wait for its pong before it counts as late (at least)
-
-
-def health(connection: Connection, unanswered_ping: float | None, now: float) -> Health:
-    """How the keepalive is doing: a pong is late, the keepalive timed out, or all is well.
-
-    ``unanswered_ping`` is when the server's oldest ping still waiting for a pong went out.
-    ``unknown`` when ping/pong cannot be seen (the server runs without wsinspect's protocol).
-    """
-    if connection.close_code == 1011 and connection.close_reason == KEEPALIVE_TIMEOUT_REASON:
-        return "timeout"
-    if not connection.ping_observable:
-        return "unknown"
-    if connection.state != "open" or unanswered_ping is None:
-        return "ok"
-    patience = max(LATE_AFTER, 4 * (connection.avg_rtt or 0.0))
-    return "late" if now - unanswered_ping > patience else "ok"

@@ -19,15 +19,12 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-from .config import WSInspectConfig
-from .model import ClosedBy, Connection, Direction, Frame
+from ..config import WSInspectConfig
+from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, ClosedBy, Connection, Direction, Frame
 
-__all__ = ("KEEPALIVE_TIMEOUT_CODE", "KEEPALIVE_TIMEOUT_REASON", "ConnectionTracker", "TrackerListener", "cut_text")
+__all__ = ("ConnectionTracker", "TrackerListener", "cut_text")
 
 REDACTED = "[redacted]"
-# The close a server sends when its keepalive ping goes unanswered (uvicorn, websockets).
-KEEPALIVE_TIMEOUT_CODE = 1011
-KEEPALIVE_TIMEOUT_REASON = "keepalive ping timeout"
 
 
 class TrackerListener(Protocol):

@@ -13,94 +13,22 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from .model import SystemEvent
-from .server import InspectorServer
-from .session import SessionFileError, write_session
-from .store import SessionStore
-from .timeline import FilterError, Filters
-from .widgets import ConnectionTable, DetailPane, LifecyclePanel, TimelineView
+from ...model import SystemEvent
+from ..files import SessionFileError, write_session
+from ..filters import FilterError, Filters
+from ..server import InspectorServer
+from ..store import Store
+from .connections import ConnectionTable
+from .detail import DetailPane, DetailScroll
+from .lifecycle import LifecyclePanel
+from .screens import ExportScreen, HelpScreen
+from .timeline import TimelineView
 
 REFRESH_PER_SECOND = 30
-
-HELP = """\
-[b]wsinspect keys[/b]
-
-  [b]/[/b]             filter frames by text (Enter applies, Esc cancels)
-  [b]x[/b]             toggle regex for the text filter
-  [b]d[/b]             direction: both → sent only → received only
-  [b]t[/b]             kind: all → text → binary → control
-  [b]p[/b]             hide / show ping and pong
-  [b]c[/b]             this connection only / all connections
-  [b]Esc[/b]           clear every filter
-  [b]↑ ↓ j k[/b]       move in the timeline (moving up pauses the follow)
-  [b]PgUp PgDn[/b]     move by a page
-  [b]Home g[/b]        the first frame
-  [b]End G[/b]         the newest frame, and follow again
-  [b]Tab[/b]           switch between the timeline and the connections
-  [b]r[/b]             raw / pretty JSON in the detail pane
-  [b]y[/b]             copy the selected frame's content
-  [b]e[/b]             export the session to wsinspect-<date>-<time>.json
-  [b]E[/b]             export to a file you name (.har: HAR 1.2)
-  [b]ctrl+l[/b]        clear the session
-  [b]ctrl+p[/b]        command palette
-  [b]?[/b]             this help
-  [b]q[/b]             quit
-
-[b]The timeline[/b]
-  [b]→[/b] sent by the app    [b]←[/b] received by the app
-  [b]◉[/b] connect, accept, close, errors, drops
-  c1, c2 … are the connections in the list; ✂ marks a truncated payload.
-  Times count from the session's start, or from the connection's with [b]c[/b].
-"""
-
-
-class DetailScroll(VerticalScroll, can_focus=False):
-    """Scrolls the detail pane with the mouse; Tab goes between the timeline and the connections."""
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 84; max-width: 100%; height: auto; max-height: 90%;
-        border: round $accent; background: $panel; padding: 1 2; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(HELP)
-
-
-class ExportScreen(ModalScreen[str | None]):
-    """Asks where to export: a .json name writes session JSON, a .har name HAR 1.2."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-    AUTO_FOCUS = "#export-path"
-    DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen > VerticalScroll { width: 90; max-width: 100%; height: auto;
-        border: round $accent; background: $panel; padding: 1 2; }
-    """
-
-    def __init__(self, default: str) -> None:
-        super().__init__()
-        self.default = default
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static("Export the session to (ends in .har: HAR 1.2; Enter writes, Esc cancels):")
-            yield Input(value=self.default, id="export-path")
-
-    @on(Input.Submitted, "#export-path")
-    def _submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class InspectorApp(App[None]):
@@ -144,7 +72,7 @@ class InspectorApp(App[None]):
 
     def __init__(
         self,
-        store: SessionStore,
+        store: Store,
         *,
         server: InspectorServer | None = None,
         source: str = "",
@@ -211,7 +139,7 @@ class InspectorApp(App[None]):
 
     def _tick(self) -> None:
         store = self.store
-        version = (len(store.timeline), store.timeline_trimmed, len(store.entries))
+        version = (len(store.rows), store.rows_trimmed, len(store.entries))
         if version == self._last_version and not self._dirty:
             return
         self._last_version = version
@@ -262,7 +190,7 @@ class InspectorApp(App[None]):
     def _update_filters(self) -> None:
         widget = self.query_one("#filters", Static)
         shown = len(self.timeline.index)
-        total = len(self.store.timeline)
+        total = len(self.store.rows)
         if self.filter_error:
             widget.update(Text(f"⚠ {self.filter_error}", style="bold red"))
         elif self.filters.active:

@@ -1,0 +1,1 @@
+"""The Textual inspector: the app, one module per sizeable widget, and the modal screens."""
