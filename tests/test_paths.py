@@ -16,11 +16,11 @@ import pytest
 
 from wsinspect.paths import (
     MAX_SOCKET_PATH_BYTES,
+    ListeningSocket,
     SocketPathError,
     bind_listening_socket,
     default_socket_path,
     prepare_socket_dir,
-    remove_socket,
     resolve_socket_path,
 )
 
@@ -49,16 +49,19 @@ def _env(monkeypatch: pytest.MonkeyPatch, runtime_dir: Path) -> None:
     monkeypatch.delenv("WSINSPECT_SOCKET", raising=False)
 
 
+Sockets = list[socket.socket | ListeningSocket]
+
+
 @pytest.fixture
-def sockets() -> Iterator[list[socket.socket]]:
+def sockets() -> Iterator[Sockets]:
     """Sockets a test opened; closed at teardown."""
-    opened: list[socket.socket] = []
+    opened: Sockets = []
     yield opened
     for sock in opened:
         sock.close()
 
 
-def raw_socket(path: Path, *, listen: bool, sockets: list[socket.socket]) -> socket.socket:
+def raw_socket(path: Path, *, listen: bool, sockets: Sockets) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sockets.append(sock)
     sock.bind(os.fspath(path))
@@ -67,10 +70,10 @@ def raw_socket(path: Path, *, listen: bool, sockets: list[socket.socket]) -> soc
     return sock
 
 
-def bind(path: Path, sockets: list[socket.socket]) -> socket.socket:
-    sock = bind_listening_socket(path)
-    sockets.append(sock)
-    return sock
+def bind(path: Path, sockets: Sockets) -> ListeningSocket:
+    listening = bind_listening_socket(path)
+    sockets.append(listening)
+    return listening
 
 
 def accepts_connections(path: Path) -> bool:
@@ -146,7 +149,7 @@ def test_resolve_expands_home(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o277], ids=["permissive", "usual", "strips-owner-bits"])
-def test_default_dir_created_private_and_socket_0600(sockets: list[socket.socket], umask: int) -> None:
+def test_default_dir_created_private_and_socket_0600(sockets: Sockets, umask: int) -> None:
     path = default_socket_path()
     previous = os.umask(umask)  # neither widens nor narrows what is created
     try:
@@ -163,9 +166,7 @@ def test_default_dir_created_private_and_socket_0600(sockets: list[socket.socket
     assert accepts_connections(path)
 
 
-def test_tmp_per_user_dir_created_private(
-    monkeypatch: pytest.MonkeyPatch, short_dir: Path, sockets: list[socket.socket]
-) -> None:
+def test_tmp_per_user_dir_created_private(monkeypatch: pytest.MonkeyPatch, short_dir: Path, sockets: Sockets) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     monkeypatch.setattr(tempfile, "tempdir", str(short_dir))
     path = default_socket_path()
@@ -278,7 +279,7 @@ def test_explicit_dir_writable_by_others_and_owned_by_another_uid_refused(short_
     [(0o1777, OTHER_UID), (0o755, OTHER_UID), (0o777, os.getuid())],
     ids=["sticky-shared", "not-writable-by-others", "own-dir"],
 )
-def test_explicit_dir_accepted(short_dir: Path, sockets: list[socket.socket], mode: int, owner: int) -> None:
+def test_explicit_dir_accepted(short_dir: Path, sockets: Sockets, mode: int, owner: int) -> None:
     directory = short_dir / "d"
     directory.mkdir()
     directory.chmod(mode)
@@ -300,7 +301,7 @@ def test_system_tmp_is_accepted_as_explicit_dir() -> None:
 # --- what is already at the path --------------------------------------------------------------
 
 
-def test_stale_socket_replaced(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_stale_socket_replaced(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
     raw_socket(path, listen=False, sockets=sockets).close()  # a dead inspector: the file is left
     assert stat.S_ISSOCK(os.lstat(path).st_mode)
@@ -310,20 +311,20 @@ def test_stale_socket_replaced(short_dir: Path, sockets: list[socket.socket]) ->
     assert stat.S_IMODE(os.lstat(path).st_mode) == 0o600
 
 
-def test_live_listener_refused(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_live_listener_refused(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
     raw_socket(path, listen=True, sockets=sockets)
     assert refusal(path) == f"another inspector is listening on {path}"
     assert accepts_connections(path), "the live listener's socket is left alone"
 
 
-def test_second_inspector_refused(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_second_inspector_refused(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
     bind(path, sockets)
     assert refusal(path) == f"another inspector is listening on {path}"
 
 
-def test_busy_live_listener_refused(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_busy_live_listener_refused(short_dir: Path, sockets: Sockets) -> None:
     """A listener whose backlog is full makes the probe time out: it is alive, so it is refused."""
     path = short_dir / "inspector.sock"
     listener = raw_socket(path, listen=False, sockets=sockets)
@@ -342,7 +343,7 @@ def test_regular_file_refused(short_dir: Path) -> None:
     assert path.read_text() == "precious"
 
 
-def test_symlink_at_path_refused_even_to_a_socket(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_symlink_at_path_refused_even_to_a_socket(short_dir: Path, sockets: Sockets) -> None:
     real = short_dir / "real.sock"
     raw_socket(real, listen=False, sockets=sockets).close()
     path = short_dir / "inspector.sock"
@@ -352,7 +353,7 @@ def test_symlink_at_path_refused_even_to_a_socket(short_dir: Path, sockets: list
     assert stat.S_ISSOCK(os.lstat(real).st_mode)
 
 
-def test_path_length_limit(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_path_length_limit(short_dir: Path, sockets: Sockets) -> None:
     prefix = f"{short_dir}/"
     longest = Path(prefix + "s" * (MAX_SOCKET_PATH_BYTES - len(prefix)))
     assert len(os.fsencode(longest)) == MAX_SOCKET_PATH_BYTES
@@ -379,8 +380,11 @@ def test_too_long_default_path_refused_before_creating_the_dir(
 # --- the returned socket and removing it ------------------------------------------------------
 
 
-def test_socket_is_listening_and_non_blocking(short_dir: Path, sockets: list[socket.socket]) -> None:
-    sock = bind(short_dir / "inspector.sock", sockets)
+def test_socket_is_listening_and_non_blocking(short_dir: Path, sockets: Sockets) -> None:
+    path = short_dir / "inspector.sock"
+    listening = bind(path, sockets)
+    assert listening.path == path
+    sock = listening.socket
     assert sock.family == socket.AF_UNIX
     assert sock.type == socket.SOCK_STREAM
     assert sock.getblocking() is False
@@ -389,25 +393,26 @@ def test_socket_is_listening_and_non_blocking(short_dir: Path, sockets: list[soc
 
 async def test_serves_with_asyncio(short_dir: Path) -> None:
     path = short_dir / "inspector.sock"
-    sock = bind_listening_socket(path)
 
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(await reader.readline())
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_unix_server(echo, sock=sock)
-    try:
-        reader, writer = await asyncio.open_unix_connection(os.fspath(path))
-        writer.write(b"hello\n")
-        assert await reader.readline() == b"hello\n"
-        writer.close()
-        await writer.wait_closed()
-    finally:
-        server.close()
-        await server.wait_closed()
-    remove_socket(path, sock)
+    with bind_listening_socket(path) as listening:
+        server = await asyncio.start_unix_server(echo, sock=listening.socket.dup())
+        try:
+            reader, writer = await asyncio.open_unix_connection(os.fspath(path))
+            writer.write(b"hello\n")
+            assert await reader.readline() == b"hello\n"
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert refusal(path) == f"another inspector is listening on {path}", "ours holds the path until closed"
     assert not exists(path)
+    assert listening.socket.fileno() == -1
 
 
 @pytest.mark.parametrize("error", [OSError(95, "Operation not supported"), RuntimeError("boom")], ids=repr)
@@ -444,48 +449,53 @@ def test_losing_a_bind_race_leaves_the_winners_file(monkeypatch: pytest.MonkeyPa
     assert path.read_text() == "the winner's"
 
 
-def test_remove_socket_removes_our_socket(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_close_removes_our_socket(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
-    sock = bind(path, sockets)
-    remove_socket(path, sock)
+    listening = bind(path, sockets)
+    listening.close()
     assert not os.path.lexists(path)
+    assert listening.socket.fileno() == -1
+    assert not accepts_connections(path)
 
 
-def test_remove_socket_ignores_a_missing_file(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_close_ignores_a_missing_file(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
-    sock = bind(path, sockets)
+    listening = bind(path, sockets)
     path.unlink()
-    remove_socket(path, sock)
-    remove_socket(path, sock)
+    listening.close()
+    listening.close()
     assert not os.path.lexists(path)
 
 
-def test_remove_socket_leaves_a_later_inspectors_socket(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_close_leaves_a_later_inspectors_socket(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
     first = bind(path, sockets)
-    first.close()  # ours stops listening without cleaning up
-    second = bind(path, sockets)  # a second inspector replaces the stale file
-    remove_socket(path, first)  # ours cleans up late
+    path.unlink()  # someone deletes our file...
+    second = bind(path, sockets)  # ...and a second inspector binds the free path
+    first.close()  # ours cleans up later
     assert stat.S_ISSOCK(os.lstat(path).st_mode), "the second inspector's socket must survive"
     assert accepts_connections(path)
-    remove_socket(path, second)
+    second.close()
     assert not os.path.lexists(path)
 
 
-def test_remove_socket_leaves_a_file_that_replaced_ours(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_close_leaves_a_file_that_replaced_ours(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
-    sock = bind(path, sockets)
+    listening = bind(path, sockets)
     path.unlink()
     path.write_text("someone else's")
-    remove_socket(path, sock)
+    listening.close()
     assert path.read_text() == "someone else's"
 
 
-def test_remove_socket_ignores_sockets_it_did_not_bind(short_dir: Path, sockets: list[socket.socket]) -> None:
+def test_close_leaves_a_socket_it_did_not_bind(short_dir: Path, sockets: Sockets) -> None:
     path = short_dir / "inspector.sock"
-    raw = raw_socket(path, listen=True, sockets=sockets)
-    remove_socket(path, raw)
+    listening = bind(path, sockets)
+    path.unlink()
+    raw_socket(path, listen=True, sockets=sockets)  # not an inspector's: bound by some other program
+    listening.close()
     assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    assert accepts_connections(path)
 
 
 def test_the_app_side_only_trusts_a_private_default_dir(monkeypatch: pytest.MonkeyPatch) -> None:

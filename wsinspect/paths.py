@@ -1,8 +1,8 @@
 """Where the inspector listens: the Unix socket path, its directory, and the listening socket.
 
-The inspector (the process that listens) uses :func:`bind_listening_socket` and
-:func:`remove_socket`; the app side only needs :func:`resolve_socket_path`. No third-party
-imports here: the app side imports this module too.
+The inspector (the process that listens) uses :func:`bind_listening_socket`; the app side
+only needs :func:`resolve_socket_path` and :func:`safe_to_connect`. No third-party imports
+here: the app side imports this module too.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ import socket
 import stat
 import sys
 import tempfile
-import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = (
     "SOCKET_ENV_VAR",
+    "ListeningSocket",
     "SocketPathError",
     "bind_listening_socket",
     "default_socket_path",
     "prepare_socket_dir",
-    "remove_socket",
     "resolve_socket_path",
     "safe_to_connect",
 )
@@ -41,40 +39,6 @@ LISTEN_BACKLOG = 128
 
 class SocketPathError(Exception):
     """The socket path cannot be used; ``str()`` is one sentence to show the user."""
-
-
-@dataclass(frozen=True)
-class _BoundFile:
-    """The identity of the socket file a listening socket created."""
-
-    dev: int
-    ino: int
-    ctime_ns: int
-    unpin: weakref.finalize[[int], socket.socket] | None
-    """Closes the ``O_PATH`` descriptor that keeps the inode from being reused (Linux only)."""
-
-    def matches(self, st: os.stat_result) -> bool:
-        same_inode = (st.st_dev, st.st_ino) == (self.dev, self.ino) and stat.S_ISSOCK(st.st_mode)
-        # While pinned the inode number cannot be reused, so it identifies our file; without a
-        # pin (not Linux) the change time tells a new file on a reused inode apart.
-        pinned = self.unpin is not None and self.unpin.alive
-        return same_inode and (pinned or st.st_ctime_ns == self.ctime_ns)
-
-
-# The socket file each listening socket created, so that remove_socket() never unlinks a file
-# that another inspector bound after ours went away. Keyed by the socket object (not its fileno,
-# which is -1 once asyncio has closed the server and is reused by the next socket).
-_bound: weakref.WeakKeyDictionary[socket.socket, _BoundFile] = weakref.WeakKeyDictionary()
-
-
-def _pin(path: Path) -> int | None:
-    """An ``O_PATH`` descriptor on the socket file: while open, its inode number is not reused."""
-    if sys.platform != "linux":
-        return None
-    try:
-        return os.open(path, os.O_PATH | os.O_NOFOLLOW)
-    except OSError:
-        return None
 
 
 def _reason(exc: OSError) -> str:
@@ -245,12 +209,50 @@ def _clear_stale_socket(path: Path) -> None:
         raise SocketPathError(f"cannot remove the stale socket {path}: {_reason(exc)}") from None
 
 
-def bind_listening_socket(path: Path) -> socket.socket:
-    """Create, bind and listen on the Unix socket ``path`` (mode 0600) and return it, non-blocking.
+class ListeningSocket:
+    """A listening Unix socket and the socket file it created; made by :func:`bind_listening_socket`.
+
+    Serve on a duplicate, ``asyncio.start_unix_server(sock=listening.socket.dup())``: asyncio
+    closes the socket it serves on, and this one must stay open until :meth:`close`.
+    """
+
+    def __init__(self, path: Path, sock: socket.socket, created: os.stat_result) -> None:
+        self.path = path
+        self.socket = sock
+        self._created: tuple[int, int, int] | None = (created.st_dev, created.st_ino, created.st_ctime_ns)
+
+    def close(self) -> None:
+        """Close the socket, first removing the socket file if it is still the one created here.
+
+        A file that replaced ours, such as another inspector's socket after someone deleted ours,
+        is left alone. The check runs while our socket is open: it holds the inode of our file, so
+        no new file can have been given the same inode number. Closing again does nothing.
+        """
+        created, self._created = self._created, None
+        if created is None:
+            return
+        try:
+            st = os.lstat(self.path)
+            # The change time too, should the socket have been closed elsewhere and the inode reused.
+            if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino, st.st_ctime_ns) == created:
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        finally:
+            self.socket.close()
+
+    def __enter__(self) -> ListeningSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def bind_listening_socket(path: Path) -> ListeningSocket:
+    """Create, bind and listen on the Unix socket ``path`` (mode 0600), non-blocking.
 
     Prepares the socket's directory, replaces a stale socket left by a dead inspector and
-    refuses when another inspector is listening there. Pass the result to
-    ``asyncio.start_unix_server(sock=...)`` and to :func:`remove_socket` when done.
+    refuses when another inspector is listening there.
     """
     _check_length(path)
     prepare_socket_dir(path)
@@ -258,7 +260,6 @@ def bind_listening_socket(path: Path) -> socket.socket:
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     created = False
-    fd: int | None = None
     try:
         old_umask = os.umask(0o177)  # the file is born 0600: no window where it is wider
         try:
@@ -267,14 +268,11 @@ def bind_listening_socket(path: Path) -> socket.socket:
             os.umask(old_umask)
         created = True
         os.chmod(path, 0o600)
-        fd = _pin(path)
-        st = os.fstat(fd) if fd is not None else os.lstat(path)
+        st = os.lstat(path)
         sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
     except BaseException as exc:
         sock.close()
-        if fd is not None:
-            os.close(fd)
         if created:
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -283,28 +281,4 @@ def bind_listening_socket(path: Path) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise SocketPathError(f"cannot listen on {path}: something else created it at the same time") from None
         raise SocketPathError(f"cannot listen on {path}: {_reason(exc)}") from None
-    unpin = weakref.finalize(sock, os.close, fd) if fd is not None else None
-    _bound[sock] = _BoundFile(dev=st.st_dev, ino=st.st_ino, ctime_ns=st.st_ctime_ns, unpin=unpin)
-    return sock
-
-
-def remove_socket(path: Path, sock: socket.socket) -> None:
-    """Unlink the socket file at ``path`` if it is still the one ``sock`` bound; else leave it.
-
-    Only sockets returned by :func:`bind_listening_socket` are known; for any other socket this
-    does nothing. ``sock`` may already be closed.
-    """
-    bound = _bound.pop(sock, None)
-    if bound is None:
-        return
-    try:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return
-        if bound.matches(st):  # else replaced, e.g. by an inspector that started after ours stopped
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-    finally:
-        if bound.unpin is not None:
-            bound.unpin()
+    return ListeningSocket(path, sock, st)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import socket
 import time
 from pathlib import Path
 
-from ..paths import bind_listening_socket, remove_socket
+from ..paths import ListeningSocket, bind_listening_socket
 from ..wire import Decoder, ProtocolError
 from .store import Producer, Store
 
@@ -33,22 +32,25 @@ class InspectorServer:
         self.producers: dict[int, Producer] = {}
         self._keys = itertools.count(1)
         self._server: asyncio.Server | None = None
-        self._bound: socket.socket | None = None
+        self._listening: ListeningSocket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reads = 0
 
     def bind(self) -> None:
         """Claim the socket path (raises :class:`wsinspect.paths.SocketPathError`), before any UI starts."""
-        if self._bound is None:
-            self._bound = bind_listening_socket(self.path)
+        if self._listening is None:
+            self._listening = bind_listening_socket(self.path)
 
     async def start(self) -> None:
         """Bind if not done yet, and start serving."""
         self.bind()
-        self._server = await asyncio.start_unix_server(self._serve, sock=self._bound)
+        assert self._listening is not None
+        self._server = await asyncio.start_unix_server(self._serve, sock=self._listening.socket.dup())
 
     async def close(self, grace: float = 1.0) -> None:
         """Stop listening, read what producers already sent (up to ``grace`` seconds), then end."""
+        if self._listening is not None:
+            self._listening.close()  # removes the socket file if it is still ours; the server has a duplicate
         if self._server is None:
             return
         self._server.close()
@@ -64,8 +66,6 @@ class InspectorServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
-        if self._bound is not None:
-            remove_socket(self.path, self._bound)
         self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
