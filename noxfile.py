@@ -18,9 +18,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff, and the import contract: the app side never imports the inspector, Textual or rich."""
+    session.install("ruff", "import-linter")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session
@@ -32,7 +34,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,bench]")
     session.run("python", "-m", "bench", *session.posargs)
 
 

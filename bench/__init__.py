@@ -1,15 +1,23 @@
-"""Benchmarks of wsinspect: ``python -m bench [--quick] [--json PATH] [--profile]``.
+"""Benchmarks of wsinspect: ``python -m bench [--quick] [--only NAMES] [--json PATH] [--markdown PATH]``.
 
-1. App-side cost (``app_cost``): µs per echoed message of an in-process ASGI echo app (fake
-   ``receive``/``send`` on one asyncio loop, no network), plain versus wrapped in the middleware
-   (or the Litestar plugin) with no inspector listening and with one listening in another process.
-   The difference is what recording adds to every message the app handles.
-2. Inspector ingest (``ingest``): frames per second from wire bytes into a ``Store`` on one
-   core, (a) sans-I/O (``Decoder.feed`` in 256 KiB chunks + ``Store.apply``) and (b) through
-   an ``InspectorServer``'s Unix socket, fed by another process. Target: 200,000 frames/s.
-3. Emitter end to end (``e2e``): frames per second from trackers fed in this process, through the
-   emitter thread and the socket, into a store in another process; frames the bounded queue dropped.
+A full run writes BENCHMARKS.md. The sections, in the order they run:
 
-Times are medians of several repeats and every figure is also given as a ratio against a baseline
-measured in the same run: the machine is shared and noisy, so absolute numbers only hint.
+1. ``live``: the path users run. uvicorn serving a Litestar echo app, a ``websockets`` client and
+   the inspector (``record``, a store without a screen, the TUI in tmux), each its own process;
+   throughput as a ratio to bare Litestar measured in the same round, the app's CPU per message
+   and the inspector's per frame from ``/proc``, latency from the app's send to the store, and
+   Litestar's OpenTelemetry plugin for scale. This is the measurement that counts.
+2. ``tui``: the TUI's CPU at 0, 100, 1,000 and 10,000 frames/s and a key press to the changed
+   screen while 10,000 frames/s flow.
+3. ``app`` (micro): µs per echoed message of an echo app driven in one process through fake
+   ``receive``/``send``. It cannot see what users pay: its fake ``receive`` never yields to an
+   event loop, so the emitter's writer thread hardly runs during the measurement.
+4. ``ingest``: frames per second from wire bytes into a ``Store`` on one core, (a) sans-I/O and
+   (b) through an ``InspectorServer``'s Unix socket fed by another process.
+5. ``e2e`` (micro): trackers fed as fast as one thread can, through the emitter thread and the
+   socket into a store in another process; frames the bounded queue dropped.
+6. ``ui``: a key press to the updated screen, headless, with 100,000 and 1,000,000 frames.
+
+Every figure is a median of repeats and, where a baseline exists, a ratio against it measured in
+the same run: the machine is shared and noisy, so absolute numbers only hint.
 """

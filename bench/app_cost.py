@@ -1,4 +1,8 @@
-"""1. App-side added cost per message.
+"""3. Micro-benchmark: app-side added cost per message, in one process.
+
+What it cannot see: its fake ``receive`` never yields to an event loop, so the emitter's writer
+thread hardly runs while it measures, and no server or client shares the machine. The live
+benchmark (``bench/live.py``) measures what users pay.
 
 An echo app is driven in process through fake ``receive``/``send`` (connect, N text messages of
 ~100 bytes, disconnect) on one asyncio loop; the time of the whole connection divided by N is the

@@ -63,8 +63,9 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
 
 
 def drained(emitter: Any) -> None:
-    """Wait until the emitter's queue is empty (its thread has taken every event)."""
-    wait_until(lambda: not emitter._queue, 60, "the emitter's queue to drain")
+    """Wait until the emitter has written every event queued so far to its socket."""
+    if not emitter.flush(60):
+        raise TimeoutError("gave up waiting for the emitter's queue to drain")
 
 
 class InspectorProcess:
@@ -95,6 +96,14 @@ class InspectorProcess:
         self.proc.stdin.flush()
         stats: dict[str, Any] = json.loads(self._line())
         return stats
+
+    def latency(self) -> dict[str, float | None]:
+        """p50 and p99 (ms) from the app's send to the store, of the frames since the last call."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("latency\n")
+        self.proc.stdin.flush()
+        latency: dict[str, float | None] = json.loads(self._line())
+        return latency
 
     def settled(self) -> dict[str, Any]:
         """The stats once no new frame arrived for 50 ms."""

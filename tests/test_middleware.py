@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from factories import echo_app
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.tracker import ConnectionTracker
@@ -31,21 +32,6 @@ class FakeServer:
 
 def ws_scope(path: str = "/ws") -> dict[str, Any]:
     return {"type": "websocket", "path": path, "query_string": b"", "headers": [], "subprotocols": []}
-
-
-async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    assert (await receive())["type"] == "websocket.connect"
-    await send({"type": "websocket.accept"})
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        if message.get("text") == "close":
-            await send({"type": "websocket.close", "code": 4001, "reason": "asked"})
-            return
-        if message.get("text") == "raise":
-            raise ValueError("handler broke")
-        await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
 
 
 CLIENT = [

@@ -71,12 +71,12 @@ async def flushed(plugin: WSInspectPlugin, server: Any, closed: int) -> None:
     emitter = plugin.recorder.emitter
     assert emitter is not None
 
-    def state() -> tuple[int, int, bool]:
+    def state() -> tuple[int, bool]:
         held = plugin.recorder.connections()
-        return sum(c.state == "closed" for c in held), len(emitter._queue), emitter.live
+        return sum(c.state == "closed" for c in held), emitter.live
 
-    await wait_until(lambda: server.call(state), lambda s: s[0] == closed and s[1] == 0 and s[2], what="flush")
-    await asyncio.sleep(0.1)  # the writer thread's last sendall, after the queue emptied
+    await wait_until(lambda: server.call(state), lambda s: s == (closed, True), what="the closes, streamed live")
+    assert await asyncio.to_thread(emitter.flush, 5.0), "the emitter did not flush"
 
 
 async def test_record_matches_the_client_transcript(recording: Recording) -> None:
@@ -175,8 +175,7 @@ async def main():
     while not emitter.live and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     await middleware({"type": "websocket", "path": "/ws"}, receive, send)
-    while emitter._queue and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    emitter.flush(10)
     emitter.stop()
 
 asyncio.run(main())

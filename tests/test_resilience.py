@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from factories import echo_app
 from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
@@ -35,16 +36,6 @@ def stop_recorder(process: subprocess.Popen[str]) -> str:
     _, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     return err
-
-
-async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    await receive()
-    await send({"type": "websocket.accept"})
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
 
 
 async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, tmp_path: Path) -> None:
@@ -75,8 +66,8 @@ async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, 
                         await ws.send(f"c{i}")
                         assert await ws.recv() == f"c{i}"
                 finally:
-                    await wait_until(lambda: server.call(lambda: len(emitter._queue)), lambda n: n == 0, what="flush")
-                    await asyncio.sleep(0.1)
+                    await server.call(lambda: None)  # the app records a send after making it: let it finish
+                    assert await asyncio.to_thread(emitter.flush, 5.0), "the emitter did not flush"
                     stop_recorder(second)
     finally:
         if first.poll() is None:
@@ -122,8 +113,9 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
             assert emitter.dropped > 0
         finally:
             os.kill(recorder.pid, signal.SIGCONT)
+        assert await asyncio.to_thread(emitter.flush, 20.0), "the emitter did not flush"
         deadline = time.monotonic() + 20
-        while (emitter._queue or emitter.dropped) and time.monotonic() < deadline:
+        while emitter.dropped and time.monotonic() < deadline:  # the drop count and a replay follow the queue
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
         err = stop_recorder(recorder)

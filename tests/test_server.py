@@ -6,17 +6,18 @@ import asyncio
 import logging
 from pathlib import Path
 
+import msgspec
 import pytest
+from factories import batch, text_frame, update, wire_frame
 
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Store
-from wsinspect.model import Connection, Frame
+from wsinspect.model import Connection
 from wsinspect.paths import SocketPathError
-from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, Hello, encode
+from wsinspect.wire import PROTOCOL_VERSION, FrameBatch, Hello, encode
 
-
-def frame(text: str) -> Frame:
-    return Frame(direction="received", message_type="text", content=text, timestamp=1.0, size_bytes=len(text))
+HELLO_BAD = encode([Hello(PROTOCOL_VERSION, 1, "bad")])
+GOOD_FRAME = wire_frame(1, 0, text_frame("ok"))
 
 
 async def wait_for(condition: object, patience: float = 5.0) -> None:
@@ -34,8 +35,11 @@ async def wait_for(condition: object, patience: float = 5.0) -> None:
         (b"\x00\x00\x00\x01\xc1", "not MessagePack"),
         (encode([Hello(PROTOCOL_VERSION + 1, 1, "future")]), "protocol version"),
         (b"\xff\xff\xff\xff", "exceeds the limit"),
-        (encode([Hello(PROTOCOL_VERSION, 1, "bad")]) + b"\x00\x00\x00\x10\x93", "stream ended inside a message"),
+        (HELLO_BAD + b"\x00\x00\x00\x10\x93", "stream ended inside a message"),
+        (HELLO_BAD + encode([FrameBatch([msgspec.structs.replace(GOOD_FRAME, code=10)])]), "malformed message"),
+        (HELLO_BAD + encode([FrameBatch([msgspec.structs.replace(GOOD_FRAME, content=7)])]), "content of type int"),
     ],
+    ids=["malformed", "not-msgpack", "version", "too-long", "truncated", "frame-code", "frame-content"],
 )
 async def test_a_bad_producer_is_disconnected_and_the_others_served(
     private_socket: Path, caplog: pytest.LogCaptureFixture, garbage: bytes, reason: str
@@ -46,7 +50,7 @@ async def test_a_bad_producer_is_disconnected_and_the_others_served(
     try:
         _, good = await asyncio.open_unix_connection(str(private_socket))
         good.write(encode([Hello(PROTOCOL_VERSION, 10, "good")]))
-        good.write(encode([ConnectionUpdate(Connection(connection_id="c1", path="/ok", connected_at=1.0))]))
+        good.write(encode([update(1, Connection(connection_id="c1", path="/ok", connected_at=1.0))]))
         await good.drain()
 
         bad_reader, bad = await asyncio.open_unix_connection(str(private_socket))
@@ -59,7 +63,7 @@ async def test_a_bad_producer_is_disconnected_and_the_others_served(
         assert reason in caplog.text
         assert any(reason in e.text for e in store.system_events if e.level == "error")
 
-        good.write(encode([FrameAdded("c1", 0, frame("still here"), 0, 1, 0, 10)]))
+        good.write(encode([batch(1, [text_frame("still here", direction="received", at=1.0)])]))
         await good.drain()
         await wait_for(lambda: store.frames_received == 1)
         (conn,) = store.connections()
@@ -78,3 +82,27 @@ async def test_a_second_inspector_on_the_same_path_is_refused(private_socket: Pa
             await InspectorServer(Store(), private_socket).start()
     finally:
         await first.close()
+
+
+async def test_producers_using_the_same_keys_are_kept_apart(private_socket: Path) -> None:
+    store = Store()
+    server = InspectorServer(store, private_socket)
+    await server.start()
+    try:
+        writers = []
+        for pid, name in ((11, "chat"), (22, "game")):
+            _, writer = await asyncio.open_unix_connection(str(private_socket))
+            writer.write(encode([Hello(PROTOCOL_VERSION, pid, name)]))
+            writer.write(encode([update(1, connection_id=f"{name}-1", path=f"/{name}")]))
+            writer.write(encode([batch(1, [text_frame(f"{name} {i}") for i in range(3)])]))
+            await writer.drain()
+            writers.append(writer)
+        await wait_for(lambda: store.frames_received == 6)
+        chat, game = (store.entries[cid].snapshot() for cid in ("chat-1", "game-1"))
+        assert [f.content for f in chat.messages] == ["chat 0", "chat 1", "chat 2"]
+        assert [f.content for f in game.messages] == ["game 0", "game 1", "game 2"]
+        assert (chat.pid, chat.path, game.pid, game.path) == (11, "/chat", 22, "/game")
+        for writer in writers:
+            writer.close()
+    finally:
+        await server.close()

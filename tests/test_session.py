@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from factories import binary_frame, close_frame, control_frame, text_frame
 
 from wsinspect.inspector.files import (
     SessionFileError,
@@ -19,7 +20,7 @@ from wsinspect.inspector.files import (
     read_session,
     write_session,
 )
-from wsinspect.model import Connection, Frame
+from wsinspect.model import Connection
 
 EXPORTED_AT = 1764350000.123
 UNICODE = 'héllo wörld — 你好 🎉 \u0000 "quoted" \\ \n'
@@ -44,20 +45,6 @@ CONNECTION_KEYS = {
     "messages",
 }
 FRAME_KEYS = {"direction", "message_type", "content", "timestamp", "size_bytes", "truncated"}
-
-
-def f(direction: str, message_type: str, content: Any, t: float, **kw: Any) -> Frame:
-    size = kw.pop("size_bytes", None)
-    if size is None:
-        size = len(content.encode()) if isinstance(content, str) else len(content or b"")
-    return Frame(
-        direction=direction,  # type: ignore[arg-type]
-        message_type=message_type,  # type: ignore[arg-type]
-        content=content,
-        timestamp=t,
-        size_bytes=size,
-        **kw,
-    )
 
 
 def chat_connection() -> Connection:
@@ -85,11 +72,11 @@ def chat_connection() -> Connection:
         pid=4242,
         app="chat-app",
         messages=[
-            f("received", "text", '{"type": "auth"}', 1764349990.05),
-            f("sent", "text", UNICODE, 1764349990.06),
-            f("sent", "binary", b"\x00\x01\xfe\xff binary", 1764349990.07),
-            f("received", "text", "", 1764349990.08),
-            f("received", "binary", b"", 1764349990.09),
+            text_frame('{"type": "auth"}', direction="received", at=1764349990.05),
+            text_frame(UNICODE, at=1764349990.06),
+            binary_frame(b"\x00\x01\xfe\xff binary", at=1764349990.07),
+            text_frame("", direction="received", at=1764349990.08),
+            binary_frame(b"", direction="received", at=1764349990.09),
         ],
     )
 
@@ -98,12 +85,12 @@ def full_connection() -> Connection:
     """Every kind of frame, including those only the session JSON (not HAR) carries."""
     connection = chat_connection()
     connection.messages += [
-        f("sent", "text", "cut her", 1764349991.0, size_bytes=20000, truncated=True),
-        f("received", "binary", b"\x10" * 8, 1764349991.1, size_bytes=90000, truncated=True),
-        f("sent", "binary", None, 1764349991.2, size_bytes=77),  # payload not recorded
-        f("sent", "ping", b"are you there", 1764349991.3),
-        f("received", "pong", b"are you there", 1764349991.4),
-        f("sent", "close", "bye", 1764349995.4, close_code=4001),
+        text_frame("cut her", at=1764349991.0, size=20000, truncated=True),
+        binary_frame(b"\x10" * 8, direction="received", at=1764349991.1, size=90000, truncated=True),
+        binary_frame(None, at=1764349991.2, size=77),  # payload not recorded
+        control_frame("ping", b"are you there", at=1764349991.3),
+        control_frame("pong", b"are you there", direction="received", at=1764349991.4),
+        close_frame(4001, "bye", at=1764349995.4),
     ]
     return connection
 

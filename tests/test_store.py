@@ -5,20 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from factories import batch, control_frame, text_frame, update, wire_frame
 
-from wsinspect.inspector.store import Producer, Store
-from wsinspect.model import Connection, Frame
-from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, FramesDropped, Hello
+from wsinspect.inspector.store import Producer, Store, health
+from wsinspect.model import Connection
+from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameBatch, FramesDropped, Hello, WireMessage
 
 APP = Producer(key=1, pid=1001, app="chat-app")
 OTHER = Producer(key=2, pid=2002, app="game-app")
 NOW = 1764350000.0
 
 
+# Each connection id gets its own key, the same for every producer (as each numbers its own).
+KEYS = {"c1": 1, "a": 2, "b": 3, "c": 4, "x": 5}
+
+
 def conn(connection_id: str = "c1", **kw: Any) -> ConnectionUpdate:
     fields: dict[str, Any] = {"path": "/ws/chat", "connected_at": 100.0, "state": "open", "accepted_at": 100.5}
     fields.update(kw)
-    return ConnectionUpdate(connection=Connection(connection_id=connection_id, **fields))
+    return update(KEYS[connection_id], Connection(connection_id=connection_id, **fields))
 
 
 def added(
@@ -27,26 +32,12 @@ def added(
     *,
     direction: str = "sent",
     content: str | None = None,
-    counts: tuple[int, int, int, int] | None = None,
     timestamp: float | None = None,
-) -> FrameAdded:
+) -> FrameBatch:
+    """A batch of one text frame ("m<index>" unless told: two bytes up to index 9)."""
     text = content if content is not None else f"m{index}"
-    sent, received, bytes_sent, bytes_received = counts if counts is not None else (index + 1, 0, 2 * (index + 1), 0)
-    return FrameAdded(
-        connection_id=connection_id,
-        index=index,
-        frame=Frame(
-            direction=direction,  # type: ignore[arg-type]
-            message_type="text",
-            content=text,
-            timestamp=timestamp if timestamp is not None else 200.0 + index,
-            size_bytes=len(text.encode()),
-        ),
-        messages_sent=sent,
-        messages_received=received,
-        bytes_sent=bytes_sent,
-        bytes_received=bytes_received,
-    )
+    at = timestamp if timestamp is not None else 200.0 + index
+    return batch(KEYS[connection_id], [text_frame(text, direction=direction, at=at)], start=index)
 
 
 def contents(store: Store, connection_id: str = "c1") -> list[Any]:
@@ -58,14 +49,14 @@ def snapshot(store: Store, connection_id: str = "c1") -> Connection:
     return found
 
 
-def test_frames_are_appended_in_order_with_counts_from_frame_added() -> None:
+def test_frames_are_appended_in_order_with_counts_of_the_frames_seen() -> None:
     store = Store()
-    store.apply(APP, [conn(), added(0), added(1, direction="received", counts=(1, 1, 2, 5)), added(2)], NOW)
+    store.apply(APP, [conn(), added(0), added(1, direction="received", content="m1..."), added(2)], NOW)
     connection = snapshot(store)
-    assert [f.content for f in connection.messages] == ["m0", "m1", "m2"]
+    assert [f.content for f in connection.messages] == ["m0", "m1...", "m2"]
     assert [f.direction for f in connection.messages] == ["sent", "received", "sent"]
-    # The counts are the producer's, taken from the newest FrameAdded, not counted by the store.
-    assert (connection.messages_sent, connection.bytes_sent) == (3, 6)
+    # Frames no longer carry the producer's counts: the store counts the frames it sees.
+    assert (connection.messages_sent, connection.bytes_sent) == (2, 4)
     assert (connection.messages_received, connection.bytes_received) == (1, 5)
     assert connection.messages_dropped == 0
     assert store.frames_received == 3
@@ -73,7 +64,7 @@ def test_frames_are_appended_in_order_with_counts_from_frame_added() -> None:
 
 def test_counts_come_from_the_producer_even_when_frames_were_not_sent() -> None:
     store = Store()
-    store.apply(APP, [conn(), added(0, counts=(40, 7, 4000, 70))], NOW)
+    store.apply(APP, [conn(messages_sent=40, messages_received=7, bytes_sent=4000, bytes_received=70), added(0)], NOW)
     connection = snapshot(store)
     assert (connection.messages_sent, connection.messages_received) == (40, 7)
     assert (connection.bytes_sent, connection.bytes_received) == (4000, 70)
@@ -162,7 +153,11 @@ def test_update_does_not_reset_dropped_counted_by_the_store() -> None:
 
 def test_counts_never_go_backwards_when_an_older_update_arrives_late() -> None:
     store = Store()
-    store.apply(APP, [conn(), added(0), added(1, counts=(2, 3, 20, 30))], NOW)
+    store.apply(
+        APP,
+        [conn(), added(0), added(1), conn(messages_sent=2, messages_received=3, bytes_sent=20, bytes_received=30)],
+        NOW,
+    )
     # An update queued before the replay carries older (smaller) counts.
     stale = conn(messages_sent=1, messages_received=1, bytes_sent=5, bytes_received=6, state="closed")
     store.apply(APP, [stale], NOW)
@@ -175,25 +170,27 @@ def test_counts_never_go_backwards_when_an_older_update_arrives_late() -> None:
     connection = snapshot(store)
     assert (connection.messages_sent, connection.messages_received) == (9, 8)
     assert (connection.bytes_sent, connection.bytes_received) == (90, 80)
-    # And a replayed frame with old counts does not lower them either.
-    store.apply(APP, [added(2, counts=(1, 1, 1, 1))], NOW)
+    # And a replayed frame (counted by the store already) does not lower or raise them either.
+    store.apply(APP, [added(1), added(0, direction="received")], NOW)
     connection = snapshot(store)
     assert (connection.messages_sent, connection.messages_received) == (9, 8)
     assert (connection.bytes_sent, connection.bytes_received) == (90, 80)
 
 
-def test_frame_before_its_connection_creates_an_entry_the_update_fills() -> None:
+def test_frames_before_their_connection_are_ignored_until_the_replay() -> None:
+    # Protocol 2: a frame names its connection by a key that only a ConnectionUpdate binds. Frames
+    # whose update the app's queue lost are ignored; the replay after the overflow re-sends both.
     store = Store()
+    calls: list[set[str]] = []
+    store.listeners.append(calls.append)
     store.apply(APP, [added(0, timestamp=300.0), added(1, timestamp=301.0)], NOW)
-    early = snapshot(store)
-    assert early.path == ""
-    assert early.connected_at == 300.0
-    assert (early.pid, early.app) == (APP.pid, APP.app)
-    assert [f.content for f in early.messages] == ["m0", "m1"]
+    assert store.entries == {}
+    assert store.rows == []
+    assert store.frames_received == 0
+    assert calls == []
 
-    store.apply(
-        APP, [conn(path="/ws/late", query_string="a=b", connected_at=299.0, state="closed", close_code=1001)], NOW
-    )
+    late = conn(path="/ws/late", query_string="a=b", connected_at=299.0, state="closed", close_code=1001)
+    store.apply(APP, [late, added(0, timestamp=300.0), added(1, timestamp=301.0)], NOW)
     filled = snapshot(store)
     assert filled.path == "/ws/late"
     assert filled.query_string == "a=b"
@@ -223,10 +220,12 @@ def test_listeners_called_once_per_apply_with_changed_ids() -> None:
     store = Store()
     calls: list[set[str]] = []
     store.listeners.append(calls.append)
-    store.apply(APP, [conn("a"), added(0, "a"), added(1, "a"), added(0, "b"), FramesDropped(count=1)], NOW)
+    store.apply(APP, [conn("a"), added(0, "a"), added(1, "a"), conn("b"), added(0, "b"), FramesDropped(count=1)], NOW)
     assert calls == [{"a", "b"}]
+    store.apply(APP, [added(2, "a"), added(0, "x")], NOW)  # x: a key with no update yet, so no change
+    assert calls == [{"a", "b"}, {"a"}]
     store.apply(APP, [conn("c", connected_at=1.0)], NOW)
-    assert calls == [{"a", "b"}, {"c"}]
+    assert calls == [{"a", "b"}, {"a"}, {"c"}]
 
 
 def test_every_listener_is_called() -> None:
@@ -234,7 +233,7 @@ def test_every_listener_is_called() -> None:
     first: list[set[str]] = []
     second: list[set[str]] = []
     store.listeners.extend([first.append, second.append])
-    store.apply(APP, [added(0, "x")], NOW)
+    store.apply(APP, [conn("x"), added(0, "x")], NOW)
     assert first == second == [{"x"}]
 
 
@@ -260,6 +259,178 @@ def test_two_producers_keep_their_connections_apart() -> None:
     assert [f.content for f in b.messages] == ["from game"]
     # Oldest first.
     assert [c.connection_id for c in store.connections()] == ["b", "a"]
+
+
+def counts(store: Store, connection_id: str = "c1") -> tuple[int, int, int, int]:
+    c = snapshot(store, connection_id)
+    return (c.messages_sent, c.messages_received, c.bytes_sent, c.bytes_received)
+
+
+def test_counts_are_the_larger_of_the_frames_seen_and_the_producers_report() -> None:
+    store = Store()
+    store.apply(APP, [conn(), added(0), added(1), added(2)], NOW)
+    assert counts(store) == (3, 0, 6, 0)  # seen
+    # The producer reports more than the store saw (frames lost on the way): the report wins.
+    store.apply(APP, [conn(messages_sent=5, messages_received=1, bytes_sent=50, bytes_received=9)], NOW)
+    assert counts(store) == (5, 1, 50, 9)
+    # Frames the report already counted arrive after it: they are not counted twice.
+    store.apply(APP, [added(3), added(4)], NOW)
+    assert counts(store) == (5, 1, 50, 9)
+    # Once the frames seen outnumber the report, they are the count.
+    store.apply(APP, [added(5), added(6, direction="received"), added(7, direction="received")], NOW)
+    assert counts(store) == (6, 2, 50, 9)  # 6 sent seen (12 bytes), 2 received seen (4 bytes)
+    # A report of less than was seen lowers nothing.
+    store.apply(APP, [conn(messages_sent=1, messages_received=1, bytes_sent=1, bytes_received=1)], NOW)
+    assert counts(store) == (6, 2, 50, 9)
+
+
+def test_a_report_before_any_frame_wins_until_the_frames_seen_pass_it() -> None:
+    store = Store()
+    store.apply(APP, [conn(messages_sent=3, bytes_sent=100)], NOW)
+    store.apply(APP, [added(0), added(1), added(2)], NOW)
+    assert counts(store) == (3, 0, 100, 0)
+    store.apply(APP, [added(3)], NOW)
+    assert counts(store) == (4, 0, 100, 0)
+
+
+def test_control_frames_are_not_counted_as_messages() -> None:
+    store = Store()
+    pings = [control_frame("ping", b"p"), control_frame("pong", b"p", direction="received")]
+    close = text_frame("x")  # a data frame between them
+    store.apply(APP, [conn(), batch(KEYS["c1"], [*pings, close])], NOW)
+    assert counts(store) == (1, 0, 1, 0)
+    assert len(snapshot(store).messages) == 3
+
+
+def test_frames_of_an_unknown_key_come_in_with_the_update_and_replay_that_follow() -> None:
+    store = Store()
+    store.apply(APP, [conn("a"), added(0, "a")], NOW)
+    # The app's queue overflowed and lost b's update: b's frames that made it are ignored.
+    store.apply(APP, [added(1, "b"), added(2, "b"), FramesDropped(count=2)], NOW)
+    assert set(store.entries) == {"a"}
+    assert store.frames_received == 1
+    # The replay that follows an overflow: every connection held, its update then its frames.
+    replay: list[WireMessage] = [
+        conn("a", messages_sent=1, bytes_sent=2),
+        added(0, "a"),
+        conn("b", path="/ws/b", messages_sent=3, bytes_sent=6),
+        batch(KEYS["b"], [text_frame(f"m{i}", at=200.0 + i) for i in range(3)]),
+    ]
+    store.apply(APP, replay, NOW)
+    assert contents(store, "a") == ["m0"]
+    assert contents(store, "b") == ["m0", "m1", "m2"]
+    b = snapshot(store, "b")
+    assert (b.path, b.messages_dropped) == ("/ws/b", 0)
+    assert counts(store, "b") == (3, 0, 6, 0)
+    assert store.frames_received == 4
+    store.apply(APP, [added(3, "b")], NOW)  # and live frames follow
+    assert contents(store, "b") == ["m0", "m1", "m2", "m3"]
+    assert counts(store, "b") == (4, 0, 8, 0)
+
+
+def test_one_batch_carries_frames_of_several_connections_in_their_order() -> None:
+    store = Store()
+    calls: list[set[str]] = []
+    store.listeners.append(calls.append)
+    store.apply(APP, [conn("a"), conn("b")], NOW)
+    mixed = FrameBatch(
+        [
+            wire_frame(KEYS["a"], 0, text_frame("a0", at=1.0)),
+            wire_frame(KEYS["x"], 0, text_frame("x0", at=2.0)),  # no update: ignored
+            wire_frame(KEYS["b"], 0, text_frame("b0", at=3.0)),
+            wire_frame(KEYS["b"], 1, text_frame("b1", at=4.0)),
+            wire_frame(KEYS["a"], 1, text_frame("a1", at=5.0)),
+            wire_frame(KEYS["x"], 1, text_frame("x1", at=6.0)),
+            wire_frame(KEYS["a"], 2, text_frame("a2", at=7.0)),
+        ]
+    )
+    store.apply(APP, [mixed], NOW)
+    assert contents(store, "a") == ["a0", "a1", "a2"]
+    assert contents(store, "b") == ["b0", "b1"]
+    frame_rows = [(cid, row.content) for cid, row in store.rows if not hasattr(row, "level")]
+    assert frame_rows == [("a", "a0"), ("b", "b0"), ("b", "b1"), ("a", "a1"), ("a", "a2")]
+    assert store.frames_received == 5
+    assert calls == [{"a", "b"}, {"a", "b"}]
+
+
+def test_clear_keeps_open_connections_alive_for_their_next_frame() -> None:
+    store = Store()
+    store.apply(APP, [conn("a", path="/ws/a"), added(0, "a"), added(1, "a"), added(2, "a")], NOW)
+    store.apply(APP, [conn("b"), added(0, "b"), conn("b", state="closed", close_code=1000)], NOW)
+    store.clear()
+    assert store.entries == {}
+    assert store.rows == []
+    # The open one comes back with its next frame, and only that frame: none counted as dropped.
+    store.apply(APP, [added(3, "a")], NOW)
+    assert set(store.entries) == {"a"}
+    a = snapshot(store, "a")
+    assert a.path == "/ws/a"
+    assert [f.content for f in a.messages] == ["m3"]
+    assert a.messages_dropped == 0
+    assert counts(store, "a") == (4, 0, 8, 0)  # every frame it sent, the cleared ones included
+    assert store.frames_received == 1
+    assert [cid for cid, _ in store.rows] == ["a"]
+    # The closed one stays gone: a late frame of it does not bring it back.
+    store.apply(APP, [added(1, "b")], NOW)
+    assert set(store.entries) == {"a"}
+
+
+def test_clear_keeps_an_unanswered_ping_of_an_open_connection() -> None:
+    store = Store()
+    ping = batch(KEYS["a"], [control_frame("ping", b"p", at=150.0)])
+    store.apply(APP, [conn("a"), ping], NOW)
+    store.clear()
+    store.apply(APP, [added(1, "a")], NOW)
+    assert store.entries["a"].unanswered_ping == 150.0  # still late if no pong comes
+    store.apply(APP, [batch(KEYS["a"], [control_frame("pong", b"p", direction="received")], start=2)], NOW)
+    assert store.entries["a"].unanswered_ping is None
+
+
+def test_an_update_after_clear_brings_an_open_connection_back_as_it_was() -> None:
+    store = Store()
+    store.apply(APP, [conn("a", path="/ws/a"), added(0, "a"), added(1, "a")], NOW)
+    store.clear()
+    # The next news of it is an update (its round-trip time changed), then a frame.
+    store.apply(APP, [conn("a", path="/ws/a", avg_rtt=0.1)], NOW)
+    store.apply(APP, [added(2, "a")], NOW)
+    a = snapshot(store, "a")
+    assert [f.content for f in a.messages] == ["m2"]
+    assert a.messages_dropped == 0  # the cleared frames were seen, not dropped
+    assert counts(store, "a") == (3, 0, 6, 0)
+    assert a.avg_rtt == 0.1
+    # Not a new connection: no second "connect" row.
+    assert not any(getattr(row, "text", "").startswith("connect") for _, row in store.rows)
+    store.apply(APP, [conn("a", path="/ws/a", state="closed", close_code=1000, disconnected_at=300.0)], NOW)
+    assert [row.text for _, row in store.rows if hasattr(row, "text")] == ["closed: 1000 Normal Closure"]
+
+
+def test_two_producers_using_the_same_key_do_not_mix() -> None:
+    store = Store()
+    store.apply(APP, [update(1, connection_id="from-app", path="/chat"), batch(1, [text_frame("chat")])], NOW)
+    store.apply(OTHER, [update(1, connection_id="from-other", path="/game"), batch(1, [text_frame("game")])], NOW)
+    store.apply(APP, [batch(1, [text_frame("chat again")], start=1)], NOW)
+    store.apply(OTHER, [batch(1, [text_frame("game again", direction="received")], start=1)], NOW)
+    assert contents(store, "from-app") == ["chat", "chat again"]
+    assert contents(store, "from-other") == ["game", "game again"]
+    app, other = snapshot(store, "from-app"), snapshot(store, "from-other")
+    assert (app.pid, app.path, app.messages_sent, app.messages_received) == (APP.pid, "/chat", 2, 0)
+    assert (other.pid, other.path, other.messages_sent, other.messages_received) == (OTHER.pid, "/game", 1, 1)
+    assert app.messages_dropped == other.messages_dropped == 0
+    # A key one producer bound means nothing for another.
+    store.apply(APP, [batch(9, [text_frame("nobody")])], NOW)
+    store.apply(Producer(key=3, pid=3003, app="third"), [batch(1, [text_frame("stranger")], start=2)], NOW)
+    assert contents(store, "from-app") == ["chat", "chat again"]
+    assert contents(store, "from-other") == ["game", "game again"]
+
+
+def test_a_reconnecting_producer_finds_its_connections_again() -> None:
+    store = Store()
+    store.apply(APP, [conn("a"), added(0, "a"), added(1, "a")], NOW)
+    again = Producer(key=7, pid=APP.pid, app=APP.app)  # the same app, connected anew
+    store.apply(again, [conn("a"), added(0, "a"), added(1, "a"), added(2, "a")], NOW)
+    assert contents(store, "a") == ["m0", "m1", "m2"]
+    assert counts(store, "a") == (3, 0, 6, 0)
+    assert len(store.entries) == 1
 
 
 def test_snapshots_are_copies() -> None:
@@ -292,20 +463,36 @@ def test_frames_held_never_exceed_max_messages(max_messages: int) -> None:
 
 
 def test_the_store_tracks_the_oldest_unanswered_ping() -> None:
-    from wsinspect.inspector.store import Producer, Store
-    from wsinspect.model import Connection, Frame
-    from wsinspect.wire import ConnectionUpdate, FrameAdded
-
-    def control(index: int, direction: str, kind: str, at: float) -> FrameAdded:
-        frame = Frame(direction=direction, message_type=kind, content=b"", timestamp=at, size_bytes=0)  # type: ignore[arg-type]
-        return FrameAdded("c", index, frame, 0, 0, 0, 0)
+    def control(index: int, direction: str, kind: str, at: float) -> FrameBatch:
+        return batch(4, [control_frame(kind, direction=direction, at=at)], start=index)
 
     store = Store()
     producer = Producer(1, 1, "a")
-    store.apply(producer, [ConnectionUpdate(Connection(connection_id="c", path="/", connected_at=0.0))], 0.0)
+    store.apply(producer, [update(4, Connection(connection_id="c", path="/", connected_at=0.0))], 0.0)
     store.apply(producer, [control(0, "sent", "ping", 1.0), control(1, "sent", "ping", 2.0)], 2.0)
     assert store.entries["c"].unanswered_ping == 1.0
     store.apply(producer, [control(2, "received", "ping", 3.0), control(3, "sent", "pong", 3.1)], 3.1)
     assert store.entries["c"].unanswered_ping == 1.0  # the client's ping and our pong change nothing
     store.apply(producer, [control(4, "received", "pong", 4.0)], 4.0)
     assert store.entries["c"].unanswered_ping is None
+
+
+def test_keepalive_health() -> None:
+    base = Connection(connection_id="x", path="/", state="open", connected_at=0.0, ping_observable=True)
+    assert health(base, None, 100.0) == "ok"
+    assert health(base, 99.5, 100.0) == "ok"  # waiting, not yet late
+    assert health(base, 98.0, 100.0) == "late"
+    slow = Connection(connection_id="x", path="/", state="open", connected_at=0.0, ping_observable=True, avg_rtt=1.0)
+    assert health(slow, 98.0, 100.0) == "ok"  # a slow link gets four round trips of patience
+    blind = Connection(connection_id="x", path="/", state="open", connected_at=0.0)
+    assert health(blind, 1.0, 100.0) == "unknown"
+    ended = Connection(
+        connection_id="x",
+        path="/",
+        state="closed",
+        connected_at=0.0,
+        close_code=1011,
+        close_reason="keepalive ping timeout",
+        ping_observable=True,
+    )
+    assert health(ended, None, 100.0) == "timeout"

@@ -9,6 +9,7 @@ import pytest
 from wsinspect import WSInspectConfig
 from wsinspect.capture.tracker import ConnectionTracker, cut_text
 from wsinspect.model import Connection, Frame
+from wsinspect.wire import FrameRecord, record_to_frame
 
 
 def scope(**extra: Any) -> dict[str, Any]:
@@ -26,16 +27,24 @@ def scope(**extra: Any) -> dict[str, Any]:
 
 
 class Events:
-    def __init__(self) -> None:
+    """A TrackerListener that notes what it is told (frames only while ``live``)."""
+
+    def __init__(self, *, live: bool = True) -> None:
+        self.live = live
+        self.records: list[FrameRecord] = []
         self.frames: list[Frame] = []
         self.indexes: list[int] = []
+        self.keys: set[int] = set()
         self.changes: list[str] = []
 
-    def frame_recorded(self, connection: Connection, frame: Frame, index: int) -> None:
-        self.frames.append(frame)
-        self.indexes.append(index)
+    def frame_recorded(self, record: FrameRecord) -> None:
+        self.records.append(record)
+        self.frames.append(record_to_frame(record))
+        self.indexes.append(record[1])
+        self.keys.add(record[0])
 
-    def connection_changed(self, connection: Connection) -> None:
+    def connection_changed(self, key: int, connection: Connection) -> None:
+        self.keys.add(key)
         self.changes.append(connection.state)
 
 
@@ -315,6 +324,36 @@ def test_listener_told_of_frames_and_changes() -> None:
     assert [f.message_type for f in events.frames] == ["text", "text", "text", "close"]
     assert events.indexes == [0, 1, 2, 3]  # numbered across the buffer's evictions
     assert events.changes == ["connecting", "open", "closed"]
+
+
+def test_listener_gets_records_naming_the_tracker_by_its_key() -> None:
+    events = Events()
+    tracker = open_tracker(WSInspectConfig(max_messages=2), listener=events)
+    other = open_tracker(listener=Events())
+    assert tracker.key != other.key  # keys are unique in the process
+    tracker.receive({"type": "websocket.receive", "text": "hi"}, 11.0)
+    tracker.send({"type": "websocket.send", "bytes": b"\x01\x02"}, 11.5)
+    tracker.send({"type": "websocket.close", "code": 4001, "reason": "bye"}, 12.0)
+    assert events.keys == {tracker.key}
+    # The records are what the tracker keeps (its newest two), as the wire carries them.
+    assert tracker.records() == events.records[-2:]
+    assert tracker.frames == events.frames[-2:]
+    assert events.records[0] == (tracker.key, 0, 11.0, 0, "hi", 2, False, None)  # received text: code 0
+    assert events.records[1] == (tracker.key, 1, 11.5, 3, b"\x01\x02", 2, False, None)  # sent binary: code 3
+    assert events.records[2] == (tracker.key, 2, 12.0, 9, "bye", 5, False, 4001)  # sent close: code 9
+
+
+def test_a_listener_not_live_is_told_of_changes_but_not_of_frames() -> None:
+    events = Events(live=False)
+    tracker = open_tracker(listener=events)
+    tracker.receive({"type": "websocket.receive", "text": "a"}, 11.0)
+    events.live = True
+    tracker.receive({"type": "websocket.receive", "text": "b"}, 11.1)
+    tracker.handler_returned(12.0)
+    assert [f.content for f in events.frames] == ["b"]
+    assert events.indexes == [1]  # the index still counts the frame the listener missed
+    assert events.changes == ["connecting", "open", "closed"]
+    assert [f.content for f in tracker.frames] == ["a", "b"]  # the tracker keeps both, for a replay
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import batch, control_frame, echo_app, text_frame, update
+from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.geometry import Region
 from textual.pilot import Pilot
@@ -38,11 +40,12 @@ from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.connections import ConnectionTable
 from wsinspect.inspector.ui.detail import DetailPane
+from wsinspect.inspector.ui.keys import key_label, keys_label
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.inspector.ui.timeline import TimelineView
 from wsinspect.model import Connection, Frame, Row, SystemEvent
-from wsinspect.wire import ConnectionUpdate, FrameAdded, WireMessage
+from wsinspect.wire import WireMessage
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
 
@@ -52,7 +55,7 @@ FRAMES = [(c.connection_id, f) for c in CONNECTIONS for f in c.messages]
 # ◉ rows of a loaded session: connect + accepted + closed, connect + denied, and the failed one's error.
 EVENTS = 3 + 3 + 3 + 2 + 4
 TOTAL = len(FRAMES) + EVENTS
-PRODUCER = Producer(key=1, pid=777, app="live-app")
+PRODUCER = Producer(key=1, pid=4242, app="chat-app")
 
 
 def make_app(export_dir: Path | None = None, connections: list[Connection] | None = None) -> InspectorApp:
@@ -289,6 +292,7 @@ async def test_c_restricts_to_the_selected_connection() -> None:
 # -- follow and pause on a live store -----------------------------------------------------------
 
 LIVE_ID = "0b6f5c1e-7a2d-4c1b-9e3f-0000000000aa"
+LIVE_KEY = 1
 
 
 def live_connection() -> Connection:
@@ -296,18 +300,12 @@ def live_connection() -> Connection:
 
 
 def live_frames(start: int, count: int) -> list[WireMessage]:
-    frames: list[WireMessage] = []
-    for index in range(start, start + count):
-        content = f'{{"seq": {index}}}'
-        frame = Frame(
-            direction="sent",
-            message_type="text",
-            content=content,
-            timestamp=BASE + 1 + index / 10,
-            size_bytes=len(content),
-        )
-        frames.append(FrameAdded(LIVE_ID, index, frame, index + 1, 0, 10 * (index + 1), 0))
-    return frames
+    """Frames ``start`` to ``start + count - 1`` of the live connection, in one batch."""
+    frames = [
+        text_frame(f'{{"seq": {index}}}', direction="sent", at=BASE + 1 + index / 10)
+        for index in range(start, start + count)
+    ]
+    return [batch(LIVE_KEY, frames, start=start)]
 
 
 async def test_follow_and_pause(private_socket: Path) -> None:
@@ -316,7 +314,7 @@ async def test_follow_and_pause(private_socket: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         timeline = app.timeline
         assert timeline.following
-        store.apply(PRODUCER, [ConnectionUpdate(live_connection()), *live_frames(0, 5)], BASE)
+        store.apply(PRODUCER, [update(LIVE_KEY, live_connection()), *live_frames(0, 5)], BASE)
         await wait_for(pilot, lambda: len(timeline.index) == 2 + 5, "the first frames")
         assert timeline.cursor == len(timeline.index) - 1
         assert "following" in status(app)
@@ -422,7 +420,10 @@ async def test_export_failure_is_shown(tmp_path: Path, monkeypatch: pytest.Monke
 
 # -- help, palette, detail, copy, clear, quit ---------------------------------------------------
 
-KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "tab": "Tab", "end": "End", "pageup": "PgUp"}
+
+def help_shows(help_text: str, keys: str, text: str) -> bool:
+    """The help has a row with these keys and this text."""
+    return re.search(rf"^  {re.escape(keys)} +{re.escape(text)}$", help_text, re.MULTILINE) is not None
 
 
 async def test_question_mark_shows_every_key() -> None:
@@ -433,12 +434,10 @@ async def test_question_mark_shows_every_key() -> None:
         help_text = str(app.screen.query_one("Static").render())
         for key in ("/", "x", "d", "t", "p", "c", "Esc", "End G", "Tab", "r", "y", "e", "ctrl+l", "ctrl+p", "?", "q"):
             assert re.search(rf"(^|\s){re.escape(key)}(\s|$)", help_text, re.MULTILINE), key
-        assert "wsinspect-<date>-<time>.json" in help_text
-        # Every key the app binds is in the help.
-        for binding in InspectorApp.BINDINGS:
-            for key in binding.key.split(","):  # type: ignore[union-attr]
-                name = KEY_NAMES.get(key, key)
-                assert re.search(rf"(^|\s){re.escape(name)}(\s|$)", help_text, re.MULTILINE), key
+        assert help_shows(help_text, "↑ ↓ j k", "move in the timeline (moving up pauses the follow)")
+        assert help_shows(help_text, "PgUp PgDn", "move by a page")
+        assert help_shows(help_text, "e", "export the session to wsinspect-<date>-<time>.json")
+        assert "The timeline" in help_text  # the legend
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         # q closes the help, it does not quit.
@@ -447,6 +446,59 @@ async def test_question_mark_shows_every_key() -> None:
         await pilot.press("q")
         assert not isinstance(app.screen, HelpScreen)
         assert app.is_running
+
+
+async def test_the_help_and_the_palette_list_every_binding() -> None:
+    """Both are generated from the bindings: a new key cannot be left out of either."""
+    bindings = InspectorApp.key_bindings()
+    declared = [b for owner in (InspectorApp, TimelineView) for b in owner.BINDINGS if isinstance(b, Binding)]
+    assert len(bindings) == len(declared) == len({b.id for b in declared})
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        help_text = str(app.screen.query_one("Static").render())
+        for binding in bindings:
+            assert binding.id, binding
+            assert binding.tooltip, binding
+            text = (binding.group.description if binding.group else binding.tooltip).lower()
+            row = next((line for line in help_text.splitlines() if line.lower().rstrip().endswith(text)), None)
+            assert row is not None, binding
+            for key in binding.key.split(","):
+                assert key_label(key) in row.split(), (key, row)
+        await pilot.press("escape")
+        commands = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        for binding in bindings:
+            if binding.action == "command_palette":
+                continue  # the palette's own key
+            assert binding.description in commands, binding
+            assert binding.tooltip in commands[binding.description]
+            assert keys_label(binding.key.split(",")) in commands[binding.description]
+
+
+async def test_a_keymap_moves_a_key_and_the_help_follows() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.set_keymap({"filter.direction": "z"})
+        await pilot.press("d")
+        assert app.filters.direction == Filters().direction
+        await pilot.press("z")
+        assert app.filters.direction != Filters().direction
+        await pilot.press("question_mark")
+        help_text = str(app.screen.query_one("Static").render())
+        assert help_shows(help_text, "z", "direction: both → sent only → received only")
+        assert not re.search(r"^  d ", help_text, re.MULTILINE)
+        await pilot.press("escape")
+        commands = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert commands["Direction"].endswith("key z")
+        # A timeline key too: k no longer moves up, w does.
+        app.set_keymap({"timeline.up": "w"})
+        await pilot.press("G")
+        last = app.timeline.cursor
+        assert last is not None
+        await pilot.press("k")
+        assert app.timeline.cursor == last
+        await pilot.press("w")
+        assert app.timeline.cursor == last - 1
 
 
 async def test_r_toggles_raw_json() -> None:
@@ -533,25 +585,28 @@ async def test_command_palette_lists_the_commands(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in (
-            "Filter frames by text",
-            "Toggle regex filter",
-            "Cycle direction filter",
-            "Cycle kind filter",
-            "Hide ping/pong",
-            "This connection only",
+            "Filter",
+            "Regex filter",
+            "Direction",
+            "Kind",
+            "Ping/pong",
+            "This conn",
             "Clear filters",
-            "Export session",
-            "Copy frame",
+            "Export",
+            "Export as…",
+            "Copy",
             "Raw / pretty JSON",
             "Clear session",
             "Follow",
             "Help",
+            "Theme",  # Textual's own stay
         ):
             assert title in titles
+        assert titles.count("Quit") == 1  # ours (q) replaces Textual's
         # Run one from the palette.
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"Export session")
+        await pilot.press(*"Export")
         palette = app.screen
         await wait_for(pilot, lambda: palette.query_one(CommandList).option_count > 0, "the palette's matches")
         await pilot.press("enter")
@@ -653,6 +708,26 @@ async def test_moving_down_keeps_the_selected_row_on_screen() -> None:
         assert cursor_on_screen(timeline)
 
 
+async def test_the_cursor_is_clamped_and_a_click_selects_the_row_under_the_mouse() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        timeline = app.timeline
+        # Out of range: clamped to the newest row, which the detail pane then shows.
+        timeline.cursor = len(timeline.index) + 50
+        assert timeline.cursor == len(timeline.index) - 1
+        await pilot.pause()
+        assert cursor_on_screen(timeline)
+        assert app.query_one(DetailPane).row == timeline.selected_row() == app.store.rows[timeline.index[-1]]
+        timeline.cursor = -3
+        assert timeline.cursor == 0
+        # The timeline has a border above its first row: a click counts from the first row.
+        await pilot.click(timeline, offset=(5, timeline.gutter.top + 2))
+        await pilot.pause()
+        assert timeline.cursor == int(timeline.scroll_offset.y) + 2
+        assert app.query_one(DetailPane).row == timeline.selected_row()
+
+
 def luminance(color: Any) -> float:
     def channel(value: int) -> float:
         c = value / 255
@@ -702,24 +777,13 @@ async def test_lifecycle_rows_are_readable() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        palette = app.timeline.palette
         background = app.timeline.styles.background.rgb
         for name in ("sent", "received", "system", "warning", "error"):
-            colour = getattr(palette, name).color.get_truecolor()
+            colour = app.timeline.style_of(name).color.get_truecolor()  # type: ignore[union-attr]
             assert contrast(colour, background) >= 3.0, (name, colour, background)
 
 
 # -- the live transport: a real middleware streaming into the running app -----------------------
-
-
-async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    await receive()
-    await send({"type": "websocket.accept"})
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
 
 
 async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> None:
@@ -781,13 +845,6 @@ async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> No
         emitter.stop()
 
 
-PRODUCER = Producer(1, 4242, "chat-app")
-
-
-def ping(direction: str, kind: str, at: float) -> Frame:
-    return Frame(direction=direction, message_type=kind, content=b"\x01\x02", timestamp=at, size_bytes=2)  # type: ignore[arg-type]
-
-
 async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
     now = time.time()
     store = Store()
@@ -818,19 +875,29 @@ async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
             closed_by="server",
             ping_observable=True,
         )
-        store.apply(PRODUCER, [ConnectionUpdate(c) for c in (healthy, late, blind, timed_out)], now)
+        # Keys 1 to 4 name them in the frames.
+        store.apply(PRODUCER, [update(key, c) for key, c in enumerate((healthy, late, blind, timed_out), 1)], now)
         store.apply(
             PRODUCER,
             [
-                FrameAdded("ok", 0, ping("sent", "ping", now - 3), 0, 0, 0, 0),
-                FrameAdded("ok", 1, ping("received", "pong", now - 2.99), 0, 0, 0, 0),
-                FrameAdded("late", 0, ping("sent", "ping", now - 3), 0, 0, 0, 0),
+                batch(
+                    1,
+                    [
+                        control_frame("ping", b"\x01\x02", direction="sent", at=now - 3),
+                        control_frame("pong", b"\x01\x02", direction="received", at=now - 2.99),
+                    ],
+                ),
+                batch(2, [control_frame("ping", b"\x01\x02", direction="sent", at=now - 3)]),
             ],
             now,
         )
-        await pilot.pause(0.2)
-        rtt = {cid: str(app.table.get_row(cid)[5]) for cid in ("ok", "late", "blind", "gone")}
-        assert rtt == {"ok": "12 ms", "late": "▲ late (—)", "blind": "n/a", "gone": "✖ timeout"}
+        expected_rtt = {"ok": "12 ms", "late": "▲ late (—)", "blind": "n/a", "gone": "✖ timeout"}
+
+        def rtt() -> dict[str, str]:
+            return {cid: str(app.table.get_row(cid)[5]) for cid in expected_rtt if cid in app.table.rows}
+
+        # The table shows changes a few times a second at most.
+        await wait_for(pilot, lambda: rtt() == expected_rtt, f"the rtt column to show {expected_rtt} (it shows {rtt()})")
         panel = app.query_one(LifecyclePanel)
         for cid, expected in [
             ("ok", "rtt 12 ms (avg 10 ms)  ● healthy"),

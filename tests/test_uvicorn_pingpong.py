@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from factories import echo_app
 from servers import RunningServer, run_server, wait_until
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
@@ -392,16 +393,9 @@ async def drive(app: Any, scope: dict[str, Any], during: Callable[[], None] = la
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send"]
 
 
-async def simple_echo(scope: Any, receive: Any, send: Any) -> None:
-    await receive()
-    await send({"type": "websocket.accept"})
-    while (message := await receive())["type"] != "websocket.disconnect":
-        await send({"type": "websocket.send", "text": message["text"]})
-
-
 async def test_the_middleware_attaches_to_the_channel() -> None:
     channel = ControlChannel()
-    middleware = WSInspectMiddleware(simple_echo)
+    middleware = WSInspectMiddleware(echo_app)
 
     def server_side() -> None:
         channel.frame("sent", "ping", b"k1")
@@ -427,7 +421,7 @@ async def test_events_before_the_attach_are_replayed() -> None:
     channel = ControlChannel()
     for number in range(ControlChannel.EARLY_LIMIT + 3):
         channel.frame("received", "ping", b"%d" % number)
-    middleware = WSInspectMiddleware(simple_echo)
+    middleware = WSInspectMiddleware(echo_app)
     await drive(middleware, scope_with(channel))
     [conn] = middleware.recorder.connections()
     early = [f for f in conn.messages if f.message_type == "ping"]
@@ -439,7 +433,7 @@ async def test_events_before_the_attach_are_replayed() -> None:
 async def test_two_recorders_on_one_connection() -> None:
     channel = ControlChannel()
     channel.frame("received", "ping", b"early")
-    inner = WSInspectMiddleware(simple_echo)
+    inner = WSInspectMiddleware(echo_app)
     outer = WSInspectMiddleware(inner)
     await drive(outer, scope_with(channel), lambda: channel.frame("sent", "ping", b"during"))
     [seen_outside] = outer.recorder.connections()
@@ -453,7 +447,7 @@ async def test_two_recorders_on_one_connection() -> None:
 
 async def test_no_channel_or_a_foreign_object_means_not_observable() -> None:
     for scope in (scope_with(), scope_with(object()), {**scope_with(), "extensions": None}):
-        middleware = WSInspectMiddleware(simple_echo)
+        middleware = WSInspectMiddleware(echo_app)
         await drive(middleware, scope)
         [conn] = middleware.recorder.connections()
         assert conn.ping_observable is False
@@ -462,7 +456,7 @@ async def test_no_channel_or_a_foreign_object_means_not_observable() -> None:
 
 async def test_an_excluded_path_leaves_the_channel_alone() -> None:
     channel = ControlChannel()
-    middleware = WSInspectMiddleware(simple_echo, WSInspectConfig(exclude_paths=("^/health",)))
+    middleware = WSInspectMiddleware(echo_app, WSInspectConfig(exclude_paths=("^/health",)))
     await drive(middleware, scope_with(channel, "/health"), lambda: channel.frame("sent", "ping", b"x"))
     channel.keepalive_timeout()
     assert middleware.recorder.connections() == []
@@ -470,7 +464,7 @@ async def test_an_excluded_path_leaves_the_channel_alone() -> None:
 
 async def test_a_keepalive_timeout_through_the_channel() -> None:
     channel = ControlChannel()
-    middleware = WSInspectMiddleware(simple_echo)
+    middleware = WSInspectMiddleware(echo_app)
 
     def server_side() -> None:
         channel.frame("sent", "ping", b"lost")
@@ -496,7 +490,7 @@ async def test_a_failure_in_control_tracking_reaches_neither_server_nor_app(
 
     monkeypatch.setattr(ConnectionTracker, "control_frame", broken)
     channel = ControlChannel()
-    middleware = WSInspectMiddleware(simple_echo)
+    middleware = WSInspectMiddleware(echo_app)
     with caplog.at_level(logging.DEBUG, logger="wsinspect"):
         await drive(middleware, scope_with(channel), lambda: channel.frame("sent", "ping", b"x"))  # no raise
     assert "failed to record" in caplog.text
@@ -510,7 +504,7 @@ async def test_a_failure_to_attach_reaches_neither_server_nor_app(monkeypatch: p
 
     monkeypatch.setattr(ConnectionTracker, "control_observable", broken)
     channel = ControlChannel()
-    middleware = WSInspectMiddleware(simple_echo)
+    middleware = WSInspectMiddleware(echo_app)
     # The app runs as usual (drive checks what it sent); the guard stopped recording this connection.
     await drive(middleware, scope_with(channel), lambda: channel.frame("sent", "ping", b"x"))
     channel.frame("sent", "ping", b"y")

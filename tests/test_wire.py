@@ -9,24 +9,37 @@ from typing import Any
 
 import msgspec
 import pytest
+from factories import batch, frame, record, wire_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wsinspect.model import STATES, Connection, Frame
 from wsinspect.wire import (
+    BINARY,
+    CLOSE,
+    DIRECTIONS,
     MAX_MESSAGE_BYTES,
+    MESSAGE_TYPES,
+    PING,
+    PONG,
     PROTOCOL_VERSION,
+    SENT,
+    TEXT,
     ConnectionUpdate,
     Decoder,
-    FrameAdded,
+    FrameBatch,
     FramesDropped,
     Hello,
     ProtocolError,
+    WireFrame,
     WireMessage,
     encode,
+    frame_code,
+    frames_message,
+    record_to_frame,
 )
 
-WIRE_TYPES = (Hello, ConnectionUpdate, FrameAdded, FramesDropped)
+WIRE_TYPES = (Hello, ConnectionUpdate, FrameBatch, FramesDropped)
 HELLO = Hello(version=PROTOCOL_VERSION, pid=4242, app="chat-app")
 FUZZ = settings(max_examples=250, deadline=None)
 
@@ -34,33 +47,6 @@ FUZZ = settings(max_examples=250, deadline=None)
 def framed(body: bytes) -> bytes:
     """One raw message on the wire: a 4-byte big-endian length then ``body``."""
     return struct.pack(">I", len(body)) + body
-
-
-def frame(
-    message_type: str = "text", content: Any = "hi", direction: str = "sent", size: int | None = None, **kw: Any
-) -> Frame:
-    if size is None:
-        size = len(content.encode() if isinstance(content, str) else content or b"")
-    return Frame(
-        direction=direction,  # type: ignore[arg-type]
-        message_type=message_type,  # type: ignore[arg-type]
-        content=content,
-        timestamp=1764349990.25,
-        size_bytes=size,
-        **kw,
-    )
-
-
-def frame_added(connection_id: str, index: int, f: Frame) -> FrameAdded:
-    return FrameAdded(
-        connection_id=connection_id,
-        index=index,
-        frame=f,
-        messages_sent=index + 1,
-        messages_received=0,
-        bytes_sent=10 * (index + 1),
-        bytes_received=0,
-    )
 
 
 def sample_messages() -> list[WireMessage]:
@@ -86,21 +72,29 @@ def sample_messages() -> list[WireMessage]:
         pid=4242,
         app="chat-app",
     )
-    cid = connection.connection_id
     return [
         HELLO,
-        ConnectionUpdate(connection=connection),
-        frame_added(cid, 0, frame("text", "héllo wörld ✓ 🎉", direction="received")),
-        frame_added(cid, 1, frame("binary", b"\x00\x01\xff\xfe")),
-        frame_added(cid, 2, frame("text", "")),
-        frame_added(cid, 3, frame("binary", b"")),
-        frame_added(cid, 4, frame("binary", None, size=99)),
-        frame_added(cid, 5, frame("ping", b"p")),
-        frame_added(cid, 6, frame("pong", b"p", direction="received")),
-        frame_added(cid, 7, frame("text", "cut", size=5000, truncated=True)),
-        frame_added(cid, 8, frame("close", "bye", close_code=4001)),
+        ConnectionUpdate(key=7, connection=connection),
+        batch(7, [frame("text", "héllo wörld ✓ 🎉", direction="received"), frame("binary", b"\x00\x01\xff\xfe")]),
+        batch(
+            7,
+            [
+                frame("text", ""),
+                frame("binary", b""),
+                frame("binary", None, size=99),
+                frame("ping", b"p"),
+                frame("pong", b"p", direction="received"),
+                frame("text", "cut", size=5000, truncated=True),
+                frame("close", "bye", close_code=4001),
+            ],
+            start=2,
+        ),
         FramesDropped(count=17),
     ]
+
+
+def frames_in(messages: list[WireMessage]) -> list[Frame]:
+    return [wire.to_frame() for m in messages if isinstance(m, FrameBatch) for wire in m.frames]
 
 
 def decode_all(data: bytes, chunks: list[bytes] | None = None) -> list[WireMessage]:
@@ -129,7 +123,7 @@ def test_every_message_type_round_trips() -> None:
 
 def test_binary_stays_bytes_and_text_stays_str() -> None:
     decoded = decode_all(encode(sample_messages()))
-    frames = [m.frame for m in decoded if isinstance(m, FrameAdded)]
+    frames = frames_in(decoded)
     by_type = [(f.message_type, f.content) for f in frames]
     assert by_type[0] == ("text", "héllo wörld ✓ 🎉")
     assert isinstance(frames[1].content, bytes)
@@ -144,6 +138,71 @@ def test_binary_stays_bytes_and_text_stays_str() -> None:
     assert frames[7].truncated is True
     assert frames[7].size_bytes == 5000
     assert frames[8].close_code == 4001
+
+
+KINDS = [
+    frame("text", "héllo ✓"),
+    frame("text", None, size=12),
+    frame("binary", b"\x00\xff"),
+    frame("binary", None, size=300, truncated=True),
+    frame("ping", b"p"),
+    frame("pong", b""),
+    frame("close", "bye", close_code=4001),
+    frame("close", "", close_code=None),
+]
+
+
+@pytest.mark.parametrize("direction", ["sent", "received"])
+@pytest.mark.parametrize("original", KINDS, ids=lambda f: f"{f.message_type}-{f.content!r}")
+def test_a_frame_round_trips_through_the_wire_for_every_type_and_direction(direction: str, original: Frame) -> None:
+    f = msgspec.structs.replace(original, direction=direction, timestamp=1764349990.123456)
+    wire = wire_frame(3, 41, f)
+    assert (wire.key, wire.index) == (3, 41)
+    assert wire.to_frame() == f
+    assert record_to_frame(record(3, 41, f)) == f
+    decoded = decode_all(encode([HELLO, batch(3, [f], start=41)]))
+    assert decoded == [HELLO, FrameBatch([wire])]
+    assert frames_in(decoded) == [f]
+    assert type(frames_in(decoded)[0].content) is type(f.content)
+
+
+def test_frame_codes_number_each_type_and_direction() -> None:
+    codes = {(d, t): frame_code(d, t) for d in DIRECTIONS for t in MESSAGE_TYPES}
+    assert sorted(codes.values()) == list(range(10))
+    assert (TEXT, BINARY, PING, PONG, CLOSE, SENT) == (0, 2, 4, 6, 8, 1)
+    assert codes["received", "text"] == TEXT
+    assert codes["sent", "text"] == TEXT + SENT
+    assert codes["sent", "ping"] == PING + SENT
+    assert codes["received", "pong"] == PONG
+    assert codes["sent", "close"] == CLOSE + SENT
+    for (direction, kind), code in codes.items():
+        back = WireFrame(1, 0, 1.0, code, None, 0, False, None).to_frame()
+        assert (back.direction, back.message_type) == (direction, kind)
+
+
+def test_records_encode_as_wire_frames() -> None:
+    """The app encodes its tuples as they are (frames_message): the inspector decodes WireFrames."""
+    frames = [frame("text", f"m{i}", direction="received" if i % 2 else "sent", at=100.0 + i) for i in range(5)]
+    records = [record(2, i, f) for i, f in enumerate(frames)]
+    data = encode([HELLO, frames_message(records)])
+    assert data == encode([HELLO, batch(2, frames)])
+    assert frames_in(decode_all(data)) == frames
+
+
+def test_a_batch_of_many_frames_travels_as_one_message() -> None:
+    frames = [
+        frame("binary" if i % 3 else "text", b"\x01" * (i % 7) if i % 3 else f"n{i}", at=i) for i in range(10_000)
+    ]
+    data = encode([HELLO, batch(5, frames)])
+    hello_length = len(encode([HELLO]))
+    (length,) = struct.unpack(">I", data[hello_length : hello_length + 4])
+    assert hello_length + 4 + length == len(data)  # one length prefix for all 10,000 frames
+    decoder = Decoder()
+    decoded = decoder.feed(data)
+    assert len(decoded) == 2
+    assert isinstance(decoded[1], FrameBatch)
+    assert [w.index for w in decoded[1].frames] == list(range(10_000))
+    assert frames_in(decoded) == frames
 
 
 def test_headers_come_back_as_pairs() -> None:
@@ -255,7 +314,7 @@ def test_length_over_the_limit_is_refused_from_the_header_alone() -> None:
 
 
 def test_long_message_over_the_limit_is_refused() -> None:
-    big = frame_added("c", 0, frame("binary", b"x" * 200))
+    big = batch(1, [frame("binary", b"x" * 200)])
     decoder = Decoder(max_message_bytes=64)
     decoder.feed(encode([HELLO]))
     with pytest.raises(ProtocolError, match="exceeds the limit of 64"):
@@ -307,8 +366,43 @@ def test_unknown_tag_as_first_message() -> None:
         Decoder().feed(framed(msgspec.msgpack.encode(["goodbye", 1, 2, "x"])))
 
 
+@pytest.mark.parametrize("code", [-1, 10, 11, 255, 2**40], ids=lambda c: f"code-{c}")
+def test_a_frame_code_out_of_range_is_refused(code: int) -> None:
+    good = wire_frame(1, 0, frame("text", "fine"))
+    bad = msgspec.structs.replace(good, index=1, code=code)
+    body = msgspec.msgpack.encode(FrameBatch([good, bad]))
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError, match="unknown or malformed message"):
+        decoder.feed(framed(body))
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        [1, 0, 1.0, "0", "x", 1, False, None],  # a code that is not a number
+        [1, 0, 1.0, 0.5, "x", 1, False, None],
+        [1, 0, 1.0, 0, "x", 1, False],  # a field missing
+        ["k", 0, 1.0, 0, "x", 1, False, None],  # a key that is not a number
+        [1, 0, 1.0, 0, "x", 1, "no", None],
+        {"key": 1},
+    ],
+    ids=["code-str", "code-float", "short", "key-str", "truncated-str", "map"],
+)
+def test_a_malformed_wire_frame_is_refused(wire: Any) -> None:
+    decoder = Decoder()
+    decoder.feed(encode([HELLO]))
+    with pytest.raises(ProtocolError, match="unknown or malformed message"):
+        decoder.feed(framed(msgspec.msgpack.encode(["frames", [wire]])))
+
+
+def test_a_frame_batch_before_the_hello_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="first message was not a hello"):
+        Decoder().feed(encode([batch(1, [frame("text", "early")])]))
+
+
 def test_connection_update_with_unknown_state_is_refused() -> None:
-    body = msgspec.msgpack.encode(ConnectionUpdate(Connection(connection_id="c", path="/", connected_at=1.0)))
+    body = msgspec.msgpack.encode(ConnectionUpdate(1, Connection(connection_id="c", path="/", connected_at=1.0)))
     body = body.replace(b"\xaaconnecting", b"\xaaconnectinG")
     decoder = Decoder()
     decoder.feed(encode([HELLO]))
@@ -353,7 +447,7 @@ def test_invalid_utf8_in_a_string_is_a_protocol_error(first: bool, body: bytes) 
 
 def test_deeply_nested_content_is_a_protocol_error() -> None:
     """A frame whose content nests arrays ~1000 deep: msgspec raises RecursionError."""
-    body = msgspec.msgpack.encode(frame_added("c", 0, frame("text", "PLACEHOLDER", size=1)))
+    body = msgspec.msgpack.encode(batch(1, [frame("text", "PLACEHOLDER", size=1)]))
     at = body.index(b"\xabPLACEHOLDER")
     body = body[:at] + b"\x91" * 5000 + b"\xc0" + body[at + 12 :]
     decoder = Decoder()
@@ -373,10 +467,10 @@ def test_frame_content_of_a_type_the_model_does_not_allow_is_refused(content: An
     Accepting e.g. an Ext lets one bad producer crash the inspector later: session.dumps (the
     `record` output) raises TypeError on it.
     """
-    body = msgspec.msgpack.encode(frame_added("c", 0, frame("text", content, size=1)))
+    body = msgspec.msgpack.encode(batch(1, [frame("text", "fine"), frame("text", content, size=1)]))
     decoder = Decoder()
     decoder.feed(encode([HELLO]))
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError, match="content of type"):
         decoder.feed(framed(body))
 
 
@@ -436,18 +530,11 @@ connections = st.builds(
     pid=st.none() | st.integers(1, 2**22),
     app=st.none() | small_text,
 )
+keys = st.integers(min_value=0, max_value=2**31)
+wire_frames = st.builds(wire_frame, keys, counts, frames())
 wire_messages: st.SearchStrategy[WireMessage] = st.one_of(
-    st.builds(ConnectionUpdate, connection=connections),
-    st.builds(
-        FrameAdded,
-        connection_id=connection_ids,
-        index=counts,
-        frame=frames(),
-        messages_sent=counts,
-        messages_received=counts,
-        bytes_sent=counts,
-        bytes_received=counts,
-    ),
+    st.builds(ConnectionUpdate, key=keys, connection=connections),
+    st.builds(FrameBatch, frames=st.lists(wire_frames, max_size=6)),
     st.builds(FramesDropped, count=counts),
 )
 hellos = st.builds(Hello, version=st.just(PROTOCOL_VERSION), pid=st.integers(1, 2**22), app=small_text)

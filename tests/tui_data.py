@@ -3,9 +3,9 @@ connection closed (so no duration on screen depends on the clock)."""
 
 from __future__ import annotations
 
-import json
 import struct
-from typing import Any
+
+from factories import binary_frame, close_frame, control_frame, text_frame
 
 from wsinspect.model import Connection, Frame
 
@@ -34,54 +34,6 @@ BINARY_TRUNCATED_SIZE = 20 * 1024
 BINARY_TRUNCATED_KEPT = 10240
 
 
-def _j(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def text(direction: str, at: float, value: Any) -> Frame:
-    content = value if isinstance(value, str) else _j(value)
-    return Frame(
-        direction=direction,  # type: ignore[arg-type]
-        message_type="text",
-        content=content,
-        timestamp=at,
-        size_bytes=len(content.encode()),
-    )
-
-
-def binary(direction: str, at: float, data: bytes, *, size: int | None = None) -> Frame:
-    real = len(data) if size is None else size
-    return Frame(
-        direction=direction,  # type: ignore[arg-type]
-        message_type="binary",
-        content=data,
-        timestamp=at,
-        size_bytes=real,
-        truncated=real > len(data),
-    )
-
-
-def control(kind: str, direction: str, at: float, data: bytes) -> Frame:
-    return Frame(
-        direction=direction,  # type: ignore[arg-type]
-        message_type=kind,  # type: ignore[arg-type]
-        content=data,
-        timestamp=at,
-        size_bytes=len(data),
-    )
-
-
-def close(direction: str, at: float, code: int, reason: str) -> Frame:
-    return Frame(
-        direction=direction,  # type: ignore[arg-type]
-        message_type="close",
-        content=reason,
-        timestamp=at,
-        size_bytes=2 + len(reason.encode()),
-        close_code=code,
-    )
-
-
 def tick(seq: int, price: float) -> bytes:
     """One ticker update as the binary feed packs it: symbol id, sequence, price."""
     return struct.pack(">HId", 7, seq, price)
@@ -104,28 +56,34 @@ def _counted(connection: Connection) -> Connection:
 def _chat() -> Connection:
     t0 = BASE
     frames: list[Frame] = [
-        text("received", t0 + 0.050, {"type": "auth", "token": "tok-alice-42"}),
-        text("sent", t0 + 0.061, {"type": "welcome", "user": "alice", "room": 1}),
-        text("received", t0 + 0.120, {"type": "subscribe", "channel": "general"}),
-        text("sent", t0 + 0.131, {"type": "subscribed", "channel": "general", "members": 3}),
+        text_frame({"type": "auth", "token": "tok-alice-42"}, direction="received", at=t0 + 0.050),
+        text_frame({"type": "welcome", "user": "alice", "room": 1}, direction="sent", at=t0 + 0.061),
+        text_frame({"type": "subscribe", "channel": "general"}, direction="received", at=t0 + 0.120),
+        text_frame({"type": "subscribed", "channel": "general", "members": 3}, direction="sent", at=t0 + 0.131),
     ]
     at = t0 + 0.500
     for i in range(1, 11):
-        frames.append(text("received", at, {"type": "message", "channel": "general", "text": f"hello {i}"}))
         frames.append(
-            text("sent", at + 0.012, {"type": "message", "from": "bob", "channel": "general", "text": f"reply {i}"})
+            text_frame({"type": "message", "channel": "general", "text": f"hello {i}"}, direction="received", at=at)
+        )
+        frames.append(
+            text_frame(
+                {"type": "message", "from": "bob", "channel": "general", "text": f"reply {i}"},
+                direction="sent",
+                at=at + 0.012,
+            )
         )
         at += 0.75
         if i == 4:
-            frames.append(control("ping", "sent", at, b"keepalive"))
-            frames.append(control("pong", "received", at + 0.004, b"keepalive"))
+            frames.append(control_frame("ping", b"keepalive", direction="sent", at=at))
+            frames.append(control_frame("pong", b"keepalive", direction="received", at=at + 0.004))
             at += 0.25
         if i == 8:
-            frames.append(control("ping", "received", at, b"\x00\x01"))
-            frames.append(control("pong", "sent", at + 0.001, b"\x00\x01"))
+            frames.append(control_frame("ping", b"\x00\x01", direction="received", at=at))
+            frames.append(control_frame("pong", b"\x00\x01", direction="sent", at=at + 0.001))
             at += 0.25
-    frames.append(text("received", at, {"type": "unsubscribe", "channel": "general"}))
-    frames.append(close("received", at + 0.300, 1000, ""))
+    frames.append(text_frame({"type": "unsubscribe", "channel": "general"}, direction="received", at=at))
+    frames.append(close_frame(1000, "", direction="received", at=at + 0.300))
     end = at + 0.302
     return _counted(
         Connection(
@@ -152,16 +110,20 @@ def _chat() -> Connection:
 
 def _ticker() -> Connection:
     t0 = BASE + 1.0
-    frames: list[Frame] = [text("received", t0 + 0.020, {"type": "subscribe", "symbols": ["WSI"]})]
+    frames: list[Frame] = [text_frame({"type": "subscribe", "symbols": ["WSI"]}, direction="received", at=t0 + 0.020)]
     price = 101.25
     for seq in range(1, 10):
-        frames.append(binary("sent", t0 + 0.2 * seq, tick(seq, price)))
+        frames.append(binary_frame(tick(seq, price), direction="sent", at=t0 + 0.2 * seq))
         price += 0.5 if seq % 2 else -0.25
         if seq == 5:
             # A snapshot of the order book, too large to keep whole: the app kept 10 KB of 20 KB.
             book = bytes(range(256)) * (BINARY_TRUNCATED_KEPT // 256)
-            frames.append(binary("sent", t0 + 0.2 * seq + 0.05, book, size=BINARY_TRUNCATED_SIZE))
-    frames.append(close("received", t0 + 2.5, 1001, ""))
+            frames.append(
+                binary_frame(
+                    book, direction="sent", at=t0 + 0.2 * seq + 0.05, size=BINARY_TRUNCATED_SIZE, truncated=True
+                )
+            )
+    frames.append(close_frame(1001, "", direction="received", at=t0 + 2.5))
     return _counted(
         Connection(
             connection_id=TICKER_ID,
@@ -184,10 +146,10 @@ def _ticker() -> Connection:
 def _closed_by_app() -> Connection:
     t0 = BASE + 2.0
     frames = [
-        text("received", t0 + 0.010, {"type": "hello", "client": "dashboard"}),
-        text("sent", t0 + 0.020, {"type": "notice", "text": "maintenance in 5 minutes"}),
-        text("received", t0 + 1.500, "bye"),
-        close("sent", t0 + 1.510, 4001, "bye"),
+        text_frame({"type": "hello", "client": "dashboard"}, direction="received", at=t0 + 0.010),
+        text_frame({"type": "notice", "text": "maintenance in 5 minutes"}, direction="sent", at=t0 + 0.020),
+        text_frame("bye", direction="received", at=t0 + 1.500),
+        close_frame(4001, "bye", direction="sent", at=t0 + 1.510),
     ]
     return _counted(
         Connection(
@@ -229,8 +191,8 @@ def _denied() -> Connection:
 def _failed() -> Connection:
     t0 = BASE + 4.0
     frames = [
-        text("received", t0 + 0.030, {"type": "query", "sql": "select * from jobs"}),
-        close("sent", t0 + 0.250, 4500, "Internal Server Error"),
+        text_frame({"type": "query", "sql": "select * from jobs"}, direction="received", at=t0 + 0.030),
+        close_frame(4500, "Internal Server Error", direction="sent", at=t0 + 0.250),
     ]
     return _counted(
         Connection(

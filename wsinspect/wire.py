@@ -2,34 +2,88 @@
 
 A producer's stream is a sequence of messages, each a 4-byte big-endian length followed by that
 many bytes of MessagePack. The first message is a :class:`Hello` carrying the protocol version.
+Then come :class:`ConnectionUpdate` (a connection's metadata, which gives it a small number, its
+key) and :class:`FrameBatch` (frames of those connections, as compact arrays): the app encodes a
+batch of frames in one call, and the inspector decodes it in one.
 """
 
 from __future__ import annotations
 
 import struct
+from typing import Annotated, Any, Final
 
 import msgspec
 
-from .model import Connection, Frame
+from .model import Connection, Direction, Frame, MessageType
 
 __all__ = (
     "MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION",
     "ConnectionUpdate",
     "Decoder",
-    "FrameAdded",
+    "FrameBatch",
+    "FrameRecord",
     "FramesDropped",
     "Hello",
     "ProtocolError",
+    "WireFrame",
     "WireMessage",
     "encode",
+    "frame_code",
+    "frames_message",
+    "record_to_frame",
 )
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 # Frames carry at most max_message_size bytes of payload (capped at 8 MiB by the config).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
 _CONTENT_TYPES = (str, bytes, type(None))
+
+# A frame's direction and type travel as one small number: type * 2 + (1 if sent).
+MESSAGE_TYPES: Final = ("text", "binary", "ping", "pong", "close")
+DIRECTIONS: Final = ("received", "sent")
+TEXT, BINARY, PING, PONG, CLOSE = (2 * n for n in range(5))
+SENT: Final = 1
+
+# One frame as the app side records it and the wire carries it: a plain tuple, so the app's hot
+# path builds it in one step and a batch of them encodes in one msgspec call. Its fields are
+# those of WireFrame, in that order.
+FrameRecord = tuple[int, int, float, int, Any, int, bool, int | None]
+
+
+def frame_code(direction: Direction, message_type: MessageType) -> int:
+    return 2 * MESSAGE_TYPES.index(message_type) + (direction == "sent")
+
+
+class WireFrame(msgspec.Struct, array_like=True, gc=False):
+    """A frame as the inspector decodes it from a FrameRecord."""
+
+    key: int  # the connection, numbered by its producer (see ConnectionUpdate)
+    index: int  # numbers the connection's frames from 0, dropped ones included
+    timestamp: float
+    code: Annotated[int, msgspec.Meta(ge=0, le=9)]
+    content: Any  # str for text and close (the reason), bytes for the rest, None when not recorded
+    size_bytes: int
+    truncated: bool
+    close_code: int | None
+
+    def to_frame(self) -> Frame:
+        code = self.code
+        return Frame(
+            direction=DIRECTIONS[code & 1],
+            message_type=MESSAGE_TYPES[code >> 1],
+            content=self.content,
+            timestamp=self.timestamp,
+            size_bytes=self.size_bytes,
+            truncated=self.truncated,
+            close_code=self.close_code,
+        )
+
+
+def record_to_frame(record: FrameRecord) -> Frame:
+    """The model's Frame for a record (for snapshots: never on the hot path)."""
+    return WireFrame(*record).to_frame()
 
 
 class Hello(msgspec.Struct, tag="hello", array_like=True):
@@ -41,21 +95,19 @@ class Hello(msgspec.Struct, tag="hello", array_like=True):
 
 
 class ConnectionUpdate(msgspec.Struct, tag="conn", array_like=True):
-    """A connection's metadata and counts (its ``messages`` list is always empty here)."""
+    """A connection's metadata and counts (its ``messages`` list is always empty here).
 
+    ``key`` is how this producer's frames name the connection.
+    """
+
+    key: int
     connection: Connection
 
 
-class FrameAdded(msgspec.Struct, tag="frame", array_like=True):
-    """One frame of a connection, numbered from 0 (dropped ones included), with the counts then."""
+class FrameBatch(msgspec.Struct, tag="frames", array_like=True):
+    """Frames of any of the producer's connections, in the order they were recorded."""
 
-    connection_id: str
-    index: int
-    frame: Frame
-    messages_sent: int
-    messages_received: int
-    bytes_sent: int
-    bytes_received: int
+    frames: list[WireFrame]
 
 
 class FramesDropped(msgspec.Struct, tag="dropped", array_like=True):
@@ -64,10 +116,15 @@ class FramesDropped(msgspec.Struct, tag="dropped", array_like=True):
     count: int
 
 
-WireMessage = Hello | ConnectionUpdate | FrameAdded | FramesDropped
+WireMessage = Hello | ConnectionUpdate | FrameBatch | FramesDropped
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WireMessage)
+
+
+def frames_message(records: list[FrameRecord]) -> FrameBatch:
+    """A FrameBatch of records as they are: they encode as WireFrames do (arrays), with no copy."""
+    return FrameBatch(records)  # type: ignore[arg-type]
 
 
 def encode(messages: list[WireMessage]) -> bytes:
@@ -116,10 +173,12 @@ class Decoder:
                     # ValueError: a string that is not UTF-8; RecursionError: absurdly nested content.
                     raise ProtocolError(f"not MessagePack: {exc}") from None
                 offset = start + length
-                if self.hello is None or type(message) is not FrameAdded:
+                if self.hello is None or type(message) is not FrameBatch:
                     self._check(message)
-                elif type(message.frame.content) not in _CONTENT_TYPES:
-                    raise ProtocolError(f"a frame's content of type {type(message.frame.content).__name__}")
+                else:
+                    for frame in message.frames:
+                        if type(frame.content) not in _CONTENT_TYPES:
+                            raise ProtocolError(f"a frame's content of type {type(frame.content).__name__}")
                 messages.append(message)
         finally:
             view.release()

@@ -1,9 +1,12 @@
 """The app side's link to the inspector: a background thread that streams what trackers record.
 
-The app's ``receive``/``send`` path only appends to a bounded queue (or does nothing at all while
-no inspector listens); encoding and writing happen in the thread, in batches. When the inspector
-is slow or stopped, events beyond the bound are dropped and counted, and once it catches up it
-gets the count and a replay of everything the app still holds.
+The app's ``receive``/``send`` path only appends a ready-made record to a bounded queue (or does
+nothing at all while no inspector listens). The writer thread wakes once per time slice while
+frames flow, not once per frame: every wake-up moves the GIL between the app's event loop and the
+writer, and every write wakes the inspector, so per-frame wake-ups cost more than the frames.
+It then encodes the whole slice in one msgspec call and writes it. When the inspector is slow or
+stopped, events beyond the bound are dropped and counted, and once it catches up it gets the count
+and a replay of everything the app still holds.
 """
 
 from __future__ import annotations
@@ -18,73 +21,97 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import msgspec
-
-from ..model import Connection, Frame
+from ..model import Connection
 from ..paths import safe_to_connect
-from ..wire import PROTOCOL_VERSION, ConnectionUpdate, FrameAdded, FramesDropped, Hello, WireMessage, encode
+from ..wire import (
+    PROTOCOL_VERSION,
+    ConnectionUpdate,
+    FrameRecord,
+    FramesDropped,
+    Hello,
+    WireMessage,
+    encode,
+    frames_message,
+)
 
-__all__ = ("Emitter",)
+__all__ = ("Emitter", "HeldConnection")
 
 logger = logging.getLogger("wsinspect")
 
-BATCH = 512  # events encoded per write
+SLICE = 0.025  # seconds of frames gathered per write while they flow
+BATCH_BYTES = 4 * 1024 * 1024  # payload bytes per wire message, well under the inspector's 16 MiB
+FRAME_OVERHEAD = 64  # bytes of a frame's other fields, encoded (generously)
 MAX_BACKOFF = 1.0
 SEND_BUFFER = 4 * 1024 * 1024
+
+# What the app still holds of a connection, for a replay: its key, metadata and newest frames.
+HeldConnection = tuple[int, Connection, list[FrameRecord]]
+# A queued event: a FrameRecord (8 items), or a connection's (key, metadata) after it changed.
+_Event = FrameRecord | tuple[int, Connection]
 
 
 class Emitter:
     """Streams tracker events to the inspector listening on ``socket_path``.
 
     ``held`` returns what the app still holds (open connections with their buffered frames, and
-    the most recently closed), replayed on every (re)connect.
+    the most recently closed), replayed on every (re)connect. ``max_frame_bytes`` is the most
+    payload one frame can carry (the config's ``max_message_size``).
     """
 
     def __init__(
         self,
         socket_path: Path,
-        held: Callable[[], list[Connection]],
+        held: Callable[[], list[HeldConnection]],
         *,
         app_name: str | None = None,
         queue_limit: int = 10_000,
+        max_frame_bytes: int = 10_240,
     ) -> None:
         self.socket_path = socket_path
         self._held = held
         self._app = app_name or _default_app_name()
         self._limit = queue_limit
-        self._queue: deque[tuple[Any, ...]] = deque()
+        self._early = queue_limit // 2  # a queue this long wakes the writer before its slice ends
+        # Every frame carries at most max_frame_bytes of payload (close reasons included).
+        self._frames_per_batch = max(1, BATCH_BYTES // (max_frame_bytes + FRAME_OVERHEAD))
+        self._queue: deque[_Event] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # For flush(): events the writer took from the queue, and of those, how many reached the
+        # socket (or were superseded by a replay). Only the writer and flush() touch them.
+        self._flushed = threading.Condition()
+        self._taken = 0
+        self._written = 0
         # Written by the app's thread, read by the writer: plain attributes suffice under the GIL.
         self.live = False
+        self._idle = True  # the writer waits for the first event rather than for a slice's end
         self.dropped = 0
         self.connects = 0
+        self.replays = 0  # replays sent: once per connect, and after each overflow
         self._warned_unsafe = False
 
     # -- TrackerListener: called on the app's hot path, so as cheap as can be ---------------
 
-    def frame_recorded(self, connection: Connection, frame: Frame, index: int) -> None:
-        if self.live:
-            self._put((connection, frame, index))
+    def frame_recorded(self, record: FrameRecord) -> None:
+        # The tracker calls this only while ``live``.
+        queue = self._queue
+        size = len(queue)
+        if size >= self._limit:
+            self.dropped += 1
+            return
+        queue.append(record)
+        if self._idle or size == self._early:
+            self._idle = False
+            self._wake.set()
 
-    def connection_changed(self, connection: Connection) -> None:
+    def connection_changed(self, key: int, connection: Connection) -> None:
         if self._thread is None:
             self.start()
         if self.live:
-            self._put((connection,))
-
-    def _put(self, event: tuple[Any, ...]) -> None:
-        queue = self._queue
-        if len(queue) >= self._limit:
-            self.dropped += 1
-            return
-        if not queue:
-            self._wake.set()
-        queue.append(event)
+            self.frame_recorded((key, connection))  # type: ignore[arg-type]
 
     # -- the writer thread -------------------------------------------------------------------
 
@@ -101,6 +128,20 @@ class Emitter:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued so far has been written to the inspector's socket.
+
+        True once it has (at once when nothing is pending), False after ``timeout`` seconds, e.g.
+        while no inspector reads or listens. Events queued after the call are not waited for, nor
+        are frames the bounded queue dropped (their count and a replay follow the next drain).
+        """
+        with self._flushed:
+            target = self._taken + len(self._queue)
+            if self._written >= target:
+                return True
+            self._wake.set()
+            return self._flushed.wait_for(lambda: self._written >= target, timeout)
 
     def _run(self) -> None:
         backoff = 0.05
@@ -138,19 +179,33 @@ class Emitter:
         return sock
 
     def _stream(self, sock: socket.socket) -> None:
-        self._queue.clear()
+        with self._flushed:  # what is left from a lost connection: the replay below supersedes it
+            self._taken += len(self._queue)
+            self._queue.clear()
         self.dropped = 0
         # Live first, then the snapshot: an event queued in between is also in the snapshot,
         # and the inspector drops such repeats by their frame index.
         self.live = True
         sock.sendall(encode([Hello(PROTOCOL_VERSION, os.getpid(), self._app)]))
         self._replay(sock)
+        with self._flushed:  # everything taken before, sent or lost with a connection, is now replayed
+            self._written = self._taken
+            self._flushed.notify_all()
+        queue = self._queue
         while True:
-            self._wake.wait(0.5)
             self._wake.clear()
+            if not queue:
+                # Nothing flows: sleep until the next event (its append sets the event).
+                self._idle = True
+                if not queue:
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                self._idle = False
             if self._stop.is_set():
                 self._drain(sock)
                 return
+            # Gather a slice's worth (a long queue or a flush cuts it short), then write it at once.
+            self._wake.wait(SLICE)
             self._drain(sock)
             if self.dropped:
                 dropped, self.dropped = self.dropped, 0
@@ -160,49 +215,36 @@ class Emitter:
     def _drain(self, sock: socket.socket) -> None:
         queue = self._queue
         while queue:
-            batch: list[WireMessage] = []
-            while queue and len(batch) < BATCH:
-                batch.append(_wire(queue.popleft()))
-            sock.sendall(encode(batch))
+            with self._flushed:  # taken and counted at once, so that flush() sees each event once
+                events = [queue.popleft() for _ in range(len(queue))]
+                self._taken += len(events)
+            sock.sendall(encode(self._messages(events)))
+            with self._flushed:
+                self._written += len(events)
+                self._flushed.notify_all()
+
+    def _messages(self, events: list[_Event]) -> list[WireMessage]:
+        """The wire messages for ``events``, in their order: runs of frames become FrameBatches small
+        enough for the inspector's limit on one message, and each connection update its own."""
+        per_batch = self._frames_per_batch
+        messages: list[WireMessage] = []
+        start = 0
+        updates = [i for i, event in enumerate(events) if len(event) == 2]
+        for end in [*updates, len(events)]:
+            for first in range(start, end, per_batch):
+                messages.append(frames_message(events[first : min(end, first + per_batch)]))  # type: ignore[arg-type]
+            if end < len(events):
+                messages.append(ConnectionUpdate(*events[end]))
+            start = end + 1
+        return messages
 
     def _replay(self, sock: socket.socket) -> None:
-        batch: list[WireMessage] = []
-        for connection in self._held():
-            frames = connection.messages
-            batch.append(ConnectionUpdate(_meta(connection)))
-            first = connection.messages_dropped
-            batch.extend(_frame_added(connection, frame, index) for index, frame in enumerate(frames, start=first))
-            if len(batch) >= BATCH:
-                sock.sendall(encode(batch))
-                batch = []
-        if batch:
-            sock.sendall(encode(batch))
-
-
-def _wire(event: tuple[Any, ...]) -> WireMessage:
-    if len(event) == 1:
-        return ConnectionUpdate(_meta(event[0]))
-    connection, frame, index = event
-    return _frame_added(connection, frame, index)
-
-
-def _meta(connection: Connection) -> Connection:
-    # The live record holds no frames; a snapshot's frames travel as FrameAdded messages.
-    if not connection.messages:
-        return connection
-    return msgspec.structs.replace(connection, messages=[])
-
-
-def _frame_added(connection: Connection, frame: Frame, index: int) -> FrameAdded:
-    return FrameAdded(
-        connection.connection_id,
-        index,
-        frame,
-        connection.messages_sent,
-        connection.messages_received,
-        connection.bytes_sent,
-        connection.bytes_received,
-    )
+        events: list[_Event] = []
+        for key, connection, records in self._held():
+            events.append((key, connection))
+            events.extend(records)
+        sock.sendall(encode(self._messages(events)))
+        self.replays += 1
 
 
 def _default_app_name() -> str:

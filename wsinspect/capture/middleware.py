@@ -80,12 +80,18 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     if channel is not None:
         guard.call(guard.attach, channel)
 
-    # The two wrappers every message passes through: the guard's checks are inlined here.
+    # The two wrappers every message passes through: the guard's checks are inlined here, and a
+    # data message goes straight to the tracker's data path (the other kinds, rarely, via its dispatch).
+    data = tracker.data
+
     async def tracked_receive() -> Message:
         message = await receive()
         if guard.working:
             try:
-                tracker.receive(message, time())
+                if type(message) is dict and message.get("type") == "websocket.receive":
+                    data(0, message, time())
+                else:
+                    tracker.receive(message, time())
             except Exception:
                 guard.failed()
         return message
@@ -99,7 +105,10 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
             raise
         if guard.working:
             try:
-                tracker.send(message, time())
+                if type(message) is dict and message.get("type") == "websocket.send":
+                    data(1, message, time())
+                else:
+                    tracker.send(message, time())
             except Exception:
                 guard.failed()
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..config import WSInspectConfig
 from ..model import Connection
 from ..paths import resolve_socket_path
-from .emitter import Emitter
+from .emitter import Emitter, HeldConnection
 from .tracker import ConnectionTracker, TrackerListener
 
 __all__ = ("Recorder",)
@@ -35,10 +35,15 @@ class Recorder:
         self.listener: TrackerListener | None = None
         if stream and self.config.active:
             socket_path = resolve_socket_path(self.config.socket_path)
-            self.emitter = Emitter(socket_path, self.connections, app_name=self.config.app_name)
+            self.emitter = Emitter(
+                socket_path,
+                self.held,
+                app_name=self.config.app_name,
+                max_frame_bytes=self.config.max_message_size,
+            )
             self.listener = self.emitter
         self._open: dict[str, ConnectionTracker] = {}
-        self._closed: deque[Connection] = deque(maxlen=keep_closed)
+        self._closed: deque[ConnectionTracker] = deque(maxlen=keep_closed)
 
     def start(self, scope: Mapping[str, Any], now: float) -> ConnectionTracker:
         tracker = ConnectionTracker(scope, self.config, now, listener=self.listener)
@@ -48,14 +53,20 @@ class Recorder:
     def finish(self, tracker: ConnectionTracker) -> None:
         """Move a connection whose handler ended to the closed ones."""
         if self._open.pop(tracker.connection.connection_id, None) is not None:
-            self._closed.append(tracker.snapshot())
+            self._closed.append(tracker)
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection held, oldest first."""
+        return [tracker.snapshot() for tracker in self._trackers()]
+
+    def held(self) -> list[HeldConnection]:
+        """What a replay sends: every connection held with its newest frames, oldest first."""
+        return [(tracker.key, tracker.connection, tracker.records()) for tracker in self._trackers()]
+
+    def _trackers(self) -> list[ConnectionTracker]:
         # Copies first: the emitter's thread calls this while the app's thread adds connections.
-        trackers = list(self._open.values())
-        held = [*list(self._closed), *(tracker.snapshot() for tracker in trackers)]
-        return sorted(held, key=lambda connection: connection.connected_at)
+        trackers = [*list(self._closed), *list(self._open.values())]
+        return sorted(trackers, key=lambda tracker: tracker.connection.connected_at)
 
     def clear(self) -> None:
         self._closed.clear()

@@ -15,25 +15,36 @@ import math
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
+from itertools import count
 from typing import Any, Literal, Protocol
 
 import msgspec
 
 from ..config import WSInspectConfig
 from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, ClosedBy, Connection, Direction, Frame
+from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, frame_code, record_to_frame
 
 __all__ = ("ConnectionTracker", "TrackerListener", "cut_text")
 
 REDACTED = "[redacted]"
 
 
+# Connection keys: small numbers that name a connection in this process's frame records.
+_keys = count(1)
+
+
 class TrackerListener(Protocol):
-    """Told of every change, so it can stream it (the tracker itself keeps the newest frames)."""
+    """Told of every change, so it can stream it (the tracker itself keeps the newest frames).
 
-    def frame_recorded(self, connection: Connection, frame: Frame, index: int) -> None:
-        """``index`` numbers the connection's frames from 0, dropped ones included."""
+    ``live`` is read before each frame: while it is false, frames are not handed over at all.
+    """
 
-    def connection_changed(self, connection: Connection) -> None: ...
+    live: bool
+
+    def frame_recorded(self, record: FrameRecord) -> None:
+        """A new frame; its index (``record[1]``) numbers the connection's frames from 0, dropped ones included."""
+
+    def connection_changed(self, key: int, connection: Connection) -> None: ...
 
 
 class ConnectionTracker:
@@ -45,10 +56,11 @@ class ConnectionTracker:
         "_limit",
         "_listener",
         "_recorded",
+        "_records",
         "_rtt_count",
         "_rtt_total",
         "connection",
-        "frames",
+        "key",
     )
 
     def __init__(
@@ -63,7 +75,9 @@ class ConnectionTracker:
         self._limit = config.max_message_size
         self._binary_preview = config.show_binary_preview
         self._listener = listener
-        self.frames: deque[Frame] = deque(maxlen=config.max_messages)
+        self.key = next(_keys)
+        # The newest frames, as the records the wire carries: the hot path builds nothing more.
+        self._records: deque[FrameRecord] = deque(maxlen=config.max_messages)
         self._capacity = config.max_messages
         self._recorded = 0  # frames recorded so far, dropped ones included: the next frame's index
         self._rtt_count = 0  # round-trip times measured so far, and their sum (for ``avg_rtt``)
@@ -86,7 +100,7 @@ class ConnectionTracker:
         """Feed a message the app got from ``receive()``."""
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "websocket.receive":
-            self._data_frame("received", message, now)
+            self.data(0, message, now)
         elif kind == "websocket.disconnect":
             self._disconnect(message, now)
 
@@ -96,7 +110,7 @@ class ConnectionTracker:
         """Feed a message the app passed to ``send()`` (after the server took it)."""
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "websocket.send":
-            self._data_frame("sent", message, now)
+            self.data(SENT, message, now)
         elif kind == "websocket.accept":
             self._accept(message, now)
         elif kind == "websocket.close":
@@ -171,16 +185,7 @@ class ConnectionTracker:
         content: bytes | None = None
         if self._binary_preview:  # the rule of binary frames: no preview, no bytes
             content = bytes(payload[: self._limit]) if truncated or not isinstance(payload, bytes) else payload
-        self._add(
-            Frame(
-                direction=direction,
-                message_type=message_type,
-                content=content,
-                timestamp=now,
-                size_bytes=size,
-                truncated=truncated,
-            )
-        )
+        self._add(frame_code(direction, message_type), content, size, truncated, None, now)
         if isinstance(rtt, (int, float)) and math.isfinite(rtt) and rtt >= 0:
             self._rtt_count += 1
             self._rtt_total += rtt
@@ -200,56 +205,64 @@ class ConnectionTracker:
         conn.close_code = KEEPALIVE_TIMEOUT_CODE
         conn.close_reason = KEEPALIVE_TIMEOUT_REASON
         conn.closed_by = "server"
-        self._add(self._close_frame("sent", KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, now))
+        self._close_frame(SENT, KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, now)
         self._end(now, "server")
 
     # -- snapshots -------------------------------------------------------------------------
 
+    @property
+    def frames(self) -> list[Frame]:
+        """The newest frames (at most ``max_messages``), oldest first."""
+        return [record_to_frame(record) for record in list(self._records)]
+
     def snapshot(self) -> Connection:
         """A copy of the connection with its newest frames."""
-        return msgspec.structs.replace(self.connection, messages=list(self.frames))
+        return msgspec.structs.replace(self.connection, messages=self.frames)
+
+    def records(self) -> list[FrameRecord]:
+        """The newest frames as records, oldest first (a copy: the app's thread may add more)."""
+        return list(self._records)
 
     # -- internals -------------------------------------------------------------------------
 
-    def _data_frame(self, direction: Direction, message: dict[str, Any], now: float) -> None:
+    def data(self, sent: int, message: dict[str, Any], now: float) -> None:
+        """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1).
+
+        The hot path: the middleware calls it directly for every message.
+        """
+        limit = self._limit
         text = message.get("text")
         if isinstance(text, str):
             size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-            truncated = size > self._limit
-            frame = Frame(
-                direction=direction,
-                message_type="text",
-                content=cut_text(text, self._limit) if truncated else text,
-                timestamp=now,
-                size_bytes=size,
-                truncated=truncated,
-            )
+            code = TEXT + sent
+            content: str | bytes | None = text if size <= limit else cut_text(text, limit)
         else:
             data = message.get("bytes")
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 return  # neither text nor bytes: not a frame
             size = len(data) if not isinstance(data, memoryview) else data.nbytes
-            truncated = size > self._limit
-            content: bytes | None = None
+            code = BINARY + sent
+            content = None
             if self._binary_preview:
                 # bytes are immutable, so an untruncated payload is kept without a copy.
-                content = bytes(data[: self._limit]) if truncated or not isinstance(data, bytes) else data
-            frame = Frame(
-                direction=direction,
-                message_type="binary",
-                content=content,
-                timestamp=now,
-                size_bytes=size,
-                truncated=truncated,
-            )
+                content = bytes(data[:limit]) if size > limit or type(data) is not bytes else data
         conn = self.connection
-        if direction == "sent":
+        if sent:
             conn.messages_sent += 1
             conn.bytes_sent += size
         else:
             conn.messages_received += 1
             conn.bytes_received += size
-        self._add(frame)
+        # _add, inlined: this runs for every message.
+        index = self._recorded
+        self._recorded = index + 1
+        if index >= self._capacity:
+            conn.messages_dropped += 1
+        record = (self.key, index, now, code, content, size, size > limit, None)
+        self._records.append(record)
+        listener = self._listener
+        if listener is not None and listener.live:
+            listener.frame_recorded(record)
 
     def _accept(self, message: dict[str, Any], now: float) -> None:
         conn = self.connection
@@ -276,7 +289,7 @@ class ConnectionTracker:
             self._end(now, "server")
             return
         conn.state = "closing"
-        self._add(self._close_frame("sent", code, reason, now))
+        self._close_frame(SENT, code, reason, now)
 
     def _disconnect(self, message: dict[str, Any], now: float) -> None:
         conn = self.connection
@@ -296,7 +309,7 @@ class ConnectionTracker:
         conn.close_code = code
         conn.close_reason = reason
         if conn.state == "open":
-            self._add(self._close_frame("received", code, reason, now))
+            self._close_frame(0, code, reason, now)
         self._end(now, "client")
 
     def _deny(self, message: dict[str, Any], now: float) -> None:
@@ -312,16 +325,11 @@ class ConnectionTracker:
         if self.connection.denial_status is not None and not message.get("more_body", False):
             self._end(now, "server")  # the last part of the denial response
 
-    def _close_frame(self, direction: Direction, code: int, reason: str, now: float) -> Frame:
-        encoded = reason.encode("utf-8", "surrogatepass")
-        return Frame(
-            direction=direction,
-            message_type="close",
-            content=reason,
-            timestamp=now,
-            size_bytes=2 + len(encoded),
-            close_code=code,
-        )
+    def _close_frame(self, sent: int, code: int, reason: str, now: float) -> None:
+        size = 2 + len(reason.encode("utf-8", "surrogatepass"))
+        limit = self._limit
+        truncated = size - 2 > limit  # a reason longer than any real close frame holds: bounded like payloads
+        self._add(CLOSE + sent, cut_text(reason, limit) if truncated else reason, size, truncated, code, now)
 
     def _end(self, now: float, closed_by: ClosedBy | None) -> None:
         conn = self.connection
@@ -333,18 +341,22 @@ class ConnectionTracker:
             conn.closed_by = closed_by
         self._changed()
 
-    def _add(self, frame: Frame) -> None:
+    def _add(
+        self, code: int, content: str | bytes | None, size: int, truncated: bool, close_code: int | None, now: float
+    ) -> None:
         index = self._recorded
         self._recorded = index + 1
         if index >= self._capacity:  # the deque drops its oldest frame on append
             self.connection.messages_dropped += 1
-        self.frames.append(frame)
-        if self._listener is not None:
-            self._listener.frame_recorded(self.connection, frame, index)
+        record = (self.key, index, now, code, content, size, truncated, close_code)
+        self._records.append(record)
+        listener = self._listener
+        if listener is not None and listener.live:
+            listener.frame_recorded(record)
 
     def _changed(self) -> None:
         if self._listener is not None:
-            self._listener.connection_changed(self.connection)
+            self._listener.connection_changed(self.key, self.connection)
 
 
 def cut_text(text: str, limit: int) -> str:

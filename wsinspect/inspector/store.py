@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import msgspec
@@ -19,7 +19,7 @@ from ..model import (
     SystemEvent,
     describe_close,
 )
-from ..wire import ConnectionUpdate, FrameAdded, FramesDropped, WireMessage
+from ..wire import PING, PONG, SENT, ConnectionUpdate, FrameBatch, FramesDropped, WireFrame, WireMessage
 
 __all__ = (
     "ConnectionEntry",
@@ -51,6 +51,12 @@ class ConnectionEntry:
     frames: deque[Frame]
     next_index: int = 0  # the index the next new frame should have; lower ones are repeats
     unanswered_ping: float | None = None  # when the server's oldest ping without a pong went out
+    # Messages and bytes of the frames seen here. The connection shows the larger of these and the
+    # counts its producer last reported, which also cover frames that never reached the inspector.
+    seen_sent: int = 0
+    seen_received: int = 0
+    seen_bytes_sent: int = 0
+    seen_bytes_received: int = 0
 
     def snapshot(self) -> Connection:
         return msgspec.structs.replace(self.connection, messages=list(self.frames))
@@ -74,6 +80,8 @@ class Store:
     rows_trimmed: int = 0
     frames_received: int = 0
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
+    # Each producer names its connections by small keys: (producer key, connection key) → entry.
+    _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
 
     def add_system_event(self, timestamp: float, text: str, level: Level = "info") -> None:
         event = SystemEvent(timestamp, level, text)
@@ -83,11 +91,10 @@ class Store:
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
         for message in messages:
-            if isinstance(message, FrameAdded):
-                self._frame(producer, message)
-                changed.add(message.connection_id)
+            if type(message) is FrameBatch:
+                self._frames(producer, message.frames, changed)
             elif isinstance(message, ConnectionUpdate):
-                self._update(producer, message.connection, now)
+                self._update(producer, message.key, message.connection, now)
                 changed.add(message.connection.connection_id)
             elif isinstance(message, FramesDropped):
                 self.add_system_event(
@@ -123,6 +130,13 @@ class Store:
         )
 
     def clear(self) -> None:
+        # Connections still open keep their keys: their next frame or update brings them back,
+        # frames anew. Their numbering, the counts of frames seen and an unanswered ping carry on.
+        self._by_key = {
+            key: replace(entry, frames=deque(maxlen=self.max_messages))
+            for key, entry in self._by_key.items()
+            if entry.connection.state != "closed"
+        }
         self.entries.clear()
         self.system_events.clear()
         self.rows_trimmed += len(self.rows)
@@ -134,75 +148,96 @@ class Store:
         del self.rows[:cut]
         self.rows_trimmed += cut
 
-    def _entry(self, producer: Producer, connection_id: str, connected_at: float) -> ConnectionEntry:
+    def _update(self, producer: Producer, key: int, update: Connection, now: float) -> None:
+        connection_id = update.connection_id
         entry = self.entries.get(connection_id)
         if entry is None:
-            # A frame may come before its connection's metadata (a connection that ended while
-            # the producer was replaying); the metadata fills in when it arrives.
-            connection = Connection(
-                connection_id=connection_id,
-                path="",
-                connected_at=connected_at,
-                pid=producer.pid,
-                app=producer.app,
-            )
-            entry = self.entries[connection_id] = ConnectionEntry(connection, deque(maxlen=self.max_messages))
-        return entry
-
-    def _update(self, producer: Producer, update: Connection, now: float) -> None:
-        known = self.entries.get(update.connection_id)
-        entry = self._entry(producer, update.connection_id, update.connected_at)
-        held = entry.connection
-        # A placeholder made for an early frame has an empty path: its connect is still news.
-        before = held if known is not None and held.path else None
+            kept = self._by_key.get((producer.key, key))
+            if kept is not None and kept.connection.connection_id == connection_id:
+                entry = self.entries[connection_id] = kept  # cleared while open: it comes back
+        if entry is None:
+            entry = ConnectionEntry(update, deque(maxlen=self.max_messages))
+            self.entries[connection_id] = entry
+            before = None
+        else:
+            before = entry.connection
+        self._by_key[(producer.key, key)] = entry
         self.rows.extend((update.connection_id, event) for event in lifecycle_events(before, update, now))
+        held = entry.connection
         # Counts only grow; an update queued before a replay may carry older ones.
         entry.connection = msgspec.structs.replace(
             update,
             messages=[],
-            messages_sent=max(held.messages_sent, update.messages_sent),
-            messages_received=max(held.messages_received, update.messages_received),
-            bytes_sent=max(held.bytes_sent, update.bytes_sent),
-            bytes_received=max(held.bytes_received, update.bytes_received),
-            messages_dropped=held.messages_dropped,  # counted here, from gaps and evictions
+            messages_sent=max(held.messages_sent, update.messages_sent, entry.seen_sent),
+            messages_received=max(held.messages_received, update.messages_received, entry.seen_received),
+            bytes_sent=max(held.bytes_sent, update.bytes_sent, entry.seen_bytes_sent),
+            bytes_received=max(held.bytes_received, update.bytes_received, entry.seen_bytes_received),
+            messages_dropped=held.messages_dropped if before is not None else 0,  # counted here
             pid=producer.pid,
             app=producer.app,
         )
 
-    def _frame(self, producer: Producer, message: FrameAdded) -> None:
+    def _frames(self, producer: Producer, frames: list[WireFrame], changed: set[str]) -> None:
         # This runs for every frame: locals, and no work for what did not change.
-        connection_id = message.connection_id
-        entry = self.entries.get(connection_id) or self._entry(producer, connection_id, message.frame.timestamp)
-        index = message.index
-        expected = entry.next_index
-        if index < expected:
-            return  # already have it (sent again by a replay)
-        connection = entry.connection
-        if index != expected:  # frames the app's buffer or its queue lost leave a gap in the numbering
-            connection.messages_dropped += index - expected
-        entry.next_index = index + 1
-        frames = entry.frames
-        if len(frames) == frames.maxlen:
-            connection.messages_dropped += 1
-        frame = message.frame
-        frames.append(frame)
-        self.rows.append((connection_id, frame))
-        self.frames_received += 1
-        kind = frame.message_type
-        if kind == "ping":
-            if frame.direction == "sent" and entry.unanswered_ping is None:
-                entry.unanswered_ping = frame.timestamp
-        elif kind == "pong" and frame.direction == "received":
-            entry.unanswered_ping = None
-        # Counts only grow (comparisons rather than max()).
-        if message.messages_sent > connection.messages_sent:
-            connection.messages_sent = message.messages_sent
-        if message.messages_received > connection.messages_received:
-            connection.messages_received = message.messages_received
-        if message.bytes_sent > connection.bytes_sent:
-            connection.bytes_sent = message.bytes_sent
-        if message.bytes_received > connection.bytes_received:
-            connection.bytes_received = message.bytes_received
+        by_key = self._by_key
+        producer_key = producer.key
+        append_row = self.rows.append
+        entries = self.entries
+        last_key = -1
+        entry: ConnectionEntry | None = None
+        connection_id = ""
+        added = 0
+        for wire in frames:
+            key = wire.key
+            if key != last_key:
+                last_key = key
+                entry = by_key.get((producer_key, key))
+                if entry is None:
+                    continue
+                connection_id = entry.connection.connection_id
+                if connection_id not in entries:  # cleared while open: it comes back
+                    entries[connection_id] = entry
+                changed.add(connection_id)
+            if entry is None:
+                continue  # its metadata was lost with an overflow: the replay that follows brings both
+            index = wire.index
+            expected = entry.next_index
+            if index < expected:
+                continue  # already have it (sent again by a replay)
+            connection = entry.connection
+            if index != expected:  # frames the app's buffer or its queue lost leave a gap in the numbering
+                connection.messages_dropped += index - expected
+            entry.next_index = index + 1
+            frame = wire.to_frame()
+            held = entry.frames
+            if len(held) == held.maxlen:
+                connection.messages_dropped += 1
+            held.append(frame)
+            append_row((connection_id, frame))
+            added += 1
+            code = wire.code
+            if code < PING:  # text or binary: count it
+                size = wire.size_bytes
+                if code & SENT:
+                    entry.seen_sent += 1
+                    entry.seen_bytes_sent += size
+                    if entry.seen_sent > connection.messages_sent:
+                        connection.messages_sent = entry.seen_sent
+                    if entry.seen_bytes_sent > connection.bytes_sent:
+                        connection.bytes_sent = entry.seen_bytes_sent
+                else:
+                    entry.seen_received += 1
+                    entry.seen_bytes_received += size
+                    if entry.seen_received > connection.messages_received:
+                        connection.messages_received = entry.seen_received
+                    if entry.seen_bytes_received > connection.bytes_received:
+                        connection.bytes_received = entry.seen_bytes_received
+            elif code == PING + SENT:
+                if entry.unanswered_ping is None:
+                    entry.unanswered_ping = wire.timestamp
+            elif code == PONG:  # a pong the client sent
+                entry.unanswered_ping = None
+        self.frames_received += added
 
 
 def lifecycle_events(before: Connection | None, after: Connection, now: float | None = None) -> list[SystemEvent]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from time import time
 from typing import ClassVar
@@ -14,6 +15,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -24,11 +26,16 @@ from ..server import InspectorServer
 from ..store import Store
 from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
+from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
 from .lifecycle import LifecyclePanel
 from .screens import ExportScreen, HelpScreen
 from .timeline import TimelineView
 
-REFRESH_PER_SECOND = 30
+REFRESH_PER_SECOND = 30  # the timeline takes in new frames this often while they can be read,
+FAST_REFRESH_PER_SECOND = 10  # and this often when each refresh brings a screenful or more
+# While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
+# frame change this often at most: still readable, and each change costs a layout of the screen.
+PANELS_PER_SECOND = 4
 
 
 class InspectorApp(App[None]):
@@ -52,22 +59,83 @@ class InspectorApp(App[None]):
     .narrow #top { height: 25%; }
     """
 
+    # The footer shows the ones with show=True, in this order; the help and the palette show them all.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter_text", "Filter"),
-        Binding("x", "toggle_regex", "Regex", show=False),
-        Binding("d", "cycle_direction", "Direction"),
-        Binding("t", "cycle_kind", "Kind"),
-        Binding("p", "toggle_ping_pong", "Ping/pong"),
-        Binding("c", "toggle_connection_only", "This conn"),
-        Binding("escape", "clear_filters", "Clear filters", show=False),
-        Binding("r", "toggle_raw", "Raw", show=False),
-        Binding("y", "copy", "Copy"),
-        Binding("e", "export", "Export"),
-        Binding("E", "export_as", "Export as", show=False),
-        Binding("ctrl+l", "clear_session", "Clear", show=False),
-        Binding("tab", "focus_next", "Switch", show=False),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="This help"),
+        Binding(
+            "slash",
+            "filter_text",
+            "Filter",
+            id="filter.text",
+            tooltip="Filter frames by text (Enter applies, Esc cancels)",
+        ),
+        Binding(
+            "x",
+            "toggle_regex",
+            "Regex filter",
+            show=False,
+            id="filter.regex",
+            tooltip="Toggle regex for the text filter",
+        ),
+        Binding(
+            "d",
+            "cycle_direction",
+            "Direction",
+            id="filter.direction",
+            tooltip="Direction: both → sent only → received only",
+        ),
+        Binding("t", "cycle_kind", "Kind", id="filter.kind", tooltip="Kind: all → text → binary → control"),
+        Binding("p", "toggle_ping_pong", "Ping/pong", id="filter.ping_pong", tooltip="Hide / show ping and pong"),
+        Binding(
+            "c",
+            "toggle_connection_only",
+            "This conn",
+            id="filter.connection",
+            tooltip="This connection only / all connections",
+        ),
+        Binding(
+            "escape", "clear_filters", "Clear filters", show=False, id="filter.clear", tooltip="Clear every filter"
+        ),
+        Binding(
+            "r",
+            "toggle_raw",
+            "Raw / pretty JSON",
+            show=False,
+            id="detail.raw",
+            tooltip="Raw / pretty JSON in the detail pane",
+        ),
+        Binding("y", "copy", "Copy", id="frame.copy", tooltip="Copy the selected frame's content"),
+        Binding("e", "export", "Export", id="export", tooltip="Export the session to wsinspect-<date>-<time>.json"),
+        Binding(
+            "E",
+            "export_as",
+            "Export as…",
+            show=False,
+            id="export.as",
+            tooltip="Export to a file you name (.har: HAR 1.2)",
+        ),
+        Binding(
+            "ctrl+l", "clear_session", "Clear session", show=False, id="session.clear", tooltip="Clear the session"
+        ),
+        Binding(
+            "tab",
+            "focus_next",
+            "Switch focus",
+            show=False,
+            id="focus.next",
+            tooltip="Switch between the timeline and the connections",
+        ),
+        # Textual adds this one unless it is declared: declared, it has an id and a place in the help.
+        Binding(
+            App.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "palette",
+            show=False,
+            priority=True,
+            id="command_palette",
+            tooltip="Command palette",
+        ),
     ]
 
     def __init__(
@@ -88,6 +156,12 @@ class InspectorApp(App[None]):
         self._dirty: set[str] = set()
         store.listeners.append(self._mark_dirty)
         self._last_version: tuple[int, int, int] = (-1, -1, -1)
+        self._panels_due = False
+        self._panels_at = 0.0  # when the panels last changed
+        self._synced_at = 0.0  # when the timeline last took in frames
+        self._sync_every = 0.0  # seconds
+        self._followed_row: TimelineView.RowSelected | None = None  # the newest frame, not shown yet
+        self._lines: dict[str, Text] = {}  # what the one-line widgets show
 
     def _mark_dirty(self, connection_ids: set[str]) -> None:
         self._dirty.update(connection_ids)
@@ -140,18 +214,34 @@ class InspectorApp(App[None]):
     def _tick(self) -> None:
         store = self.store
         version = (len(store.rows), store.rows_trimmed, len(store.entries))
-        if version == self._last_version and not self._dirty:
-            return
-        self._last_version = version
-        if self.timeline.origin is None and store.entries and self.filters.connection_id is None:
-            self._apply_filters()  # the first connection: times count from the session's start
-        self.timeline.numbers = {cid: n for n, cid in enumerate(store.entries, start=1)}
-        self.timeline.sync()
+        now = time()
+        if (version != self._last_version or self._dirty) and now - self._synced_at >= self._sync_every:
+            self._last_version = version
+            self._synced_at = now
+            timeline = self.timeline
+            if timeline.origin is None and store.entries and self.filters.connection_id is None:
+                self._apply_filters()  # the first connection: times count from the session's start
+            if len(timeline.numbers) != len(store.entries):
+                timeline.numbers = {cid: n for n, cid in enumerate(store.entries, start=1)}
+            # Each refresh of a scrolling timeline redraws it whole: when a screenful or more
+            # arrives between two, nobody reads them one by one, and fewer redraws cost less.
+            flood = timeline.sync() >= timeline.size.height and timeline.following
+            self._sync_every = 1 / FAST_REFRESH_PER_SECOND if flood else 0.0
+            self._panels_due = True
+        if self._panels_due and now - self._panels_at >= 1 / PANELS_PER_SECOND:
+            self._refresh_panels()
+
+    def _refresh_panels(self) -> None:
+        self._panels_due = False
+        self._panels_at = time()
         dirty, self._dirty = self._dirty, set()
         self.table.sync(dirty)
         self._update_status()
         self._update_filters()
-        if self._selected_connection() in dirty:
+        if self._followed_row is not None:
+            event, self._followed_row = self._followed_row, None
+            self._show_row(event)
+        elif self._selected_connection() in dirty:
             self._update_lifecycle()
 
     def _tick_durations(self) -> None:
@@ -161,6 +251,7 @@ class InspectorApp(App[None]):
             self._update_status()
 
     def _refresh_all(self) -> None:
+        self._followed_row = None
         self.timeline.numbers = {cid: n for n, cid in enumerate(self.store.entries, start=1)}
         self.table.sync(None)
         self._apply_filters()
@@ -185,23 +276,28 @@ class InspectorApp(App[None]):
         if self.server is not None:
             text.append(f" {len(self.server.producers)} apps ")
         text.append(f" {self.source}" if self.source else "", style="dim")
-        self.query_one("#status", Static).update(text)
+        self._set_line("#status", text)
 
     def _update_filters(self) -> None:
-        widget = self.query_one("#filters", Static)
         shown = len(self.timeline.index)
         total = len(self.store.rows)
         if self.filter_error:
-            widget.update(Text(f"⚠ {self.filter_error}", style="bold red"))
+            text = Text(f"⚠ {self.filter_error}", style="bold red")
         elif self.filters.active:
             chips = "  ".join(f"[{chip}]" for chip in self.filters.describe())
             # Text, not markup: a chip such as [sent only] would read as a markup tag.
-            widget.update(Text(f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)"))
+            text = Text(f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)")
         else:
-            widget.update(
-                Text(f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)")
-            )
-        widget.set_class(self.filters.active, "-active")
+            text = Text(f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)")
+        self._set_line("#filters", text).set_class(self.filters.active, "-active")
+
+    def _set_line(self, selector: str, text: Text) -> Static:
+        """Show ``text`` in a one-line widget; one line high whatever it says, so no layout."""
+        widget = self.query_one(selector, Static)
+        if self._lines.get(selector) != text:
+            self._lines[selector] = text
+            widget.update(text, layout=False)
+        return widget
 
     def _update_lifecycle(self) -> None:
         panels = self.query(LifecyclePanel)  # none while another screen (help, palette) is on top
@@ -218,6 +314,15 @@ class InspectorApp(App[None]):
 
     @on(TimelineView.RowSelected)
     def _row_selected(self, event: TimelineView.RowSelected) -> None:
+        if event.live:
+            # Following a stream: the newest frame shows with the next refresh of the panels.
+            self._followed_row = event
+            self._panels_due = True
+            return
+        self._followed_row = None
+        self._show_row(event)
+
+    def _show_row(self, event: TimelineView.RowSelected) -> None:
         row = event.row
         entry = self.store.entries.get(row[0]) if row and row[0] else None
         self.query_one(DetailPane).show(row, entry.connection if entry else None, self.timeline.origin)
@@ -301,7 +406,7 @@ class InspectorApp(App[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.key_help()))
 
     def action_toggle_raw(self) -> None:
         detail = self.query_one(DetailPane)
@@ -348,23 +453,34 @@ class InspectorApp(App[None]):
         self._refresh_all()
         self.notify("Session cleared")
 
+    # -- the key table: the help and the palette are generated from the bindings -------------
+
+    @classmethod
+    def key_bindings(cls) -> list[Binding]:
+        """Every key of the main screen: the app's and the timeline's."""
+        return bindings_of(cls.BINDINGS) + bindings_of(TimelineView.BINDINGS)
+
+    def key_help(self) -> list[KeyHelp]:
+        """The help's rows, with the keys the keymap moved where it moved them."""
+        return help_rows(self.key_bindings(), self._keymap)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Filter frames by text", "Show only frames containing a text (/)", self.action_filter_text)
-        yield SystemCommand(
-            "Toggle regex filter", "Treat the text filter as a regular expression (x)", self.action_toggle_regex
-        )
-        yield SystemCommand("Cycle direction filter", "Both, sent only, received only (d)", self.action_cycle_direction)
-        yield SystemCommand("Cycle kind filter", "All, text, binary, control (t)", self.action_cycle_kind)
-        yield SystemCommand("Hide ping/pong", "Hide or show ping and pong frames (p)", self.action_toggle_ping_pong)
-        yield SystemCommand(
-            "This connection only", "Only the selected connection's frames (c)", self.action_toggle_connection_only
-        )
-        yield SystemCommand("Clear filters", "Remove every filter (Esc)", self.action_clear_filters)
-        yield SystemCommand("Export session", "Write the session JSON to the working directory (e)", self.action_export)
-        yield SystemCommand("Export session as…", "Choose the file; .har writes HAR 1.2 (E)", self.action_export_as)
-        yield SystemCommand("Copy frame", "Copy the selected frame's content (y)", self.action_copy)
-        yield SystemCommand("Raw / pretty JSON", "Toggle the detail pane's JSON view (r)", self.action_toggle_raw)
-        yield SystemCommand("Clear session", "Forget every connection and frame (ctrl+l)", self.action_clear_session)
-        yield SystemCommand("Follow", "Jump to the newest frame and follow (G)", self.timeline.action_follow)
-        yield SystemCommand("Help", "Every key (?)", self.action_help)
+        ours = list(self._key_commands())
+        titles = {command.title for command in ours}
+        # Textual's own (theme, keys, screenshot…), less the ones a key of ours replaces (quit).
+        yield from (command for command in super().get_system_commands(screen) if command.title not in titles)
+        yield from ours
+
+    def _key_commands(self) -> Iterator[SystemCommand]:
+        """A command for every key but the palette's own: its description, its sentence and its keys."""
+        timeline = self.screen_stack[0].query_one(TimelineView)  # the main screen's, under the palette
+        for binding in self.key_bindings():
+            if binding.action == "command_palette":
+                continue
+            keys = bound_keys(binding, self._keymap)
+            label = f"{'keys' if len(keys) > 1 else 'key'} {keys_label(keys)}"
+            yield SystemCommand(
+                binding.description,
+                escape(f"{binding.tooltip} — {label}"),
+                partial(self.run_action, binding.action, timeline if binding in TimelineView.BINDINGS else self),
+            )

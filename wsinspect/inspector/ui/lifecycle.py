@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from time import time
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -12,15 +14,44 @@ from ..formatting import format_duration, short_duration
 from ..store import ConnectionEntry, Store, closed_how, closed_who, health
 
 BARS = " ▁▂▃▄▅▆▇█"
+# The keepalive's health: its mark and component class.
+KEEPALIVE_MARKS = {
+    "ok": ("● healthy", "healthy"),
+    "late": ("▲ pong late", "late"),
+    "timeout": ("✖ keepalive timeout", "timeout"),
+}
 
 
 class LifecyclePanel(Static):
     """When the selected connection opened, its message rate over time, and how it ended."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "lifecycle--healthy",
+        "lifecycle--late",
+        "lifecycle--timeout",
+        "lifecycle--error",
+        "lifecycle--muted",
+    }
+
+    DEFAULT_CSS = """
+    LifecyclePanel > .lifecycle--healthy { color: $success; text-style: bold; }
+    LifecyclePanel > .lifecycle--late { color: $warning; text-style: bold; }
+    LifecyclePanel > .lifecycle--timeout { color: $error; text-style: bold; }
+    LifecyclePanel > .lifecycle--error { color: $error; text-style: bold; }
+    LifecyclePanel > .lifecycle--muted { text-style: dim; }
+    """
+
+    _shown: Text | None = None
+    _height: int | None = None  # lines of what it shows, when none is wider than the panel
+
+    def style_of(self, component: str) -> Style:
+        """The theme's style for a kind of text: healthy, late, timeout, error, muted."""
+        return self.get_component_rich_style(f"lifecycle--{component}", partial=True)
+
     def show(self, store: Store, connection_id: str | None) -> None:
         entry = store.entries.get(connection_id) if connection_id else None
         if entry is None:
-            self.update(Text("No connection selected", style="dim"))
+            self._show(Text("No connection selected", style=self.style_of("muted")))
             return
         connection = entry.connection
         end = connection.disconnected_at or time()
@@ -42,25 +73,37 @@ class LifecyclePanel(Static):
         else:
             lines.append(f"{connection.state} for {format_duration(end - connection.connected_at)}")
         lines.append("\n")
-        lines.append_text(_keepalive_line(entry))
+        lines.append_text(self._keepalive_line(entry))
         if connection.error:
-            lines.append(f"\nerror   {connection.error}", style="bold red")
-        self.update(lines)
+            lines.append(f"\nerror   {connection.error}", style=self.style_of("error"))
+        self._show(lines)
 
+    def _show(self, text: Text) -> None:
+        # It changes several times a second while frames flow: a layout of the screen only when
+        # its height may change (lines added or removed, or a line too long for the width).
+        if self._shown == text:
+            return
+        self._shown = text
+        lines = text.plain.split("\n")
+        height = len(lines) if max(map(len, lines)) <= self.content_region.width else None
+        self.update(text, layout=height is None or height != self._height)
+        self._height = height
 
-def _keepalive_line(entry: ConnectionEntry) -> Text:
-    connection = entry.connection
-    state = health(connection, entry.unanswered_ping, time())
-    if state == "unknown":
-        return Text("ping    not observable; run uvicorn with\n        --ws wsinspect.uvicorn:WebSocketProtocol", "dim")
-    if connection.last_rtt is None:
-        rtts = "no round trip yet"
-    else:
-        average = connection.avg_rtt or connection.last_rtt
-        rtts = f"rtt {short_duration(connection.last_rtt)} (avg {short_duration(average)})"
-    mark = {"ok": ("● healthy", "green"), "late": ("▲ pong late", "yellow"), "timeout": ("✖ keepalive timeout", "red")}
-    text, style = mark[state]
-    return Text.assemble(f"ping    {rtts}  ", (text, f"bold {style}"))
+    def _keepalive_line(self, entry: ConnectionEntry) -> Text:
+        connection = entry.connection
+        state = health(connection, entry.unanswered_ping, time())
+        if state == "unknown":
+            return Text(
+                "ping    not observable; run uvicorn with\n        --ws wsinspect.uvicorn:WebSocketProtocol",
+                self.style_of("muted"),
+            )
+        if connection.last_rtt is None:
+            rtts = "no round trip yet"
+        else:
+            average = connection.avg_rtt or connection.last_rtt
+            rtts = f"rtt {short_duration(connection.last_rtt)} (avg {short_duration(average)})"
+        text, component = KEEPALIVE_MARKS[state]
+        return Text.assemble(f"ping    {rtts}  ", (text, self.style_of(component)))
 
 
 def _clock(timestamp: float) -> str:

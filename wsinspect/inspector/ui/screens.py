@@ -1,40 +1,23 @@
-"""The modal screens: help and the export prompt."""
+"""The modal screens: help (generated from the bindings) and the export prompt."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-HELP = """\
-[b]wsinspect keys[/b]
+from .keys import KeyHelp
 
-  [b]/[/b]             filter frames by text (Enter applies, Esc cancels)
-  [b]x[/b]             toggle regex for the text filter
-  [b]d[/b]             direction: both → sent only → received only
-  [b]t[/b]             kind: all → text → binary → control
-  [b]p[/b]             hide / show ping and pong
-  [b]c[/b]             this connection only / all connections
-  [b]Esc[/b]           clear every filter
-  [b]↑ ↓ j k[/b]       move in the timeline (moving up pauses the follow)
-  [b]PgUp PgDn[/b]     move by a page
-  [b]Home g[/b]        the first frame
-  [b]End G[/b]         the newest frame, and follow again
-  [b]Tab[/b]           switch between the timeline and the connections
-  [b]r[/b]             raw / pretty JSON in the detail pane
-  [b]y[/b]             copy the selected frame's content
-  [b]e[/b]             export the session to wsinspect-<date>-<time>.json
-  [b]E[/b]             export to a file you name (.har: HAR 1.2)
-  [b]ctrl+l[/b]        clear the session
-  [b]ctrl+p[/b]        command palette
-  [b]?[/b]             this help
-  [b]q[/b]             quit
+KEY_COLUMN = 14  # the width of the help's key column
 
+LEGEND = """\
 [b]The timeline[/b]
   [b]→[/b] sent by the app    [b]←[/b] received by the app
   [b]◉[/b] connect, accept, close, errors, drops
@@ -43,23 +26,39 @@ HELP = """\
 """
 
 
+def help_text(rows: Iterable[KeyHelp]) -> str:
+    """The help's markup: a line per key (or group of keys), generated from the bindings, then the legend."""
+    rows = list(rows)
+    width = max([KEY_COLUMN, *(len(row.keys) + 2 for row in rows)])
+    lines = [f"  [b]{escape(row.keys)}[/b]{' ' * (width - len(row.keys))}{escape(row.text)}" for row in rows]
+    return "\n".join(["[b]wsinspect keys[/b]", "", *lines, "", LEGEND])
+
+
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "app.pop_screen", "Close", id="help.close", tooltip="Close the help")
+    ]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 84; max-width: 100%; height: auto; max-height: 90%;
         border: round $accent; background: $panel; padding: 1 2; }
     """
 
+    def __init__(self, rows: Iterable[KeyHelp]) -> None:
+        super().__init__()
+        self.rows = list(rows)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(HELP)
+            yield Static(help_text(self.rows))
 
 
 class ExportScreen(ModalScreen[str | None]):
     """Asks where to export: a .json name writes session JSON, a .har name HAR 1.2."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without exporting")
+    ]
     AUTO_FOCUS = "#export-path"
     DEFAULT_CSS = """
     ExportScreen { align: center middle; }

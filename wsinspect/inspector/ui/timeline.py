@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.color import Color, ColorParseError
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -21,76 +21,94 @@ from ..filters import FilteredIndex
 from ..formatting import ARROWS, format_offset, format_size, preview
 from ..store import Store
 
-
-@dataclass(frozen=True, slots=True)
-class Palette:
-    """Rich styles taken from the active Textual theme."""
-
-    sent: Style
-    received: Style
-    system: Style
-    warning: Style
-    error: Style
-    control: Style
-    muted: Style
-    selected: Style
-
-    @classmethod
-    def from_variables(cls, variables: dict[str, str]) -> Palette:
-        def color(name: str, fallback: str) -> str:
-            # Some theme variables are not plain colours ("auto 60%"): fall back then.
-            value = variables.get(name, fallback)
-            try:
-                return Color.parse(value).hex
-            except ColorParseError:
-                return fallback
-
-        return cls(
-            sent=Style(color=color("primary", "blue")),
-            received=Style(color=color("success", "green")),
-            system=Style(color=color("accent", "magenta")),
-            warning=Style(color=color("warning", "yellow")),
-            error=Style(color=color("error", "red")),
-            control=Style(dim=True),
-            muted=Style(dim=True),
-            # Reverse video keeps every row's own colour readable when selected.
-            selected=Style(reverse=True),
-        )
+# The moving keys share a row of the help (and a group in Textual's keys panel).
+MOVE = Binding.Group("Move in the timeline (moving up pauses the follow)")
+PAGE = Binding.Group("Move by a page")
 
 
 class TimelineView(ScrollView, can_focus=True):
     """Every frame and ◉ event that passes the filters, one line each, rendered on demand."""
 
-    BINDINGS = [  # noqa: RUF012 - Textual's declaration style
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("pageup", "move(-20)", "Page up", show=False),
-        Binding("pagedown", "move(20)", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "follow", "Follow", show=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "up,k",
+            "move(-1)",
+            "Previous row",
+            show=False,
+            id="timeline.up",
+            tooltip="Move up in the timeline (moving up pauses the follow)",
+            group=MOVE,
+        ),
+        Binding(
+            "down,j",
+            "move(1)",
+            "Next row",
+            show=False,
+            id="timeline.down",
+            tooltip="Move down in the timeline",
+            group=MOVE,
+        ),
+        Binding(
+            "pageup", "move(-20)", "Page up", show=False, id="timeline.page_up", tooltip="Move up by a page", group=PAGE
+        ),
+        Binding(
+            "pagedown",
+            "move(20)",
+            "Page down",
+            show=False,
+            id="timeline.page_down",
+            tooltip="Move down by a page",
+            group=PAGE,
+        ),
+        Binding("home,g", "first", "First row", show=False, id="timeline.first", tooltip="The first frame"),
+        Binding(
+            "end,G", "follow", "Follow", show=True, id="timeline.follow", tooltip="The newest frame, and follow again"
+        ),
     ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "timeline--sent",
+        "timeline--received",
+        "timeline--system",
+        "timeline--warning",
+        "timeline--error",
+        "timeline--control",
+        "timeline--muted",
+        "timeline--cursor",
+    }
 
     DEFAULT_CSS = """
     TimelineView { background: $surface; overflow-x: hidden; }
+    TimelineView > .timeline--sent { color: $primary; }
+    TimelineView > .timeline--received { color: $success; }
+    TimelineView > .timeline--system { color: $accent; }
+    TimelineView > .timeline--warning { color: $warning; }
+    TimelineView > .timeline--error { color: $error; }
+    TimelineView > .timeline--control { text-style: dim; }
+    TimelineView > .timeline--muted { text-style: dim; }
+    /* Reverse video keeps every row's own colour readable when selected. */
+    TimelineView > .timeline--cursor { text-style: reverse; }
     """
 
+    # The selected row's number in the index; None when nothing is shown.
+    cursor: reactive[int | None] = reactive[int | None](None, init=False)
     following: reactive[bool] = reactive(True)
     new_while_paused: reactive[int] = reactive(0)
 
     class RowSelected(Message):
-        def __init__(self, row: Row | None) -> None:
+        def __init__(self, row: Row | None, live: bool = False) -> None:
             super().__init__()
             self.row = row
+            self.live = live  # the follow moved the cursor to a new frame (not the user)
 
     def __init__(self, store: Store, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.index = FilteredIndex(None)
-        self.cursor: int | None = None
         self._seen = 0  # rows of store.rows already indexed
+        self._syncing = False  # sync() is moving the cursor (following new frames)
         self._trimmed = 0
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
-        self._palette: Palette | None = None
         self.numbers: dict[str, int] = {}  # connection id → its number in the list, for the tag
         # Times count from here; None: from each row's own connection's start.
         self.origin: float | None = None
@@ -105,17 +123,16 @@ class TimelineView(ScrollView, can_focus=True):
         self.index.rebuild(rows)
         self._seen = len(rows)
         self._cache.clear()
-        self.cursor = None
-        if keep is not None:
-            self.cursor = self.index.index_of(keep)
-        if self.cursor is None and len(self.index):
-            self.cursor = len(self.index) - 1
+        cursor = self.index.index_of(keep) if keep is not None else None
+        if cursor is None and len(self.index):
+            cursor = len(self.index) - 1
         self._resize()
-        if self.following or self.cursor is None:
+        if self.following or cursor is None:
             self._to_end()
         else:
-            self.scroll_to(y=max(0, self.cursor - self._visible_height // 2), animate=False)
-        self._announce()
+            # Announced even at the same number: another row may be there now.
+            self._select(cursor)
+            self.scroll_to(y=max(0, cursor - self._visible_height // 2), animate=False)
 
     def sync(self) -> int:
         """Take in the rows the store gained since the last call; returns how many matched."""
@@ -128,18 +145,17 @@ class TimelineView(ScrollView, can_focus=True):
             self._seen = max(0, self._seen - gone)
             lost = before - len(self.index)
             if self.cursor is not None:
-                self.cursor = self.cursor - lost if self.cursor >= lost else None
+                # The same row under a smaller number: nothing to announce or scroll.
+                self.set_reactive(TimelineView.cursor, self.cursor - lost if self.cursor >= lost else None)
             self._cache.clear()
         rows = store.rows
         if self._seen >= len(rows):
             if self._seen > len(rows):  # cleared
                 self._seen = len(rows)
                 self.index.rebuild(rows)
-                self.cursor = None
                 self._cache.clear()
                 self._resize()
-                self.refresh()
-                self._announce()
+                self._select(None)
             return 0
         before = len(self.index)
         self.index.extend(rows, self._seen, len(rows))
@@ -148,7 +164,11 @@ class TimelineView(ScrollView, can_focus=True):
         if added:
             self._resize()
             if self.following:
-                self._to_end()
+                self._syncing = True
+                try:
+                    self._to_end()
+                finally:
+                    self._syncing = False
             else:
                 self.new_while_paused += added
         return added
@@ -158,27 +178,43 @@ class TimelineView(ScrollView, can_focus=True):
             return None
         return self.store.rows[self.index[self.cursor]]
 
+    # -- the cursor ------------------------------------------------------------------------
+
+    def validate_cursor(self, cursor: int | None) -> int | None:
+        if cursor is None or not len(self.index):
+            return None
+        return max(0, min(cursor, len(self.index) - 1))
+
+    def watch_cursor(self) -> None:
+        self._announce()
+        self.refresh()
+        self.scroll_to_region_of_cursor()
+
+    def _select(self, cursor: int | None) -> None:
+        """Move the cursor there and announce the row even if the number stays (the row may not have)."""
+        before = self.cursor
+        self.cursor = cursor
+        if self.cursor == before:
+            self.mutate_reactive(TimelineView.cursor)
+
+    def _announce(self) -> None:
+        self.post_message(self.RowSelected(self.selected_row(), self._syncing))
+
     # -- moving ----------------------------------------------------------------------------
 
     def action_move(self, delta: int) -> None:
         if not len(self.index):
             return
         current = self.cursor if self.cursor is not None else len(self.index) - 1
-        self.cursor = max(0, min(len(self.index) - 1, current + delta))
-        self.following = self.cursor == len(self.index) - 1 and self.following
-        if delta < 0:
-            self.following = False
-        self.scroll_to_region_of_cursor()
-        self._announce()
-        self.refresh()
+        self._select(current + delta)
+        # Moving up pauses the follow; moving down keeps it on the newest row.
+        self.following = self.following and delta > 0 and self.cursor == len(self.index) - 1
 
     def action_first(self) -> None:
         if len(self.index):
             self.following = False
-            self.cursor = 0
+            self._select(0)
             self.scroll_to(y=0, animate=False)
-            self._announce()
-            self.refresh()
 
     def action_follow(self) -> None:
         self.following = True
@@ -204,22 +240,18 @@ class TimelineView(ScrollView, can_focus=True):
         if following:
             self.new_while_paused = 0
 
-    def on_click(self, event: object) -> None:
-        offset = getattr(event, "y", None)
-        if isinstance(offset, int):
-            target = int(self.scroll_offset.y) + offset
-            if 0 <= target < len(self.index):
-                self.cursor = target
-                self.following = target == len(self.index) - 1 and self.following
-                self._announce()
-                self.refresh()
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)  # from the first row, not from the border above it
+        if offset is None:
+            return
+        target = int(self.scroll_offset.y) + offset.y
+        if 0 <= target < len(self.index):
+            self.following = target == len(self.index) - 1 and self.following
+            self.cursor = target
 
     def _to_end(self) -> None:
-        if len(self.index):
-            self.cursor = len(self.index) - 1
+        self._select(len(self.index) - 1 if len(self.index) else None)
         self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self._announce()
-        self.refresh()
 
     @property
     def _visible_height(self) -> int:
@@ -228,27 +260,32 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _resize(self) -> None:
         # As wide as the region inside the vertical scrollbar, so no horizontal one appears.
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.index))
-
-    def _announce(self) -> None:
-        self.post_message(self.RowSelected(self.selected_row()))
+        size = Size(self.scrollable_content_region.width, len(self.index))
+        if size == self.virtual_size:
+            return
+        if size.width != self.virtual_size.width or self.show_vertical_scrollbar != (size.height > self.size.height):
+            self.virtual_size = size  # the scrollbar comes or goes: a layout of the screen
+            return
+        # Only more (or fewer) rows: what Textual does on a resize, without laying out the whole
+        # screen again, which it does for every change of a virtual size (as often as frames come).
+        self.set_reactive(TimelineView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     # -- rendering -------------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._palette = None
         self._cache.clear()
 
     def on_resize(self) -> None:
         self._cache.clear()
         self._resize()
 
-    @property
-    def palette(self) -> Palette:
-        if self._palette is None:
-            self._palette = Palette.from_variables(self.app.get_css_variables())
-        return self._palette
+    def style_of(self, component: str) -> Style:
+        """The theme's style for a kind of text: sent, received, system, warning, error, control, muted, cursor."""
+        # Partial: only what the component class sets; the background stays the widget's.
+        return self.get_component_rich_style(f"timeline--{component}", partial=True)
 
     def render_line(self, y: int) -> Strip:
         number = int(self.scroll_offset.y) + y
@@ -265,20 +302,20 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _render_row(self, row: Row, width: int, selected: bool) -> Strip:
         connection_id, item = row
-        palette = self.palette
+        muted = self.style_of("muted")
         entry = self.store.entries.get(connection_id) if connection_id else None
         start = self.origin if self.origin is not None else (entry.connection.connected_at if entry else item.timestamp)
         tag = f"c{self.numbers.get(connection_id, 0)}" if connection_id else "  "
         segments = [
-            Segment(f"{format_offset(item.timestamp - start):>10} ", palette.muted),
-            Segment(f"{tag:<4}", palette.muted),
+            Segment(f"{format_offset(item.timestamp - start):>10} ", muted),
+            Segment(f"{tag:<4}", muted),
         ]
         if isinstance(item, SystemEvent):
-            style = {"info": palette.system, "warning": palette.warning, "error": palette.error}[item.level]
+            style = self.style_of({"info": "system", "warning": "warning", "error": "error"}[item.level])
             rest = max(0, width - 17)
             segments += [Segment("◉ ", style), Segment(f"{'event':<7}", style), Segment(item.text[:rest], style)]
         else:
-            style = self._frame_style(item)
+            style = self.style_of(self._frame_component(item))
             fixed = 10 + 1 + 4 + 2 + 7 + 11
             mark = " ✂ " if item.truncated else "   "
             control = item.message_type in ("ping", "pong")  # ◉ control rows, with their direction
@@ -287,18 +324,18 @@ class TimelineView(ScrollView, can_focus=True):
                 Segment(
                     f"{item.message_type} {ARROWS[item.direction]} " if control else f"{item.message_type:<7}", style
                 ),
-                Segment(f"{format_size(item.size_bytes):>8}{mark}", palette.muted),
+                Segment(f"{format_size(item.size_bytes):>8}{mark}", muted),
                 Segment(preview(item, max(1, width - fixed)), style),
             ]
         strip = Strip(segments).adjust_cell_length(width)
         if selected:
-            strip = strip.apply_style(palette.selected)
+            strip = strip.apply_style(self.style_of("cursor"))
         return strip
 
-    def _frame_style(self, frame: Frame) -> Style:
-        palette = self.palette
+    @staticmethod
+    def _frame_component(frame: Frame) -> str:
         if frame.message_type in ("ping", "pong"):
-            return palette.control
+            return "control"
         if frame.message_type == "close":
-            return palette.warning
-        return palette.sent if frame.direction == "sent" else palette.received
+            return "warning"
+        return "sent" if frame.direction == "sent" else "received"
