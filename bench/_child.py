@@ -31,7 +31,6 @@ def percentile(ordered: list[float], q: float) -> float | None:
 async def inspector(path: str) -> None:
     from wsinspect.inspector.server import InspectorServer
     from wsinspect.inspector.store import Store
-    from wsinspect.wire import FrameBatch
 
     latencies: list[float] = []
 
@@ -40,8 +39,11 @@ async def inspector(path: str) -> None:
             super().apply(producer, messages, now)
             done = time.time()
             for m in messages:
-                if type(m) is FrameBatch:
+                kind = type(m).__name__
+                if kind == "FrameBatch":
                     latencies.extend(done - f.timestamp for f in m.frames)
+                elif kind == "FrameAdded":  # protocol 1 (before issue #10), for before/after tables
+                    latencies.append(done - m.frame.timestamp)
 
     store = TimedStore()
     last = 0.0

@@ -64,17 +64,23 @@ async def _time_keys(store: Store, repeats: int) -> dict[str, float]:
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
         timeline = app.timeline
-        actions: dict[str, Callable[[], None]] = {
-            "up": lambda: timeline.action_move(-1),
-            "pageup": lambda: timeline.action_move(-20),
-            "d (direction)": app.action_cycle_direction,
-            "/seq (text)": lambda: app._set_filters(dataclasses.replace(app.filters, text="seq")),
-            "x (regex)": app.action_toggle_regex,
-            "esc (clear)": app.action_clear_filters,
-            "G (follow)": timeline.action_follow,
-        }
+        # Each filter from none (Esc in between), but the regex, which turns the text into one.
+        actions: list[tuple[str, Callable[[], None]]] = [
+            ("up", lambda: timeline.action_move(-1)),
+            ("pageup", lambda: timeline.action_move(-20)),
+            ("d (direction)", app.action_cycle_direction),
+            ("esc (clear)", app.action_clear_filters),
+            ("t (kind)", app.action_cycle_kind),
+            ("esc (clear)", app.action_clear_filters),
+            ("c (connection)", app.action_toggle_connection_only),
+            ("esc (clear)", app.action_clear_filters),
+            ("/seq (text)", lambda: app._set_filters(dataclasses.replace(app.filters, text="seq"))),
+            ("x (regex)", app.action_toggle_regex),
+            ("esc (clear)", app.action_clear_filters),
+            ("G (follow)", timeline.action_follow),
+        ]
         for _ in range(repeats):
-            for name, action in actions.items():
+            for name, action in actions:
                 started = time.perf_counter()
                 action()
                 for y in range(timeline.size.height):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+from unittest import mock
 
 import pytest
 from factories import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector.filters import FilteredIndex, FilterError, Filters
-from wsinspect.model import Frame, Row, SystemEvent
+from wsinspect.inspector import filters as filters_module
+from wsinspect.inspector.filters import FilteredIndex, FilterError, Filters, Selection
+from wsinspect.inspector.store import row_code
+from wsinspect.model import Row, SystemEvent
 
 
 def event(text: str) -> SystemEvent:
@@ -43,9 +47,51 @@ EVERYTHING = set(ROWS)
 EVENTS = {"event", "global_event"}
 
 
-def matching(filters: Filters) -> set[str]:
+class Table:
+    """Rows and their columns as the Store keeps them (what the index reads), grown and trimmed
+    together. ``numbers`` gives the connections their numbers (others get the next free one)."""
+
+    def __init__(self, rows: Iterable[Row] = (), numbers: dict[str, int] | None = None) -> None:
+        self.numbers = dict(numbers or {"c1": 1, "c2": 2})
+        self.rows: list[Row] = []
+        self.codes = bytearray()
+        self.owners = array("q")
+        self.add(rows)
+
+    @property
+    def owner_limit(self) -> int:
+        return max(self.numbers.values(), default=0) + 1
+
+    def number_of(self, connection_id: str) -> int:
+        return self.numbers.setdefault(connection_id, self.owner_limit)
+
+    def add(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            self.rows.append(row)
+            self.codes.append(row_code(row))
+            self.owners.append(0 if row[0] is None else self.number_of(row[0]))
+
+    def trim(self, count: int) -> None:
+        del self.rows[:count], self.codes[:count], self.owners[:count]
+
+    def select(self, filters: Filters | None) -> Selection | None:
+        return filters.selection(self.number_of) if filters is not None else None
+
+
+def selected(filters: Filters, rows: Sequence[Row], table: Table | None = None) -> list[int]:
+    """The positions the index finds (from the columns), checked against the per-row definition."""
+    table = table or Table(rows)
+    index = FilteredIndex(table.select(filters))
+    index.rebuild(table)
+    found = contents(index)
     match = filters.matcher()
-    return {name for name, row in ROWS.items() if match(row)}
+    assert found == [i for i, row in enumerate(rows) if match(row)]
+    return found
+
+
+def matching(filters: Filters) -> set[str]:
+    names = list(ROWS)
+    return {names[i] for i in selected(filters, list(ROWS.values()))}
 
 
 def test_no_filter_matches_everything() -> None:
@@ -273,29 +319,50 @@ def test_filters_refuse_unknown_values() -> None:
 # -- FilteredIndex -----------------------------------------------------------------------------
 
 SAMPLE: list[Row] = list(ROWS.values())
-
-
-def is_text(row: Row) -> bool:
-    return isinstance(row[1], Frame) and row[1].message_type == "text"
+TEXT = Filters(kind="text")  # rows_of's "t" rows
 
 
 def rows_of(marks: str) -> list[Row]:
-    """Rows from a string: "t" a text frame (matches is_text), anything else a binary frame."""
+    """Rows from a string: "t" a text frame (matches TEXT), anything else a binary frame."""
     return [("c1", frame("text", "x")) if mark == "t" else ("c1", frame("binary", b"x")) for mark in marks]
+
+
+def table_of(marks: str) -> Table:
+    return Table(rows_of(marks))
 
 
 def contents(index: FilteredIndex) -> list[int]:
     return [index[i] for i in range(len(index))]
 
 
-def test_index_with_a_matcher() -> None:
-    rows = rows_of("tbbtbt")
-    index = FilteredIndex(is_text)
+def index_for(table: Table, filters: Filters | None = TEXT) -> FilteredIndex:
+    return FilteredIndex(table.select(filters))
+
+
+def test_the_selection_of_filters() -> None:
+    assert Filters().selection(Table().number_of) is None
+    assert Filters(regex=True).selection(Table().number_of) is None
+    every = Filters(text="a").selection(Table().number_of)
+    assert every is not None
+    assert (every.codes, every.owner) == (None, None)
+    assert every.test is not None
+    only = Filters(direction="sent", connection_id="c2").selection(Table().number_of)
+    assert only is not None
+    assert (only.owner, only.test) == (2, None)
+    assert only.codes is not None
+    assert [code for code in range(256) if only.codes[code]] == [1, 3, 5, 7, 9]
+    with pytest.raises(FilterError):
+        Filters(text="[", regex=True).selection(Table().number_of)
+
+
+def test_index_with_a_selection() -> None:
+    table = table_of("tbbtbt")
+    index = index_for(table)
     assert len(index) == 0
     assert index.index_of(3) is None
-    index.extend(rows, 0, 2)
+    index.extend(table, 0, 2)
     assert contents(index) == [0]
-    index.extend(rows, 2, 6)
+    index.extend(table, 2, 6)
     assert contents(index) == [0, 3, 5]
     assert (index[-1], index[-3]) == (5, 0)
     for bad in (3, -4, 100):
@@ -305,105 +372,130 @@ def test_index_with_a_matcher() -> None:
 
 
 def test_index_extend_skips_what_it_has_and_clamps() -> None:
-    rows = rows_of("tbtt")
-    index = FilteredIndex(is_text)
-    index.extend(rows, 0, 3)
-    index.extend(rows, 0, 3)  # already tested
-    index.extend(rows, 1, 100)  # overlaps, and stops at the end of rows
-    index.extend(rows, 3, 2)  # empty
-    index.extend(rows, -5, 4)
+    table = table_of("tbtt")
+    index = index_for(table)
+    index.extend(table, 0, 3)
+    index.extend(table, 0, 3)  # already tested
+    index.extend(table, 1, 100)  # overlaps, and stops at the end of rows
+    index.extend(table, 3, 2)  # empty
+    index.extend(table, -5, 4)
     assert contents(index) == [0, 2, 3]
-    rows += rows_of("bt")
-    index.extend(rows, 0, len(rows))  # catch up
+    table.add(rows_of("bt"))
+    index.extend(table, 0, len(table.rows))  # catch up
     assert contents(index) == [0, 2, 3, 5]
 
 
 def test_index_extend_with_a_gap() -> None:
-    rows = rows_of("tttttt")
-    index = FilteredIndex(is_text)
-    index.extend(rows, 0, 2)
-    index.extend(rows, 4, 6)
+    table = table_of("tttttt")
+    index = index_for(table)
+    index.extend(table, 0, 2)
+    index.extend(table, 4, 6)
     assert contents(index) == [0, 1, 4, 5]
     everything = FilteredIndex(None)
-    everything.extend(rows, 0, 2)
-    everything.extend(rows, 4, 6)
+    everything.extend(table, 0, 2)
+    everything.extend(table, 4, 6)
     assert contents(everything) == [0, 1, 4, 5]
     assert [everything.index_of(p) for p in range(7)] == [0, 1, 1, 1, 2, 3, 3]
     everything.discard_before(1)
     assert contents(everything) == [0, 3, 4]
-    everything.rebuild(rows)
+    everything.rebuild(table)
     assert contents(everything) == [0, 1, 2, 3, 4, 5]
 
 
-def test_index_without_a_matcher_starting_later() -> None:
-    rows = rows_of("bbbbb")
+def test_index_without_a_selection_flags_its_rows_anew_after_each_gap() -> None:
     index = FilteredIndex(None)
-    index.extend(rows, 2, 4)
+    six = table_of("bbbbbb")
+    index.extend(six, 0, 2)
+    index.extend(six, 4, 6)
+    assert contents(index) == [0, 1, 4, 5]
+    index.rebuild(table_of("bbb"))
+    assert contents(index) == [0, 1, 2]
+    index.extend(six, 4, 6)  # another gap, the same length of rows: nothing of the first one stays
+    assert contents(index) == [0, 1, 2, 4, 5]
+
+
+def test_index_without_a_selection_starting_later() -> None:
+    table = table_of("bbbbb")
+    index = FilteredIndex(None)
+    index.extend(table, 2, 4)
     assert contents(index) == [2, 3]
     assert [index.index_of(p) for p in range(6)] == [None, None, 0, 1, 1, 1]
 
 
-def test_index_rebuild() -> None:
-    rows = rows_of("tbt")
-    index = FilteredIndex(is_text)
-    index.extend(rows, 0, 3)
-    index.discard_before(1)
-    rows = rows_of("bbtt")
-    index.rebuild(rows)
+def test_index_with_a_selection_starting_later() -> None:
+    table = table_of("tbttt")
+    index = index_for(table)
+    index.extend(table, 2, 4)
     assert contents(index) == [2, 3]
-    index.rebuild([])
+    assert [index.index_of(p) for p in range(6)] == [None, None, 0, 1, 1, 1]
+    index.discard_before(1)  # below the first row it tested
+    assert contents(index) == [1, 2]
+    table.trim(1)
+    index.extend(table, 0, 4)
+    assert contents(index) == [1, 2, 3]
+
+
+def test_index_rebuild() -> None:
+    table = table_of("tbt")
+    index = index_for(table)
+    index.extend(table, 0, 3)
+    index.discard_before(1)
+    index.rebuild(table_of("bbtt"))
+    assert contents(index) == [2, 3]
+    index.rebuild(Table())
     assert len(index) == 0
     assert index.index_of(0) is None
 
 
 def test_index_discard_before() -> None:
-    rows = rows_of("tbtbtt")
-    index = FilteredIndex(is_text)
-    index.extend(rows, 0, 6)
+    table = table_of("tbtbtt")
+    index = index_for(table)
+    index.extend(table, 0, 6)
     index.discard_before(0)
     index.discard_before(-2)
     assert contents(index) == [0, 2, 4, 5]
-    del rows[:3]
+    table.trim(3)
     index.discard_before(3)
     assert contents(index) == [1, 2]
     assert [index.index_of(p) for p in range(-1, 4)] == [None, None, 0, 1, 1]
-    rows += rows_of("tb")
-    index.extend(rows, 3, 5)
+    table.add(rows_of("tb"))
+    index.extend(table, 3, 5)
     assert contents(index) == [1, 2, 3]
-    del rows[:]
+    table.trim(len(table.rows))
     index.discard_before(10)  # more than it holds (the store was cleared)
     assert len(index) == 0
-    rows += rows_of("bt")
-    index.extend(rows, 0, 2)
+    table.add(rows_of("bt"))
+    index.extend(table, 0, 2)
     assert contents(index) == [1]
 
 
-def test_index_without_a_matcher() -> None:
-    rows = rows_of("tbtbt")
+def test_index_without_a_selection() -> None:
+    table = table_of("tbtbt")
     index = FilteredIndex(None)
     assert len(index) == 0
     assert index.index_of(0) is None
     with pytest.raises(IndexError):
         index[0]
-    index.extend(rows, 0, 3)
-    index.extend(rows, 1, 5)
+    index.extend(table, 0, 3)
+    index.extend(table, 1, 5)
     assert contents(index) == [0, 1, 2, 3, 4]
     assert (index[-1], index[-5]) == (4, 0)
     for bad in (5, -6):
         with pytest.raises(IndexError):
             index[bad]
     assert [index.index_of(p) for p in (-1, 0, 4, 9)] == [None, 0, 4, 4]
-    del rows[:2]
+    table.trim(2)
     index.discard_before(2)
     assert contents(index) == [0, 1, 2]
     assert index.index_of(2) == 2
     index.discard_before(7)
     assert len(index) == 0
     assert index.index_of(0) is None
-    rows[:] = rows_of("bb")
-    index.extend(rows, 0, 2)
+    table.trim(len(table.rows))
+    table.add(rows_of("bb"))
+    index.extend(table, 0, 2)
     assert contents(index) == [0, 1]
-    index.rebuild(rows_of("bbb"))
+    index.rebuild(table_of("bbb"))
     assert contents(index) == [0, 1, 2]
 
 
@@ -414,15 +506,28 @@ class Huge(Sequence[Row]):
         return 1_000_000_000
 
     def __getitem__(self, i: Any) -> Any:
-        raise AssertionError("rows read without a matcher")
+        raise AssertionError("rows read without a selection")
 
     def __iter__(self) -> Iterator[Row]:
-        raise AssertionError("rows read without a matcher")
+        raise AssertionError("rows read without a selection")
 
 
-def test_index_without_a_matcher_stores_nothing_per_row() -> None:
+class HugeTable:
+    rows = Huge()
+    owner_limit = 1
+
+    @property
+    def codes(self) -> bytearray:
+        raise AssertionError("codes read without a selection")
+
+    @property
+    def owners(self) -> array[int]:
+        raise AssertionError("owners read without a selection")
+
+
+def test_index_without_a_selection_stores_nothing_per_row() -> None:
     index = FilteredIndex(None)
-    index.rebuild(Huge())
+    index.rebuild(HugeTable())
     assert len(index) == 1_000_000_000
     assert index[-1] == 999_999_999
     assert index.index_of(123_456_789) == 123_456_789
@@ -430,53 +535,126 @@ def test_index_without_a_matcher_stores_nothing_per_row() -> None:
     assert (len(index), index[0]) == (500_000_000, 0)
 
 
+class Unreadable(Sequence[Row]):
+    """Rows of a length, none of which may be read."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: Any) -> Any:
+        raise AssertionError("a row read")
+
+    def __iter__(self) -> Iterator[Row]:
+        raise AssertionError("a row read")
+
+
+def test_the_columns_alone_never_read_a_row() -> None:
+    filters = Filters(direction="sent", kind="control", hide_ping_pong=True, connection_id="c1")
+    table = Table([*SAMPLE, ("c1", frame("close", "again"))])
+    table.rows = Unreadable(len(SAMPLE))  # type: ignore[assignment]
+    index = index_for(table, filters)
+    index.rebuild(table)
+    assert contents(index) == [list(ROWS).index("close")]
+    table.rows = Unreadable(len(SAMPLE) + 1)  # type: ignore[assignment]  # one more row came
+    index.extend(table, len(SAMPLE), len(SAMPLE) + 1)
+    assert contents(index) == [list(ROWS).index("close"), len(SAMPLE)]
+
+
 @pytest.mark.parametrize("kind", [list, tuple, deque])
-def test_index_over_other_sequences(kind: Any) -> None:
-    rows = kind(rows_of("btbtt"))
-    index = FilteredIndex(is_text)
-    index.extend(rows, 0, 2)
-    index.extend(rows, 2, 5)
+@pytest.mark.parametrize("filters", [TEXT, Filters(text="x"), Filters(text="x", kind="text")])
+def test_index_over_other_sequences(kind: Any, filters: Filters) -> None:
+    table = table_of("btbtt")
+    table.rows = kind(table.rows)
+    index = index_for(table, filters)
+    index.extend(table, 0, 2)
+    index.extend(table, 2, 5)
     assert contents(index) == [1, 3, 4]
-    index.rebuild(rows)
+    index.rebuild(table)
     assert contents(index) == [1, 3, 4]
 
 
 def test_index_with_a_real_filter_follows_a_trimmed_store() -> None:
-    match = Filters(text="auth").matcher()
-    rows: list[Row] = []
-    index = FilteredIndex(match)
+    filters = Filters(text="auth")
+    match = filters.matcher()
+    table = Table()
+    index = index_for(table, filters)
     trimmed = 0
     for batch in range(30):
-        rows.extend(SAMPLE)
-        index.extend(rows, len(rows) - len(SAMPLE), len(rows))
-        if len(rows) > 100:
+        table.add(SAMPLE)
+        index.extend(table, len(table.rows) - len(SAMPLE), len(table.rows))
+        if len(table.rows) > 100:
             cut = batch % 7 + 20
-            del rows[:cut]
+            table.trim(cut)
             trimmed += cut
             index.discard_before(cut)
-        assert contents(index) == [i for i, row in enumerate(rows) if match(row)]
+        assert contents(index) == [i for i, row in enumerate(table.rows) if match(row)]
     assert trimmed
 
 
 def test_index_rebuild_over_a_hundred_thousand_rows_with_a_text_filter() -> None:
-    rows = SAMPLE * (100_000 // len(SAMPLE) + 1)
-    match = Filters(text="auth").matcher()
-    index = FilteredIndex(match)
-    index.rebuild(rows)
-    assert len(index) == 3 * (len(rows) // len(SAMPLE))
+    table = Table(SAMPLE * (100_000 // len(SAMPLE) + 1))
+    index = index_for(table, Filters(text="auth"))
+    index.rebuild(table)
+    assert len(index) == 3 * (len(table.rows) // len(SAMPLE))
     assert index[0] == 0
-    assert rows[index[-1]] is ROWS["event"]
+    assert table.rows[index[-1]] is ROWS["event"]
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(direction="received"),
+        Filters(kind="binary", connection_id="c2"),
+        Filters(text="auth", connection_id="c1"),
+    ],
+)
+def test_index_over_many_blocks_of_rows_trimmed_and_grown(filters: Filters) -> None:
+    # Far more rows than a block of the index holds, or than it reads of the owners at once: its
+    # counts per block, the blocks it drops after a trim and the matches it decodes again must
+    # agree with the plain definition.
+    match = filters.matcher()
+    table = Table()
+    index = index_for(table, filters)
+    for step in range(12):
+        table.add(SAMPLE * (2_000 + 97 * step))
+        index.extend(table, 0, len(table.rows))
+        if step % 3 == 2:
+            cut = len(table.rows) // 3 + step
+            table.trim(cut)
+            index.discard_before(cut)
+        expected = [i for i, row in enumerate(table.rows) if match(row)]
+        assert len(index) == len(expected)
+        for i in (0, 1, len(expected) // 2, len(expected) - 1, -1):
+            assert index[i] == expected[i]
+        for position in (0, 5_000, len(table.rows) - 1):
+            before = sum(found <= position for found in expected)
+            assert index.index_of(position) == (before - 1 if before else None)
+    assert contents(index) == expected
+    rebuilt = index_for(table, filters)
+    rebuilt.rebuild(table)
+    assert len(table.rows) > 2 * filters_module._OWNERS_AT_ONCE
+    assert contents(rebuilt) == expected
+
+
+# Each filter off half the time, so each is often alone.
 FILTERS = st.builds(
     Filters,
-    text=st.sampled_from(["", "auth", "ff00", "f", "o", "zz", "^a", "c2"]),
+    text=st.just("") | st.sampled_from(["auth", "ff00", "f", "o", "zz", "^a", "c2"]),
     regex=st.booleans(),
-    direction=st.sampled_from(["both", "sent", "received"]),
-    kind=st.sampled_from(["all", "text", "binary", "control"]),
+    direction=st.just("both") | st.sampled_from(["sent", "received"]),
+    kind=st.just("all") | st.sampled_from(["text", "binary", "control"]),
     hide_ping_pong=st.booleans(),
-    connection_id=st.sampled_from([None, "c1", "c2"]),
+    connection_id=st.none() | st.sampled_from(["c1", "c2", "c3"]),
 )
+BLOCKS = st.sampled_from([1, 2, 3, 5, 4096])  # the index's block size: small ones to cross many
+
+
+def small_blocks(size: int) -> Any:
+    """The index counting its matches per ``size`` rows, and reading as many owners at once."""
+    return mock.patch.multiple(filters_module, _BLOCK=size, _OWNERS_AT_ONCE=size)
 
 
 @settings(max_examples=300, deadline=None)
@@ -484,42 +662,117 @@ FILTERS = st.builds(
     picks=st.lists(st.integers(0, len(SAMPLE) - 1), max_size=60),
     cuts=st.lists(st.integers(0, 60), max_size=10),
     filters=st.one_of(st.none(), FILTERS),
+    block=BLOCKS,
 )
 def test_index_built_in_chunks_equals_a_rebuild_and_a_comprehension(
-    picks: list[int], cuts: list[int], filters: Filters | None
+    picks: list[int], cuts: list[int], filters: Filters | None, block: int
 ) -> None:
     rows = [SAMPLE[pick] for pick in picks]
+    table = Table(rows)
     match = filters.matcher() if filters is not None else None
     expected = [i for i, row in enumerate(rows) if match is None or match(row)]
-    index = FilteredIndex(match)
-    start = 0
-    for stop in [*sorted(cuts), len(rows)]:
-        index.extend(rows, start, stop)
-        start = max(start, min(stop, len(rows)))
-    rebuilt = FilteredIndex(match)
-    rebuilt.rebuild(rows)
-    assert contents(index) == contents(rebuilt) == expected
-    for position in range(-1, len(rows) + 1):
-        before = [i for i, found in enumerate(expected) if found <= position]
-        assert index.index_of(position) == (before[-1] if before else None)
+    with small_blocks(block):
+        index = index_for(table, filters)
+        start = 0
+        for stop in [*sorted(cuts), len(rows)]:
+            index.extend(table, start, stop)
+            start = max(start, min(stop, len(rows)))
+        rebuilt = index_for(table, filters)
+        rebuilt.rebuild(table)
+        assert contents(index) == contents(rebuilt) == expected
+        for position in range(-1, len(rows) + 1):
+            before = [i for i, found in enumerate(expected) if found <= position]
+            assert index.index_of(position) == (before[-1] if before else None)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     steps=st.lists(st.tuples(st.booleans(), st.integers(0, 12)), max_size=30),
     filters=st.one_of(st.none(), FILTERS),
+    block=BLOCKS,
 )
-def test_index_kept_up_to_date_through_growth_and_trims(steps: list[tuple[bool, int]], filters: Filters | None) -> None:
+def test_index_kept_up_to_date_through_growth_and_trims(
+    steps: list[tuple[bool, int]], filters: Filters | None, block: int
+) -> None:
     match = filters.matcher() if filters is not None else None
-    rows: list[Row] = []
-    index = FilteredIndex(match)
+    table = Table()
     added = 0
-    for grow, n in steps:
-        if grow:
-            rows.extend(SAMPLE[(added + i) % len(SAMPLE)] for i in range(n))
-            added += n
-            index.extend(rows, len(rows) - n, len(rows))
-        else:
-            del rows[:n]
-            index.discard_before(n)
-        assert contents(index) == [i for i, row in enumerate(rows) if match is None or match(row)]
+    with small_blocks(block):
+        index = index_for(table, filters)
+        for grow, n in steps:
+            if grow:
+                table.add(SAMPLE[(added + i) % len(SAMPLE)] for i in range(n))
+                added += n
+                index.extend(table, len(table.rows) - n, len(table.rows))
+            else:
+                table.trim(n)
+                index.discard_before(n)
+            expected = [i for i, row in enumerate(table.rows) if match is None or match(row)]
+            assert contents(index) == expected
+            assert [index.index_of(p) for p in range(len(table.rows))] == [
+                sum(found <= p for found in expected) - 1 if expected and expected[0] <= p else None
+                for p in range(len(table.rows))
+            ]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(direction="sent"),
+        Filters(kind="control"),
+        Filters(hide_ping_pong=True),
+        Filters(connection_id="c1"),
+        Filters(connection_id="c2", direction="received"),
+        Filters(text="auth"),
+    ],
+)
+def test_index_extended_in_pieces_of_every_size(filters: Filters) -> None:
+    rows = SAMPLE * 2
+    match = filters.matcher()
+    expected = [i for i, row in enumerate(rows) if match(row)]
+    for block in (1, 2, 3, 5, 4096):
+        with small_blocks(block):
+            for piece in range(1, len(rows) + 1):
+                table = Table(rows)
+                index = index_for(table, filters)
+                for start in range(0, len(rows), piece):
+                    index.extend(table, start, start + piece)
+                assert contents(index) == expected
+
+
+# Rows of any kind, direction, payload and connection (none: the inspector's own), and events.
+CONNECTIONS = st.sampled_from([None, "c1", "c2", "c3", "c4"])
+PAYLOADS = st.sampled_from(["", "auth", "Auth OK", "zoë", "ff00", "bye", None])
+FRAMES = st.builds(
+    lambda kind, payload, direction, code: frame(
+        kind,
+        payload.encode() if isinstance(payload, str) and kind in ("binary", "ping", "pong") else payload,
+        direction=direction,
+        close_code=code if kind == "close" else None,
+    ),
+    st.sampled_from(["text", "binary", "ping", "pong", "close"]),
+    PAYLOADS,
+    st.sampled_from(["sent", "received"]),
+    st.sampled_from([None, 1000, 4001]),
+)
+EVENT_ROWS = st.builds(event, st.sampled_from(["connect /ws/auth", "closed: 1000", "accepted"]))
+RANDOM_ROWS = st.lists(st.tuples(CONNECTIONS, st.one_of(FRAMES, EVENT_ROWS)), max_size=80)
+# Connection numbers sharing their low bytes, so the index must compare every byte of them.
+WIDE_NUMBERS = {"c1": 1, "c2": 257, "c3": 0x10101, "c4": 0x1_0000_0001}
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=RANDOM_ROWS, filters=FILTERS, wide=st.booleans(), block=BLOCKS)
+def test_the_columns_select_what_the_per_row_definition_does(
+    rows: list[Row], filters: Filters, wide: bool, block: int
+) -> None:
+    table = Table(rows, WIDE_NUMBERS if wide else None)
+    with small_blocks(block):
+        selected(filters, rows, table)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=RANDOM_ROWS, filters=FILTERS, number=st.sampled_from([0, 1, 255, 256, 257, 65_536, 2**40]))
+def test_a_connection_number_any_width(rows: list[Row], filters: Filters, number: int) -> None:
+    table = Table(rows, {"c1": number + 1, "c2": number + 257, "c3": number + 65_537})  # low bytes shared
+    selected(dataclasses.replace(filters, connection_id="c1"), rows, table)

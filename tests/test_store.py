@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from factories import batch, control_frame, text_frame, update, wire_frame
+from factories import batch, control_frame, frame, text_frame, update, wire_frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wsinspect.inspector.store import Producer, Store, health
-from wsinspect.model import Connection
+from wsinspect.inspector.store import EVENT, ORPHAN, Producer, Store, health, row_code
+from wsinspect.model import Connection, SystemEvent
 from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameBatch, FramesDropped, Hello, WireMessage
 
 APP = Producer(key=1, pid=1001, app="chat-app")
@@ -496,3 +498,134 @@ def test_keepalive_health() -> None:
         ping_observable=True,
     )
     assert health(ended, None, 100.0) == "timeout"
+
+
+# -- the columns the filters read ---------------------------------------------------------------
+
+
+def assert_columns_in_step(store: Store) -> None:
+    """``codes`` and ``owners`` say of each row what it is and whose it is, item for item."""
+    assert len(store.codes) == len(store.owners) == len(store.rows)
+    assert list(store.codes) == [row_code(row) for row in store.rows]
+    numbers: dict[str | None, int] = {None: 0}
+    numbers.update((connection_id, entry.number) for connection_id, entry in store.entries.items())
+    assert list(store.owners) == [numbers[connection_id] for connection_id, _ in store.rows]
+    assert len(set(numbers.values())) == len(numbers)  # each connection its own number
+    for connection_id, entry in store.entries.items():
+        assert 0 < entry.number < store.owner_limit
+        assert store.connection_number(connection_id) == entry.number  # the one its filter asks for
+
+
+def test_the_codes_of_rows() -> None:
+    assert [row_code(("c", frame(kind, direction="received"))) for kind in ("text", "binary", "ping")] == [0, 2, 4]
+    assert [row_code(("c", frame(kind))) for kind in ("text", "binary", "ping", "pong", "close")] == [1, 3, 5, 7, 9]
+    assert row_code(("c", SystemEvent(1.0, "info", "connect /"))) == row_code((None, SystemEvent(1.0, "info", "x")))
+    assert row_code((None, frame("pong"))) == ORPHAN + 7
+    assert EVENT not in range(10)
+    assert ORPHAN > EVENT
+
+
+def test_the_columns_stay_in_step_with_the_rows_through_every_change() -> None:
+    store = Store(max_rows=20)
+    ping = batch(KEYS["a"], [control_frame("ping", b"p", at=150.0)], start=1)
+    store.apply(APP, [conn("a"), added(0, "a"), ping, FramesDropped(count=3), added(0, "x")], NOW)
+    assert_columns_in_step(store)
+    assert store.owners[-1] == 0  # the warning is the inspector's own
+    store.add_system_event(NOW, "listening")
+    store.apply(OTHER, [conn("b"), added(0, "b", direction="received"), conn("b", state="closed")], NOW)
+    store.apply(APP, [added(1, "a"), added(2, "a"), added(5, "a")], NOW)  # a repeat, a new one, a gap
+    assert_columns_in_step(store)
+    assert store.entries["a"].number != store.entries["b"].number
+    for index in range(3, 30):  # past max_rows: the oldest rows go, and their columns with them
+        store.apply(APP, [added(index + 3, "a", direction="received" if index % 2 else "sent")], NOW)
+        assert_columns_in_step(store)
+    assert store.rows_trimmed
+    number = store.entries["a"].number
+    store.clear()
+    assert_columns_in_step(store)
+    assert (store.codes, list(store.owners)) == (bytearray(), [])
+    store.apply(APP, [added(40, "a")], NOW)  # still open: it comes back under its number
+    assert store.entries["a"].number == number
+    assert_columns_in_step(store)
+    store.apply(APP, [conn("c", state="closed")], NOW)
+    assert_columns_in_step(store)
+
+
+def test_a_loaded_session_has_its_columns_in_time_order() -> None:
+    first = Connection(
+        connection_id="first",
+        path="/a",
+        connected_at=1.0,
+        accepted_at=1.5,
+        state="closed",
+        disconnected_at=9.0,
+        messages=[frame("text", "x", at=2.0), frame("ping", b"", direction="received", at=4.0)],
+    )
+    second = Connection(connection_id="second", path="/b", connected_at=3.0, messages=[frame("binary", b"y", at=3.5)])
+    store = Store()
+    store.add_system_event(0.0, "before")
+    store.apply(APP, [conn("a"), added(0, "a")], NOW)
+    store.load([first, second])
+    assert_columns_in_step(store)
+    # connect, accepted, a text, the second's connect, its binary, a ping, closed
+    assert list(store.codes) == [EVENT, EVENT, 1, EVENT, 3, 4, EVENT]
+    assert store.entries["first"].number != store.entries["second"].number
+
+
+def test_a_connection_not_seen_yet_gets_the_number_its_rows_will_have() -> None:
+    store = Store()
+    asked = store.connection_number("a")  # a filter for it, before it came
+    store.apply(APP, [conn("a"), added(0, "a")], NOW)
+    assert store.entries["a"].number == asked
+    assert set(store.owners) == {asked}
+    assert store.connection_number("b") not in (asked, 0)
+
+
+KINDS = ("text", "binary", "ping", "pong", "close")
+store_frames = st.builds(
+    lambda key, index, kind, direction: wire_frame(
+        key, index, frame(kind, "t" if kind in ("text", "close") else b"b", direction=direction)
+    ),
+    st.integers(1, 4),
+    st.integers(0, 12),
+    st.sampled_from(KINDS),
+    st.sampled_from(["sent", "received"]),
+)
+store_updates = st.builds(
+    lambda key, cid, state: update(key, connection_id=cid, state=state),
+    st.integers(1, 4),
+    st.sampled_from(["a", "b", "c", "d", "e"]),
+    st.sampled_from(["open", "closed"]),
+)
+operations = st.one_of(
+    st.tuples(
+        st.sampled_from([APP, OTHER]),
+        st.lists(
+            st.one_of(
+                store_updates,
+                st.builds(FrameBatch, st.lists(store_frames, max_size=8)),
+                st.builds(FramesDropped, st.integers(1, 5)),
+            ),
+            max_size=5,
+        ),
+    ),
+    st.just("event"),
+    st.just("clear"),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(operations, max_size=25), max_rows=st.integers(3, 40))
+def test_the_columns_stay_in_step_whatever_comes(steps: list[Any], max_rows: int) -> None:
+    store = Store(max_rows=max_rows)
+    for step in steps:
+        if step == "event":
+            store.add_system_event(NOW, "news", "info")
+        elif step == "clear":
+            store.clear()
+        else:
+            producer, messages = step
+            store.apply(producer, messages, NOW)
+        assert_columns_in_step(store)
+    store.load(store.connections())
+    assert_columns_in_step(store)

@@ -223,7 +223,7 @@ class ConnectionTracker:
         """The newest frames as records, oldest first (a copy: the app's thread may add more)."""
         return list(self._records)
 
-    # -- internals -------------------------------------------------------------------------
+    # -- data messages: the hot path ----------------------------------------------------------
 
     def data(self, sent: int, message: dict[str, Any], now: float) -> None:
         """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1).
@@ -263,6 +263,8 @@ class ConnectionTracker:
         listener = self._listener
         if listener is not None and listener.live:
             listener.frame_recorded(record)
+
+    # -- internals -------------------------------------------------------------------------
 
     def _accept(self, message: dict[str, Any], now: float) -> None:
         conn = self.connection

@@ -1,21 +1,28 @@
 """The timeline's filters (sans-I/O): what a row must be to show, and the index of the rows that pass.
 
 Nothing here draws: the timeline widget turns these positions into lines on screen.
+
+The index reads the store's columns (a code and a connection number per row) with C-level
+bytes operations, and calls Python per row only for the text filter, and only on the rows the
+columns already selected.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import compress
-from typing import Final, Literal
+from itertools import compress, islice
+from typing import Final, Literal, Protocol
 
 from ..model import Row, SystemEvent, describe_close
+from ..wire import DIRECTIONS, MESSAGE_TYPES
+from .store import EVENT, ORPHAN
 
-__all__ = ("FilterError", "FilteredIndex", "Filters")
+__all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection")
 
 Direction = Literal["both", "sent", "received"]
 Kind = Literal["all", "text", "binary", "control"]
@@ -41,8 +48,22 @@ _KIND_TYPES: Final[dict[Kind, frozenset[str]]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """What filters select, in the terms of the store's columns (see ``Store.codes``)."""
+
+    codes: bytes | None  # 256 bytes: a row's code → 1 selected, 0 not; None: every code
+    owner: int | None  # only the rows of this connection number; None: of any
+    test: Callable[[Row], bool] | None  # the text filter, for the rows the columns selected
+
+
+# Every code a row can have (frames, events, frames of no connection).
+_ANY_CODE: Final = bytes(1 if code < 10 or code == EVENT or ORPHAN <= code < ORPHAN + 10 else 0 for code in range(256))
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
-    """What the timeline shows; ``matcher()`` turns it into the per-row test."""
+    """What the timeline shows; ``selection()`` turns it into what the index reads, ``matcher()``
+    into the same as a test of one row."""
 
     text: str = ""
     regex: bool = False
@@ -92,41 +113,77 @@ class Filters:
         """A copy with the next kind: all → text → binary → control → all."""
         return replace(self, kind=_NEXT_KIND[self.kind])
 
+    def selection(self, number_of: Callable[[str], int]) -> Selection | None:
+        """What the index reads (None: every row); ``number_of`` gives a connection's number in
+        the owners column. Raises FilterError for an invalid regex."""
+        if not self.active:
+            return None
+        test = self._row_test()
+        table = self._code_table()
+        owner = None if self.connection_id is None else number_of(self.connection_id)
+        return Selection(None if table == _ANY_CODE else table, owner, test)
+
     def matcher(self) -> Callable[[Row], bool]:
-        """The per-row test; raises FilterError for an invalid regex."""
+        """The same as ``selection()``, as a test of one row (the definition the index follows).
+        Raises FilterError for an invalid regex."""
         only = self.connection_id
         direction = None if self.direction == "both" else self.direction
         types = _KIND_TYPES[self.kind] - ({"ping", "pong"} if self.hide_ping_pong else set())
         allowed = None if len(types) == 5 else types
         # ◉ events have no direction or kind: those filters hide them (ping/pong hiding does not).
         events = direction is None and self.kind == "all"
-        text_ok, bytes_ok = self._text_tests()
+        test = self._row_test()
 
         def match(row: Row) -> bool:
             connection_id, item = row
             if only is not None and connection_id != only:
                 return False
             if isinstance(item, SystemEvent):
-                return events and (text_ok is None or text_ok(item.text))
+                return events and (test is None or test(row))
             if connection_id is None and not events:
                 return False
             if direction is not None and item.direction != direction:
                 return False
-            kind = item.message_type
-            if allowed is not None and kind not in allowed:
+            if allowed is not None and item.message_type not in allowed:
                 return False
-            if text_ok is None:
-                return True
+            return test is None or test(row)
+
+        return match
+
+    def _code_table(self) -> bytes:
+        """Which row codes the direction, kind and ping/pong filters keep (see ``matcher``)."""
+        direction = None if self.direction == "both" else self.direction
+        types = _KIND_TYPES[self.kind] - ({"ping", "pong"} if self.hide_ping_pong else set())
+        events = direction is None and self.kind == "all"
+        table = bytearray(256)
+        for code in range(2 * len(MESSAGE_TYPES)):
+            if (direction is None or DIRECTIONS[code & 1] == direction) and MESSAGE_TYPES[code >> 1] in types:
+                table[code] = 1
+                table[ORPHAN + code] = events  # a frame of no connection goes as events go
+        table[EVENT] = events
+        return bytes(table)
+
+    def _row_test(self) -> Callable[[Row], bool] | None:
+        """The text filter as a test of a row (None: no text filter)."""
+        text_ok, bytes_ok = self._text_tests()
+        if text_ok is None:
+            return None
+
+        def test(row: Row) -> bool:
+            item = row[1]
+            if isinstance(item, SystemEvent):
+                return text_ok(item.text)
             content = item.content
             if content is None:
                 return False
+            kind = item.message_type
             if kind == "text":
                 return text_ok(content)
             if kind == "close":
                 return text_ok(describe_close(item.close_code, content) or content)
             return bytes_ok is not None and bytes_ok(content)
 
-        return match
+        return test
 
     def _text_tests(self) -> tuple[Callable[[str], bool] | None, Callable[[bytes], bool] | None]:
         """The text filter as a test of strings and one of payload bytes (None: nothing to test
@@ -171,62 +228,145 @@ def _hex_test(digits: str) -> Callable[[bytes], bool] | None:
 # -- the index of matching rows ----------------------------------------------------------------
 
 
-class FilteredIndex:
-    """The positions of the rows that match, over a list of rows that grows at its end and may
-    lose its oldest rows.
+class Columns(Protocol):
+    """Rows and their columns, item for item (the Store is one; see ``Store.codes``)."""
 
-    Positions are stored absolute (counted from the first row ever seen) and ``_base`` is the
-    absolute position of the current row 0, so dropping old rows renumbers nothing.
+    @property
+    def rows(self) -> Sequence[Row]: ...
+
+    @property
+    def codes(self) -> bytearray: ...
+
+    @property
+    def owners(self) -> array[int]: ...
+
+    @property
+    def owner_limit(self) -> int: ...
+
+
+Flags = bytes | bytearray  # one byte per row: 1 if it matches, else 0
+
+# The index counts its matches per block of this many rows, to find the n-th without a list.
+_BLOCK: Final = 4096
+_CACHED_BLOCKS: Final = 8
+_OWNERS_AT_ONCE: Final = 65536  # rows of the owners column copied at a time
+_LITTLE: Final = sys.byteorder == "little"
+
+
+def _ones(flags: Flags) -> int:
+    return int.from_bytes(flags, "little").bit_count()
+
+
+def _both(a: Flags, b: Flags) -> bytes:
+    return (int.from_bytes(a, "little") & int.from_bytes(b, "little")).to_bytes(len(a), "little")
+
+
+def _owned_by(owners: array[int], start: int, stop: int, number: int, limit: int) -> Flags:
+    """Flags of ``owners[start:stop]`` (each item below ``limit``): which equal ``number``.
+
+    Compared a byte plane at a time (the lowest byte of every item, then the next...), each with
+    a translate, and only as many planes as ``limit`` needs; a slice of rows at a time, so no
+    large copy of the column is made.
+    """
+    if not 0 <= number < limit:
+        return bytes(max(0, stop - start))
+    size = owners.itemsize
+    planes: list[tuple[int, bytes]] = []  # (the byte's offset in an item, its translate table)
+    for k in range(max(1, ((limit - 1).bit_length() + 7) // 8)):
+        want = (number >> 8 * k) & 255
+        planes.append((k if _LITTLE else size - 1 - k, bytes(want) + b"\x01" + bytes(255 - want)))
+    found = bytearray()
+    with memoryview(owners) as view:
+        for at in range(start, stop, _OWNERS_AT_ONCE):
+            with view[at : min(at + _OWNERS_AT_ONCE, stop)] as part:
+                data = part.tobytes()
+            flags: Flags | None = None
+            for plane, table in planes:
+                equal = data[plane::size].translate(table)
+                flags = equal if flags is None else _both(flags, equal)
+            assert flags is not None
+            found += flags
+    return found
+
+
+class FilteredIndex:
+    """The positions of the rows that match, over rows that grow at their end and may lose their
+    oldest rows.
+
+    Positions are absolute (counted from the first row ever seen) and ``_base`` is the absolute
+    position of the current row 0, so dropping old rows renumbers nothing. Without a selection
+    every row matches: the positions are the range [_first, _end). With one, ``_flags`` holds a
+    byte per row from ``_origin`` (1: it matches) and ``_blocks[k]`` the matches in its first
+    ``k`` blocks, so the n-th match is found by a bisect and the flags of one block.
     """
 
-    __slots__ = ("_base", "_end", "_first", "_match", "_positions")
+    __slots__ = (
+        "_base",
+        "_blocks",
+        "_count",
+        "_decoded",
+        "_end",
+        "_first",
+        "_flags",
+        "_origin",
+        "_selection",
+        "_skipped",
+    )
 
-    def __init__(self, matcher: Callable[[Row], bool] | None) -> None:
-        self._match = matcher
+    def __init__(self, selection: Selection | None) -> None:
+        self._selection = selection
         self._base = 0
         self._end = 0  # absolute: rows below it have been tested
-        # Without a matcher every row matches: the positions are the range [_first, _end).
         self._first = 0
-        self._positions: array[int] | None = None if matcher is None else array("q")
+        self._flags: bytearray | None = None
+        self._origin = 0
+        self._blocks = array("q", [0])
+        self._skipped = 0  # matches below _base (still flagged)
+        self._count = 0  # matches from _base on
+        self._decoded: dict[int, tuple[int, list[int]]] = {}  # block → (its end, its matches)
+        if selection is not None:
+            self._reset_flags(0)
 
-    def extend(self, rows: Sequence[Row], start: int, stop: int) -> None:
-        """Test ``rows[start:stop]`` and add the positions that match.
+    def extend(self, source: Columns, start: int, stop: int) -> None:
+        """Test ``source.rows[start:stop]`` and add the positions that match.
 
-        Rows already tested are skipped, so ``extend(rows, 0, len(rows))`` catches up.
+        Rows already tested are skipped, so ``extend(source, 0, len(source.rows))`` catches up.
         """
         base = self._base
         start = max(start, self._end - base, 0)
-        stop = min(stop, len(rows))
+        stop = min(stop, len(source.rows))
         if start >= stop:
             return
-        positions = self._positions
-        if positions is None:
+        flags = self._flags
+        if flags is None:
             if self._first == self._end:
                 self._first = base + start
             elif base + start != self._end:
-                # A gap: the matches stop being one range, so list them after all.
-                positions = self._positions = array("q", range(self._first, self._end))
-        if positions is not None:
-            numbers = range(base + start, base + stop)
-            if self._match is None:
-                positions.extend(numbers)
+                # A gap: the matches stop being one range, so flag them after all.
+                first, end = self._first, self._end
+                flags = self._reset_flags(first)
+                flags.extend(b"\x01" * (end - first))
+                self._count, self._end = end - first, end
+        if flags is not None:
+            if not flags:
+                self._origin = base + start
             else:
-                chunk: Sequence[Row] | map[Row]
-                if start == 0 and stop == len(rows):
-                    chunk = rows
-                elif isinstance(rows, (list, tuple)):
-                    chunk = rows[start:stop]
-                else:
-                    chunk = map(rows.__getitem__, range(start, stop))
-                positions.extend(compress(numbers, map(self._match, chunk)))
+                flags.extend(bytes(base + start - self._end))  # a gap: rows never tested
+            chunk = self._flags_of(source, start, stop)
+            flags.extend(chunk)
+            self._count += _ones(chunk)
+            blocks = self._blocks
+            for block in range(len(blocks) - 1, len(flags) // _BLOCK):
+                blocks.append(blocks[-1] + _ones(flags[block * _BLOCK : (block + 1) * _BLOCK]))
         self._end = base + stop
 
-    def rebuild(self, rows: Sequence[Row]) -> None:
+    def rebuild(self, source: Columns) -> None:
         """Forget everything and test every row."""
         self._base = self._end = self._first = 0
-        if self._positions is not None:
-            self._positions = array("q") if self._match is not None else None
-        self.extend(rows, 0, len(rows))
+        self._flags = None
+        if self._selection is not None:
+            self._reset_flags(0)
+        self.extend(source, 0, len(source.rows))
 
     def discard_before(self, position: int) -> None:
         """The owner dropped its rows below ``position``, and row ``position`` is now row 0."""
@@ -234,34 +374,117 @@ class FilteredIndex:
             return
         self._base += position
         base = self._base
-        self._end = max(self._end, base)
-        if self._positions is None:
+        flags = self._flags
+        if flags is None:
+            self._end = max(self._end, base)
             self._first = min(max(self._first, base), self._end)
-        else:
-            del self._positions[: bisect_left(self._positions, base)]
+            return
+        if base >= self._end:
+            self._reset_flags(base)  # every row tested is gone
+            return
+        skipped = self._rank(base)
+        self._count -= skipped - self._skipped
+        self._skipped = skipped
+        drop = (base - self._origin) // _BLOCK
+        if drop > 0:  # whole blocks below row 0: forget them
+            blocks = self._blocks
+            gone = blocks[drop]
+            del flags[: drop * _BLOCK]
+            self._blocks = array("q", [count - gone for count in blocks[drop:]])
+            self._skipped -= gone
+            self._origin += drop * _BLOCK
+            self._decoded.clear()
 
     def __len__(self) -> int:
-        if self._positions is None:
+        if self._flags is None:
             return self._end - self._first
-        return len(self._positions)
+        return self._count
 
     def __getitem__(self, i: int) -> int:
         """The position of the ``i``-th match (negative ``i`` counts from the end)."""
-        if self._positions is not None:
-            return self._positions[i] - self._base
-        count = self._end - self._first
+        count = len(self)
         if i < 0:
             i += count
         if not 0 <= i < count:
             raise IndexError("FilteredIndex index out of range")
-        return self._first + i - self._base
+        if self._flags is None:
+            return self._first + i - self._base
+        return self._select(self._skipped + i) - self._base
 
     def index_of(self, position: int) -> int | None:
         """The index of the match at ``position``, or of the nearest one before it; None if none."""
         target = position + self._base
-        if self._positions is None:
+        if self._flags is None:
             if self._end == self._first or target < self._first:
                 return None
             return min(target, self._end - 1) - self._first
-        found = bisect_right(self._positions, target) - 1
-        return found if found >= 0 else None
+        found = self._rank(target + 1) - self._skipped  # the matches from row 0 to ``position``
+        return found - 1 if found > 0 else None
+
+    # -- the flags -----------------------------------------------------------------------------
+
+    def _reset_flags(self, origin: int) -> bytearray:
+        """No row flagged yet; the next tested is at ``origin``."""
+        flags = self._flags = bytearray()
+        self._origin = self._end = origin
+        self._blocks = array("q", [0])
+        self._skipped = self._count = 0
+        self._decoded.clear()
+        return flags
+
+    def _flags_of(self, source: Columns, start: int, stop: int) -> Flags:
+        """What the selection says of ``source.rows[start:stop]``, a byte per row."""
+        selection = self._selection
+        if selection is None:  # flagged after a gap: every row matches
+            return b"\x01" * (stop - start)
+        flags: Flags | None = None
+        if selection.codes is not None:
+            flags = source.codes[start:stop].translate(selection.codes)
+        if selection.owner is not None:
+            owned = _owned_by(source.owners, start, stop, selection.owner, source.owner_limit)
+            flags = owned if flags is None else _both(flags, owned)
+        if selection.test is None:
+            return flags if flags is not None else b"\x01" * (stop - start)
+        rows = source.rows
+        chunk: Sequence[Row] | compress[Row] | islice[Row]
+        if start == 0 and stop == len(rows):
+            chunk = rows
+        elif isinstance(rows, (list, tuple)):
+            chunk = rows[start:stop]
+        else:
+            chunk = islice(rows, start, stop)
+        if flags is None:
+            return bytes(map(selection.test, chunk))  # True is 1
+        # The text is tested only where the columns matched, and its matches flagged one by one.
+        found = bytearray(stop - start)
+        for number in compress(compress(range(stop - start), flags), map(selection.test, compress(chunk, flags))):
+            found[number] = 1
+        return found
+
+    def _rank(self, position: int) -> int:
+        """The matches flagged below the absolute ``position``."""
+        flags = self._flags
+        assert flags is not None
+        end = min(max(position - self._origin, 0), len(flags))
+        block = end // _BLOCK
+        return self._blocks[block] + _ones(flags[block * _BLOCK : end])
+
+    def _select(self, rank: int) -> int:
+        """The absolute position of the match with ``rank`` matches flagged before it."""
+        block = bisect_right(self._blocks, rank) - 1
+        return self._matches_in(block)[rank - self._blocks[block]]
+
+    def _matches_in(self, block: int) -> list[int]:
+        flags = self._flags
+        assert flags is not None
+        start = block * _BLOCK
+        stop = min(start + _BLOCK, len(flags))
+        cached = self._decoded.get(block)
+        if cached is not None and cached[0] == stop:
+            return cached[1]
+        origin = self._origin
+        matches = list(compress(range(origin + start, origin + stop), flags[start:stop]))
+        if len(self._decoded) >= _CACHED_BLOCKS:
+            self._decoded.clear()
+        self._decoded[block] = (stop, matches)
+        return matches

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from itertools import repeat
+from operator import itemgetter
+from typing import Final, Literal
 
 import msgspec
 
@@ -19,9 +22,22 @@ from ..model import (
     SystemEvent,
     describe_close,
 )
-from ..wire import PING, PONG, SENT, ConnectionUpdate, FrameBatch, FramesDropped, WireFrame, WireMessage
+from ..wire import (
+    DIRECTIONS,
+    MESSAGE_TYPES,
+    PING,
+    PONG,
+    SENT,
+    ConnectionUpdate,
+    FrameBatch,
+    FramesDropped,
+    WireFrame,
+    WireMessage,
+)
 
 __all__ = (
+    "EVENT",
+    "ORPHAN",
     "ConnectionEntry",
     "Health",
     "Producer",
@@ -31,7 +47,24 @@ __all__ = (
     "closed_who",
     "describe_ending",
     "health",
+    "row_code",
 )
+
+# What ``Store.codes`` says of each row: a frame's wire code (2 * type index + 1 if sent, 0..9),
+# EVENT for a ◉ event, and ORPHAN + the wire code for a frame of no connection (the store makes
+# none, but a Row can say it: the filters treat it as they treat events).
+EVENT: Final = 10
+ORPHAN: Final = 16
+_TYPE_CODES: Final = {name: 2 * n for n, name in enumerate(MESSAGE_TYPES)}
+# A loaded row's code by its item's direction and type (an event has neither).
+_LOADED_CODES: Final[dict[tuple[str | None, str | None], int]] = {
+    (direction, name): code + (direction == "sent") for name, code in _TYPE_CODES.items() for direction in DIRECTIONS
+}
+_LOADED_CODES[(None, None)] = EVENT
+
+
+def _row_time(row: Row) -> float:
+    return row[1].timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +82,7 @@ class ConnectionEntry:
 
     connection: Connection
     frames: deque[Frame]
+    number: int = 0  # the connection's number in Store.owners
     next_index: int = 0  # the index the next new frame should have; lower ones are repeats
     unanswered_ping: float | None = None  # when the server's oldest ping without a pong went out
     # Messages and bytes of the frames seen here. The connection shows the larger of these and the
@@ -68,6 +102,9 @@ class Store:
 
     ``rows`` holds every frame and lifecycle event in arrival order, up to ``max_rows``
     rows; when it overflows the oldest tenth goes and ``rows_trimmed`` counts the rows gone.
+    Two columns run parallel to it, one item per row, for the filters to read without touching
+    the rows: ``codes`` (see ``row_code``) and ``owners``, the number of the row's connection
+    (``connection_number``; 0 for the inspector's own events), every one below ``owner_limit``.
     ``listeners`` are called after each applied batch with the ids of connections that changed,
     so a UI can refresh at its own pace.
     """
@@ -77,16 +114,37 @@ class Store:
     entries: dict[str, ConnectionEntry] = field(default_factory=dict)
     system_events: list[SystemEvent] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    codes: bytearray = field(default_factory=bytearray)
+    owners: array[int] = field(default_factory=lambda: array("q"))
     rows_trimmed: int = 0
     frames_received: int = 0
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
     _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
+    # Connection id → its number in ``owners``; numbers are never given twice.
+    _numbers: dict[str, int] = field(default_factory=dict)
+    _next_number: int = 1
+
+    @property
+    def owner_limit(self) -> int:
+        """Every number in ``owners`` is below this."""
+        return self._next_number
+
+    def connection_number(self, connection_id: str) -> int:
+        """The number of the connection's rows in ``owners``; a connection not seen yet gets the one
+        its rows will carry when it comes."""
+        number = self._numbers.get(connection_id)
+        if number is None:
+            number = self._numbers[connection_id] = self._next_number
+            self._next_number += 1
+        return number
 
     def add_system_event(self, timestamp: float, text: str, level: Level = "info") -> None:
         event = SystemEvent(timestamp, level, text)
         self.system_events.append(event)
         self.rows.append((None, event))
+        self.codes.append(EVENT)
+        self.owners.append(0)
 
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
@@ -111,17 +169,28 @@ class Store:
         self.clear()
         rows: list[Row] = []
         for connection in connections:
-            frames = connection.messages
+            connection_id, frames = connection.connection_id, connection.messages
             entry = ConnectionEntry(
-                msgspec.structs.replace(connection, messages=[]), deque(frames, maxlen=self.max_messages)
+                msgspec.structs.replace(connection, messages=[]),
+                deque(frames, maxlen=self.max_messages),
+                self.connection_number(connection_id),
             )
             entry.next_index = connection.messages_dropped + len(frames)
-            self.entries[connection.connection_id] = entry
-            rows.extend((connection.connection_id, event) for event in lifecycle_events(None, connection))
-            rows.extend((connection.connection_id, frame) for frame in frames)
+            self.entries[connection_id] = entry
+            rows.extend(zip(repeat(connection_id), lifecycle_events(None, connection)))
+            rows.extend(zip(repeat(connection_id), frames))
             self.frames_received += len(frames)
-        rows.sort(key=lambda row: row[1].timestamp)
+        rows.sort(key=_row_time)
         self.rows = rows
+        # The columns without a call per row: an event has no direction or type (None, None).
+        items = list(map(itemgetter(1), rows))
+        pairs = zip(
+            map(getattr, items, repeat("direction"), repeat(None)),
+            map(getattr, items, repeat("message_type"), repeat(None)),
+            strict=True,
+        )
+        self.codes = bytearray(map(_LOADED_CODES.__getitem__, pairs))
+        self.owners = array("q", map(self._numbers.__getitem__, map(itemgetter(0), rows)))
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection, oldest first."""
@@ -137,15 +206,21 @@ class Store:
             for key, entry in self._by_key.items()
             if entry.connection.state != "closed"
         }
+        # They keep their numbers too; the others' go (a new number if their id comes back).
+        self._numbers = {entry.connection.connection_id: entry.number for entry in self._by_key.values()}
         self.entries.clear()
         self.system_events.clear()
         self.rows_trimmed += len(self.rows)
         self.rows.clear()
+        self.codes.clear()
+        del self.owners[:]
         self.frames_received = 0
 
     def _trim(self) -> None:
         cut = len(self.rows) - self.max_rows + self.max_rows // 10
         del self.rows[:cut]
+        del self.codes[:cut]
+        del self.owners[:cut]
         self.rows_trimmed += cut
 
     def _update(self, producer: Producer, key: int, update: Connection, now: float) -> None:
@@ -156,13 +231,17 @@ class Store:
             if kept is not None and kept.connection.connection_id == connection_id:
                 entry = self.entries[connection_id] = kept  # cleared while open: it comes back
         if entry is None:
-            entry = ConnectionEntry(update, deque(maxlen=self.max_messages))
+            entry = ConnectionEntry(update, deque(maxlen=self.max_messages), self.connection_number(connection_id))
             self.entries[connection_id] = entry
             before = None
         else:
             before = entry.connection
         self._by_key[(producer.key, key)] = entry
-        self.rows.extend((update.connection_id, event) for event in lifecycle_events(before, update, now))
+        events = lifecycle_events(before, update, now)
+        if events:
+            self.rows.extend((connection_id, event) for event in events)
+            self.codes.extend(bytes((EVENT,)) * len(events))
+            self.owners.extend(array("q", (entry.number,)) * len(events))
         held = entry.connection
         # Counts only grow; an update queued before a replay may carry older ones.
         entry.connection = msgspec.structs.replace(
@@ -182,10 +261,13 @@ class Store:
         by_key = self._by_key
         producer_key = producer.key
         append_row = self.rows.append
+        append_code = self.codes.append
+        append_owner = self.owners.append
         entries = self.entries
         last_key = -1
         entry: ConnectionEntry | None = None
         connection_id = ""
+        number = 0
         added = 0
         for wire in frames:
             key = wire.key
@@ -195,6 +277,7 @@ class Store:
                 if entry is None:
                     continue
                 connection_id = entry.connection.connection_id
+                number = entry.number
                 if connection_id not in entries:  # cleared while open: it comes back
                     entries[connection_id] = entry
                 changed.add(connection_id)
@@ -213,9 +296,11 @@ class Store:
             if len(held) == held.maxlen:
                 connection.messages_dropped += 1
             held.append(frame)
-            append_row((connection_id, frame))
-            added += 1
             code = wire.code
+            append_row((connection_id, frame))
+            append_code(code)
+            append_owner(number)
+            added += 1
             if code < PING:  # text or binary: count it
                 size = wire.size_bytes
                 if code & SENT:
@@ -238,6 +323,15 @@ class Store:
             elif code == PONG:  # a pong the client sent
                 entry.unanswered_ping = None
         self.frames_received += added
+
+
+def row_code(row: Row) -> int:
+    """What ``Store.codes`` holds for a row (its frame's wire code, EVENT, or ORPHAN + code)."""
+    connection_id, item = row
+    if isinstance(item, SystemEvent):
+        return EVENT
+    code = _TYPE_CODES[item.message_type] + (item.direction == "sent")
+    return code if connection_id is not None else ORPHAN + code
 
 
 def lifecycle_events(before: Connection | None, after: Connection, now: float | None = None) -> list[SystemEvent]:

@@ -31,8 +31,8 @@ from .lifecycle import LifecyclePanel
 from .screens import ExportScreen, HelpScreen
 from .timeline import TimelineView
 
-REFRESH_PER_SECOND = 30  # the timeline takes in new frames this often while they can be read,
-FAST_REFRESH_PER_SECOND = 10  # and this often when each refresh brings a screenful or more
+REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a quiet spell shows at once,
+FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scrolls this often (each scroll redraws it)
 # While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
 # frame change this often at most: still readable, and each change costs a layout of the screen.
 PANELS_PER_SECOND = 4
@@ -157,6 +157,7 @@ class InspectorApp(App[None]):
         store.listeners.append(self._mark_dirty)
         self._last_version: tuple[int, int, int] = (-1, -1, -1)
         self._panels_due = False
+        self._durations_due = False  # open connections' durations (in the lifecycle panel) went on
         self._panels_at = 0.0  # when the panels last changed
         self._synced_at = 0.0  # when the timeline last took in frames
         self._sync_every = 0.0  # seconds
@@ -215,7 +216,9 @@ class InspectorApp(App[None]):
         store = self.store
         version = (len(store.rows), store.rows_trimmed, len(store.entries))
         now = time()
+        synced = False
         if (version != self._last_version or self._dirty) and now - self._synced_at >= self._sync_every:
+            synced = True
             self._last_version = version
             self._synced_at = now
             timeline = self.timeline
@@ -223,32 +226,33 @@ class InspectorApp(App[None]):
                 self._apply_filters()  # the first connection: times count from the session's start
             if len(timeline.numbers) != len(store.entries):
                 timeline.numbers = {cid: n for n, cid in enumerate(store.entries, start=1)}
-            # Each refresh of a scrolling timeline redraws it whole: when a screenful or more
-            # arrives between two, nobody reads them one by one, and fewer redraws cost less.
-            flood = timeline.sync() >= timeline.size.height and timeline.following
-            self._sync_every = 1 / FAST_REFRESH_PER_SECOND if flood else 0.0
+            # Each refresh of a scrolling timeline redraws it whole: while frames keep coming, a
+            # few redraws a second show them as well as thirty, for a third of the cost.
+            added = timeline.sync()
+            self._sync_every = 1 / FLOWING_REFRESH_PER_SECOND if added else 0.0
             self._panels_due = True
-        if self._panels_due and now - self._panels_at >= 1 / PANELS_PER_SECOND:
+        # While frames flow the panels change with a scroll of the timeline: one redraw for both.
+        flowing = self._sync_every > 0
+        if self._panels_due and now - self._panels_at >= 1 / PANELS_PER_SECOND and (synced or not flowing):
             self._refresh_panels()
 
     def _refresh_panels(self) -> None:
         self._panels_due = False
         self._panels_at = time()
         dirty, self._dirty = self._dirty, set()
-        self.table.sync(dirty)
+        self.table.sync(dirty)  # open connections' durations too
         self._update_status()
         self._update_filters()
         if self._followed_row is not None:
             event, self._followed_row = self._followed_row, None
             self._show_row(event)
-        elif self._selected_connection() in dirty:
+        elif self._durations_due or self._selected_connection() in dirty:
             self._update_lifecycle()
+        self._durations_due = False
 
     def _tick_durations(self) -> None:
         if any(entry.connection.state != "closed" for entry in self.store.entries.values()):
-            self.table.sync(set())
-            self._update_lifecycle()
-            self._update_status()
+            self._durations_due = self._panels_due = True
 
     def _refresh_all(self) -> None:
         self._followed_row = None
@@ -349,13 +353,13 @@ class InspectorApp(App[None]):
         starts = [entry.connection.connected_at for entry in self.store.entries.values()]
         self.timeline.origin = None if self.filters.connection_id or not starts else min(starts)
         try:
-            matcher = self.filters.matcher() if self.filters.active else None
+            selection = self.filters.selection(self.store.connection_number)
         except FilterError as exc:
             self.filter_error = str(exc)
             self._update_filters()
             return
         self.filter_error = ""
-        self.timeline.set_matcher(matcher)
+        self.timeline.set_selection(selection)
         self._update_filters()
 
     def action_filter_text(self) -> None:

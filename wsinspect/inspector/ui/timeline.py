@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -17,7 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...model import Frame, Row, SystemEvent
-from ..filters import FilteredIndex
+from ..filters import FilteredIndex, Selection
 from ..formatting import ARROWS, format_offset, format_size, preview
 from ..store import Store
 
@@ -115,13 +114,13 @@ class TimelineView(ScrollView, can_focus=True):
 
     # -- data ------------------------------------------------------------------------------
 
-    def set_matcher(self, matcher: Callable[[Row], bool] | None) -> None:
+    def set_selection(self, selection: Selection | None) -> None:
         """Filters changed: re-index everything and keep the selected row if it still matches."""
-        rows = self.store.rows
+        store = self.store
         keep = self.index[self.cursor] if self.cursor is not None and self.cursor < len(self.index) else None
-        self.index = FilteredIndex(matcher)
-        self.index.rebuild(rows)
-        self._seen = len(rows)
+        self.index = FilteredIndex(selection)
+        self.index.rebuild(store)
+        self._seen = len(store.rows)
         self._cache.clear()
         cursor = self.index.index_of(keep) if keep is not None else None
         if cursor is None and len(self.index):
@@ -152,13 +151,13 @@ class TimelineView(ScrollView, can_focus=True):
         if self._seen >= len(rows):
             if self._seen > len(rows):  # cleared
                 self._seen = len(rows)
-                self.index.rebuild(rows)
+                self.index.rebuild(store)
                 self._cache.clear()
                 self._resize()
                 self._select(None)
             return 0
         before = len(self.index)
-        self.index.extend(rows, self._seen, len(rows))
+        self.index.extend(store, self._seen, len(rows))
         self._seen = len(rows)
         added = len(self.index) - before
         if added:
