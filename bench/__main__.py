@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import app_cost, e2e, ingest, live, ui
+from . import live
 from .shared import ROOT, InspectorProcess, Row
 
 SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b) repeats; …
@@ -105,6 +105,10 @@ def main() -> None:
             sections[name] = measure()
             print_section(title, sections[name])
 
+    # The in-process sections import wsinspect's internals: only when asked (the live ones run any
+    # version's wsinspect, for before/after tables).
+    if {"app", "ingest", "e2e", "ui"} & set(only):
+        from . import app_cost, e2e, ingest, ui
     try:
         n, repeats = sizes["live"]
         run("live", f"1. The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
@@ -147,6 +151,8 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     if "ingest" in sections:
+        from . import ingest
+
         reached = all(row.value >= ingest.TARGET for row in sections["ingest"][-2:])  # (a) and (b)
         print(f"\nIngest target of {ingest.TARGET:,} frames/s, (a) and (b): {'reached' if reached else 'NOT reached'}")
     target = args.markdown or (ROOT / "BENCHMARKS.md" if not args.quick and set(only) == set(SECTIONS) else None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
+from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPlugin
 
 from .capture.middleware import note_handler_error, observe
@@ -19,16 +20,24 @@ if TYPE_CHECKING:
 __all__ = ("WSInspectPlugin", "WSInspectRouteMiddleware")
 
 
-class WSInspectRouteMiddleware(ASGIMiddleware):
-    """Litestar route middleware for the ``websocket`` scope. It sees only routed paths."""
+class WSInspectRouteMiddleware:
+    """Litestar route middleware for the ``websocket`` scope. It sees only routed paths.
 
-    scopes = (ScopeType.WEBSOCKET,)
+    Not a coroutine function: it hands back the coroutine of what runs the connection, and so adds
+    no frame of its own to the handler's task. Each frame of that task is resumed every time the
+    handler waits for a message, so every layer costs on every message.
+    """
 
-    def __init__(self, recorder: Recorder) -> None:
+    __slots__ = ("app", "recorder")
+
+    def __init__(self, app: ASGIApp, recorder: Recorder) -> None:
+        self.app = app
         self.recorder = recorder
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        await observe(next_app, scope, receive, send, self.recorder)  # type: ignore[arg-type]
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != ScopeType.WEBSOCKET:
+            return self.app(scope, receive, send)
+        return observe(self.app, scope, receive, send, self.recorder)  # type: ignore[arg-type]
 
 
 class WSInspectPlugin(InitPlugin):
@@ -46,7 +55,7 @@ class WSInspectPlugin(InitPlugin):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         if self.config.active:
-            app_config.middleware.append(WSInspectRouteMiddleware(self.recorder))
+            app_config.middleware.append(DefineMiddleware(WSInspectRouteMiddleware, recorder=self.recorder))
             # Litestar turns a handler's exception into a close (4500); the hook keeps its text.
             app_config.after_exception.append(_after_exception)
         return app_config

@@ -52,14 +52,18 @@ class ConnectionTracker:
 
     __slots__ = (
         "_binary_preview",
+        "_bytes_received",
+        "_bytes_sent",
         "_capacity",
+        "_connection",
         "_limit",
         "_listener",
+        "_received",
         "_recorded",
         "_records",
         "_rtt_count",
         "_rtt_total",
-        "connection",
+        "_sent",
         "key",
     )
 
@@ -82,7 +86,10 @@ class ConnectionTracker:
         self._recorded = 0  # frames recorded so far, dropped ones included: the next frame's index
         self._rtt_count = 0  # round-trip times measured so far, and their sum (for ``avg_rtt``)
         self._rtt_total = 0.0
-        self.connection = Connection(
+        # The counts live here while messages flow (a slot is far cheaper to bump than a field of
+        # the Connection struct) and go into the Connection whenever it is read.
+        self._sent = self._received = self._bytes_sent = self._bytes_received = 0
+        self._connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
             path=_text(scope.get("path")),
             query_string=_latin1(scope.get("query_string")),
@@ -211,6 +218,17 @@ class ConnectionTracker:
     # -- snapshots -------------------------------------------------------------------------
 
     @property
+    def connection(self) -> Connection:
+        """The connection's record, its counts brought up to date."""
+        conn = self._connection
+        conn.messages_sent = self._sent
+        conn.messages_received = self._received
+        conn.bytes_sent = self._bytes_sent
+        conn.bytes_received = self._bytes_received
+        conn.messages_dropped = max(0, self._recorded - self._capacity)  # the buffer's oldest, gone
+        return conn
+
+    @property
     def frames(self) -> list[Frame]:
         """The newest frames (at most ``max_messages``), oldest first."""
         return [record_to_frame(record) for record in list(self._records)]
@@ -246,18 +264,15 @@ class ConnectionTracker:
             if self._binary_preview:
                 # bytes are immutable, so an untruncated payload is kept without a copy.
                 content = bytes(data[:limit]) if size > limit or type(data) is not bytes else data
-        conn = self.connection
         if sent:
-            conn.messages_sent += 1
-            conn.bytes_sent += size
+            self._sent += 1
+            self._bytes_sent += size
         else:
-            conn.messages_received += 1
-            conn.bytes_received += size
+            self._received += 1
+            self._bytes_received += size
         # _add, inlined: this runs for every message.
         index = self._recorded
         self._recorded = index + 1
-        if index >= self._capacity:
-            conn.messages_dropped += 1
         record = (self.key, index, now, code, content, size, size > limit, None)
         self._records.append(record)
         listener = self._listener
@@ -348,8 +363,6 @@ class ConnectionTracker:
     ) -> None:
         index = self._recorded
         self._recorded = index + 1
-        if index >= self._capacity:  # the deque drops its oldest frame on append
-            self.connection.messages_dropped += 1
         record = (self.key, index, now, code, content, size, truncated, close_code)
         self._records.append(record)
         listener = self._listener
