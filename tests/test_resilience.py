@@ -94,7 +94,8 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
         assert emitter.live
 
         incoming = [{"type": "websocket.connect"}]
-        incoming += [{"type": "websocket.receive", "text": f"{i:05d}" * 20} for i in range(messages)]
+        # 1,000-byte texts: 40 MB of frames, far beyond what the socket buffers hold (8 MB here).
+        incoming += [{"type": "websocket.receive", "text": f"{i:05d}" * 200} for i in range(messages)]
         incoming.append({"type": "websocket.disconnect", "code": 1000, "reason": ""})
         incoming.reverse()
         sent: list[dict[str, Any]] = []
