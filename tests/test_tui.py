@@ -308,6 +308,25 @@ def live_frames(start: int, count: int) -> list[WireMessage]:
     return [batch(LIVE_KEY, frames, start=start)]
 
 
+async def test_when_a_stream_stops_the_detail_and_the_table_show_its_last_frame(private_socket: Path) -> None:
+    """While frames flow the panels refresh a few times a second; once they stop, they catch up."""
+    store = Store()
+    app = InspectorApp(store, server=InspectorServer(store, private_socket))
+    async with app.run_test(size=SIZE) as pilot:
+        store.apply(PRODUCER, [update(LIVE_KEY, live_connection())], BASE)
+        for start in range(0, 60, 3):  # a stream: new frames every 20 ms for over a second
+            store.apply(PRODUCER, live_frames(start, 3), BASE)
+            await pilot.pause(0.02)
+        detail = app.query_one(DetailPane)
+
+        def caught_up() -> bool:
+            row = detail.row
+            cells = app.table.get_row(LIVE_ID)
+            return row is not None and getattr(row[1], "content", None) == '{"seq": 59}' and "60 ·" in str(cells[3])
+
+        await wait_for(pilot, caught_up, "the detail pane and the table to show the last frame", seconds=3.0)
+
+
 async def test_follow_and_pause(private_socket: Path) -> None:
     store = Store()
     app = InspectorApp(store, server=InspectorServer(store, private_socket))

@@ -232,7 +232,8 @@ class InspectorApp(App[None]):
             self._sync_every = 1 / FLOWING_REFRESH_PER_SECOND if added else 0.0
             self._panels_due = True
         # While frames flow the panels change with a scroll of the timeline: one redraw for both.
-        flowing = self._sync_every > 0
+        # Frames stopped when none came at the time of the next scroll.
+        flowing = now - self._synced_at < self._sync_every
         if self._panels_due and now - self._panels_at >= 1 / PANELS_PER_SECOND and (synced or not flowing):
             self._refresh_panels()
 
