@@ -1,8 +1,8 @@
 """4. Inspector ingest rate: frames per second from wire bytes into the store, on one core.
 
 The stream is what a producer sends: a Hello, a ConnectionUpdate for each of 50 connections, then
-FrameBatch messages of ~100-byte text frames round-robin over them, 1,400 frames each (what the
-emitter writes per 25 ms time slice at 28,000 echoes/s). (a) is sans-I/O: ``Decoder.feed`` in
+FrameBatch messages of ~100-byte text frames round-robin over them, 1,400 frames each (a batch
+as the emitter writes it while 28,000 frames/s flow). (a) is sans-I/O: ``Decoder.feed`` in
 256 KiB chunks plus ``Store.apply``;
 its baseline is msgspec decoding every message body alone (the floor for this wire format), and
 ``Decoder.feed`` without ``apply`` splits the cost. (b) goes through an ``InspectorServer`` in this

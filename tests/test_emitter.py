@@ -15,7 +15,7 @@ import pytest
 from factories import binary_frame, echo_app, record, text_frame
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.capture.emitter import BATCH_BYTES, Emitter, HeldConnection
+from wsinspect.capture.emitter import BATCH_BYTES, SLICE, Emitter, HeldConnection
 from wsinspect.model import Connection
 from wsinspect.wire import MAX_MESSAGE_BYTES, ConnectionUpdate, Decoder, FrameBatch, FrameRecord, WireMessage
 
@@ -207,7 +207,7 @@ PACED = 200  # messages from the client, 5 ms apart: a second of traffic
 
 async def test_frames_that_trickle_in_are_written_once_per_slice(private_socket: Path, listener: Listener) -> None:
     """A writer woken by every frame writes once per client message or so (100 to 200 times here);
-    one woken at most once per 25 ms slice, fewer than 50 times."""
+    one woken at most once per slice (SLICE, 50 ms), fewer than 30 times."""
     wake = CountingEvent()
     middleware, emitter = live_emitter(private_socket, wake)
     try:
@@ -219,7 +219,7 @@ async def test_frames_that_trickle_in_are_written_once_per_slice(private_socket:
         total = 2 * PACED + 1
         wait(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
         count = len(batches(listener.messages()))
-        slices = elapsed / 0.025
+        slices = elapsed / SLICE
         assert count <= slices + 5, f"{count} batches in {elapsed:.2f} s for {total} frames"
         assert count <= total // 4
         assert wake.sets <= slices + 5, f"the writer was woken {wake.sets} times in {elapsed:.2f} s"
