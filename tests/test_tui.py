@@ -956,3 +956,14 @@ async def test_shift_e_exports_to_a_named_file_and_har_by_its_suffix(tmp_path: P
         await pilot.pause()
         assert set(tmp_path.iterdir()) == before
         assert not isinstance(app.screen, ModalScreen)
+
+
+async def test_a_tick_while_the_app_closes_finds_no_widgets_and_does_nothing() -> None:
+    # Closing, the app removes its widgets before its timers stop; a tick in between saw a crash.
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for child in list(app.screen.children):
+            await child.remove()
+        app._panels_due = True
+        app._tick()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -15,6 +16,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
@@ -213,6 +215,11 @@ class InspectorApp(App[None]):
     # -- refresh: batched, at most REFRESH_PER_SECOND times a second -------------------------
 
     def _tick(self) -> None:
+        # While the app closes its widgets go before its timers stop: a tick then finds nothing.
+        with contextlib.suppress(NoMatches):
+            self._take_in_changes()
+
+    def _take_in_changes(self) -> None:
         store = self.store
         version = (len(store.rows), store.rows_trimmed, len(store.entries))
         now = time()
