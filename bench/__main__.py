@@ -141,7 +141,7 @@ def main() -> None:
             del stream
         frames, repeats = sizes["e2e"]
         run("e2e", f"5. Micro: emitter into another process ({frames:,} frames over 50 connections, {repeats} runs)",
-            lambda: e2e.run(inspector, live_sock, frames, repeats, rate_a or 1.0))  # type: ignore[arg-type]  # fmt: skip
+            lambda: e2e.run(inspector, live_sock, frames, repeats, rate_a or None))  # type: ignore[arg-type]  # fmt: skip
         ui_sizes, repeats = sizes["ui"]
         run("ui", f"6. Inspector screen, headless: a key press to the updated screen, 160x45 ({repeats} repeats)",
             lambda: ui.run(ui_sizes, repeats))  # fmt: skip

@@ -49,7 +49,7 @@ def one_run(recorder: Recorder, inspector: InspectorProcess, frames: int) -> tup
     return produced, delivered / (after["last"] - start), frames - delivered, after["dropped"] - before["dropped"]
 
 
-def run(inspector: InspectorProcess, live: Path, frames: int, repeats: int, ingest_rate: float) -> list[Row]:
+def run(inspector: InspectorProcess, live: Path, frames: int, repeats: int, ingest_rate: float | None) -> list[Row]:
     recorder = Recorder(WSInspectConfig(socket_path=str(live), app_name="bench-e2e"))
     runs = [one_run(recorder, inspector, frames) for _ in range(repeats)]
     assert recorder.emitter is not None
@@ -63,8 +63,8 @@ def run(inspector: InspectorProcess, live: Path, frames: int, repeats: int, inge
             "frames delivered into the inspector's store",
             median(delivered),
             "frames/s",
-            median(delivered) / ingest_rate,
-            f"vs (a) feed + apply; {dropped_note}",
+            median(delivered) / ingest_rate if ingest_rate else None,
+            f"vs (a) feed + apply; {dropped_note}" if ingest_rate else dropped_note,
             delivered,
             {"frames": frames, "dropped": dropped, "reported_dropped": reported},
         ),

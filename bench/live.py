@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .shared import ROOT, InspectorProcess, Row, median, wait_until
+from .shared import ROOT, ChildProcess, InspectorProcess, Row, median, wait_until
 
 CONNECTIONS = 4
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -99,45 +99,19 @@ class App:
             self.proc.wait()
 
 
-class Client:
+class Client(ChildProcess):
     """``python -m bench._child client``: CONNECTIONS websockets driven by commands."""
 
     def __init__(self, port: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench._child", "client", f"ws://127.0.0.1:{port}/ws", str(CONNECTIONS)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        if self._line() != "ready":
-            raise RuntimeError("the client did not connect")
-
-    def _line(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the client ended (exit code {self.proc.poll()})")
-        return line.strip()
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
+        super().__init__("client", f"ws://127.0.0.1:{port}/ws", str(CONNECTIONS))
 
     def result(self) -> float:
         seconds: float = json.loads(self._line())["seconds"]
         return seconds
 
     def run(self, command: str) -> float:
-        self.send(command)
-        return self.result()
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        seconds: float = self.ask(command)["seconds"]
+        return seconds
 
 
 class Tui:

@@ -68,41 +68,63 @@ def drained(emitter: Any) -> None:
         raise TimeoutError("gave up waiting for the emitter's queue to drain")
 
 
-class InspectorProcess:
-    """``python -m bench._child inspector PATH``: an inspector on its own core and GIL."""
+class ChildProcess:
+    """``python -m bench._child ARGS…``: commands as lines on stdin, answers as lines on stdout,
+    ``ready`` first; it ends when stdin closes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, *args: str) -> None:
+        self.what = args[0]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench._child", "inspector", str(path)],
+            [sys.executable, "-m", "bench._child", *args],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         if self._line() != "ready":
-            raise RuntimeError("the inspector process did not start")
+            raise RuntimeError(f"the {self.what} process did not start")
 
     def _line(self) -> str:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"the inspector process ended (exit code {self.proc.poll()})")
+            raise RuntimeError(f"the {self.what} process ended (exit code {self.proc.poll()})")
         return line.strip()
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def ask(self, command: str) -> Any:
+        """Send a command and read its JSON answer."""
+        self.send(command)
+        return json.loads(self._line())
+
+    def close(self, timeout: float = 10.0) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class InspectorProcess(ChildProcess):
+    """``python -m bench._child inspector PATH``: an inspector on its own core and GIL."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("inspector", str(path))
 
     def stats(self) -> dict[str, Any]:
         """``frames`` applied so far, ``last`` (monotonic time of the last change), ``dropped`` reported."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("stats\n")
-        self.proc.stdin.flush()
-        stats: dict[str, Any] = json.loads(self._line())
+        stats: dict[str, Any] = self.ask("stats")
         return stats
 
     def latency(self) -> dict[str, float | None]:
         """p50 and p99 (ms) from the app's send to the store, of the frames since the last call."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("latency\n")
-        self.proc.stdin.flush()
-        latency: dict[str, float | None] = json.loads(self._line())
+        latency: dict[str, float | None] = self.ask("latency")
         return latency
 
     def settled(self) -> dict[str, Any]:
@@ -114,12 +136,3 @@ class InspectorProcess:
             if again["frames"] == stats["frames"]:
                 return again
             stats = again
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
