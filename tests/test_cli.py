@@ -9,6 +9,9 @@ import pytest
 
 from wsinspect import __version__
 from wsinspect.cli import main
+from wsinspect.inspector.files import dumps, write_session
+from wsinspect.inspector.store import Store
+from wsinspect.model import Connection
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,3 +68,65 @@ def test_a_live_inspector_on_the_same_path_is_refused(tmp_path: Path, private_so
         result = run_cli("record", "-o", str(tmp_path / "out.json"))
     assert result.returncode == 1
     assert result.stderr == f"wsinspect: another inspector is listening on {private_socket}\n"
+
+
+# -- wsinspect open: a file that cannot be read is one line, and a file is a fixed moment ------------
+
+
+def truncated_session(tmp_path: Path) -> Path:
+    connection = Connection(connection_id="c", path="/ws", connected_at=1.0, state="open")
+    data = dumps([connection], 5.0)
+    path = tmp_path / "cut.json"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_open_a_truncated_file_says_it_is_truncated_and_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = truncated_session(tmp_path)
+    assert main(["open", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"wsinspect: {path}: truncated JSON: the file ends early, at line ")
+    assert "column" in err
+    assert "before the document is complete" in err
+    assert err.count("\n") == 1
+
+
+def test_open_a_file_that_is_not_json_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are my notes\n")
+    assert main(["open", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        f"wsinspect: {path}: not a JSON file: invalid character at line 1, column 5 (byte 4)\n"
+    )
+
+
+def test_open_a_truncated_file_in_a_process_is_one_line_without_traceback(tmp_path: Path) -> None:
+    path = truncated_session(tmp_path)
+    result = run_cli("open", str(path))
+    assert result.returncode == 1
+    assert "truncated JSON" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_open_shows_the_file_as_of_its_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsinspect.inspector.ui.app as ui_app
+
+    opened: list[Store] = []
+
+    class FakeApp:
+        def __init__(self, store: Store, **kwargs: object) -> None:
+            opened.append(store)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
+    path = tmp_path / "s.json"
+    write_session(path, [Connection(connection_id="c", path="/ws", connected_at=1.0, state="open")], 1764350000.5)
+    assert main(["open", str(path)]) == 0
+    (store,) = opened
+    assert store.as_of == 1764350000.5
+    assert set(store.entries) == {"c"}

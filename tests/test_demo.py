@@ -30,6 +30,10 @@ def kinds_seen(store: Store) -> set[str]:
             seen.add("handler error")
         if connection.close_code == 4001 and connection.closed_by == "client":
             seen.add("client close with app code")
+        if connection.path == "/ws/echo" and connection.state == "closed":
+            # The plain handler ends on Litestar's WebSocketDisconnect: a clean close, no error.
+            clean = (connection.closed_by, connection.close_code, connection.error) == ("client", 1001, None)
+            seen.add("plain handler ended by a client close" if clean else "plain handler close with an error")
         for frame in entry.frames:
             seen.add(f"{frame.direction} {frame.message_type}")
             if frame.truncated:
@@ -41,6 +45,7 @@ EXPECTED = {
     "denied",
     "handler error",
     "client close with app code",
+    "plain handler ended by a client close",
     "received text",
     "sent text",
     "sent binary",
@@ -80,12 +85,40 @@ def test_demo_shows_every_kind_of_frame_and_quits_cleanly(monkeypatch: pytest.Mo
     threads_before = {thread.name for thread in threading.enumerate()}
     assert cli.main(["demo"]) == 0
     assert outcome["seen"] >= EXPECTED, EXPECTED - outcome["seen"]
+    assert "plain handler close with an error" not in outcome["seen"]
     assert outcome["rows"] > 20
     assert "demo app on 127.0.0.1:" in outcome["status"]
     # Nothing left behind: the demo's thread ended and its private socket directory is gone.
     assert "wsinspect-demo" not in {thread.name for thread in threading.enumerate()} - threads_before
     assert made
     assert all(not directory.exists() for directory in made)
+
+
+async def test_the_demo_echo_handler_ends_cleanly_when_its_client_closes(private_socket: Path) -> None:
+    """The demo's plain handler (it never catches the disconnect) under uvicorn, with the demo's own
+    client: each connection is a clean 1001 close by the client, with no handler error."""
+    from servers import run_server, wait_until
+
+    from wsinspect.inspector.demo import demo_app, echo_client
+    from wsinspect.litestar import WSInspectPlugin
+
+    app = demo_app(private_socket)
+    recorder = app.plugins.get(WSInspectPlugin).recorder
+    with run_server(app, lifespan="on") as server:
+        base = f"ws://{server.host}:{server.port}"
+        async with asyncio.timeout(20):
+            await asyncio.gather(echo_client(base, "one"), echo_client(base, "two"))
+        _, connections = await wait_until(
+            lambda: server.call(lambda: (len(recorder._open), recorder.connections())),
+            lambda seen: seen[0] == 0 and len(seen[1]) == 2,
+            what="both handlers to end",
+        )
+    for connection in connections:
+        assert connection.path == "/ws/echo"
+        assert (connection.state, connection.closed_by, connection.close_code) == ("closed", "client", 1001)
+        assert connection.error is None
+        assert connection.messages_received == connection.messages_sent >= 2
+        assert connection.messages[-1].message_type == "close"
 
 
 def test_demo_without_its_extra_says_how_to_install_it(

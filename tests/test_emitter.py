@@ -16,7 +16,9 @@ from factories import binary_frame, echo_app, record, text_frame
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.emitter import BATCH_BYTES, SLICE, Emitter, HeldConnection
-from wsinspect.model import Connection
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.store import Store
+from wsinspect.model import Connection, Frame
 from wsinspect.wire import MAX_MESSAGE_BYTES, ConnectionUpdate, Decoder, FrameBatch, FrameRecord, WireMessage
 
 MESSAGES = 256
@@ -352,3 +354,70 @@ def test_flush_after_a_stalled_inspector_resumes_sends_every_frame(private_socke
         assert emitter.flush(0.0)
     finally:
         emitter.stop()
+
+
+# -- live order equals the saved order (issue 11, item 6) --------------------------------------
+
+
+def row_words(rows: list[Any]) -> list[str]:
+    """A connection's rows as words: ◉ event texts, frames as "direction type content"."""
+    words = []
+    for _, item in rows:
+        if isinstance(item, Frame):
+            words.append(f"{item.direction} {item.message_type} {item.content}")
+        else:
+            words.append(f"◉ {item.text}")
+    return words
+
+
+@pytest.mark.parametrize("ending", ["client", "server"])
+async def test_a_connection_that_ends_within_one_slice_is_shown_in_order(private_socket: Path, ending: str) -> None:
+    """Accept, messages and close all before the writer's next slice: the updates queued at the
+    connect and the accept must say what was true then, not what the connection is when written."""
+    store = Store()
+    inspector = InspectorServer(store, private_socket)
+    await inspector.start()
+    middleware, emitter = live_emitter(private_socket)
+    try:
+        incoming: list[dict[str, Any]] = [{"type": "websocket.connect"}]
+        incoming += [{"type": "websocket.receive", "text": text} for text in ("one", "two")]
+        if ending == "client":
+            incoming.append({"type": "websocket.disconnect", "code": 1001, "reason": ""})
+        else:
+            incoming.append({"type": "websocket.receive", "text": "close"})  # echo_app closes: 4001 "asked"
+        incoming.reverse()
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop()
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        started = time.monotonic()
+        await middleware({"type": "websocket", "path": "/ws/quick"}, receive, send)
+        assert time.monotonic() - started < SLICE  # it all happened within one slice (else the test proves nothing)
+        assert emitter.flush(5.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while not any(e.connection.state == "closed" and len(e.frames) >= 5 for e in store.entries.values()):
+            assert loop.time() < deadline, "the connection did not arrive closed"
+            await asyncio.sleep(0.01)
+    finally:
+        emitter.stop()
+        await inspector.close()
+
+    (conn,) = store.connections()
+    live = row_words([row for row in store.rows if row[0] == conn.connection_id])
+    if ending == "client":
+        frames = ["received text one", "sent text one", "received text two", "sent text two", "received close "]
+        ended = "◉ closed by client: 1001 Going Away"
+    else:
+        frames = ["received text one", "sent text one", "received text two", "sent text two"]
+        frames += ["received text close", "sent close asked"]
+        ended = "◉ closed by server: 4001 Application: asked"
+    assert live == ["◉ connect /ws/quick", "◉ accepted", *frames, ended]
+    # The saved file holds the same rows in the same order (a close frame and the "closed by" row
+    # often share their time: the ending still comes last).
+    saved = Store()
+    saved.load(store.connections())
+    assert row_words(saved.rows) == live

@@ -7,7 +7,16 @@ import json
 import pytest
 from factories import frame
 
-from wsinspect.inspector.formatting import format_duration, format_offset, format_size, hexdump, parse_json, preview
+from wsinspect.inspector.formatting import (
+    counted,
+    format_count,
+    format_duration,
+    format_offset,
+    format_size,
+    hexdump,
+    parse_json,
+    preview,
+)
 from wsinspect.model import Frame
 
 # -- numbers -----------------------------------------------------------------------------------
@@ -52,6 +61,7 @@ def test_format_offset(seconds: float, text: str) -> None:
         (3720, "1h 02m"),
         (3779, "1h 02m"),
         (90000, "25h 00m"),
+        (1234 * 3600 + 60, "1,234h 01m"),  # counts have thousands separators, as everywhere
         (-2, "0.0s"),
         (float("nan"), "0.0s"),
     ],
@@ -76,11 +86,19 @@ def test_format_duration(seconds: float, text: str) -> None:
         (2 * 1024**3, "2.0 GB"),
         (3 * 1024**4, "3.0 TB"),
         (5 * 1024**5, "5.0 PB"),
-        (2000 * 1024**5, "2000.0 PB"),
+        (2000 * 1024**5, "2,000.0 PB"),
     ],
 )
 def test_format_size(n: int, text: str) -> None:
     assert format_size(n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0"), (7, "7"), (999, "999"), (1000, "1,000"), (1234, "1,234"), (1_234_567, "1,234,567"), (-1234, "-1,234")],
+)
+def test_format_count(n: int, text: str) -> None:
+    assert format_count(n) == text
 
 
 # -- previews ----------------------------------------------------------------------------------
@@ -325,3 +343,10 @@ def test_parse_json_is_none_for_anything_else(text: str) -> None:
 def test_parse_json_round_trips_what_json_dumps() -> None:
     value = {"a": [1, 2.5, "ü", None, {"b": False}]}
     assert parse_json(json.dumps(value)) == value
+
+
+def test_counted_says_a_count_with_its_noun() -> None:
+    assert counted(1, "app") == "1 app"
+    assert counted(2, "app") == "2 apps"
+    assert counted(0, "connection") == "0 connections"
+    assert counted(3480, "frame") == "3,480 frames"

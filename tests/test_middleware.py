@@ -200,4 +200,45 @@ async def test_a_send_to_a_departed_client_is_recorded_as_the_client_leaving() -
     (conn,) = wrapped.recorder.connections()
     assert (conn.state, conn.closed_by, conn.close_code) == ("closed", "client", 1006)
     assert conn.messages == []  # the frame never left
-    assert conn.error == "ClientDisconnected"
+    assert conn.error is None  # the send's own failure ended the handler: the client left, no error
+
+
+@pytest.mark.parametrize("failure", [OSError("no such client"), BrokenPipeError()])
+async def test_whatever_a_failed_send_raised_ends_the_handler_without_an_error(failure: OSError) -> None:
+    """Any server's exception from a send to a client that left, not only uvicorn's by its name."""
+
+    async def pushing_app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "tick"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise failure
+
+    wrapped = WSInspectMiddleware(pushing_app)
+    with pytest.raises(type(failure)) as raised:
+        await wrapped(ws_scope(), FakeServer([{"type": "websocket.connect"}]).receive, send)
+    assert raised.value is failure  # unchanged for the app and the server
+    (conn,) = wrapped.recorder.connections()
+    assert (conn.state, conn.closed_by, conn.close_code, conn.error) == ("closed", "client", 1006, None)
+
+
+async def test_an_error_after_a_failed_send_is_still_an_error() -> None:
+    async def cleanup_fails(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            await send({"type": "websocket.send", "text": "tick"})
+        except OSError:
+            raise ValueError("cleanup failed") from None
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise OSError("gone")
+
+    wrapped = WSInspectMiddleware(cleanup_fails)
+    with pytest.raises(ValueError, match="cleanup failed"):
+        await wrapped(ws_scope(), FakeServer([{"type": "websocket.connect"}]).receive, send)
+    (conn,) = wrapped.recorder.connections()
+    assert (conn.closed_by, conn.close_code, conn.error) == ("client", 1006, "ValueError: cleanup failed")

@@ -114,6 +114,33 @@ async def test_record_matches_the_client_transcript(recording: Recording) -> Non
     assert (conn.messages_received, conn.messages_sent, conn.messages_dropped) == (6, 5, 0)
 
 
+async def test_record_to_har_says_what_har_has_no_place_for(private_socket: Path, tmp_path: Path) -> None:
+    output = tmp_path / "session.har"
+    rec = Recording(private_socket, output)
+    try:
+        plugin = WSInspectPlugin(WSInspectConfig(app_name="e2e"))
+        with run_server(Litestar([echo], plugins=[plugin])) as server:
+            async with connect(server.ws_url("/ws/echo")) as ws:
+                for payload in ["one", "two"]:
+                    await ws.send(payload)
+                    await ws.recv()
+                await ws.send("bye")
+                await ws.wait_closed()
+            await flushed(plugin, server, closed=1)
+            code, err = rec.stop()
+    finally:
+        if rec.process.poll() is None:
+            rec.process.kill()
+            rec.process.wait()
+    assert code == 0, err
+    # Five messages and the app's close frame: HAR holds the messages only, and the line says so.
+    last = err.rstrip("\n").rsplit("\n", 1)[-1]
+    assert last == f"wsinspect: wrote 1 connection, 5 frames of 6 to {output} (1 close has no place in HAR)"
+    (conn,) = read_session(output).connections
+    assert [f.content for f in conn.messages] == ["one", "ONE", "two", "TWO", "bye"]
+    assert conn.close_code == 4001  # the close itself is kept as metadata
+
+
 async def test_two_producer_processes_into_one_recorder(recording: Recording, tmp_path: Path) -> None:
     script = tmp_path / "producer.py"
     script.write_text(PRODUCER)

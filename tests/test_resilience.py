@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from factories import echo_app
 from servers import run_server, wait_until
@@ -18,6 +19,10 @@ from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.inspector.files import read_session
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.store import Store
+
+T = TypeVar("T")
 
 
 def start_recorder(socket_path: Path, output: Path) -> subprocess.Popen[str]:
@@ -132,3 +137,101 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
     assert conn.messages_dropped > 0
     # After catching up, the replay brought the app's newest frames.
     assert conn.messages[-1].message_type == "close"
+
+
+def current(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A probe for ``wait_until`` that reads ``read()`` on the test's own loop (where the inspector runs)."""
+
+    async def probe() -> T:
+        return read()
+
+    return probe
+
+
+async def test_a_restarted_inspector_gets_an_idle_apps_replay_without_new_traffic(private_socket: Path) -> None:
+    """Issue 11, item 2: the app notices that its inspector went away while it has nothing to send,
+    finds the next one within about a second, and replays what it holds, with no new traffic."""
+    app = WSInspectMiddleware(echo_app)
+    emitter = app.recorder.emitter
+    assert emitter is not None
+    first_store = Store()
+    first = InspectorServer(first_store, private_socket)
+    await first.start()
+    try:
+        with run_server(app) as server:
+            async with connect(server.ws_url("/ws/idle"), proxy=None) as ws:
+                for i in range(3):
+                    await ws.send(f"m{i}")
+                    assert await ws.recv() == f"m{i}"
+                await wait_until(
+                    current(lambda: sum(len(e.frames) for e in first_store.entries.values())),
+                    lambda frames: frames == 6,
+                    what="the first inspector to get the six frames",
+                )
+                await first.close()  # quit: the app is idle from now on
+                second_store = Store()
+                second = InspectorServer(second_store, private_socket)
+                await second.start()
+                try:
+                    started = time.monotonic()
+                    [conn] = await wait_until(
+                        current(second_store.connections),
+                        lambda connections: len(connections) == 1 and len(connections[0].messages) == 6,
+                        what="the replay of the open connection",
+                    )
+                    found_after = time.monotonic() - started
+                    assert (conn.path, conn.state) == ("/ws/idle", "open")
+                    assert [f.content for f in conn.messages] == ["m0", "m0", "m1", "m1", "m2", "m2"]
+                    assert found_after < 3.0, f"the app found the new inspector after {found_after:.1f} s"
+                    assert emitter.connects == 2
+                    # And it streams live to the new one.
+                    await ws.send("after")
+                    assert await ws.recv() == "after"
+                    await wait_until(
+                        current(lambda: len(second_store.entries[conn.connection_id].frames)),
+                        lambda frames: frames == 8,
+                        what="the new frames",
+                    )
+                finally:
+                    await second.close()
+    finally:
+        await first.close()
+
+
+async def test_an_idle_app_replays_to_a_recorder_started_after_one_was_killed(
+    private_socket: Path, tmp_path: Path
+) -> None:
+    """The same with ``wsinspect record`` processes, the first killed (its socket file left stale)."""
+    app = WSInspectMiddleware(echo_app)
+    emitter = app.recorder.emitter
+    assert emitter is not None
+    first = start_recorder(private_socket, tmp_path / "first.json")
+    try:
+        with run_server(app) as server:
+            async with connect(server.ws_url("/ws/idle"), proxy=None) as ws:
+                await wait_until(
+                    lambda: server.call(lambda: emitter.replays), lambda n: n == 1, what="the first inspector"
+                )
+                for i in range(3):
+                    await ws.send(f"m{i}")
+                    assert await ws.recv() == f"m{i}"
+                await server.call(lambda: None)  # the app records a send after making it: let it finish
+                assert await asyncio.to_thread(emitter.flush, 5.0), "the emitter did not flush"
+                first.kill()  # no goodbye; the app has written everything and has nothing more to send
+                first.wait()
+                second = start_recorder(private_socket, tmp_path / "second.json")
+                try:
+                    # Replayed to the second one, with no new traffic to reveal the first one's end.
+                    await wait_until(
+                        lambda: server.call(lambda: (emitter.connects, emitter.replays)),
+                        lambda seen: seen == (2, 2),
+                        what="the replay to the second inspector",
+                    )
+                finally:
+                    stop_recorder(second)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    (conn,) = read_session(tmp_path / "second.json").connections
+    assert (conn.path, conn.state) == ("/ws/idle", "open")
+    assert [f.content for f in conn.messages] == ["m0", "m0", "m1", "m1", "m2", "m2"]

@@ -106,3 +106,54 @@ async def test_producers_using_the_same_keys_are_kept_apart(private_socket: Path
             writer.close()
     finally:
         await server.close()
+
+
+async def test_a_producer_link_knows_when_it_began_so_gaps_are_told_apart(private_socket: Path) -> None:
+    store = Store()
+    server = InspectorServer(store, private_socket)
+    await server.start()
+    try:
+        _, writer = await asyncio.open_unix_connection(str(private_socket))
+        writer.write(encode([Hello(PROTOCOL_VERSION, 33, "app")]))
+        await writer.drain()
+        await wait_for(lambda: server.producers)
+        (producer,) = server.producers.values()
+        assert producer.since is not None
+        # The first replay: a connection older than this inspector, its buffer's oldest frames gone
+        # (not kept); then one opened since, whose first frames the queue lost (lost).
+        old = update(1, connection_id="old", path="/old", connected_at=producer.since - 60)
+        new = update(2, connection_id="new", path="/new", connected_at=producer.since + 0.001)
+        writer.write(encode([old, batch(1, [text_frame("o")], start=5), new, batch(2, [text_frame("n")], start=3)]))
+        await writer.drain()
+        await wait_for(lambda: store.frames_received == 2)
+        dropped = {
+            cid: (c.messages_dropped, c.messages_not_kept, c.messages_lost)
+            for cid, c in ((cid, store.entries[cid].connection) for cid in ("old", "new"))
+        }
+        assert dropped == {"old": (5, 5, 0), "new": (3, 0, 3)}
+        writer.close()
+    finally:
+        await server.close()
+
+
+async def test_an_apps_connected_row_follows_the_replay_it_came_with(private_socket: Path) -> None:
+    """The replay holds what happened before the app reached the inspector: its rows come first,
+    so times read in order from the top ("connected" at 00:00.126 above c1's 00:00.000 did not)."""
+    store = Store()
+    server = InspectorServer(store, private_socket)
+    await server.start()
+    try:
+        _, writer = await asyncio.open_unix_connection(str(private_socket))
+        # Hello and the replay in one write, as the emitter sends them.
+        writer.write(
+            encode([Hello(PROTOCOL_VERSION, 7, "demo"), update(1, connection_id="old", path="/ws/old")])
+            + encode([batch(1, [text_frame("before", at=1.0)])])
+        )
+        await writer.drain()
+        await wait_for(lambda: store.frames_received == 1 and store.system_events)
+        texts = [getattr(item, "text", None) or item.content for _, item in store.rows]
+        assert texts[0] == "connect /ws/old"
+        assert texts[-2:] == ["before", "demo (pid 7) connected"]
+        writer.close()
+    finally:
+        await server.close()

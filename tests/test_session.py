@@ -16,6 +16,7 @@ from wsinspect.inspector.files import (
     SessionFileError,
     check_writable,
     dumps,
+    har_left_out,
     loads,
     read_session,
     write_session,
@@ -631,3 +632,125 @@ def test_malformed_har_entry_is_a_session_file_error(breakage: tuple[str, Any]) 
     document["log"]["entries"][1][key] = value
     with pytest.raises(SessionFileError):
         loads(json.dumps(document).encode())
+
+
+# -- why frames are missing: the extra keys messages_not_kept and messages_lost -------------------
+
+
+def test_not_kept_and_lost_round_trip_as_extra_keys_after_messages_dropped() -> None:
+    connection = msgspec.structs.replace(chat_connection(), messages_dropped=7, messages_not_kept=5, messages_lost=2)
+    document = json.loads(dumps([connection], EXPORTED_AT))
+    keys = list(document["connections"][0])
+    assert keys[keys.index("messages_dropped") + 1 : keys.index("messages_dropped") + 3] == [
+        "messages_not_kept",
+        "messages_lost",
+    ]
+    (loaded,) = loads(dumps([connection], EXPORTED_AT)).connections
+    assert (loaded.messages_dropped, loaded.messages_not_kept, loaded.messages_lost) == (7, 5, 2)
+    (from_har,) = loads(dumps([connection], EXPORTED_AT, har=True)).connections
+    assert (from_har.messages_not_kept, from_har.messages_lost) == (5, 2)
+
+
+def test_a_file_written_before_not_kept_and_lost_loads_with_zeros() -> None:
+    document = json.loads(dumps([chat_connection()], EXPORTED_AT))
+    for connection in document["connections"]:
+        del connection["messages_not_kept"], connection["messages_lost"]
+    (loaded,) = loads(json.dumps(document).encode()).connections
+    assert (loaded.messages_dropped, loaded.messages_not_kept, loaded.messages_lost) == (2, 0, 0)
+
+
+# -- a file is a fixed moment: when it was exported -------------------------------------------
+
+
+def test_a_har_file_says_when_it_was_exported() -> None:
+    assert loads(dumps([chat_connection()], EXPORTED_AT, har=True)).exported_at == EXPORTED_AT
+    assert har_of([])["log"]["_wsinspect"] == {"exported_at": EXPORTED_AT}
+
+
+def test_a_browser_har_is_as_of_the_latest_moment_it_records() -> None:
+    # Chrome writes no export time: the WebSocket entry ends at startedDateTime + time (4 s).
+    assert loads(json.dumps(browser_har()).encode()).exported_at == pytest.approx(1735787050.25)
+    document = browser_har()
+    document["log"]["_wsinspect"] = {"exported_at": "yesterday"}  # not a time: ignored
+    assert loads(json.dumps(document).encode()).exported_at == pytest.approx(1735787050.25)
+    assert loads(b'{"log": {"entries": []}}').exported_at == 0.0
+
+
+# -- what a file has no place for -------------------------------------------------------------
+
+
+def test_write_session_says_what_it_wrote(tmp_path: Path) -> None:
+    written = write_session(tmp_path / "s.json", [full_connection(), other_connection()], EXPORTED_AT)
+    assert (written.connections, written.frames, written.total, written.omitted) == (2, 11, 11, 0)
+    assert (written.har, written.left_out, written.left_out_text()) == (False, {}, "")
+    assert written.summary() == f"wrote 2 connections, 11 frames to {tmp_path / 's.json'}"
+
+
+def test_har_export_says_which_frames_it_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "x.har"
+    written = write_session(path, [full_connection(), other_connection()], EXPORTED_AT)
+    # full_connection: 8 texts and binaries, a ping, a pong and a close.
+    assert (written.har, written.frames, written.total, written.omitted) == (True, 8, 11, 3)
+    assert written.left_out == {"ping": 1, "pong": 1, "close": 1}
+    assert written.left_out_text() == "3 pings, pongs and closes have no place in HAR"
+    assert written.summary() == (
+        f"wrote 2 connections, 8 frames of 11 to {path} (3 pings, pongs and closes have no place in HAR)"
+    )
+    assert len(read_session(path).connections[0].messages) == written.frames
+
+
+def test_left_out_text_counts_with_separators_and_agrees_in_number(tmp_path: Path) -> None:
+    many = Connection(
+        connection_id="m",
+        path="/m",
+        connected_at=1.0,
+        messages=[text_frame("t")] * 2193 + [control_frame("ping")] * 700 + [control_frame("pong")] * 60,
+    )
+    written = write_session(tmp_path / "m.har", [many], EXPORTED_AT)
+    assert written.summary() == (
+        f"wrote 1 connection, 2,193 frames of 2,953 to {tmp_path / 'm.har'} (760 pings and pongs have no place in HAR)"
+    )
+    one = Connection(connection_id="o", path="/o", connected_at=1.0, messages=[text_frame("t"), close_frame(1000)])
+    assert write_session(tmp_path / "o.har", [one], EXPORTED_AT).left_out_text() == "1 close has no place in HAR"
+    assert har_left_out([many, one]) == {"ping": 700, "pong": 60, "close": 1}
+
+
+# -- a file that is not whole ----------------------------------------------------------------
+
+
+def test_a_truncated_session_says_so_and_where() -> None:
+    data = dumps([chat_connection()], EXPORTED_AT)
+    cut = data[:200]
+    line = cut.count(b"\n") + 1
+    column = len(cut.rsplit(b"\n", 1)[1].rstrip()) + 1
+    with pytest.raises(SessionFileError) as info:
+        loads(cut)
+    message = str(info.value)
+    assert message == (
+        f"truncated JSON: the file ends early, at line {line}, column {column} (byte {len(cut.rstrip())}), "
+        "before the document is complete"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "an empty file, not JSON"),
+        (b"  \n", "an empty file, not JSON"),
+        (b"hello world\n", "not a JSON file: invalid character at line 1, column 1 (byte 0)"),
+        (b"\x89PNG\r\n\x1a\n", "not a JSON file: invalid character at line 1, column 1 (byte 0)"),
+        (b'{\n  "a": 1,\n  "b": tru e\n}', "invalid JSON at line 3, column 12 (byte 23): invalid character"),
+        (b'{"a": 1}\n{"b": 2}', "invalid JSON at line 2, column 2 (byte 10): trailing characters"),
+        (b'{\n "\xc3\xa9": "\xff"}', "invalid JSON at line 2, column 8 (byte 10): not UTF-8 text"),
+        (
+            b"[1,\n 2",
+            "truncated JSON: the file ends early, at line 2, column 3 (byte 6), before the document is complete",
+        ),
+    ],
+)
+def test_json_that_cannot_be_read_says_what_is_wrong_and_where(data: bytes, message: str) -> None:
+    # Where is msgspec's byte offset (at, or just after, the character it stumbled on) as a line
+    # and a column, both from 1, the column in characters.
+    with pytest.raises(SessionFileError) as info:
+        loads(data)
+    assert str(info.value) == message

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
+import msgspec
 import pytest
 from factories import batch, control_frame, frame, text_frame, update, wire_frame
 from hypothesis import given, settings
@@ -49,6 +51,12 @@ def contents(store: Store, connection_id: str = "c1") -> list[Any]:
 def snapshot(store: Store, connection_id: str = "c1") -> Connection:
     (found,) = [c for c in store.connections() if c.connection_id == connection_id]
     return found
+
+
+def missing(store: Store, connection_id: str = "c1") -> tuple[int, int, int]:
+    """(messages_dropped, messages_not_kept, messages_lost) of a connection."""
+    c = snapshot(store, connection_id)
+    return (c.messages_dropped, c.messages_not_kept, c.messages_lost)
 
 
 def test_frames_are_appended_in_order_with_counts_of_the_frames_seen() -> None:
@@ -123,25 +131,99 @@ def test_gap_in_indexes_counts_as_dropped() -> None:
     store = Store()
     store.apply(APP, [conn(), added(0), added(1), added(5), added(6), added(9)], NOW)
     assert contents(store) == ["m0", "m1", "m5", "m6", "m9"]
-    assert snapshot(store).messages_dropped == 3 + 2
+    # Gaps after a frame that came over the same link: recorded while it was up, lost in transit.
+    assert missing(store) == (3 + 2, 0, 3 + 2)
 
 
 def test_first_frame_not_at_zero_counts_the_missing_ones() -> None:
-    # The app's replay buffer had already dropped the oldest four.
+    # The app's replay buffer had already dropped the oldest four: not kept, by design.
     store = Store()
     store.apply(APP, [conn(), added(4)], NOW)
-    assert snapshot(store).messages_dropped == 4
+    assert missing(store) == (4, 4, 0)
 
 
 def test_max_messages_evicts_oldest_and_counts_them_as_dropped() -> None:
     store = Store(max_messages=3)
     store.apply(APP, [conn(), *(added(i) for i in range(5))], NOW)
     assert contents(store) == ["m2", "m3", "m4"]
-    assert snapshot(store).messages_dropped == 2
+    assert missing(store) == (2, 2, 0)  # the inspector's own limit let them go: not kept
+    assert store.entries["c1"].evicted == 2
     store.apply(APP, [added(6)], NOW)  # one more eviction plus a gap of one
     assert contents(store) == ["m3", "m4", "m6"]
-    assert snapshot(store).messages_dropped == 2 + 1 + 1
+    assert missing(store) == (2 + 1 + 1, 2 + 1, 1)
+    assert store.entries["c1"].evicted == 3
     assert store.frames_received == 6
+
+
+# -- why frames are missing: not kept (a buffer let them go, by design) or lost (in transit) -----
+
+
+def test_after_an_inspector_restart_the_replay_buffers_gap_is_not_kept_rather_than_lost() -> None:
+    # The issue's 2,071 per connection: a new inspector's first replay starts at the oldest frame
+    # the app's replay buffer (max_messages 100) still held; the rest went before it listened.
+    store = Store()
+    link = Producer(key=1, pid=APP.pid, app=APP.app, since=NOW)  # the link began now
+    replay: list[WireMessage] = [
+        conn(connected_at=NOW - 600),
+        batch(KEYS["c1"], [text_frame(f"m{i}") for i in range(100)], 2071),
+    ]
+    store.apply(link, replay, NOW)
+    assert missing(store) == (2071, 2071, 0)
+    assert len(contents(store)) == 100
+    store.apply(link, [added(2171), added(2172)], NOW)  # live frames follow: nothing more is missing
+    assert missing(store) == (2071, 2071, 0)
+
+
+def test_a_gap_after_a_frame_of_the_same_link_is_lost() -> None:
+    store = Store()
+    link = Producer(key=1, pid=APP.pid, app=APP.app, since=NOW)
+    store.apply(link, [conn(connected_at=NOW - 600), added(10), added(11)], NOW)
+    assert missing(store) == (10, 10, 0)
+    # The app's queue overflowed: some frames went, and the replay after the FramesDropped starts
+    # at the oldest frame its buffer still holds (the frames after the overflow arrive first).
+    store.apply(link, [added(40), FramesDropped(count=30), conn(connected_at=NOW - 600), added(30)], NOW)
+    assert missing(store) == (10 + 28, 10, 28)
+    assert contents(store)[-1] == "m40"
+
+
+def test_a_gap_after_frames_dropped_is_lost_even_before_the_connections_first_frame() -> None:
+    # A connection whose update came through but whose first frames the overflow took: the
+    # replay after the FramesDropped no longer holds the oldest of them.
+    store = Store()
+    link = Producer(key=1, pid=APP.pid, app=APP.app)  # when the link began is not known
+    store.apply(link, [conn(connected_at=NOW - 600)], NOW)
+    store.apply(link, [FramesDropped(count=500), conn(connected_at=NOW - 600), added(7), added(8)], NOW)
+    assert missing(store) == (7, 0, 7)
+
+
+def test_a_connection_opened_after_its_link_began_loses_what_is_missing() -> None:
+    # Every frame of it was recorded while the inspector listened: a gap can only be the queue's.
+    store = Store()
+    link = Producer(key=1, pid=APP.pid, app=APP.app, since=NOW - 10)
+    store.apply(link, [conn(connected_at=NOW - 5), added(3)], NOW)
+    assert missing(store) == (3, 0, 3)
+    store.apply(link, [conn("a", connected_at=NOW - 20), added(3, "a")], NOW)  # older than the link
+    assert missing(store, "a") == (3, 3, 0)
+
+
+def test_a_reconnecting_producers_replay_gap_is_not_kept() -> None:
+    # The link broke; while no inspector read, the app's buffer let frames 3 to 5 go.
+    store = Store()
+    store.apply(APP, [conn(), added(0), added(1), added(2)], NOW)
+    again = Producer(key=7, pid=APP.pid, app=APP.app, since=NOW + 1)
+    store.apply(again, [conn(), added(6), added(7), added(8)], NOW + 1)
+    assert missing(store) == (3, 3, 0)
+    store.apply(again, [added(10)], NOW + 1)  # and a gap on the new link after its frames is lost
+    assert missing(store) == (4, 3, 1)
+
+
+def test_updates_do_not_reset_not_kept_and_lost() -> None:
+    store = Store(max_messages=2)
+    store.apply(APP, [conn(), added(3), added(4), added(5), added(9)], NOW)
+    # A gap of 3 before its first frame (not kept), two evictions (not kept), a gap of 3 (lost).
+    assert missing(store) == (3 + 2 + 3, 3 + 2, 3)
+    store.apply(APP, [conn(messages_dropped=0, messages_not_kept=0, messages_lost=0)], NOW)
+    assert missing(store) == (3 + 2 + 3, 3 + 2, 3)
 
 
 def test_update_does_not_reset_dropped_counted_by_the_store() -> None:
@@ -360,15 +442,16 @@ def test_clear_keeps_open_connections_alive_for_their_next_frame() -> None:
     store.apply(APP, [conn("a", path="/ws/a"), added(0, "a"), added(1, "a"), added(2, "a")], NOW)
     store.apply(APP, [conn("b"), added(0, "b"), conn("b", state="closed", close_code=1000)], NOW)
     store.clear()
-    assert store.entries == {}
+    assert set(store.entries) == {"a"}  # the open one stays listed, emptied
+    assert store.entries["a"].frames == deque()
     assert store.rows == []
-    # The open one comes back with its next frame, and only that frame: none counted as dropped.
+    # Its next frame is the only one it holds: none counted as dropped.
     store.apply(APP, [added(3, "a")], NOW)
     assert set(store.entries) == {"a"}
     a = snapshot(store, "a")
     assert a.path == "/ws/a"
     assert [f.content for f in a.messages] == ["m3"]
-    assert a.messages_dropped == 0
+    assert missing(store, "a") == (0, 0, 0)
     assert counts(store, "a") == (4, 0, 8, 0)  # every frame it sent, the cleared ones included
     assert store.frames_received == 1
     assert [cid for cid, _ in store.rows] == ["a"]
@@ -404,6 +487,107 @@ def test_an_update_after_clear_brings_an_open_connection_back_as_it_was() -> Non
     assert not any(getattr(row, "text", "").startswith("connect") for _, row in store.rows)
     store.apply(APP, [conn("a", path="/ws/a", state="closed", close_code=1000, disconnected_at=300.0)], NOW)
     assert [row.text for _, row in store.rows if hasattr(row, "text")] == ["closed: 1000 Normal Closure"]
+
+
+def test_clear_keeps_what_is_known_of_a_live_connection() -> None:
+    # The issue: after ctrl+l a live connection came back as "(unknown)", Connecting, ping not
+    # observable. Its entry stays, as it was, whether or not anything of it comes after.
+    store = Store()
+    full = conn(
+        "a",
+        path="/ws/a",
+        query_string="room=1",
+        client="127.0.0.1:5000",
+        headers=[("host", "localhost")],
+        ping_observable=True,
+        last_rtt=0.02,
+        messages_sent=9,
+        bytes_sent=90,
+    )
+    store.apply(APP, [full, added(0, "a"), added(1, "a")], NOW)
+    before = msgspec.structs.replace(snapshot(store, "a"), messages=[])
+    number = store.entries["a"].number
+    store.clear()
+    after = snapshot(store, "a")
+    assert after == before  # path, state, observability, client, headers, counts the app reports
+    assert (after.path, after.state, after.ping_observable) == ("/ws/a", "open", True)
+    assert store.entries["a"].number == number
+    assert store.connection_number("a") == number
+    # A frame of it keeps it so: no placeholder, no second connect row.
+    store.apply(APP, [batch(KEYS["a"], [control_frame("ping", b"p")], start=2)], NOW)
+    after = snapshot(store, "a")
+    assert (after.path, after.state, after.ping_observable, after.client) == ("/ws/a", "open", True, "127.0.0.1:5000")
+    assert [f.message_type for f in after.messages] == ["ping"]
+    assert not any(isinstance(item, SystemEvent) for _, item in store.rows)
+
+
+def test_frames_cleared_on_purpose_are_not_dropped_not_kept_or_lost() -> None:
+    store = Store(max_messages=2)
+    store.apply(APP, [conn("a"), added(3, "a"), added(4, "a"), added(5, "a"), added(8, "a")], NOW)
+    assert missing(store, "a") == (3 + 1 + 2 + 1, 3 + 1 + 1, 2)
+    store.clear()
+    entry = store.entries["a"]
+    assert missing(store, "a") == (0, 0, 0)
+    assert (entry.cleared, entry.evicted, len(entry.frames)) == (9, 0, 0)
+    assert counts(store, "a") == (4, 0, 8, 0)  # what it sent stays counted
+    store.apply(APP, [added(9, "a"), added(10, "a"), added(11, "a")], NOW)  # one eviction since
+    assert missing(store, "a") == (1, 1, 0)
+    assert len(entry.frames) + entry.connection.messages_dropped + entry.cleared == entry.next_index == 12
+
+
+def test_a_replay_after_clear_brings_back_neither_cleared_frames_nor_closed_connections() -> None:
+    # After an overflow (or a producer's reconnect) the app replays what it holds: its open
+    # connections' buffered frames and its recently closed connections.
+    store = Store()
+    store.apply(APP, [conn("a"), added(0, "a"), added(1, "a")], NOW)
+    store.apply(APP, [conn("b"), added(0, "b"), conn("b", state="closed", close_code=1000)], NOW)
+    store.clear()
+    replay: list[WireMessage] = [
+        FramesDropped(count=3),
+        conn("a"),
+        added(0, "a"),
+        added(1, "a"),
+        conn("b", state="closed", close_code=1000),
+        added(0, "b"),
+    ]
+    store.apply(APP, replay, NOW)
+    assert set(store.entries) == {"a"}
+    assert contents(store, "a") == []
+    assert missing(store, "a") == (0, 0, 0)
+    # And over a new link (the producer reconnected): the same connection, no connect row again.
+    again = Producer(key=7, pid=APP.pid, app=APP.app, since=NOW)
+    store.apply(again, [conn("a"), added(0, "a"), added(1, "a"), added(2, "a"), conn("b", state="closed")], NOW)
+    assert set(store.entries) == {"a"}
+    assert contents(store, "a") == ["m2"]
+    assert missing(store, "a") == (0, 0, 0)
+    assert [item.text for _, item in store.rows if isinstance(item, SystemEvent)] == [
+        "chat-app (pid 1001): 3 frames dropped in transit (its queue overflowed)"
+    ]
+
+
+def test_a_connection_open_at_clear_goes_at_the_next_clear_once_closed() -> None:
+    store = Store()
+    store.apply(APP, [conn("a"), added(0, "a")], NOW)
+    store.clear()
+    store.apply(APP, [conn("a", state="closed", close_code=1001, disconnected_at=300.0)], NOW)
+    assert snapshot(store, "a").state == "closed"
+    store.clear()
+    assert store.entries == {}
+    store.apply(APP, [conn("a", state="closed", close_code=1001, disconnected_at=300.0), added(1, "a")], NOW)
+    assert store.entries == {}
+
+
+def test_a_live_store_is_now_and_a_loaded_one_is_as_of_its_export() -> None:
+    store = Store()
+    assert store.as_of is None
+    store.apply(APP, [conn("a"), added(0, "a")], NOW)
+    store.load([Connection(connection_id="f", path="/f", connected_at=1.0, state="open")], 5.0)
+    assert store.as_of == 5.0
+    assert set(store.entries) == {"f"}  # what was live before goes
+    store.clear()
+    assert store.as_of == 5.0  # still that file's moment
+    store.load([])
+    assert store.as_of is None
 
 
 def test_two_producers_using_the_same_key_do_not_mix() -> None:
@@ -449,10 +633,12 @@ def test_clear_empties() -> None:
     store.add_system_event(NOW, "hello", "info")
     assert store.entries
     assert store.system_events
+    store.apply(APP, [conn("b"), added(0, "b"), conn("b", state="closed", close_code=1000)], NOW)
     store.clear()
-    assert store.entries == {}
+    assert set(store.entries) == {"a"}  # open: kept, without its frames; closed: gone
     assert store.system_events == []
-    assert store.connections() == []
+    assert [c.messages for c in store.connections()] == [[]]
+    assert (store.rows, store.frames_received) == ([], 0)
 
 
 @pytest.mark.parametrize("max_messages", [1, 2, 10])
@@ -462,6 +648,7 @@ def test_frames_held_never_exceed_max_messages(max_messages: int) -> None:
     held = len(snapshot(store).messages)
     assert held == min(25, max_messages)
     assert held + snapshot(store).messages_dropped == 25
+    assert missing(store) == (25 - held, 25 - held, 0)
 
 
 def test_the_store_tracks_the_oldest_unanswered_ping() -> None:
@@ -501,6 +688,15 @@ def test_keepalive_health() -> None:
 
 
 # -- the columns the filters read ---------------------------------------------------------------
+
+
+def assert_counts_add_up(store: Store) -> None:
+    """Every frame numbered so far is held, dropped (not kept or lost) or cleared, once."""
+    for entry in store.entries.values():
+        connection = entry.connection
+        assert connection.messages_dropped == connection.messages_not_kept + connection.messages_lost
+        assert 0 <= entry.evicted <= connection.messages_not_kept
+        assert len(entry.frames) + connection.messages_dropped + entry.cleared == entry.next_index
 
 
 def assert_columns_in_step(store: Store) -> None:
@@ -627,5 +823,7 @@ def test_the_columns_stay_in_step_whatever_comes(steps: list[Any], max_rows: int
             producer, messages = step
             store.apply(producer, messages, NOW)
         assert_columns_in_step(store)
+        assert_counts_add_up(store)
     store.load(store.connections())
     assert_columns_in_step(store)
+    assert_counts_add_up(store)

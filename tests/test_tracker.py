@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from wsinspect import WSInspectConfig
-from wsinspect.capture.tracker import ConnectionTracker, cut_text
+from wsinspect.capture.tracker import ConnectionTracker, cut_text, is_disconnect
 from wsinspect.model import Connection, Frame
 from wsinspect.wire import FrameRecord, record_to_frame
 
@@ -422,6 +422,111 @@ def test_a_send_to_a_client_that_left() -> None:
     closing.send({"type": "websocket.close", "code": 1000}, 20.0)
     closing.client_gone(21.0)
     assert (closing.connection.state, closing.connection.close_code) == ("closing", 1000)
+
+
+# -- a disconnect exception that ends the handler after the client left is no error -------------
+
+
+class WebSocketDisconnect(Exception):  # Starlette's name (Starlette is not installed)
+    pass
+
+
+class AppDisconnect(WebSocketDisconnect):  # a subclass: recognised along the MRO
+    pass
+
+
+def disconnect_exceptions() -> list[BaseException]:
+    from litestar.exceptions import WebSocketDisconnect as LitestarDisconnect
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    return [
+        LitestarDisconnect(detail="disconnect event", code=1001),
+        ClientDisconnected(),
+        WebSocketDisconnect(1001),
+        AppDisconnect(),
+        ConnectionResetError(),
+    ]
+
+
+@pytest.mark.parametrize("exc", disconnect_exceptions(), ids=lambda exc: type(exc).__name__)
+def test_a_disconnect_exception_after_the_client_closed_is_the_normal_end(exc: BaseException) -> None:
+    assert is_disconnect(exc)
+    events = Events()
+    tracker = open_tracker(listener=events)
+    tracker.receive({"type": "websocket.disconnect", "code": 1001, "reason": ""}, 30.0)
+    tracker.error_raised(exc, 30.1)  # the framework's hook (Litestar's after_exception)
+    tracker.handler_failed(exc, 30.2)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by, conn.close_code, conn.disconnected_at, conn.error) == (
+        "closed",
+        "client",
+        1001,
+        30.0,
+        None,
+    )
+    assert events.changes == ["connecting", "open", "closed"]  # no update for a non-error
+
+
+@pytest.mark.parametrize("exc", disconnect_exceptions(), ids=lambda exc: type(exc).__name__)
+def test_a_disconnect_exception_after_a_failed_send_is_the_normal_end(exc: BaseException) -> None:
+    tracker = open_tracker()
+    tracker.client_gone(30.0)
+    tracker.handler_failed(exc, 30.1)
+    assert (tracker.connection.closed_by, tracker.connection.close_code, tracker.connection.error) == (
+        "client",
+        1006,
+        None,
+    )
+
+
+@pytest.mark.parametrize("exc", disconnect_exceptions(), ids=lambda exc: type(exc).__name__)
+def test_a_disconnect_exception_before_the_client_left_is_an_error(exc: BaseException) -> None:
+    tracker = open_tracker()
+    tracker.handler_failed(exc, 30.0)
+    conn = tracker.connection
+    assert (conn.state, conn.closed_by) == ("closed", "server")
+    assert conn.error is not None
+    assert conn.error.startswith(type(exc).__name__)
+
+
+def test_the_exception_a_failed_send_raised_is_no_error_whatever_its_type() -> None:
+    tracker = open_tracker()
+    failure = OSError("no such client")
+    tracker.send_failed(failure, 30.0)
+    tracker.handler_failed(failure, 30.1)
+    assert (tracker.connection.closed_by, tracker.connection.close_code, tracker.connection.error) == (
+        "client",
+        1006,
+        None,
+    )
+    other = open_tracker()
+    other.send_failed(OSError("no such client"), 30.0)
+    other.handler_failed(OSError("another one"), 30.1)  # not the send's: an error
+    assert other.connection.error == "OSError: another one"
+
+
+def test_a_real_error_after_the_client_closed_stays_an_error() -> None:
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    tracker = open_tracker()
+    tracker.receive({"type": "websocket.disconnect", "code": 1001, "reason": ""}, 30.0)
+    tracker.error_raised(ValueError("cleanup failed"), 30.1)  # Litestar's hook
+    # Litestar then sends its close to the departed client: uvicorn raises, the handler ends.
+    tracker.send({"type": "websocket.close", "code": 4500, "reason": "Internal Server Error"}, 30.2)
+    tracker.handler_failed(ClientDisconnected(), 30.3)
+    conn = tracker.connection
+    assert (conn.closed_by, conn.close_code, conn.error) == ("client", 1001, "ValueError: cleanup failed")
+    raw = open_tracker()
+    raw.receive({"type": "websocket.disconnect", "code": 1000, "reason": ""}, 30.0)
+    raw.handler_failed(ValueError("cleanup failed"), 30.1)
+    assert raw.connection.error == "ValueError: cleanup failed"
+
+
+def test_is_disconnect() -> None:
+    assert not is_disconnect(ValueError("x"))
+    assert not is_disconnect(OSError("x"))
+    assert not is_disconnect(KeyboardInterrupt())
+    assert is_disconnect(BrokenPipeError())
 
 
 # -- pings, pongs and the keepalive timeout (reported by the server, not by ASGI) ---------------

@@ -470,7 +470,8 @@ async def test_question_mark_shows_every_key() -> None:
 async def test_the_help_and_the_palette_list_every_binding() -> None:
     """Both are generated from the bindings: a new key cannot be left out of either."""
     bindings = InspectorApp.key_bindings()
-    declared = [b for owner in (InspectorApp, TimelineView) for b in owner.BINDINGS if isinstance(b, Binding)]
+    owners = (InspectorApp, TimelineView, ConnectionTable)
+    declared = [b for owner in owners for b in owner.BINDINGS if isinstance(b, Binding)]
     assert len(bindings) == len(declared) == len({b.id for b in declared})
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -545,7 +546,7 @@ async def test_the_detail_pane_shows_a_truncated_binary_frame_as_hex() -> None:
         line = app.timeline.render_line(app.timeline.cursor - int(app.timeline.scroll_offset.y))  # type: ignore[operator]
         assert re.search(r"c2 +→ binary +20\.0 KB ?✂ ?00 01 02 03", line.text), line.text
         shown = text_of(app.query_one(DetailPane))
-        assert f"truncated: {BINARY_TRUNCATED_KEPT} of {BINARY_TRUNCATED_SIZE} bytes kept" in shown
+        assert f"truncated: {BINARY_TRUNCATED_KEPT:,} of {BINARY_TRUNCATED_SIZE:,} bytes kept" in shown
         assert "00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|" in shown
         assert "00000040  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  |@ABCDEFGHIJKLMNO|" in shown
 
@@ -854,8 +855,8 @@ async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> No
             ]
             await wait_for(pilot, lambda: "5 frames" in status(app), "the header's counts")
             line = status(app)
-            assert "0 active / 1 connections" in line
-            assert "1 apps" in line
+            assert "0 active / 1 connection " in line
+            assert "1 app " in line
             assert "following" in line
             await wait_for(pilot, lambda: "/ws/echo?x=1" in text_of(app.table), "the connection's row on screen")
             # The newest row is selected and shown in the detail pane.

@@ -24,6 +24,7 @@ import pytest
 from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import WebSocketDisconnect as LitestarWebSocketDisconnect
 from litestar.handlers import BaseRouteHandler
 from servers import WS_IMPLEMENTATIONS, RunningServer, run_server, wait_until
 from websockets.asyncio.client import ClientConnection, connect
@@ -602,3 +603,108 @@ async def test_http_passes_through(serve: Callable[..., RunningServer], kind: st
     assert plain[0][0] == 200
     for recorder in recorders:
         assert await server.call(recorder.connections) == []
+
+
+# -- 9. a handler that lets the client's disconnect end it (issue 11, item 1) ------------------
+
+
+class WebSocketDisconnect(Exception):
+    """What Starlette's ``receive_text`` raises on a ``websocket.disconnect`` (Starlette is not installed)."""
+
+
+async def raw_plain_echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A raw ASGI echo that, like a Starlette handler, ends by raising on the client's disconnect;
+    ``/echo-then-fail`` raises a ValueError instead (a real error, raised after the disconnect)."""
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            if scope["path"] == "/echo-then-fail":
+                raise ValueError("cleanup failed")
+            raise WebSocketDisconnect(message.get("code"))
+        await send({"type": "websocket.send", "text": message["text"]})
+
+
+def plain_echo_litestar_app(*plugins: WSInspectPlugin) -> Litestar:
+    """The most common Litestar handler, which never catches the disconnect, and one whose cleanup fails."""
+
+    @websocket("/echo")
+    async def echo(socket: WebSocket[Any, Any, Any]) -> None:
+        await socket.accept()
+        while True:
+            await socket.send_text(await socket.receive_text())
+
+    @websocket("/echo-then-fail")
+    async def echo_then_fail(socket: WebSocket[Any, Any, Any]) -> None:
+        await socket.accept()
+        try:
+            while True:
+                await socket.send_text(await socket.receive_text())
+        except LitestarWebSocketDisconnect:
+            raise ValueError("cleanup failed") from None
+
+    return Litestar(route_handlers=[echo, echo_then_fail], plugins=list(plugins))
+
+
+def plain_echo_app(kind: str) -> tuple[Any, Recorder, str]:
+    """(ASGI app, its recorder, lifespan) with the plain echo handlers above."""
+    if kind == "plugin":
+        plugin = WSInspectPlugin()
+        return plain_echo_litestar_app(plugin), plugin.recorder, "on"
+    if kind == "litestar-middleware":  # the whole Litestar app wrapped, no plugin
+        middleware = WSInspectMiddleware(plain_echo_litestar_app())
+        return middleware, middleware.recorder, "on"
+    middleware = WSInspectMiddleware(raw_plain_echo_app)
+    return middleware, middleware.recorder, "off"
+
+
+async def finished(server: RunningServer, recorder: Recorder, count: int) -> list[Connection]:
+    """Wait until ``recorder`` holds ``count`` connections, closed and with their handlers ended."""
+    _, connections = await wait_until(
+        lambda: server.call(lambda: (len(recorder._open), recorder.connections())),
+        lambda seen: seen[0] == 0 and len(seen[1]) == count and all(c.state == "closed" for c in seen[1]),
+        what=f"{count} finished connection(s)",
+    )
+    return connections  # type: ignore[no-any-return]
+
+
+async def echo_and_close(url: str, texts: Sequence[str], code: int) -> None:
+    async with asyncio.timeout(CLIENT_TIMEOUT), client(url) as ws:
+        for text in texts:
+            await ws.send(text)
+            assert await ws.recv() == text
+        await ws.close(code)
+
+
+@pytest.mark.parametrize("kind", ["plugin", "litestar-middleware", "raw"])
+@pytest.mark.parametrize("code", [1001, 1000])
+async def test_a_client_close_that_ends_a_plain_handler_is_no_error(
+    serve: Callable[..., RunningServer], kind: str, code: int
+) -> None:
+    app, recorder, lifespan = plain_echo_app(kind)
+    server = serve(app, lifespan=lifespan)
+    texts = ["one", "two", "three"]
+    await echo_and_close(server.ws_url("/echo"), texts, code)
+
+    [conn] = await finished(server, recorder, 1)
+    assert (conn.state, conn.closed_by, conn.close_code, conn.close_reason) == ("closed", "client", code, "")
+    assert conn.error is None  # the handler's WebSocketDisconnect (or uvicorn's ClientDisconnected) is the normal end
+    expected: list[tuple[Any, ...]] = []
+    for text in texts:
+        expected += [("received", "text", text, None), ("sent", "text", text, None)]
+    assert frame_list(conn) == [*expected, ("received", "close", "", code)]
+
+
+@pytest.mark.parametrize("kind", ["plugin", "raw"])
+async def test_an_error_raised_after_the_client_left_is_still_an_error(
+    serve: Callable[..., RunningServer], kind: str
+) -> None:
+    # (Without the plugin, Litestar's own exception handling hides the ValueError from a wrapping middleware.)
+    app, recorder, lifespan = plain_echo_app(kind)
+    server = serve(app, lifespan=lifespan)
+    await echo_and_close(server.ws_url("/echo-then-fail"), ["one"], 1001)
+
+    [conn] = await finished(server, recorder, 1)
+    assert (conn.state, conn.closed_by, conn.close_code) == ("closed", "client", 1001)
+    assert conn.error == "ValueError: cleanup failed"

@@ -144,7 +144,7 @@ def _inspect_file(path: Path) -> int:
 
     session = read_session(path)
     store = Store()
-    store.load(session.connections)
+    store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
     InspectorApp(store, source=str(path)).run()
     return 0
 

@@ -18,6 +18,7 @@ ClosedBy = Literal["server", "client"]
 
 STATES: Final = ("connecting", "open", "closing", "closed")
 
+REDACTED: Final = "[redacted]"  # the value recorded for a header (or query parameter) kept secret
 # The close a server sends when its keepalive ping goes unanswered (uvicorn, websockets).
 KEEPALIVE_TIMEOUT_CODE: Final = 1011
 KEEPALIVE_TIMEOUT_REASON: Final = "keepalive ping timeout"
@@ -98,6 +99,15 @@ class Connection(msgspec.Struct, kw_only=True):
     bytes_received: int = 0
     messages_dropped: int = 0
     # Extra keys (readers ignore the ones they do not know).
+    # Why frames are missing: ``messages_dropped`` is ``messages_not_kept + messages_lost`` (in
+    # files written before these two existed both are 0, and the reason is unknown).
+    # Not kept: let go by a buffer by design: frames from before the inspector was listening that
+    # the app's replay buffer (``max_messages``) no longer held, and frames beyond the inspector's
+    # own per-connection limit.
+    messages_not_kept: int = 0
+    # Lost in transit while the inspector was listening: the app's queue overflowed, and the replay
+    # that followed could no longer fill the gap.
+    messages_lost: int = 0
     client: str | None = None
     scheme: str = "ws"
     headers: list[tuple[str, str]] = msgspec.field(default_factory=list)

@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from ..model import Connection
 from ..paths import safe_to_connect
 from ..wire import (
@@ -46,6 +48,9 @@ SLICE = 0.05
 BATCH_BYTES = 4 * 1024 * 1024  # payload bytes per wire message, well under the inspector's 16 MiB
 FRAME_OVERHEAD = 64  # bytes of a frame's other fields, encoded (generously)
 MAX_BACKOFF = 1.0
+# Seconds between checks, while nothing flows, that the inspector is still there: one that quits
+# is noticed, and the next one found and given a replay, within about a second with no traffic.
+IDLE_CHECK = 0.5
 SEND_BUFFER = 4 * 1024 * 1024
 
 # What the app still holds of a connection, for a replay: its key, metadata and newest frames.
@@ -114,7 +119,11 @@ class Emitter:
         if self._thread is None:
             self.start()
         if self.live:
-            self.frame_recorded((key, connection))  # type: ignore[arg-type]
+            # A copy, as it is now: the tracker goes on changing its record, and the writer encodes
+            # this up to a slice later, when the connection may already be closed. The queued update
+            # must say what was true at its place among the frames. (Changes are rare: accept, close,
+            # error, round-trip times; never a data message.)
+            self.frame_recorded((key, msgspec.structs.replace(connection)))  # type: ignore[arg-type]
 
     # -- the writer thread -------------------------------------------------------------------
 
@@ -200,10 +209,14 @@ class Emitter:
             if not queue:
                 # Nothing flows: sleep until the next event (its append sets the event).
                 self._idle = True
+                woken = True
                 if not queue:
-                    self._wake.wait(0.5)
+                    woken = self._wake.wait(IDLE_CHECK)
                     self._wake.clear()
                 self._idle = False
+                if not woken and not queue and not self._stop.is_set() and _peer_closed(sock):
+                    # A write would tell, but an idle app has none to make: look instead.
+                    raise ConnectionResetError("the inspector closed the connection")
             if self._stop.is_set():
                 self._drain(sock)
                 return
@@ -248,6 +261,15 @@ class Emitter:
             events.extend(records)
         sock.sendall(encode(self._messages(events)))
         self.replays += 1
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """Whether the inspector closed its end. It never writes to the app, so the socket turns
+    readable only when it goes: a peek then finds the end of the stream. Never blocks, reads nothing."""
+    try:
+        return not sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False  # nothing to read: still there
 
 
 def _default_app_name() -> str:

@@ -99,9 +99,9 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     async def tracked_send(message: Message) -> None:
         try:
             await send(message)
-        except OSError:
+        except OSError as exc:
             # The server could not deliver it: the client is gone (uvicorn's ClientDisconnected).
-            guard.call(tracker.client_gone)
+            guard.call(tracker.send_failed, exc)
             raise
         if guard.working:
             try:

@@ -16,17 +16,15 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from itertools import count
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
 from ..config import WSInspectConfig
-from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, ClosedBy, Connection, Direction, Frame
+from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, REDACTED, ClosedBy, Connection, Direction, Frame
 from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, frame_code, record_to_frame
 
-__all__ = ("ConnectionTracker", "TrackerListener", "cut_text")
-
-REDACTED = "[redacted]"
+__all__ = ("ConnectionTracker", "TrackerListener", "cut_text", "is_disconnect")
 
 
 # Connection keys: small numbers that name a connection in this process's frame records.
@@ -44,7 +42,9 @@ class TrackerListener(Protocol):
     def frame_recorded(self, record: FrameRecord) -> None:
         """A new frame; its index (``record[1]``) numbers the connection's frames from 0, dropped ones included."""
 
-    def connection_changed(self, key: int, connection: Connection) -> None: ...
+    def connection_changed(self, key: int, connection: Connection) -> None:
+        """The connection's record changed; ``connection`` is the tracker's own, which goes on
+        changing: a listener that keeps it for later must keep a copy."""
 
 
 class ConnectionTracker:
@@ -55,6 +55,7 @@ class ConnectionTracker:
         "_bytes_received",
         "_bytes_sent",
         "_capacity",
+        "_client_left",
         "_connection",
         "_limit",
         "_listener",
@@ -63,6 +64,7 @@ class ConnectionTracker:
         "_records",
         "_rtt_count",
         "_rtt_total",
+        "_send_error",
         "_sent",
         "key",
     )
@@ -89,6 +91,10 @@ class ConnectionTracker:
         # The counts live here while messages flow (a slot is far cheaper to bump than a field of
         # the Connection struct) and go into the Connection whenever it is read.
         self._sent = self._received = self._bytes_sent = self._bytes_received = 0
+        # The app heard that the client is gone (a websocket.disconnect, or a send that failed):
+        # a disconnect exception that ends the handler from then on is the normal end, no error.
+        self._client_left = False
+        self._send_error: BaseException | None = None  # what the failed send raised
         self._connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
             path=_text(scope.get("path")),
@@ -131,19 +137,35 @@ class ConnectionTracker:
 
     def handler_returned(self, now: float) -> None:
         # Returning without a close still ends the connection: the server closes it.
+        self._send_error = None  # the handler is done: its frames need not be kept alive
         self._end(now, "server")
 
     def error_raised(self, exc: BaseException, now: float) -> None:
-        """Note an exception of the handler that a framework caught and turned into a close."""
+        """Note an exception of the handler that a framework caught and turned into a close.
+
+        A disconnect exception (Litestar's or Starlette's ``WebSocketDisconnect``, uvicorn's
+        ``ClientDisconnected``) after the app heard that the client left is how a handler that
+        does not catch it ends normally: no error. Any other exception is one, whenever raised.
+        """
+        if self._client_left and (exc is self._send_error or is_disconnect(exc)):
+            return
         self.connection.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         self._changed()
 
     def handler_failed(self, exc: BaseException, now: float) -> None:
         self.error_raised(exc, now)
+        self._send_error = None
         self._end(now, "server")
+
+    def send_failed(self, exc: BaseException, now: float) -> None:
+        """The server raised ``exc`` from a send: the client is gone (and ``exc``, should it end
+        the handler, is no error of the handler's)."""
+        self._send_error = exc
+        self.client_gone(now)
 
     def client_gone(self, now: float) -> None:
         """A send failed because the client had gone without the app hearing of it."""
+        self._client_left = True
         conn = self.connection
         if conn.state in ("connecting", "open"):
             conn.close_code = 1006
@@ -153,6 +175,7 @@ class ConnectionTracker:
     def handler_cancelled(self, now: float) -> None:
         # The task was cancelled from outside (server shutdown, a dropped transport): who
         # ended the connection is not known here.
+        self._send_error = None
         self.connection.error = "cancelled"
         self._end(now, None)
 
@@ -309,6 +332,7 @@ class ConnectionTracker:
         self._close_frame(SENT, code, reason, now)
 
     def _disconnect(self, message: dict[str, Any], now: float) -> None:
+        self._client_left = True
         conn = self.connection
         if conn.state == "closed":
             return
@@ -372,6 +396,20 @@ class ConnectionTracker:
     def _changed(self) -> None:
         if self._listener is not None:
             self._listener.connection_changed(self.key, self.connection)
+
+
+# The exceptions that say the client is gone, by class name (any class along the MRO), so that
+# recognising them imports no framework: Litestar's and Starlette's WebSocketDisconnect (raised
+# by receive after a websocket.disconnect), uvicorn's ClientDisconnected (an OSError raised by a
+# send to a client that left).
+DISCONNECT_EXCEPTIONS: Final = frozenset({"WebSocketDisconnect", "ClientDisconnected"})
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` says the client is gone: a disconnect exception, or a lost connection."""
+    if isinstance(exc, ConnectionError):  # BrokenPipeError, ConnectionResetError: the peer went away
+        return True
+    return any(cls.__name__ in DISCONNECT_EXCEPTIONS for cls in type(exc).__mro__)
 
 
 def cut_text(text: str, limit: int) -> str:

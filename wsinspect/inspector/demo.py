@@ -54,6 +54,15 @@ async def chat(socket: WebSocket[Any, Any, Any]) -> None:
         pass  # the client left: wsinspect shows its close code and reason
 
 
+@websocket("/ws/echo")
+async def echo(socket: WebSocket[Any, Any, Any]) -> None:
+    """The most common handler: it never catches the disconnect. When the client closes, Litestar
+    raises WebSocketDisconnect out of receive_text; wsinspect shows a clean close, no error."""
+    await socket.accept()
+    while True:
+        await socket.send_text(await socket.receive_text())
+
+
 @websocket("/ws/ticker")
 async def ticker(socket: WebSocket[Any, Any, Any]) -> None:
     """Binary frames: a sequence number and a price, packed little-endian; then a normal close."""
@@ -92,7 +101,7 @@ async def admin(socket: WebSocket[Any, Any, Any]) -> None:
 
 def demo_app(socket_path: Path) -> Litestar:
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
-    return Litestar(route_handlers=[chat, ticker, upload, jobs, admin], plugins=[plugin])
+    return Litestar(route_handlers=[chat, echo, ticker, upload, jobs, admin], plugins=[plugin])
 
 
 # -- the simulated clients -------------------------------------------------------------------
@@ -114,6 +123,16 @@ async def chat_client(base: str, user: str) -> None:
                 await ws.ping(b"client-ping")
             await asyncio.sleep(0.5)
         await ws.close(4001, f"{user} left the room")
+
+
+async def echo_client(base: str, page: str) -> None:
+    """A browser page: a few messages echoed, then the tab closes (1001 Going Away)."""
+    async with connect(f"{base}/ws/echo?page={page}", ping_interval=None) as ws:
+        for n in range(random.randint(2, 5)):
+            await ws.send(f"{page}: keystroke {n}")
+            await ws.recv()
+            await asyncio.sleep(0.3)
+        await ws.close(1001)
 
 
 async def ticker_client(base: str) -> None:
@@ -191,6 +210,7 @@ class DemoTraffic:
         clients = [
             asyncio.create_task(forever(lambda: chat_client(base, "alice"), 1.0)),
             asyncio.create_task(forever(lambda: chat_client(base, "bob"), 2.0)),
+            asyncio.create_task(forever(lambda: echo_client(base, "search"), 1.5)),
             asyncio.create_task(forever(lambda: ticker_client(base), 1.0)),
             asyncio.create_task(forever(lambda: upload_client(base), 8.0)),
             asyncio.create_task(forever(lambda: jobs_client(base), 6.0)),

@@ -6,7 +6,10 @@ import base64
 import binascii
 import contextlib
 import os
+import re
 import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,27 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from ..model import Connection, Frame
+from .formatting import counted
 
-__all__ = ("FORMAT", "VERSION", "Session", "SessionFileError", "dumps", "loads", "read_session", "write_session")
+__all__ = (
+    "FORMAT",
+    "VERSION",
+    "Session",
+    "SessionFileError",
+    "Written",
+    "dumps",
+    "har_left_out",
+    "loads",
+    "read_session",
+    "write_session",
+)
 
 FORMAT = "wsinspect.session"
 VERSION = 1
 _BINARY_KINDS = frozenset({"binary", "ping", "pong"})
+# What HAR's _webSocketMessages can hold (opcode 1 and 2); pings, pongs and closes have no place.
+_HAR_KINDS = frozenset({"text", "binary"})
+_PLURALS = {"ping": "pings", "pong": "pongs", "close": "closes"}
 
 
 class Session(msgspec.Struct, kw_only=True):
@@ -37,16 +55,65 @@ class SessionFileError(Exception):
 # -- writing ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What :func:`write_session` put in a file, and what the file's format had no place for."""
+
+    path: Path
+    connections: int
+    frames: int  # frames the file holds
+    total: int  # frames of the session it was given
+    har: bool = False
+    # Frames of each kind the format left out, by message type ("ping", "pong", "close"; only
+    # HAR leaves any out): ``frames + sum(left_out.values()) == total``.
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def omitted(self) -> int:
+        return self.total - self.frames
+
+    def left_out_text(self) -> str:
+        """ "760 pings, pongs and closes have no place in HAR", or "" when nothing was left out."""
+        if not self.omitted:
+            return ""
+        kinds = [_PLURALS.get(kind, kind) if self.omitted != 1 else kind for kind in self.left_out]
+        listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+        return f"{self.omitted:,} {listed} {'has' if self.omitted == 1 else 'have'} no place in HAR"
+
+    def summary(self) -> str:
+        """One line for the user: "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings,
+        pongs and closes have no place in HAR)", or "wrote 1 connection, 12 frames to s.json"."""
+        connections = counted(self.connections, "connection")
+        if not self.omitted:
+            return f"wrote {connections}, {counted(self.frames, 'frame')} to {self.path}"
+        return f"wrote {connections}, {self.frames:,} frames of {self.total:,} to {self.path} ({self.left_out_text()})"
+
+
+def har_left_out(connections: list[Connection]) -> dict[str, int]:
+    """How many frames of each kind a HAR file of ``connections`` leaves out (pings, pongs, closes)."""
+    left_out = Counter(
+        frame.message_type
+        for connection in connections
+        for frame in connection.messages
+        if frame.message_type not in _HAR_KINDS
+    )
+    return {kind: left_out[kind] for kind in ("ping", "pong", "close") if left_out[kind]}
+
+
 def dumps(connections: list[Connection], exported_at: float, *, har: bool = False) -> bytes:
     if har:
-        return msgspec.json.format(msgspec.json.encode(_to_har(connections)), indent=1)
+        return msgspec.json.format(msgspec.json.encode(_to_har(connections, exported_at)), indent=1)
     session = Session(exported_at=exported_at, connections=connections)
     return msgspec.json.format(msgspec.json.encode(session), indent=1)
 
 
-def write_session(path: Path, connections: list[Connection], exported_at: float) -> None:
-    """Write atomically (a temporary file, then a rename): HAR when the name ends in ``.har``."""
-    data = dumps(connections, exported_at, har=path.suffix.lower() == ".har")
+def write_session(path: Path, connections: list[Connection], exported_at: float) -> Written:
+    """Write atomically (a temporary file, then a rename): HAR when the name ends in ``.har``.
+
+    Returns what was written: HAR has no place for pings, pongs and closes (``Written.left_out``).
+    """
+    har = path.suffix.lower() == ".har"
+    data = dumps(connections, exported_at, har=har)
     directory = path.parent
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -61,6 +128,9 @@ def write_session(path: Path, connections: list[Connection], exported_at: float)
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise SessionFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+    total = sum(len(connection.messages) for connection in connections)
+    left_out = har_left_out(connections) if har else {}
+    return Written(path, len(connections), total - sum(left_out.values()), total, har, left_out)
 
 
 def check_writable(path: Path) -> None:
@@ -97,8 +167,8 @@ def loads(data: bytes) -> Session:
     """A session from session JSON or HAR bytes."""
     try:
         document = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        raise SessionFileError("not a JSON file") from None
+    except msgspec.DecodeError as exc:
+        raise SessionFileError(_json_error(data, str(exc))) from None
     if isinstance(document, dict) and isinstance(document.get("log"), dict):
         return _from_har(document["log"])
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -118,6 +188,39 @@ def loads(data: bytes) -> Session:
     return session
 
 
+_MALFORMED = re.compile(r"JSON is malformed: (?P<reason>.*) \(byte (?P<offset>\d+)\)$")
+
+
+def _json_error(data: bytes, message: str) -> str:
+    """What is wrong with bytes msgspec could not decode, and where, in one line."""
+    if not data.strip():
+        return "an empty file, not JSON"
+    if message.startswith("Input data was truncated"):
+        end = len(data.rstrip())
+        return f"truncated JSON: the file ends early, at {_where(data, end)}, before the document is complete"
+    if message.startswith("Invalid UTF-8"):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"invalid JSON at {_where(data, exc.start)}: not UTF-8 text"
+        return f"invalid JSON: {message}"  # pragma: no cover - msgspec and Python agree on UTF-8
+    match = _MALFORMED.match(message)
+    if match is None:  # pragma: no cover - msgspec's other messages
+        return f"invalid JSON: {message}"
+    offset = int(match["offset"])
+    if data.lstrip()[:1] not in (b"{", b"["):  # no session or HAR file starts so: not JSON at all
+        return f"not a JSON file: {match['reason']} at {_where(data, offset)}"
+    return f"invalid JSON at {_where(data, offset)}: {match['reason']}"
+
+
+def _where(data: bytes, offset: int) -> str:
+    """ "line 3, column 7 (byte 40)": lines and columns from 1, columns in characters."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line:,}, column {column:,} (byte {offset:,})"
+
+
 def _unbase64(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
@@ -132,7 +235,7 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _to_har(connections: list[Connection]) -> dict[str, Any]:
+def _to_har(connections: list[Connection], exported_at: float) -> dict[str, Any]:
     from .. import __version__
 
     return {
@@ -140,6 +243,8 @@ def _to_har(connections: list[Connection]) -> dict[str, Any]:
             "version": "1.2",
             "creator": {"name": "wsinspect", "version": __version__},
             "entries": [_har_entry(connection) for connection in connections],
+            # HAR has no export time of its own; `wsinspect open` shows the file as of this moment.
+            "_wsinspect": {"exported_at": exported_at},
         }
     }
 
@@ -206,7 +311,23 @@ def _from_har(log: dict[str, Any]) -> Session:
             connections.append(_har_connection(entry, number))
         except (KeyError, TypeError, ValueError, AttributeError, msgspec.ValidationError) as exc:
             raise SessionFileError(f"HAR entry {number} is not a WebSocket entry wsinspect can read: {exc}") from None
-    return Session(exported_at=0.0, connections=connections)
+    return Session(exported_at=_har_exported_at(log, connections), connections=connections)
+
+
+def _har_exported_at(log: dict[str, Any], connections: list[Connection]) -> float:
+    """When a HAR file was written: as wsinspect noted it, else the latest moment it records."""
+    known = log.get("_wsinspect")
+    exported_at = known.get("exported_at") if isinstance(known, dict) else None
+    if isinstance(exported_at, int | float) and not isinstance(exported_at, bool):
+        return float(exported_at)
+    moments = [
+        moment
+        for connection in connections
+        for moment in (connection.connected_at, connection.accepted_at, connection.disconnected_at)
+        if moment is not None
+    ]
+    moments += [frame.timestamp for connection in connections for frame in connection.messages]
+    return max(moments, default=0.0)
 
 
 def _har_connection(entry: dict[str, Any], number: int) -> Connection:

@@ -14,6 +14,7 @@ from ..model import Frame, describe_close
 __all__ = (
     "ARROWS",
     "ELLIPSIS",
+    "format_count",
     "format_duration",
     "format_offset",
     "format_size",
@@ -44,15 +45,25 @@ def format_offset(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
+def format_count(n: int) -> str:
+    """A count with thousands separators: "999", "1,234", "1,234,567"."""
+    return f"{n:,}"
+
+
+def counted(number: int, noun: str) -> str:
+    """A count and its noun: "1 app", "2 apps", "3,480 frames"."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def format_duration(seconds: float) -> str:
-    """A short duration: "0.4s", "59.9s", "1m 05s", "1h 02m"."""
+    """A short duration: "0.4s", "59.9s", "1m 05s", "1h 02m", "1,234h 00m"."""
     tenths = round(seconds * 10) if math.isfinite(seconds) and seconds > 0 else 0
     if tenths < 600:
         return f"{tenths / 10:.1f}s"
     whole = tenths // 10
     if whole < 3600:
         return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 3600:,}h {whole % 3600 // 60:02d}m"
 
 
 def short_duration(seconds: float) -> str:
@@ -62,7 +73,7 @@ def short_duration(seconds: float) -> str:
 
 
 def format_size(n: int) -> str:
-    """Bytes, 1024-based: "999 B", "1.0 KB", "12.3 KB", "1.5 MB"."""
+    """Bytes, 1024-based: "999 B", "1.0 KB", "12.3 KB", "1.5 MB" (and "2,000.0 PB")."""
     if n < 1000:
         return f"{n} B"
     value = n / 1024
@@ -71,7 +82,7 @@ def format_size(n: int) -> str:
         if value < 999.95:
             return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} PB"
+    return f"{value:,.1f} PB"
 
 
 # -- previews ----------------------------------------------------------------------------------

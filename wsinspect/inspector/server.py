@@ -80,12 +80,18 @@ class InspectorServer:
             while data := await reader.read(READ_SIZE):
                 self._reads += 1
                 messages = decoder.feed(data)
+                hello = None
                 if producer is None and decoder.hello is not None:
                     hello = decoder.hello
-                    producer = self.producers[key] = Producer(key, hello.pid, hello.app)
-                    store.add_system_event(time.time(), f"{hello.app} (pid {hello.pid}) connected")
+                    now = time.time()
+                    # A new link: its connections opened since ``now`` had every frame recorded
+                    # while the inspector listened (the store tells lost frames by it).
+                    producer = self.producers[key] = Producer(key, hello.pid, hello.app, since=now)
                 if producer is not None:
                     store.apply(producer, messages, time.time())
+                if hello is not None:
+                    # After the replay that came with the hello: the rows before it are older.
+                    store.add_system_event(time.time(), f"{hello.app} (pid {hello.pid}) connected")
             decoder.close()
         except (ConnectionError, asyncio.CancelledError):
             pass  # the producer went away, or the inspector is closing

@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import Final, Literal
@@ -69,11 +69,15 @@ def _row_time(row: Row) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Producer:
-    """One app process streaming to the inspector."""
+    """One app process streaming to the inspector, over one link (a new link, a new key).
+
+    ``since`` is when the link began (its hello arrived, Unix seconds), None when not known.
+    """
 
     key: int
     pid: int
     app: str
+    since: float | None = None
 
 
 @dataclass(slots=True)
@@ -84,6 +88,14 @@ class ConnectionEntry:
     frames: deque[Frame]
     number: int = 0  # the connection's number in Store.owners
     next_index: int = 0  # the index the next new frame should have; lower ones are repeats
+    # The producer link (its key) the newest frame came over, repeats included; -1 before any.
+    link: int = -1
+    # Of ``connection.messages_not_kept``: the frames this inspector's own per-connection limit
+    # (``Store.max_messages``) let go; the rest the app's replay buffer let go.
+    evicted: int = 0
+    # Frames numbered before the last ``Store.clear()``: cleared on purpose, so neither dropped,
+    # not kept nor lost. ``len(frames) + messages_dropped + cleared == next_index`` while live.
+    cleared: int = 0
     unanswered_ping: float | None = None  # when the server's oldest ping without a pong went out
     # Messages and bytes of the frames seen here. The connection shows the larger of these and the
     # counts its producer last reported, which also cover frames that never reached the inspector.
@@ -99,6 +111,27 @@ class ConnectionEntry:
 @dataclass(slots=True)
 class Store:
     """Keeps per connection up to ``max_messages`` frames and counts what it drops.
+
+    A connection's ``messages_dropped`` (the frames of it the store does not hold) is split in
+    two, ``messages_not_kept + messages_lost``. Each frame carries its number in the connection
+    (``WireFrame.index``), so a gap in the numbers is frames that never arrived; the rule that says
+    why (in ``_count_gap``):
+
+    - lost (``messages_lost``): the gap follows a frame that came over the same producer link
+      (the missing ones were recorded while this link was up, so the app queued them and its queue
+      overflowed: FramesDropped, and the replay after it no longer held them); or the link has
+      reported a FramesDropped already; or the connection opened after the link began
+      (``Producer.since``), so every frame of it was recorded while the inspector listened.
+    - not kept (``messages_not_kept``): any other gap, that is one before the connection's first
+      frame over this link, on a link with no overflow yet, of a connection older than the link:
+      the first replay after the producer's hello starts at the oldest frame the app's replay
+      buffer (``max_messages``) still held, and the ones before it happened before this
+      inspector (or this link) was listening. Also every frame the store's own per-connection
+      limit lets go (counted in ``ConnectionEntry.evicted`` too).
+
+    One case is filed as not kept although lost: a connection older than the link with no frame
+    before it, whose first frames overflow the queue and whose next frame arrives before the
+    FramesDropped that reports them (or with ``since`` unknown, a new connection in that case).
 
     ``rows`` holds every frame and lifecycle event in arrival order, up to ``max_rows``
     rows; when it overflows the oldest tenth goes and ``rows_trimmed`` counts the rows gone.
@@ -118,12 +151,21 @@ class Store:
     owners: array[int] = field(default_factory=lambda: array("q"))
     rows_trimmed: int = 0
     frames_received: int = 0
+    # None while live; for a saved session, the moment it was exported (Unix seconds; a browser's
+    # HAR, which does not say, the latest moment it records): the file shows the connections as
+    # they were then, so nothing in it is "now" (an open connection is "open at export").
+    as_of: float | None = None
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
     _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
     # Connection id → its number in ``owners``; numbers are never given twice.
     _numbers: dict[str, int] = field(default_factory=dict)
     _next_number: int = 1
+    # FramesDropped messages seen per producer link (its key): what tells lost from not kept.
+    _overflows: dict[int, int] = field(default_factory=dict)
+    # Closed connections a clear removed: a replay (after an overflow, or a producer's reconnect)
+    # sends the app's recently closed connections again, and they must not come back.
+    _cleared_ids: set[str] = field(default_factory=set)
 
     @property
     def owner_limit(self) -> int:
@@ -155,8 +197,12 @@ class Store:
                 self._update(producer, message.key, message.connection, now)
                 changed.add(message.connection.connection_id)
             elif isinstance(message, FramesDropped):
+                self._overflows[producer.key] = self._overflows.get(producer.key, 0) + 1
                 self.add_system_event(
-                    now, f"{producer.app} (pid {producer.pid}): {message.count} frames dropped", "warning"
+                    now,
+                    f"{producer.app} (pid {producer.pid}): {message.count:,} frames dropped in transit "
+                    "(its queue overflowed)",
+                    "warning",
                 )
         if len(self.rows) > self.max_rows:
             self._trim()
@@ -164,9 +210,17 @@ class Store:
             for listener in self.listeners:
                 listener(changed)
 
-    def load(self, connections: list[Connection]) -> None:
-        """Hold the connections of a saved session, their timeline rebuilt in time order."""
-        self.clear()
+    def load(self, connections: list[Connection], exported_at: float | None = None) -> None:
+        """Hold the connections of a saved session, their timeline rebuilt in time order.
+
+        ``exported_at`` (the file's) becomes ``as_of``. Whatever the store held before goes.
+        """
+        self._forget_rows()
+        self.entries.clear()
+        self._by_key.clear()
+        self._numbers.clear()
+        self._cleared_ids.clear()
+        self.as_of = exported_at
         rows: list[Row] = []
         for connection in connections:
             connection_id, frames = connection.connection_id, connection.messages
@@ -177,8 +231,13 @@ class Store:
             )
             entry.next_index = connection.messages_dropped + len(frames)
             self.entries[connection_id] = entry
-            rows.extend(zip(repeat(connection_id), lifecycle_events(None, connection)))
+            # Connect and accept before the frames, the ending after them, as live: a close frame
+            # and the "closed by" row often share their time, and the sort below keeps this order.
+            events = lifecycle_events(None, connection)
+            opening = 1 + (connection.accepted_at is not None)
+            rows.extend(zip(repeat(connection_id), events[:opening]))
             rows.extend(zip(repeat(connection_id), frames))
+            rows.extend(zip(repeat(connection_id), events[opening:]))
             self.frames_received += len(frames)
         rows.sort(key=_row_time)
         self.rows = rows
@@ -199,16 +258,34 @@ class Store:
         )
 
     def clear(self) -> None:
-        # Connections still open keep their keys: their next frame or update brings them back,
-        # frames anew. Their numbering, the counts of frames seen and an unanswered ping carry on.
+        """Forget every frame and event, and the closed connections; the others stay, emptied.
+
+        A connection not closed keeps its entry in ``entries`` (the same object, so its producer
+        keys still find it): all its metadata (path, state, client, headers, observability...),
+        its number, the counts its app reports and an unanswered ping. Its frames go, and its
+        dropped, not-kept and lost counts start again from 0: the frames cleared on purpose are
+        counted in ``entry.cleared`` only. A closed connection goes for good: a replay that sends
+        it again does not bring it back.
+        """
+        for connection_id, entry in list(self.entries.items()):
+            connection = entry.connection
+            if connection.state == "closed":
+                del self.entries[connection_id]
+                self._cleared_ids.add(connection_id)
+                continue
+            entry.frames.clear()
+            entry.cleared = entry.next_index
+            entry.evicted = 0
+            connection.messages_dropped = connection.messages_not_kept = connection.messages_lost = 0
+        entries = self.entries
         self._by_key = {
-            key: replace(entry, frames=deque(maxlen=self.max_messages))
-            for key, entry in self._by_key.items()
-            if entry.connection.state != "closed"
+            key: entry for key, entry in self._by_key.items() if entries.get(entry.connection.connection_id) is entry
         }
-        # They keep their numbers too; the others' go (a new number if their id comes back).
-        self._numbers = {entry.connection.connection_id: entry.number for entry in self._by_key.values()}
-        self.entries.clear()
+        # The connections kept keep their numbers; the others' go (a new number if one comes back).
+        self._numbers = {connection_id: entry.number for connection_id, entry in entries.items()}
+        self._forget_rows()
+
+    def _forget_rows(self) -> None:
         self.system_events.clear()
         self.rows_trimmed += len(self.rows)
         self.rows.clear()
@@ -227,10 +304,9 @@ class Store:
         connection_id = update.connection_id
         entry = self.entries.get(connection_id)
         if entry is None:
-            kept = self._by_key.get((producer.key, key))
-            if kept is not None and kept.connection.connection_id == connection_id:
-                entry = self.entries[connection_id] = kept  # cleared while open: it comes back
-        if entry is None:
+            if connection_id in self._cleared_ids:
+                self._by_key.pop((producer.key, key), None)  # its frames are not news either
+                return
             entry = ConnectionEntry(update, deque(maxlen=self.max_messages), self.connection_number(connection_id))
             self.entries[connection_id] = entry
             before = None
@@ -251,7 +327,10 @@ class Store:
             messages_received=max(held.messages_received, update.messages_received, entry.seen_received),
             bytes_sent=max(held.bytes_sent, update.bytes_sent, entry.seen_bytes_sent),
             bytes_received=max(held.bytes_received, update.bytes_received, entry.seen_bytes_received),
-            messages_dropped=held.messages_dropped if before is not None else 0,  # counted here
+            # Counted here (from gaps and evictions), never taken from the app.
+            messages_dropped=held.messages_dropped if before is not None else 0,
+            messages_not_kept=held.messages_not_kept if before is not None else 0,
+            messages_lost=held.messages_lost if before is not None else 0,
             pid=producer.pid,
             app=producer.app,
         )
@@ -263,12 +342,12 @@ class Store:
         append_row = self.rows.append
         append_code = self.codes.append
         append_owner = self.owners.append
-        entries = self.entries
         last_key = -1
         entry: ConnectionEntry | None = None
         connection_id = ""
         number = 0
         added = 0
+        linked = False  # whether the entry had a frame over this link before the one at hand
         for wire in frames:
             key = wire.key
             if key != last_key:
@@ -278,23 +357,28 @@ class Store:
                     continue
                 connection_id = entry.connection.connection_id
                 number = entry.number
-                if connection_id not in entries:  # cleared while open: it comes back
-                    entries[connection_id] = entry
+                linked = entry.link == producer_key
+                entry.link = producer_key
                 changed.add(connection_id)
             if entry is None:
                 continue  # its metadata was lost with an overflow: the replay that follows brings both
             index = wire.index
             expected = entry.next_index
-            if index < expected:
-                continue  # already have it (sent again by a replay)
             connection = entry.connection
-            if index != expected:  # frames the app's buffer or its queue lost leave a gap in the numbering
-                connection.messages_dropped += index - expected
+            if index != expected:
+                if index < expected:
+                    linked = True
+                    continue  # already have it (sent again by a replay)
+                # Frames the app's buffer or its queue let go leave a gap in the numbering.
+                self._count_gap(entry, producer, index - expected, linked)
+            linked = True
             entry.next_index = index + 1
             frame = wire.to_frame()
             held = entry.frames
-            if len(held) == held.maxlen:
+            if len(held) == held.maxlen:  # the oldest goes: not kept, by this inspector's limit
                 connection.messages_dropped += 1
+                connection.messages_not_kept += 1
+                entry.evicted += 1
             held.append(frame)
             code = wire.code
             append_row((connection_id, frame))
@@ -323,6 +407,16 @@ class Store:
             elif code == PONG:  # a pong the client sent
                 entry.unanswered_ping = None
         self.frames_received += added
+
+    def _count_gap(self, entry: ConnectionEntry, producer: Producer, missing: int, linked: bool) -> None:
+        """Count ``missing`` frames of a gap as lost or not kept (the rule is in the class docstring)."""
+        connection = entry.connection
+        connection.messages_dropped += missing
+        since = producer.since
+        if linked or self._overflows.get(producer.key) or (since is not None and connection.connected_at >= since):
+            connection.messages_lost += missing
+        else:
+            connection.messages_not_kept += missing
 
 
 def row_code(row: Row) -> int:

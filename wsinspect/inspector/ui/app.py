@@ -19,11 +19,13 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ...model import SystemEvent
 from ..files import SessionFileError, write_session
 from ..filters import FilterError, Filters
+from ..formatting import counted
 from ..server import InspectorServer
 from ..store import Store
 from .connections import ConnectionTable
@@ -49,17 +51,21 @@ class InspectorApp(App[None]):
     #status { height: 1; background: $panel; color: $text; padding: 0 1; }
     #filters { height: 1; padding: 0 1; color: $text-muted; }
     #filters.-active { color: $warning; }
-    #filter-input { display: none; height: 3; }
+    /* The filter box takes the filter line's place while it is open: nothing below it moves. */
+    #filter-input { display: none; height: 1; border: none; padding: 0 1; background: $boost; }
     #filter-input.-shown { display: block; }
+    #filters.-editing { display: none; }
     #top { height: 30%; min-height: 6; }
     #connections { width: 1fr; }
     #lifecycle { width: 56; padding: 0 1; border-left: solid $panel-lighten-2; }
     #timeline { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
     #detail-scroll { height: 25%; min-height: 4; border-top: solid $panel-lighten-2; padding: 0 1; }
     #legend { height: 1; padding: 0 1; color: $text-muted; }
-    .narrow #lifecycle { display: none; }
-    .narrow #top { height: 25%; }
+    Screen.-narrow #lifecycle { display: none; }
+    Screen.-narrow #top { height: 25%; }
     """
+    # Below 120 columns the lifecycle panel goes: the table needs the width.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (a ClassVar in App)
 
     # The footer shows the ones with show=True, in this order; the help and the palette show them all.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -154,6 +160,7 @@ class InspectorApp(App[None]):
         self.source = source or (f"listening on {server.path}" if server else "")
         self.export_dir = export_dir or Path.cwd()
         self.filters = Filters()
+        self.applied_filters = Filters()  # what the timeline shows: the filters, unless they failed
         self.filter_error = ""
         self._dirty: set[str] = set()
         store.listeners.append(self._mark_dirty)
@@ -198,7 +205,7 @@ class InspectorApp(App[None]):
         timeline = self.timeline
         timeline.focus()
         # A saved session reads from its start; a live one follows the newest frames.
-        timeline.following = self.server is not None
+        timeline.following = timeline.live = self.server is not None
         self._refresh_all()
         if self.server is None:
             timeline.action_first()
@@ -208,9 +215,6 @@ class InspectorApp(App[None]):
     async def on_unmount(self) -> None:
         if self.server is not None:
             await self.server.close()
-
-    def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < 120, "narrow")
 
     # -- refresh: batched, at most REFRESH_PER_SECOND times a second -------------------------
 
@@ -231,8 +235,6 @@ class InspectorApp(App[None]):
             timeline = self.timeline
             if timeline.origin is None and store.entries and self.filters.connection_id is None:
                 self._apply_filters()  # the first connection: times count from the session's start
-            if len(timeline.numbers) != len(store.entries):
-                timeline.numbers = {cid: n for n, cid in enumerate(store.entries, start=1)}
             # Each refresh of a scrolling timeline redraws it whole: while frames keep coming, a
             # few redraws a second show them as well as thirty, for a third of the cost.
             added = timeline.sync()
@@ -264,44 +266,64 @@ class InspectorApp(App[None]):
 
     def _refresh_all(self) -> None:
         self._followed_row = None
-        self.timeline.numbers = {cid: n for n, cid in enumerate(self.store.entries, start=1)}
         self.table.sync(None)
         self._apply_filters()
         self._update_status()
         self._update_lifecycle()
 
     def _update_status(self) -> None:
-        entries = self.store.entries.values()
+        store = self.store
+        entries = store.entries.values()
         active = sum(entry.connection.state != "closed" for entry in entries)
         timeline = self.timeline
         text = Text()
         text.append("wsinspect ", style="bold")
         # Most important first: on a narrow terminal the end of the line is cut.
         if self.server is None:
-            text.append(" ■ offline ", style="bold")
+            text.append(" ■ saved session ", style="bold")
         elif timeline.following:
             text.append(" ▶ following ", style="bold")
         else:
-            text.append(f" ⏸ paused +{timeline.new_while_paused} new (G resumes) ", style="bold reverse")
-        text.append(f" {active} active / {len(self.store.entries)} connections ")
-        text.append(f" {self.store.frames_received:,} frames ")
+            new = f" +{timeline.new_while_paused:,} new" if timeline.new_while_paused else ""
+            text.append(f" ⏸ paused{new} (G resumes) ", style="bold reverse")
+        # A file is one moment: what was open then is "open at export", not active.
+        text.append(f" {active:,} {'open at export' if store.as_of is not None else 'active'}")
+        text.append(f" / {counted(len(store.entries), 'connection')} ")
+        text.append(f" {counted(store.frames_received, 'frame')} ")
         if self.server is not None:
-            text.append(f" {len(self.server.producers)} apps ")
+            text.append(f" {counted(len(self.server.producers), 'app')} ")
         text.append(f" {self.source}" if self.source else "", style="dim")
         self._set_line("#status", text)
 
     def _update_filters(self) -> None:
         shown = len(self.timeline.index)
         total = len(self.store.rows)
-        if self.filter_error:
-            text = Text(f"⚠ {self.filter_error}", style="bold red")
-        elif self.filters.active:
-            chips = "  ".join(f"[{chip}]" for chip in self.filters.describe())
+        applied = self.applied_filters
+        if applied.active:
+            chips = "  ".join(f"[{chip}]" for chip in applied.describe())
             # Text, not markup: a chip such as [sent only] would read as a markup tag.
-            text = Text(f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)")
+            line = f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)"
         else:
-            text = Text(f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)")
-        self._set_line("#filters", text).set_class(self.filters.active, "-active")
+            line = f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)"
+        if self.filter_error:
+            # The filter that failed was not applied: say so, and what still is.
+            text = Text.assemble((f"⚠ {self.filter_error} (not applied)", "bold red"), f"   {line}")
+        else:
+            text = Text(line)
+        self._set_line("#filters", text).set_class(applied.active, "-active")
+        self.timeline.empty_text = self._empty_text()
+
+    def _empty_text(self) -> str:
+        """What an empty timeline says: why it is empty and what to do."""
+        if self.store.rows:
+            return "No rows match the filters.\nEsc clears them."
+        if self.server is None:
+            return "This session holds no frames."
+        return (
+            "Waiting for an app.\n"
+            "Add WSInspectPlugin() to a Litestar app (or wrap any ASGI app in WSInspectMiddleware)\n"
+            f"and run it: it finds this inspector by its socket and streams to it ({self.source})."
+        )
 
     def _set_line(self, selector: str, text: Text) -> Static:
         """Show ``text`` in a one-line widget; one line high whatever it says, so no layout."""
@@ -317,10 +339,8 @@ class InspectorApp(App[None]):
             panels.first().show(self.store, self._selected_connection())
 
     def _selected_connection(self) -> str | None:
-        row = self.timeline.selected_row()
-        if self.focused is self.table or row is None or row[0] is None:
-            return self.table.selected_id()
-        return row[0]
+        # One selection: the table's row follows the selected frame's connection (see _show_row).
+        return self.table.selected_id()
 
     # -- selection -------------------------------------------------------------------------
 
@@ -337,12 +357,25 @@ class InspectorApp(App[None]):
     def _show_row(self, event: TimelineView.RowSelected) -> None:
         row = event.row
         entry = self.store.entries.get(row[0]) if row and row[0] else None
-        self.query_one(DetailPane).show(row, entry.connection if entry else None, self.timeline.origin)
+        self.query_one(DetailPane).show(
+            row,
+            entry.connection if entry else None,
+            self.timeline.origin,
+            number=entry.number if entry else None,
+            frames=entry.frames if entry else (),
+        )
+        if entry is not None:
+            self.table.select(entry.connection.connection_id)
         self._update_lifecycle()
         self._update_status()
 
     @on(DataTable.RowHighlighted, "#connections")
     def _connection_highlighted(self) -> None:
+        selected = self.table.selected_id()
+        entry = self.store.entries.get(selected) if selected else None
+        if self.focused is self.table and entry is not None:
+            # One selection: moving in the table selects the connection's newest row in the timeline.
+            self.timeline.select_newest_of(entry.number)
         self._update_lifecycle()
         if self.filters.connection_id is not None:
             self._set_filters(dataclasses.replace(self.filters, connection_id=self.table.selected_id()))
@@ -367,6 +400,7 @@ class InspectorApp(App[None]):
             self._update_filters()
             return
         self.filter_error = ""
+        self.applied_filters = self.filters
         self.timeline.set_selection(selection)
         self._update_filters()
 
@@ -374,6 +408,7 @@ class InspectorApp(App[None]):
         box = self.query_one("#filter-input", Input)
         box.value = self.filters.text
         box.add_class("-shown")
+        self.query_one("#filters").add_class("-editing")
         box.focus()
 
     @on(Input.Submitted, "#filter-input")
@@ -384,6 +419,7 @@ class InspectorApp(App[None]):
     def _close_filter_input(self) -> None:
         box = self.query_one("#filter-input", Input)
         box.remove_class("-shown")
+        self.query_one("#filters").remove_class("-editing")
         self.timeline.focus()
 
     def action_toggle_regex(self) -> None:
@@ -449,19 +485,19 @@ class InspectorApp(App[None]):
 
     def export_to(self, path: Path) -> None:
         """Write the session there: session JSON, or HAR when the name ends in .har."""
-        connections = self.store.connections()
         try:
-            write_session(path, connections, time())
+            written = write_session(path, self.store.connections(), time())
         except SessionFileError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        frames = sum(len(connection.messages) for connection in connections)
-        self.notify(f"Exported {len(connections)} connections, {frames:,} frames to {path}", timeout=10)
+        summary = written.summary()
+        self.notify(summary[:1].upper() + summary[1:], timeout=10)
         self.last_export = path
 
     def action_clear_session(self) -> None:
         self.store.clear()
         self._dirty.clear()
+        self.timeline.new_while_paused = 0
         self._refresh_all()
         self.notify("Session cleared")
 
@@ -469,8 +505,8 @@ class InspectorApp(App[None]):
 
     @classmethod
     def key_bindings(cls) -> list[Binding]:
-        """Every key of the main screen: the app's and the timeline's."""
-        return bindings_of(cls.BINDINGS) + bindings_of(TimelineView.BINDINGS)
+        """Every key of the main screen: the app's, the timeline's and the connection table's."""
+        return bindings_of(cls.BINDINGS) + bindings_of(TimelineView.BINDINGS) + bindings_of(ConnectionTable.BINDINGS)
 
     def key_help(self) -> list[KeyHelp]:
         """The help's rows, with the keys the keymap moved where it moved them."""
@@ -485,7 +521,13 @@ class InspectorApp(App[None]):
 
     def _key_commands(self) -> Iterator[SystemCommand]:
         """A command for every key but the palette's own: its description, its sentence and its keys."""
-        timeline = self.screen_stack[0].query_one(TimelineView)  # the main screen's, under the palette
+        main = self.screen_stack[0]  # the main screen, under the palette
+        owners: dict[int, Widget] = {
+            id(binding): main.query_one(TimelineView) for binding in bindings_of(TimelineView.BINDINGS)
+        }
+        owners.update(
+            (id(binding), main.query_one(ConnectionTable)) for binding in bindings_of(ConnectionTable.BINDINGS)
+        )
         for binding in self.key_bindings():
             if binding.action == "command_palette":
                 continue
@@ -494,5 +536,5 @@ class InspectorApp(App[None]):
             yield SystemCommand(
                 binding.description,
                 escape(f"{binding.tooltip} — {label}"),
-                partial(self.run_action, binding.action, timeline if binding in TimelineView.BINDINGS else self),
+                partial(self.run_action, binding.action, owners.get(id(binding), self)),
             )

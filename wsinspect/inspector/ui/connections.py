@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
@@ -36,10 +37,43 @@ def connection_state(connection: Connection) -> str:
     return connection.state
 
 
-class ConnectionTable(DataTable[Text]):
-    """One row per connection: state, path, duration, counts, close, drops, producer."""
+# The table's two ends share a row of the help.
+ENDS = Binding.Group("In the connections: the oldest / the newest connection")
 
-    COLUMNS = ("#", "path", "state", "→ sent", "← received", "rtt", "close", "dropped")
+
+class ConnectionTable(DataTable[Text]):
+    """One row per connection: state, path, duration, counts, frames missing, close, producer.
+
+    The path and the close share the width the other columns leave: each shows whole when both
+    fit, and otherwise the close (last, often the longest, the one worth reading) gets at least
+    half of it.
+    """
+
+    COLUMNS = ("#", "path", "state", "→ sent", "← received", "rtt", "missing", "close")
+    LEAST_WIDTH = 12  # the path and the close show at least this much, even when the table scrolls
+
+    # DataTable's Home and End scroll sideways, which hides the id and the path: here they move
+    # between the oldest and the newest connection (the active ones are the newest).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "home,g",
+            "first_connection",
+            "First connection",
+            show=False,
+            id="connections.first",
+            tooltip="In the connections: the oldest connection",
+            group=ENDS,
+        ),
+        Binding(
+            "end,G",
+            "newest_connection",
+            "Newest connection",
+            show=False,
+            id="connections.newest",
+            tooltip="In the connections: the newest connection",
+            group=ENDS,
+        ),
+    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "connections--sent",
@@ -61,8 +95,10 @@ class ConnectionTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.store = store
         self.order: list[str] = []
-        self._numbers: dict[str, int] = {}  # connection id → its number, c1 first
         self._cells_shown: dict[str, list[Text]] = {}  # connection id → its row's cells
+        self._widths = [len(column) for column in self.COLUMNS]  # the widest cell of each column so far
+        self._whole = {"path": 0, "close": 0}  # the widest path and close, before they are cut
+        self._cut = (self.LEAST_WIDTH, self.LEAST_WIDTH)  # what the path and the close columns may show
 
     def on_mount(self) -> None:
         for column in self.COLUMNS:
@@ -70,34 +106,80 @@ class ConnectionTable(DataTable[Text]):
 
     def sync(self, dirty: set[str] | None = None) -> None:
         """Add new connections, refresh the changed ones and the durations of the open ones."""
-        entries = self.store.entries
+        store = self.store
+        entries = store.entries
         several = len({entry.connection.pid for entry in entries.values()}) > 1
         shown = self._cells_shown
+        cut = self._flexible_widths()
+        if cut != self._cut:
+            self._cut = cut
+            dirty = None  # every path and close is cut anew
+            # A table that only got narrower keeps its size, and Textual then keeps a horizontal
+            # scrollbar it no longer needs: look at the scrollbars again once the widths are in.
+            self.call_after_refresh(lambda: self._scroll_update(self.virtual_size))
+        live = store.as_of is None  # a saved session's durations do not go on
         for connection_id, entry in entries.items():
             connection = entry.connection
             old = shown.get(connection_id)
             if old is None:
                 self.order.append(connection_id)
-                self._numbers[connection_id] = len(self.order)
                 shown[connection_id] = cells = self._cells(entry, several)
+                self._widen(cells)
                 self.add_row(*cells, key=connection_id)
-            elif dirty is None or connection_id in dirty or connection.state != "closed":
+            elif dirty is None or connection_id in dirty or (live and connection.state != "closed"):
                 shown[connection_id] = cells = self._cells(entry, several)
+                self._widen(cells)
                 for column, cell, before in zip(self.COLUMNS, cells, old, strict=True):
                     if cell != before:  # each update repaints the table; a wider cell re-lays it out
-                        wider = cell.cell_len > self.columns[column].content_width  # type: ignore[index]
-                        self.update_cell(connection_id, column, cell, update_width=wider)
+                        width = self.columns[column].content_width  # type: ignore[index]
+                        # The path and the close also narrow, when their cells are cut shorter.
+                        resize = cell.cell_len > width or (column in self._whole and cell.cell_len < before.cell_len)
+                        self.update_cell(connection_id, column, cell, update_width=resize)
         if len(shown) > len(entries):
             for connection_id in [key for key in self.order if key not in entries]:
                 self.order.remove(connection_id)
                 del shown[connection_id]
                 self.remove_row(connection_id)
-            self._numbers = {connection_id: n for n, connection_id in enumerate(self.order, start=1)}
+        if self._flexible_widths() != self._cut:
+            self.sync(None)  # the new rows widened a column (or brought the scrollbar): cut again
 
     def selected_id(self) -> str | None:
         if not self.order or self.cursor_row >= len(self.order):
             return None
         return str(self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value)
+
+    def select(self, connection_id: str) -> None:
+        """Highlight that connection's row (it announces itself only when the row changes)."""
+        if connection_id in self._cells_shown and connection_id != self.selected_id():
+            self.move_cursor(row=self.get_row_index(connection_id), animate=False)
+
+    def action_first_connection(self) -> None:
+        self.move_cursor(row=0, column=0, animate=False)
+        self.scroll_to(x=0, animate=False)
+
+    def action_newest_connection(self) -> None:
+        self.move_cursor(row=max(0, self.row_count - 1), column=0, animate=False)
+        self.scroll_to(x=0, animate=False)
+
+    def on_resize(self) -> None:
+        if self._flexible_widths() != self._cut:
+            self.sync(None)
+
+    def _widen(self, cells: list[Text]) -> None:
+        self._widths = [max(width, cell.cell_len) for width, cell in zip(self._widths, cells, strict=True)]
+
+    def _flexible_widths(self) -> tuple[int, int]:
+        """The widths of the path and the close: what the other columns leave of the table's width."""
+        width = self.size.width
+        if len(self._cells_shown) + 1 > self.container_size.height:  # the header and rows overflow: a scrollbar
+            width -= self.styles.scrollbar_size_vertical
+        fixed = sum(
+            cells for column, cells in zip(self.COLUMNS, self._widths, strict=True) if column not in self._whole
+        )
+        spare = width - fixed - 2 * self.cell_padding * len(self.COLUMNS)
+        path, close = self._whole["path"], self._whole["close"]
+        path = min(path, max(self.LEAST_WIDTH, spare - min(close, spare // 2)))
+        return path, max(self.LEAST_WIDTH, spare - path)
 
     def style_of(self, component: str) -> Style:
         """The theme's style for a kind of text: sent, received, warning, error, muted."""
@@ -109,28 +191,43 @@ class ConnectionTable(DataTable[Text]):
         connection = entry.connection
         state = connection_state(connection)
         dot_style = style(STATE_STYLES[state])
-        end = connection.disconnected_at or time()
+        end = connection.disconnected_at or self.store.as_of or time()
         duration = format_duration(max(0.0, end - connection.connected_at))
-        number = self._numbers[connection.connection_id]
         query = f"?{connection.query_string}" if connection.query_string else ""
+        path_width, close_width = self._cut
         if connection.denial_status is not None:
             close = Text(f"HTTP {connection.denial_status}", style("error"))
         else:
-            close = Text(_clip(describe_close(connection.close_code, connection.close_reason) or "—", 22))
+            close = Text(_close_text(connection.close_code, connection.close_reason))
+        self._whole["close"] = max(self._whole["close"], close.cell_len)
+        close.truncate(close_width, overflow="ellipsis")
+        producer = f"  {connection.app}:{connection.pid}" if several and connection.pid else ""
+        path = f"{connection.path}{query}" or "(unknown)"
+        self._whole["path"] = max(self._whole["path"], len(path) + len(producer))
         return [
-            Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{number}"),
+            Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{entry.number}"),
             # With several app processes feeding the inspector, which one this came from.
             Text.assemble(
-                f"{connection.path}{query}" or "(unknown)",
-                (f"  {connection.app}:{connection.pid}" if several and connection.pid else "", style("muted")),
+                _clip(path, max(1, path_width - len(producer))),
+                (producer, style("muted")),
             ),
             Text(f"{state.capitalize()} ({duration})", dot_style),
-            Text(f"{connection.messages_sent} · {format_size(connection.bytes_sent)}", style("sent")),
-            Text(f"{connection.messages_received} · {format_size(connection.bytes_received)}", style("received")),
+            Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", style("sent")),
+            Text(f"{connection.messages_received:,} · {format_size(connection.bytes_received)}", style("received")),
             self._rtt_cell(entry),
+            self._missing_cell(connection),
             close,
-            Text(str(connection.messages_dropped) if connection.messages_dropped else "", style("warning")),
         ]
+
+    def _missing_cell(self, connection: Connection) -> Text:
+        """Frames this inspector does not hold: lost on the way (a warning) and let go by design."""
+        lost, not_kept = connection.messages_lost, connection.messages_not_kept
+        parts: list[tuple[str, Style]] = []
+        if lost:
+            parts.append((f"{lost:,} lost", self.style_of("warning")))
+        if not_kept:
+            parts.append((f"{' · ' if lost else ''}{not_kept:,} not kept", self.style_of("muted")))
+        return Text.assemble(*parts)
 
     def _rtt_cell(self, entry: ConnectionEntry) -> Text:
         connection = entry.connection
@@ -145,3 +242,10 @@ class ConnectionTable(DataTable[Text]):
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _close_text(code: int | None, reason: str | None) -> str:
+    """The close, short: an app's own code (3000 and up) needs no range name before its reason."""
+    if code is not None and code >= 3000 and reason:
+        return f"{code}: {reason}"
+    return describe_close(code, reason) or "—"

@@ -1,8 +1,15 @@
-"""The detail pane: the selected frame in full (text, JSON pretty or raw, a hex dump, the close)."""
+"""The detail pane: the selected row in full.
+
+A frame: a header line (``c3 → sent text · at 00:04.512 · 42 B``, the truncation, ``raw`` when raw
+mode is on), then its payload (text, JSON pretty or raw, a hex dump, the close); a ping or a pong
+also says which pong or ping answers it and after how long. A connection's ◉ connect or accepted
+row: the connection's request (path, query, client, subprotocols, headers). Other ◉ rows: their line.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from rich.console import Group
 from rich.json import JSON
@@ -11,10 +18,15 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ...model import Connection, Frame, Row, SystemEvent, describe_close
-from ..formatting import ARROWS, format_offset, format_size, hexdump, parse_json
+from ...model import REDACTED, Connection, Frame, Row, SystemEvent, describe_close
+from ..formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 
 HEXDUMP_LIMIT = 64 * 1024  # a dump of megabytes would freeze the screen for seconds
+SEPARATOR = " · "
+# The ◉ rows after which the pane shows the connection's request (see store.lifecycle_events).
+REQUEST_EVENTS = ("connect", "accepted")
+EVENT_STYLES = {"info": "bold", "warning": "bold yellow", "error": "bold red"}
+METADATA_COLUMN = 14  # the width of the request's name column
 
 
 class DetailScroll(VerticalScroll, can_focus=False):
@@ -22,7 +34,7 @@ class DetailScroll(VerticalScroll, can_focus=False):
 
 
 class DetailPane(Static):
-    """The selected frame in full: text, JSON (pretty or raw), a hex dump, or the close."""
+    """The selected row in full: a frame's payload, or the request of a connection's connect row."""
 
     raw: reactive[bool] = reactive(False)
 
@@ -31,13 +43,31 @@ class DetailPane(Static):
         self.row: Row | None = None
         self.connection: Connection | None = None
         self.origin: float | None = None
+        self.number: int | None = None
+        self.frames: Sequence[Frame] = ()
         self._height: int | None = None  # lines shown, when none is wider than the pane
 
-    def show(self, row: Row | None, connection: Connection | None, origin: float | None = None) -> None:
-        """``origin``: where the timeline counts its times from (None: the connection's start)."""
+    def show(
+        self,
+        row: Row | None,
+        connection: Connection | None,
+        origin: float | None = None,
+        *,
+        number: int | None = None,
+        frames: Sequence[Frame] = (),
+    ) -> None:
+        """Show ``row`` of ``connection``.
+
+        ``origin``: where the timeline counts its times from (None: the connection's start).
+        ``number``: the connection's number in the list, for its ``c3`` (None: no id shown).
+        ``frames``: the connection's frames in order (the store's), where a ping or pong finds the
+        pong or ping that answers it; the newest are looked at first, so a deque is fine.
+        """
         self.row = row
         self.connection = connection
         self.origin = origin
+        self.number = number
+        self.frames = frames
         self._show(self._render_detail())
 
     def watch_raw(self) -> None:
@@ -54,32 +84,158 @@ class DetailPane(Static):
     def _render_detail(self) -> list[Text | JSON]:
         if self.row is None:
             return [Text("Select a frame to see it in full", style="dim")]
-        item = self.row[1]
-        start = self.origin or (self.connection.connected_at if self.connection else item.timestamp)
-        if isinstance(item, SystemEvent):
-            return [Text(f"◉ {format_offset(item.timestamp - start)}  {item.text}")]
+        connection_id, item = self.row
+        connection = self.connection
+        start = self.origin or (connection.connected_at if connection else item.timestamp)
         head = Text()
+        if connection_id is not None and self.number is not None:
+            head.append(f"c{self.number} ", style="bold")
+        if isinstance(item, SystemEvent):
+            head.append(f"◉ {item.text}", style=EVENT_STYLES.get(item.level, "bold"))
+            head.append(f"{SEPARATOR}at {format_offset(item.timestamp - start)}")
+            self._raw_tag(head)
+            if connection is not None and connection_id is not None and item.text.startswith(REQUEST_EVENTS):
+                return [head, Text(""), request(connection)]
+            return [head]
         head.append(f"{ARROWS[item.direction]} {item.direction} {item.message_type}", style="bold")
-        head.append(f"  at {format_offset(item.timestamp - start)}  {format_size(item.size_bytes)}")
+        head.append(f"{SEPARATOR}at {format_offset(item.timestamp - start)}{SEPARATOR}{format_size(item.size_bytes)}")
         if item.truncated:
-            head.append(f"  truncated: {_kept(item)} of {item.size_bytes} bytes kept", style="bold yellow")
-        body: Text | JSON
+            head.append(SEPARATOR)
+            kept = f"{format_count(_kept(item))} of {format_count(item.size_bytes)}"
+            head.append(f"truncated: {kept} bytes kept", style="bold yellow")
+        self._raw_tag(head)
+        texts: list[Text | JSON] = [head]
+        if item.message_type in ("ping", "pong") and (answer := self._answer(item, start)):
+            texts.append(answer)
+        texts.append(Text(""))
+        texts.append(self._body(item))
+        return texts
+
+    def _raw_tag(self, head: Text) -> None:
+        if self.raw:
+            head.append(SEPARATOR)
+            head.append(" raw ", style="bold reverse")  # r again: pretty JSON
+
+    def _body(self, item: Frame) -> Text | JSON:
         if item.message_type == "close":
-            body = Text(describe_close(item.close_code, item.content) or "close without a code")
-        elif item.content is None:
-            body = Text("payload not recorded (show_binary_preview is off in the app)", style="dim")
-        elif isinstance(item.content, bytes):
+            return Text(describe_close(item.close_code, item.content) or "close without a code")
+        if item.content is None:
+            return Text("payload not recorded (show_binary_preview is off in the app)", style="dim")
+        if isinstance(item.content, bytes):
             shown = item.content[:HEXDUMP_LIMIT]
             lines = hexdump(shown) or ["(empty)"]
             if len(item.content) > HEXDUMP_LIMIT:
-                lines.append(f"… the first {HEXDUMP_LIMIT:,} of {len(item.content):,} kept bytes are shown")
-            body = Text("\n".join(lines))
-        elif item.content == "":
-            body = Text('"" (an empty text frame)', style="dim")
+                kept = format_count(len(item.content))
+                lines.append(f"… the first {format_count(HEXDUMP_LIMIT)} of {kept} kept bytes are shown")
+            return Text("\n".join(lines))
+        if item.content == "":
+            return Text('"" (an empty text frame)', style="dim")
+        parsed = None if self.raw or item.truncated else parse_json(item.content)
+        return JSON(json.dumps(parsed), indent=2) if parsed is not None else Text(item.content)
+
+    def _answer(self, item: Frame, start: float) -> Text:
+        """What answered a ping, or what a pong answered, and the round trip ("" when nothing is known)."""
+        connection = self.connection
+        pong = item.message_type == "pong"
+        # The server's keepalive: its ping (sent) and the client's pong (received). The other way
+        # round the client pings, and the server's pong says only how fast the server answered.
+        server = item.direction == ("received" if pong else "sent")
+        # Not found: the connection's frames were not given, or no longer hold this one.
+        found, other = pair_of(self.frames, item)
+        lines: list[Text] = []
+        if other is not None:
+            at = format_offset(other.timestamp - start)
+            after = short_duration(abs(item.timestamp - other.timestamp))
+            if server:
+                line = Text(f"round trip {after}", style="bold")
+                line.append(f": answers the server's ping at {at}" if pong else f": the client's pong at {at}")
+            else:
+                line = Text(f"answers the client's ping at {at}" if pong else f"answered by the server's pong at {at}")
+                line.append(f" after {after}")
+            lines.append(line)
+        elif found and pong:
+            whose = "the server's" if server else "the client's"
+            lines.append(Text(f"no ping of {whose} before it (unsolicited, or its ping was not kept)", style="dim"))
+        elif found:
+            waiting = connection is not None and connection.state == "open"
+            lines.append(Text("no pong yet" if waiting else "no pong recorded", style="dim"))
+        if server and connection is not None and connection.last_rtt is not None:
+            last, average = connection.last_rtt, connection.avg_rtt or connection.last_rtt
+            lines.append(
+                Text(
+                    f"the connection's keepalive round trip: last {short_duration(last)},"
+                    f" avg {short_duration(average)} (measured by the server)"
+                )
+            )
+        return Text("\n").join(lines)
+
+
+def request(connection: Connection) -> Text:
+    """The connection's request: path, query, client, subprotocols, then the headers, one a line."""
+    text = Text()
+
+    def field(name: str, value: str | None) -> None:
+        text.append(f"{name:<{METADATA_COLUMN}}", style="bold")
+        if value:
+            text.append(value)
         else:
-            parsed = None if self.raw or item.truncated else parse_json(item.content)
-            body = JSON(json.dumps(parsed), indent=2) if parsed is not None else Text(item.content)
-        return [head, Text(""), body]
+            text.append("—", style="dim")
+        text.append("\n")
+
+    field("path", connection.path or "(unknown)")
+    field("query", connection.query_string)
+    field("client", connection.client)
+    requested = ", ".join(connection.requested_subprotocols)
+    if requested or connection.subprotocol:
+        field("subprotocols", f"requested {requested or 'none'}{SEPARATOR}accepted {connection.subprotocol or 'none'}")
+    else:
+        field("subprotocols", "none requested")
+    headers = connection.headers
+    text.append(f"headers ({format_count(len(headers))})" if headers else "headers", style="bold")
+    if not headers:
+        text.append(" " * (METADATA_COLUMN - len("headers")))
+        text.append("none recorded", style="dim")
+    for name, value in headers:
+        text.append(f"\n  {name}: ")
+        text.append(value, style="dim" if value == REDACTED else "")
+    return text
+
+
+def pair_of(frames: Sequence[Frame], item: Frame) -> tuple[bool, Frame | None]:
+    """Whether ``item`` (a ping or a pong) is among ``frames``, and the pong or ping that pairs with it.
+
+    The newest frames are looked at first: a row near the end (the one a live inspector follows)
+    costs little, one at the start of a long connection a pass over its frames.
+    """
+    if item.message_type == "pong":
+        found = False
+        for frame in reversed(frames):
+            if not found:
+                found = frame is item
+            elif frame.message_type == "ping" and frame.direction != item.direction and _same_payload(frame, item):
+                return True, frame
+            elif frame.message_type == "pong" and frame.direction == item.direction and _same_payload(frame, item):
+                return True, None  # that pong answered the ping before it
+        return found, None
+    candidate: Frame | None = None
+    for frame in reversed(frames):
+        if frame is item:
+            return True, candidate
+        if frame.message_type == "pong" and frame.direction != item.direction and _same_payload(frame, item):
+            candidate = frame
+        elif frame.message_type == "ping" and frame.direction == item.direction and _same_payload(frame, item):
+            candidate = None  # a later ping with the same payload: the pongs after it answer that one
+    return False, None
+
+
+def _same_payload(one: Frame, other: Frame) -> bool:
+    # A payload not recorded (show_binary_preview off) matches any; a truncated one by its kept part.
+    if one.content is None or other.content is None:
+        return True
+    if one.truncated or other.truncated:
+        kept = min(len(one.content), len(other.content))
+        return bool(one.content[:kept] == other.content[:kept])
+    return bool(one.content == other.content)
 
 
 def _kept(frame: Frame) -> int:

@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from ...model import Connection
 from ..formatting import format_duration, short_duration
 from ..store import ConnectionEntry, Store, closed_how, closed_who, health
 
@@ -54,7 +55,8 @@ class LifecyclePanel(Static):
             self._show(Text("No connection selected", style=self.style_of("muted")))
             return
         connection = entry.connection
-        end = connection.disconnected_at or time()
+        # A saved session is one moment: what was open then stays open at the export's time.
+        end = connection.disconnected_at or store.as_of or time()
         lines = Text()
         lines.append(f"{connection.path}  ", style="bold")
         lines.append(f"{connection.client or ''}\n")
@@ -71,9 +73,14 @@ class LifecyclePanel(Static):
             lines.append(f"closed  {_clock(end)} after {lasted}{closed_who(connection)}\n")
             lines.append(f"        {closed_how(connection)}")
         else:
-            lines.append(f"{connection.state} for {format_duration(end - connection.connected_at)}")
+            at_export = " at export" if store.as_of is not None else ""
+            lines.append(f"{connection.state}{at_export}, for {format_duration(end - connection.connected_at)}")
         lines.append("\n")
-        lines.append_text(self._keepalive_line(entry))
+        lines.append_text(self._keepalive_line(entry, end))
+        missing = self._missing_line(connection)
+        if missing:
+            lines.append("\n")
+            lines.append_text(missing)
         if connection.error:
             lines.append(f"\nerror   {connection.error}", style=self.style_of("error"))
         self._show(lines)
@@ -89,21 +96,38 @@ class LifecyclePanel(Static):
         self.update(text, layout=height is None or height != self._height)
         self._height = height
 
-    def _keepalive_line(self, entry: ConnectionEntry) -> Text:
+    def _keepalive_line(self, entry: ConnectionEntry, now: float) -> Text:
         connection = entry.connection
-        state = health(connection, entry.unanswered_ping, time())
+        state = health(connection, entry.unanswered_ping, now)
         if state == "unknown":
             return Text(
                 "ping    not observable; run uvicorn with\n        --ws wsinspect.uvicorn:WebSocketProtocol",
                 self.style_of("muted"),
             )
-        if connection.last_rtt is None:
-            rtts = "no round trip yet"
-        else:
+        if connection.last_rtt is not None:
             average = connection.avg_rtt or connection.last_rtt
             rtts = f"rtt {short_duration(connection.last_rtt)} (avg {short_duration(average)})"
+        elif connection.state == "open":
+            rtts = "no round trip yet"
+        elif state == "ok":  # denied, or closed before a keepalive ping was answered: no health to speak of
+            return Text("ping    no round trip measured", self.style_of("muted"))
+        else:
+            rtts = "no round trip measured"
         text, component = KEEPALIVE_MARKS[state]
         return Text.assemble(f"ping    {rtts}  ", (text, self.style_of(component)))
+
+    def _missing_line(self, connection: Connection) -> Text | None:
+        """The frames this inspector does not hold, and why."""
+        lost, not_kept = connection.messages_lost, connection.messages_not_kept
+        if not lost and not not_kept:
+            return None
+        line = Text("missing ")
+        if lost:
+            line.append(f"{lost:,} lost on the way (the app's queue overflowed)", self.style_of("late"))
+        if not_kept:
+            line.append(f"{', ' if lost else ''}{not_kept:,} not kept", self.style_of("muted"))
+            line.append(" (before this inspector listened, or past a buffer's limit)", self.style_of("muted"))
+        return line
 
 
 def _clock(timestamp: float) -> str:

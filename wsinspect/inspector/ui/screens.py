@@ -13,7 +13,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from .keys import KeyHelp
+from .keys import KeyHelp, bindings_of, bound_keys, key_label
 
 KEY_COLUMN = 14  # the width of the help's key column
 
@@ -26,31 +26,49 @@ LEGEND = """\
 """
 
 
-def help_text(rows: Iterable[KeyHelp]) -> str:
-    """The help's markup: a line per key (or group of keys), generated from the bindings, then the legend."""
+def help_text(rows: Iterable[KeyHelp], close_keys: Iterable[str] = ()) -> str:
+    """The help's markup: a line per key (or group of keys), generated from the bindings, then the legend.
+
+    ``close_keys``: the keys that close the help, said under its title ("Esc, q or ? closes this help").
+    """
     rows = list(rows)
     width = max([KEY_COLUMN, *(len(row.keys) + 2 for row in rows)])
     lines = [f"  [b]{escape(row.keys)}[/b]{' ' * (width - len(row.keys))}{escape(row.text)}" for row in rows]
-    return "\n".join(["[b]wsinspect keys[/b]", "", *lines, "", LEGEND])
+    labels = [f"[b]{escape(label)}[/b]" for label in dict.fromkeys(map(key_label, close_keys))]
+    closes = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else "".join(labels)
+    title = ["[b]wsinspect keys[/b]"]
+    if closes:
+        title.append(f"[dim]{closes} closes this help; ↑ ↓ PgUp PgDn scroll it[/dim]")
+    return "\n".join([*title, "", *lines, "", LEGEND])
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "app.pop_screen", "Close", id="help.close", tooltip="Close the help")
     ]
+    # When it does not fit (80x24) it scrolls, with a scrollbar in the border's colour: the theme's
+    # own is dark blue on black, which on the panel's background can hardly be seen.
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 84; max-width: 100%; height: auto; max-height: 90%;
-        border: round $accent; background: $panel; padding: 1 2; }
+        border: round $accent; background: $panel; padding: 1 2;
+        scrollbar-size-vertical: 1; scrollbar-background: $panel-darken-2;
+        scrollbar-background-hover: $panel-darken-2; scrollbar-background-active: $panel-darken-2;
+        scrollbar-color: $accent 70%; scrollbar-color-hover: $accent; scrollbar-color-active: $accent; }
     """
 
     def __init__(self, rows: Iterable[KeyHelp]) -> None:
         super().__init__()
         self.rows = list(rows)
 
+    def close_keys(self) -> list[str]:
+        """The keys that close the help, where the app's keymap put them."""
+        keymap = getattr(self.app, "_keymap", {})  # Textual keeps the keymap there (App.set_keymap)
+        return [key for binding in bindings_of(self.BINDINGS) for key in bound_keys(binding, keymap)]
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(self.rows))
+            yield Static(help_text(self.rows, self.close_keys()))
 
 
 class ExportScreen(ModalScreen[str | None]):

@@ -17,8 +17,10 @@ from textual.strip import Strip
 
 from ...model import Frame, Row, SystemEvent
 from ..filters import FilteredIndex, Selection
-from ..formatting import ARROWS, format_offset, format_size, preview
+from ..formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ..store import Store
+
+PONG_LOOKBACK = 64  # rows before a pong searched for its ping
 
 # The moving keys share a row of the help (and a group in Textual's keys panel).
 MOVE = Binding.Group("Move in the timeline (moving up pauses the follow)")
@@ -63,6 +65,8 @@ class TimelineView(ScrollView, can_focus=True):
         Binding(
             "end,G", "follow", "Follow", show=True, id="timeline.follow", tooltip="The newest frame, and follow again"
         ),
+        # A saved session has nothing to follow: the same keys go to its last row.
+        Binding("end,G", "last", "Last row", show=True, id="timeline.last", tooltip="The last row (a saved session)"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -107,10 +111,11 @@ class TimelineView(ScrollView, can_focus=True):
         self._seen = 0  # rows of store.rows already indexed
         self._syncing = False  # sync() is moving the cursor (following new frames)
         self._trimmed = 0
-        self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
-        self.numbers: dict[str, int] = {}  # connection id → its number in the list, for the tag
+        self._cache: LRUCache[tuple[int, int, bool, int], Strip] = LRUCache(1024)
         # Times count from here; None: from each row's own connection's start.
         self.origin: float | None = None
+        self.empty_text = ""  # what an empty timeline says instead (why it is empty, what to do)
+        self.live = True  # End follows new frames (live) or goes to the last row (a file)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -209,11 +214,31 @@ class TimelineView(ScrollView, can_focus=True):
         # Moving up pauses the follow; moving down keeps it on the newest row.
         self.following = self.following and delta > 0 and self.cursor == len(self.index) - 1
 
+    def select_newest_of(self, number: int) -> None:
+        """Select the newest row shown of connection ``number`` (see ``Store.owners``), if any."""
+        index, owners = self.index, self.store.owners
+        for position in range(len(index) - 1, -1, -1):
+            if owners[index[position]] == number:
+                self.following = self.following and position == len(index) - 1
+                self._select(position)
+                return
+
     def action_first(self) -> None:
         if len(self.index):
             self.following = False
             self._select(0)
             self.scroll_to(y=0, animate=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "follow":
+            return self.live
+        if action == "last":
+            return not self.live
+        return True
+
+    def action_last(self) -> None:
+        if len(self.index):
+            self._select(len(self.index) - 1)
 
     def action_follow(self) -> None:
         self.following = True
@@ -290,32 +315,35 @@ class TimelineView(ScrollView, can_focus=True):
         number = int(self.scroll_offset.y) + y
         width = self.scrollable_content_region.width
         if number >= len(self.index):
+            if not len(self.index) and 0 < y <= len(lines := self.empty_text.splitlines()):
+                return Strip([Segment(f"  {lines[y - 1]}", self.style_of("muted"))]).adjust_cell_length(width)
             return Strip.blank(width)
         selected = number == self.cursor
-        key = (self.index[number], width, selected)
+        # The connection tag's column is as wide as the highest number needs (c7, c128).
+        tag_width = len(str(self.store.owner_limit)) + 2
+        key = (self.index[number], width, selected, tag_width)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._render_row(self.store.rows[key[0]], width, selected)
+            strip = self._render_row(key[0], width, selected, tag_width)
             self._cache[key] = strip
         return strip
 
-    def _render_row(self, row: Row, width: int, selected: bool) -> Strip:
-        connection_id, item = row
+    def _render_row(self, position: int, width: int, selected: bool, tag_width: int) -> Strip:
+        connection_id, item = self.store.rows[position]
         muted = self.style_of("muted")
         entry = self.store.entries.get(connection_id) if connection_id else None
         start = self.origin if self.origin is not None else (entry.connection.connected_at if entry else item.timestamp)
-        tag = f"c{self.numbers.get(connection_id, 0)}" if connection_id else "  "
+        tag = f"c{entry.number}" if entry else ""
         segments = [
             Segment(f"{format_offset(item.timestamp - start):>10} ", muted),
-            Segment(f"{tag:<4}", muted),
+            Segment(f"{tag:<{tag_width}}", muted),
         ]
         if isinstance(item, SystemEvent):
             style = self.style_of({"info": "system", "warning": "warning", "error": "error"}[item.level])
-            rest = max(0, width - 17)
-            segments += [Segment("◉ ", style), Segment(f"{'event':<7}", style), Segment(item.text[:rest], style)]
+            segments += [Segment("◉ ", style), Segment(f"{'event':<7}", style), Segment(item.text, style)]
         else:
             style = self.style_of(self._frame_component(item))
-            fixed = 10 + 1 + 4 + 2 + 7 + 11
+            fixed = 10 + 1 + tag_width + 2 + 7 + 11
             mark = " ✂ " if item.truncated else "   "
             control = item.message_type in ("ping", "pong")  # ◉ control rows, with their direction
             segments += [
@@ -324,12 +352,36 @@ class TimelineView(ScrollView, can_focus=True):
                     f"{item.message_type} {ARROWS[item.direction]} " if control else f"{item.message_type:<7}", style
                 ),
                 Segment(f"{format_size(item.size_bytes):>8}{mark}", muted),
-                Segment(preview(item, max(1, width - fixed)), style),
+                Segment(self._preview(position, item, max(1, width - fixed)), style),
             ]
         strip = Strip(segments).adjust_cell_length(width)
         if selected:
             strip = strip.apply_style(self.style_of("cursor"))
         return strip
+
+    def _preview(self, position: int, frame: Frame, width: int) -> str:
+        """The payload in one line; a pong that answers a ping just before it leads with the round trip."""
+        if frame.message_type == "pong":
+            ping = self._answered_ping(position, frame)
+            if ping is not None:
+                rtt = f"rtt {short_duration(max(0.0, frame.timestamp - ping.timestamp))}  "
+                return rtt + preview(frame, max(1, width - len(rtt)))
+        return preview(frame, width)
+
+    def _answered_ping(self, position: int, pong: Frame) -> Frame | None:
+        """The ping of the pong at ``position``: among the rows just before it (a keepalive's pong
+        comes within milliseconds), the same connection's ping the other way with the same payload."""
+        rows = self.store.rows
+        connection_id = rows[position][0]
+        for before in range(position - 1, max(-1, position - PONG_LOOKBACK), -1):
+            owner, item = rows[before]
+            if owner != connection_id or not isinstance(item, Frame):
+                continue
+            if item.message_type == "pong" and item.direction == pong.direction:
+                return None  # that pong answered the pings before it
+            if item.message_type == "ping" and item.direction != pong.direction and item.content == pong.content:
+                return item
+        return None
 
     @staticmethod
     def _frame_component(frame: Frame) -> str:
