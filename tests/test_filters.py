@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from wsinspect.inspector import filters as filters_module
 from wsinspect.inspector.filters import FilteredIndex, FilterError, Filters, Selection
-from wsinspect.inspector.store import row_code
+from wsinspect.inspector.store import row_code, search_text
 from wsinspect.model import Row, SystemEvent
 
 
@@ -56,6 +56,7 @@ class Table:
         self.rows: list[Row] = []
         self.codes = bytearray()
         self.owners = array("q")
+        self.texts: list[str] = []
         self.add(rows)
 
     @property
@@ -70,9 +71,10 @@ class Table:
             self.rows.append(row)
             self.codes.append(row_code(row))
             self.owners.append(0 if row[0] is None else self.number_of(row[0]))
+            self.texts.append(search_text(row[1]))
 
     def trim(self, count: int) -> None:
-        del self.rows[:count], self.codes[:count], self.owners[:count]
+        del self.rows[:count], self.codes[:count], self.owners[:count], self.texts[:count]
 
     def select(self, filters: Filters | None) -> Selection | None:
         return filters.selection(self.number_of) if filters is not None else None
@@ -345,10 +347,10 @@ def test_the_selection_of_filters() -> None:
     every = Filters(text="a").selection(Table().number_of)
     assert every is not None
     assert (every.codes, every.owner) == (None, None)
-    assert every.test is not None
+    assert every.search is not None
     only = Filters(direction="sent", connection_id="c2").selection(Table().number_of)
     assert only is not None
-    assert (only.owner, only.test) == (2, None)
+    assert (only.owner, only.search) == (2, None)
     assert only.codes is not None
     assert [code for code in range(256) if only.codes[code]] == [1, 3, 5, 7, 9]
     with pytest.raises(FilterError):

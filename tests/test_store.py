@@ -11,7 +11,7 @@ from factories import batch, control_frame, frame, text_frame, update, wire_fram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector.store import EVENT, ORPHAN, Producer, Store, health, row_code
+from wsinspect.inspector.store import EVENT, ORPHAN, Producer, Store, health, row_code, search_text
 from wsinspect.model import Connection, SystemEvent
 from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameBatch, FramesDropped, Hello, WireMessage
 
@@ -700,9 +700,11 @@ def assert_counts_add_up(store: Store) -> None:
 
 
 def assert_columns_in_step(store: Store) -> None:
-    """``codes`` and ``owners`` say of each row what it is and whose it is, item for item."""
+    """``codes``, ``owners`` and ``texts`` say of each row what it is, whose it is and what a search
+    reads of it, item for item."""
     assert len(store.codes) == len(store.owners) == len(store.rows)
     assert list(store.codes) == [row_code(row) for row in store.rows]
+    assert store.texts == [search_text(item) for _, item in store.rows]
     numbers: dict[str | None, int] = {None: 0}
     numbers.update((connection_id, entry.number) for connection_id, entry in store.entries.items())
     assert list(store.owners) == [numbers[connection_id] for connection_id, _ in store.rows]
@@ -722,7 +724,7 @@ def test_the_codes_of_rows() -> None:
 
 
 def test_the_columns_stay_in_step_with_the_rows_through_every_change() -> None:
-    store = Store(max_rows=20)
+    store = Store(max_frames=20)
     ping = batch(KEYS["a"], [control_frame("ping", b"p", at=150.0)], start=1)
     store.apply(APP, [conn("a"), added(0, "a"), ping, FramesDropped(count=3), added(0, "x")], NOW)
     assert_columns_in_step(store)
@@ -732,7 +734,7 @@ def test_the_columns_stay_in_step_with_the_rows_through_every_change() -> None:
     store.apply(APP, [added(1, "a"), added(2, "a"), added(5, "a")], NOW)  # a repeat, a new one, a gap
     assert_columns_in_step(store)
     assert store.entries["a"].number != store.entries["b"].number
-    for index in range(3, 30):  # past max_rows: the oldest rows go, and their columns with them
+    for index in range(3, 30):  # past max_frames: the oldest rows go, and their columns with them
         store.apply(APP, [added(index + 3, "a", direction="received" if index % 2 else "sent")], NOW)
         assert_columns_in_step(store)
     assert store.rows_trimmed
@@ -811,9 +813,9 @@ operations = st.one_of(
 
 
 @settings(max_examples=200, deadline=None)
-@given(steps=st.lists(operations, max_size=25), max_rows=st.integers(3, 40))
-def test_the_columns_stay_in_step_whatever_comes(steps: list[Any], max_rows: int) -> None:
-    store = Store(max_rows=max_rows)
+@given(steps=st.lists(operations, max_size=25), max_frames=st.integers(3, 40))
+def test_the_columns_stay_in_step_whatever_comes(steps: list[Any], max_frames: int) -> None:
+    store = Store(max_frames=max_frames)
     for step in steps:
         if step == "event":
             store.add_system_event(NOW, "news", "info")
@@ -825,5 +827,39 @@ def test_the_columns_stay_in_step_whatever_comes(steps: list[Any], max_rows: int
         assert_columns_in_step(store)
         assert_counts_add_up(store)
     store.load(store.connections())
+    assert_columns_in_step(store)
+    assert_counts_add_up(store)
+
+
+def test_the_retention_bound_lets_the_oldest_frames_go_and_counts_them() -> None:
+    store = Store(max_frames=100)
+    store.apply(APP, [conn("a"), conn("b")], NOW)
+    for index in range(150):
+        store.apply(APP, [added(index, "a"), added(index, "b", direction="received")], NOW)
+        assert len(store.rows) <= 100
+    assert_columns_in_step(store)
+    assert_counts_add_up(store)
+    held = sum(len(entry.frames) for entry in store.entries.values())
+    frames_in_rows = sum(1 for _, item in store.rows if not isinstance(item, SystemEvent))
+    assert held == frames_in_rows  # a frame let go from the timeline leaves its connection too
+    assert store.frames_let_go == 300 - frames_in_rows
+    assert sum(entry.connection.messages_not_kept for entry in store.entries.values()) == store.frames_let_go
+    assert sum(entry.connection.messages_lost for entry in store.entries.values()) == 0
+    # The newest stay: the last frame of each connection is the last one sent.
+    assert store.entries["a"].frames[-1].content == "m149"
+
+
+def test_a_file_larger_than_the_retention_bound_opens_with_its_newest_frames() -> None:
+    frames = [frame("text", f"m{i}", at=200.0 + i) for i in range(80)]
+    big = Connection(
+        connection_id="big", path="/ws", connected_at=100.0, state="closed", disconnected_at=300.0, messages=frames
+    )
+    store = Store(max_frames=50)
+    store.load([big])
+    assert len(store.rows) == 50
+    assert store.rows[-1][1].text.startswith("closed")  # type: ignore[union-attr]
+    assert [item.content for _, item in store.rows if not isinstance(item, SystemEvent)][-1] == "m79"
+    assert store.frames_let_go == 80 - 49  # 49 frames and the closing row kept, the connect let go
+    assert store.entries["big"].connection.messages_not_kept == store.frames_let_go
     assert_columns_in_step(store)
     assert_counts_add_up(store)

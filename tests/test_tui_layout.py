@@ -229,3 +229,14 @@ async def test_a_pong_row_shows_its_round_trip_and_the_table_its_apps_close_reas
         table = text_of(app.table)
         assert "4001: bob left the room" in table
         assert "Application" not in table
+
+
+async def test_the_status_line_says_how_many_frames_the_retention_bound_let_go() -> None:
+    store = Store(max_frames=20)
+    store.load(many_connections(15))  # 15 connections of 5 rows each: 75 rows, 55 let go
+    app = InspectorApp(store, source="big.json")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        line = status(app)
+        assert f"({store.frames_let_go:,} let go: --max-frames 20)" in line
+        assert store.frames_let_go > 0

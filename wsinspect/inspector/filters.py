@@ -2,9 +2,9 @@
 
 Nothing here draws: the timeline widget turns these positions into lines on screen.
 
-The index reads the store's columns (a code and a connection number per row) with C-level
-bytes operations, and calls Python per row only for the text filter, and only on the rows the
-columns already selected.
+The index reads the store's columns (a code, a connection number and a lowered search text per
+row) with C-level operations: a text filter is a ``map`` of ``in`` or of a compiled regex over the
+text column; Python runs per row only for binary payloads searched by their hex digits.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import compress, islice
+from itertools import compress, repeat
+from operator import contains, is_not
 from typing import Final, Literal, Protocol
 
 from ..model import Row, SystemEvent, describe_close
 from ..wire import DIRECTIONS, MESSAGE_TYPES
 from .store import EVENT, ORPHAN
 
-__all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection")
+__all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection", "TextSearch", "both_flags")
 
 Direction = Literal["both", "sent", "received"]
 Kind = Literal["all", "text", "binary", "control"]
@@ -31,6 +32,7 @@ _HEX_DIGITS: Final = frozenset("0123456789abcdef")
 # A regex without capitals finds the same in lowered text, unless it spells a character by number
 # (\x41 is "A") or sets flags inline ((?a), (?-i:...)); lookarounds and plain groups are fine.
 _CASE_RULES: Final = re.compile(r"\\[0-9xuU]|\(\?(?![:=!#]|<[=!])")
+_INLINE_FLAGS: Final = re.compile(r"\(\?(?![:=!#]|<[=!]|P)")
 
 
 class FilterError(Exception):
@@ -53,7 +55,65 @@ class Selection:
 
     codes: bytes | None  # 256 bytes: a row's code → 1 selected, 0 not; None: every code
     owner: int | None  # only the rows of this connection number; None: of any
-    test: Callable[[Row], bool] | None  # the text filter, for the rows the columns selected
+    search: TextSearch | None  # the text filter
+
+
+# The codes of rows whose payload is bytes (binary, ping, pong; of a connection or of none).
+_PAYLOAD_CODES: Final = bytes(1 if code % ORPHAN in range(2, 8) and code < ORPHAN + 10 else 0 for code in range(256))
+
+
+@dataclass(frozen=True, slots=True)
+class TextSearch:
+    """The text filter over the store's columns: ``Store.texts`` (lowered text of text frames,
+    closes and events) by a literal or a regex, and binary payloads by ``payload``."""
+
+    needle: str | None  # a literal, lowered; None: ``pattern`` instead
+    pattern: re.Pattern[str] | None  # a regex that reads lowered text the same as the original
+    payload: Callable[[bytes], bool] | None  # a binary, ping or pong payload; None: none matches
+    # A regex with flags of its own ((?-i:Auth) is case-sensitive) must read the original text:
+    # tested row by row, far slower, instead of all the above.
+    row_test: Callable[[Row], bool] | None = None
+
+    # A literal of hex digits finds binary payloads; in a hex dump its bytes are spaced ("ff 00").
+    hex_pattern: re.Pattern[str] | None = None
+
+    def spans(self, shown: str) -> list[tuple[int, int]]:
+        """Where ``shown`` (a line or a page of it, as the screen shows it) matches: (start, end)."""
+        subject = shown if self.row_test is not None else shown.lower()
+        found: list[tuple[int, int]] = []
+        if self.pattern is not None:
+            found = [match.span() for match in self.pattern.finditer(subject) if match.end() > match.start()]
+        elif self.needle:
+            at = subject.find(self.needle)
+            while at >= 0:
+                found.append((at, at + len(self.needle)))
+                at = subject.find(self.needle, at + len(self.needle))
+        if self.hex_pattern is not None:
+            found += [match.span() for match in self.hex_pattern.finditer(subject)]
+        return sorted(found)
+
+    def flags(self, source: Columns, start: int, stop: int) -> Flags:
+        """Which of rows ``start:stop`` match, a byte per row."""
+        if self.row_test is not None:
+            return bytes(map(self.row_test, source.rows[start:stop]))  # True is 1
+        texts = source.texts[start:stop]
+        if self.pattern is not None:
+            found: Flags = bytes(map(is_not, map(self.pattern.search, texts), repeat(None)))
+        else:
+            found = bytes(map(contains, texts, repeat(self.needle)))
+        payload = self.payload
+        if payload is None:
+            return found
+        kinds = source.codes[start:stop].translate(_PAYLOAD_CODES)
+        if not kinds.count(1):
+            return found
+        found = bytearray(found)
+        rows = source.rows
+        for offset in compress(range(stop - start), kinds):
+            content = getattr(rows[start + offset][1], "content", None)  # a frame: the codes say so
+            if isinstance(content, bytes) and payload(content):
+                found[offset] = 1
+        return found
 
 
 # Every code a row can have (frames, events, frames of no connection).
@@ -118,10 +178,10 @@ class Filters:
         the owners column. Raises FilterError for an invalid regex."""
         if not self.active:
             return None
-        test = self._row_test()
+        search = self._search()
         table = self._code_table()
         owner = None if self.connection_id is None else number_of(self.connection_id)
-        return Selection(None if table == _ANY_CODE else table, owner, test)
+        return Selection(None if table == _ANY_CODE else table, owner, search)
 
     def matcher(self) -> Callable[[Row], bool]:
         """The same as ``selection()``, as a test of one row (the definition the index follows).
@@ -185,6 +245,36 @@ class Filters:
 
         return test
 
+    def search(self) -> TextSearch | None:
+        """The text as a search over the store's columns (None without text); raises FilterError
+        for an invalid regex. The same text filters with it."""
+        return self._search()
+
+    def _search(self) -> TextSearch | None:
+        """The text filter over the columns (None: no text filter); the same as ``_row_test``."""
+        text = self.text
+        if not text:
+            return None
+        if not self.regex:
+            needle = text.lower()
+            digits = needle.replace(" ", "")
+            payload = _hex_test(digits)
+            spaced = None
+            if payload is not None:  # "ff00" in a hex dump: "ff 00", or across its middle gap
+                spaced = re.compile(r"\s{0,2}".join(re.findall("..?", digits)))
+            return TextSearch(needle, None, payload, hex_pattern=spaced)
+        try:
+            pattern = re.compile(text, re.IGNORECASE)
+        except re.error as exc:
+            raise FilterError(f"invalid regex: {exc}") from None
+        if _INLINE_FLAGS.search(text):
+            return TextSearch(None, pattern, None, self._row_test())
+        # Lowered text matches a pattern ignoring case as the original does; a pattern without
+        # capitals (or characters spelled by number) needs no IGNORECASE there, which is slower.
+        if text == text.lower() and not _CASE_RULES.search(text):
+            pattern = re.compile(text)
+        return TextSearch(None, pattern, lambda data: pattern.search(data.hex()) is not None)
+
     def _text_tests(self) -> tuple[Callable[[str], bool] | None, Callable[[bytes], bool] | None]:
         """The text filter as a test of strings and one of payload bytes (None: nothing to test
         for strings; nothing can match for bytes)."""
@@ -243,6 +333,9 @@ class Columns(Protocol):
     @property
     def owner_limit(self) -> int: ...
 
+    @property
+    def texts(self) -> list[str]: ...
+
 
 Flags = bytes | bytearray  # one byte per row: 1 if it matches, else 0
 
@@ -257,7 +350,8 @@ def _ones(flags: Flags) -> int:
     return int.from_bytes(flags, "little").bit_count()
 
 
-def _both(a: Flags, b: Flags) -> bytes:
+def both_flags(a: Flags, b: Flags) -> bytes:
+    """Rows that both flag."""
     return (int.from_bytes(a, "little") & int.from_bytes(b, "little")).to_bytes(len(a), "little")
 
 
@@ -283,7 +377,7 @@ def _owned_by(owners: array[int], start: int, stop: int, number: int, limit: int
             flags: Flags | None = None
             for plane, table in planes:
                 equal = data[plane::size].translate(table)
-                flags = equal if flags is None else _both(flags, equal)
+                flags = equal if flags is None else both_flags(flags, equal)
             assert flags is not None
             found += flags
     return found
@@ -360,13 +454,55 @@ class FilteredIndex:
                 blocks.append(blocks[-1] + _ones(flags[block * _BLOCK : (block + 1) * _BLOCK]))
         self._end = base + stop
 
-    def rebuild(self, source: Columns) -> None:
-        """Forget everything and test every row."""
+    def rebuild(self, source: Columns, start: int = 0) -> None:
+        """Forget everything and test every row from ``start`` on; ``extend_back`` tests the
+        ones before it later (a slow text search answers for the newest rows first)."""
         self._base = self._end = self._first = 0
         self._flags = None
         if self._selection is not None:
-            self._reset_flags(0)
-        self.extend(source, 0, len(source.rows))
+            self._reset_flags(start)
+        else:
+            self._end = self._first = start
+        self.extend(source, start, len(source.rows))
+
+    def flags_between(self, start: int, stop: int) -> Flags:
+        """Which of rows ``start:stop`` are in the index, a byte per row (untested ones are not)."""
+        base = self._base
+        if self._flags is None:
+            first, end = max(self._first - base, start), min(self._end - base, stop)
+            if first >= end:
+                return bytes(stop - start)
+            return bytes(first - start) + b"\x01" * (end - first) + bytes(stop - end)
+        origin = self._origin - base
+        flags = self._flags[max(0, start - origin) : max(0, stop - origin)]
+        before = max(0, min(origin, stop) - start)
+        return bytes(before) + flags + bytes(stop - start - before - len(flags))
+
+    @property
+    def untested(self) -> int:
+        """How many of the oldest rows are not tested yet (see ``rebuild``)."""
+        origin = self._origin if self._flags is not None else self._first
+        return max(0, origin - self._base)
+
+    def extend_back(self, source: Columns, start: int) -> int:
+        """Test the rows from ``start`` up to the oldest tested one; returns how many matched."""
+        base = self._base
+        origin = base + self.untested
+        start = base + max(0, start)
+        flags = self._flags
+        if start >= origin or flags is None:
+            return 0
+        chunk = self._flags_of(source, start - base, origin - base)
+        flags[0:0] = chunk
+        added = _ones(chunk)
+        self._origin = start
+        self._count += added
+        # Every block moved: count them again (a few hundred popcounts for a million rows).
+        blocks = self._blocks = array("q", [0])
+        for block in range(len(flags) // _BLOCK):
+            blocks.append(blocks[-1] + _ones(flags[block * _BLOCK : (block + 1) * _BLOCK]))
+        self._decoded.clear()
+        return added
 
     def discard_before(self, position: int) -> None:
         """The owner dropped its rows below ``position``, and row ``position`` is now row 0."""
@@ -442,24 +578,11 @@ class FilteredIndex:
             flags = source.codes[start:stop].translate(selection.codes)
         if selection.owner is not None:
             owned = _owned_by(source.owners, start, stop, selection.owner, source.owner_limit)
-            flags = owned if flags is None else _both(flags, owned)
-        if selection.test is None:
+            flags = owned if flags is None else both_flags(flags, owned)
+        if selection.search is None:
             return flags if flags is not None else b"\x01" * (stop - start)
-        rows = source.rows
-        chunk: Sequence[Row] | compress[Row] | islice[Row]
-        if start == 0 and stop == len(rows):
-            chunk = rows
-        elif isinstance(rows, (list, tuple)):
-            chunk = rows[start:stop]
-        else:
-            chunk = islice(rows, start, stop)
-        if flags is None:
-            return bytes(map(selection.test, chunk))  # True is 1
-        # The text is tested only where the columns matched, and its matches flagged one by one.
-        found = bytearray(stop - start)
-        for number in compress(compress(range(stop - start), flags), map(selection.test, compress(chunk, flags))):
-            found[number] = 1
-        return found
+        found = selection.search.flags(source, start, stop)
+        return found if flags is None else both_flags(flags, found)
 
     def _rank(self, position: int) -> int:
         """The matches flagged below the absolute ``position``."""

@@ -6,7 +6,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import Final, Literal
 
@@ -23,6 +23,8 @@ from ..model import (
     describe_close,
 )
 from ..wire import (
+    BINARY,
+    CLOSE,
     DIRECTIONS,
     MESSAGE_TYPES,
     PING,
@@ -48,7 +50,14 @@ __all__ = (
     "describe_ending",
     "health",
     "row_code",
+    "search_text",
 )
+
+# The retention bound's default (``--max-frames``): rows (frames and ◉ events) kept. Each frame
+# costs about 200 bytes here beyond its payload (measured with tracemalloc at 1,000,000: see
+# BENCHMARKS.md), so a million of small JSON frames take some 250 MB; payloads cut by the app at
+# ``max_message_size`` (10 KiB by default) bound the rest.
+DEFAULT_MAX_FRAMES: Final = 1_000_000
 
 # What ``Store.codes`` says of each row: a frame's wire code (2 * type index + 1 if sent, 0..9),
 # EVENT for a ◉ event, and ORPHAN + the wire code for a frame of no connection (the store makes
@@ -133,24 +142,28 @@ class Store:
     before it, whose first frames overflow the queue and whose next frame arrives before the
     FramesDropped that reports them (or with ``since`` unknown, a new connection in that case).
 
-    ``rows`` holds every frame and lifecycle event in arrival order, up to ``max_rows``
-    rows; when it overflows the oldest tenth goes and ``rows_trimmed`` counts the rows gone.
-    Two columns run parallel to it, one item per row, for the filters to read without touching
-    the rows: ``codes`` (see ``row_code``) and ``owners``, the number of the row's connection
-    (``connection_number``; 0 for the inspector's own events), every one below ``owner_limit``.
+    ``rows`` holds every frame and lifecycle event in arrival order, up to ``max_frames`` rows
+    (the retention bound, ``--max-frames``): when it overflows the oldest tenth goes (the frames
+    among them leave their connections too, counted as not kept and in ``frames_let_go``) and
+    ``rows_trimmed`` counts the rows gone. Three columns run parallel to it, one item per row, for
+    the filters to read without touching the rows: ``codes`` (see ``row_code``), ``owners``, the
+    number of the row's connection (``connection_number``; 0 for the inspector's own events),
+    every one below ``owner_limit``, and ``texts``, what a text search looks in (``search_text``).
     ``listeners`` are called after each applied batch with the ids of connections that changed,
     so a UI can refresh at its own pace.
     """
 
     max_messages: int = 10_000
-    max_rows: int = 2_000_000
+    max_frames: int = DEFAULT_MAX_FRAMES
     entries: dict[str, ConnectionEntry] = field(default_factory=dict)
     system_events: list[SystemEvent] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     codes: bytearray = field(default_factory=bytearray)
     owners: array[int] = field(default_factory=lambda: array("q"))
+    texts: list[str] = field(default_factory=list)
     rows_trimmed: int = 0
     frames_received: int = 0
+    frames_let_go: int = 0  # frames the retention bound (max_frames) let go, oldest first
     # None while live; for a saved session, the moment it was exported (Unix seconds; a browser's
     # HAR, which does not say, the latest moment it records): the file shows the connections as
     # they were then, so nothing in it is "now" (an open connection is "open at export").
@@ -187,6 +200,7 @@ class Store:
         self.rows.append((None, event))
         self.codes.append(EVENT)
         self.owners.append(0)
+        self.texts.append(text.lower())
 
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
@@ -204,8 +218,8 @@ class Store:
                     "(its queue overflowed)",
                     "warning",
                 )
-        if len(self.rows) > self.max_rows:
-            self._trim()
+        if len(self.rows) > self.max_frames:
+            self._trim(len(self.rows) - self.max_frames + self.max_frames // 10)
         if changed:
             for listener in self.listeners:
                 listener(changed)
@@ -250,6 +264,9 @@ class Store:
         )
         self.codes = bytearray(map(_LOADED_CODES.__getitem__, pairs))
         self.owners = array("q", map(self._numbers.__getitem__, map(itemgetter(0), rows)))
+        self.texts = list(map(search_text, items))
+        if len(rows) > self.max_frames:  # the newest frames, as live; the status says how many went
+            self._trim(len(rows) - self.max_frames)
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection, oldest first."""
@@ -291,13 +308,32 @@ class Store:
         self.rows.clear()
         self.codes.clear()
         del self.owners[:]
+        self.texts.clear()
         self.frames_received = 0
+        self.frames_let_go = 0
 
-    def _trim(self) -> None:
-        cut = len(self.rows) - self.max_rows + self.max_rows // 10
+    def _trim(self, cut: int) -> None:
+        """Let the oldest ``cut`` rows go, and their frames leave their connections too."""
+        entries = self.entries
+        let_go = 0
+        for connection_id, item in islice(self.rows, cut):
+            if connection_id is None or type(item) is SystemEvent:
+                continue
+            let_go += 1
+            entry = entries.get(connection_id)
+            # Rows and a connection's frames are both oldest first: its oldest is this one, unless
+            # the connection's own limit (max_messages) let it go already.
+            if entry is not None and entry.frames and entry.frames[0] is item:
+                entry.frames.popleft()
+                connection = entry.connection
+                connection.messages_dropped += 1
+                connection.messages_not_kept += 1
+                entry.evicted += 1
+        self.frames_let_go += let_go
         del self.rows[:cut]
         del self.codes[:cut]
         del self.owners[:cut]
+        del self.texts[:cut]
         self.rows_trimmed += cut
 
     def _update(self, producer: Producer, key: int, update: Connection, now: float) -> None:
@@ -318,6 +354,7 @@ class Store:
             self.rows.extend((connection_id, event) for event in events)
             self.codes.extend(bytes((EVENT,)) * len(events))
             self.owners.extend(array("q", (entry.number,)) * len(events))
+            self.texts.extend(event.text.lower() for event in events)
         held = entry.connection
         # Counts only grow; an update queued before a replay may carry older ones.
         entry.connection = msgspec.structs.replace(
@@ -342,6 +379,7 @@ class Store:
         append_row = self.rows.append
         append_code = self.codes.append
         append_owner = self.owners.append
+        append_text = self.texts.append
         last_key = -1
         entry: ConnectionEntry | None = None
         connection_id = ""
@@ -384,6 +422,12 @@ class Store:
             append_row((connection_id, frame))
             append_code(code)
             append_owner(number)
+            if code < BINARY:  # text: its lowered form only when it differs (no copy of most JSON)
+                content = wire.content
+                lowered = content.lower() if type(content) is str else ""
+                append_text(content if lowered == content else lowered)
+            else:
+                append_text(search_text(frame) if code >= CLOSE else "")
             added += 1
             if code < PING:  # text or binary: count it
                 size = wire.size_bytes
@@ -417,6 +461,19 @@ class Store:
             connection.messages_lost += missing
         else:
             connection.messages_not_kept += missing
+
+
+def search_text(item: Frame | SystemEvent) -> str:
+    """What a text search looks in for a row, lowered: a text frame's text, a close's code, name
+    and reason, an event's line; "" for binary, ping and pong (searched as bytes instead)."""
+    if isinstance(item, SystemEvent):
+        return item.text.lower()
+    kind = item.message_type
+    if kind == "text":
+        return item.content.lower() if isinstance(item.content, str) else ""
+    if kind == "close" and isinstance(item.content, str):
+        return (describe_close(item.close_code, item.content) or item.content).lower()
+    return ""
 
 
 def row_code(row: Row) -> int:

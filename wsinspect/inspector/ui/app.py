@@ -40,6 +40,8 @@ FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scroll
 # While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
 # frame change this often at most: still readable, and each change costs a layout of the screen.
 PANELS_PER_SECOND = 4
+# n and N share a row of the help.
+FIND = Binding.Group("The next / previous match of the search")
 
 
 class InspectorApp(App[None]):
@@ -79,12 +81,29 @@ class InspectorApp(App[None]):
             tooltip="Filter frames by text (Enter applies, Esc cancels)",
         ),
         Binding(
+            "s",
+            "search_text",
+            "Search",
+            id="search.text",
+            tooltip="Search frames by text, hiding none (n / N: next / previous match)",
+        ),
+        Binding("n", "find(True)", "Next match", show=False, id="search.next", tooltip="The next match", group=FIND),
+        Binding(
+            "N",
+            "find(False)",
+            "Previous match",
+            show=False,
+            id="search.previous",
+            tooltip="The previous match",
+            group=FIND,
+        ),
+        Binding(
             "x",
             "toggle_regex",
             "Regex filter",
             show=False,
             id="filter.regex",
-            tooltip="Toggle regex for the text filter",
+            tooltip="Toggle regex for the text filter and the search",
         ),
         Binding(
             "d",
@@ -103,7 +122,12 @@ class InspectorApp(App[None]):
             tooltip="This connection only / all connections",
         ),
         Binding(
-            "escape", "clear_filters", "Clear filters", show=False, id="filter.clear", tooltip="Clear every filter"
+            "escape",
+            "clear_filters",
+            "Clear filters",
+            show=False,
+            id="filter.clear",
+            tooltip="Clear every filter and the search",
         ),
         Binding(
             "r",
@@ -162,6 +186,8 @@ class InspectorApp(App[None]):
         self.filters = Filters()
         self.applied_filters = Filters()  # what the timeline shows: the filters, unless they failed
         self.filter_error = ""
+        self.search_text = ""  # what n / N find (s): marked, nothing hidden
+        self._input_for = "filter"  # what the text box is open for: "filter" or "search"
         self._dirty: set[str] = set()
         store.listeners.append(self._mark_dirty)
         self._last_version: tuple[int, int, int] = (-1, -1, -1)
@@ -172,6 +198,7 @@ class InspectorApp(App[None]):
         self._sync_every = 0.0  # seconds
         self._followed_row: TimelineView.RowSelected | None = None  # the newest frame, not shown yet
         self._lines: dict[str, Text] = {}  # what the one-line widgets show
+        self._search_shown: float | None = None  # the search progress the filter line shows
 
     def _mark_dirty(self, connection_ids: set[str]) -> None:
         self._dirty.update(connection_ids)
@@ -222,6 +249,8 @@ class InspectorApp(App[None]):
         # While the app closes its widgets go before its timers stop: a tick then finds nothing.
         with contextlib.suppress(NoMatches):
             self._take_in_changes()
+            if self.timeline.search_progress != self._search_shown:
+                self._update_filters()
 
     def _take_in_changes(self) -> None:
         store = self.store
@@ -290,6 +319,8 @@ class InspectorApp(App[None]):
         text.append(f" {active:,} {'open at export' if store.as_of is not None else 'active'}")
         text.append(f" / {counted(len(store.entries), 'connection')} ")
         text.append(f" {counted(store.frames_received, 'frame')} ")
+        if store.frames_let_go:  # the retention bound (--max-frames) let the oldest go
+            text.append(f"({store.frames_let_go:,} let go: --max-frames {store.max_frames:,}) ", style="bold")
         if self.server is not None:
             text.append(f" {counted(len(self.server.producers), 'app')} ")
         text.append(f" {self.source}" if self.source else "", style="dim")
@@ -305,6 +336,12 @@ class InspectorApp(App[None]):
             line = f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)"
         else:
             line = f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)"
+        if self.search_text:
+            line += f'   search "{self.search_text}" (n / N)'
+        progress = self.timeline.search_progress
+        if progress is not None:  # the older rows are still being searched
+            line += f"   searching… {progress:.0%}"
+        self._search_shown = progress
         if self.filter_error:
             # The filter that failed was not applied: say so, and what still is.
             text = Text.assemble((f"⚠ {self.filter_error} (not applied)", "bold red"), f"   {line}")
@@ -405,16 +442,53 @@ class InspectorApp(App[None]):
         self._update_filters()
 
     def action_filter_text(self) -> None:
+        self._open_input(
+            "filter", self.filters.text, "filter frames: text (x toggles regex), Enter applies, Esc cancels"
+        )
+
+    def action_search_text(self) -> None:
+        self._open_input("search", self.search_text, "search frames: text (x toggles regex), Enter finds, Esc cancels")
+
+    def _open_input(self, purpose: str, value: str, placeholder: str) -> None:
         box = self.query_one("#filter-input", Input)
-        box.value = self.filters.text
+        self._input_for = purpose
+        box.value = value
+        box.placeholder = placeholder
         box.add_class("-shown")
         self.query_one("#filters").add_class("-editing")
         box.focus()
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._set_filters(dataclasses.replace(self.filters, text=event.value))
         self._close_filter_input()
+        if self._input_for == "search":
+            self._set_search(event.value)
+        else:
+            self._set_filters(dataclasses.replace(self.filters, text=event.value))
+
+    def _set_search(self, text: str) -> None:
+        """Mark what ``text`` finds in the timeline and the detail pane, and go to the next match."""
+        try:
+            search = Filters(text=text, regex=self.filters.regex).search()
+        except FilterError as exc:
+            self.notify(f"{exc} (the search is unchanged)", severity="error")
+            return
+        self.search_text = text
+        self.timeline.set_highlight(search)
+        self.query_one(DetailPane).set_highlight(search)
+        self._update_filters()
+        if search is not None:
+            self.action_find(True)
+
+    def action_find(self, forward: bool) -> None:
+        if not self.search_text:
+            self.notify("Nothing to find: s searches", severity="warning")
+            return
+        found = self.timeline.find(forward)
+        if found is False:
+            self.notify(f'No match for "{self.search_text}" among the rows shown', severity="warning")
+        elif found is None:
+            self.notify(f"Search wrapped to the {'start' if forward else 'end'}")
 
     def _close_filter_input(self) -> None:
         box = self.query_one("#filter-input", Input)
@@ -450,6 +524,8 @@ class InspectorApp(App[None]):
             self._close_filter_input()
             return
         self._set_filters(Filters())
+        if self.search_text:
+            self._set_search("")
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.console import Group
 from rich.json import JSON
@@ -19,6 +20,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from ...model import REDACTED, Connection, Frame, Row, SystemEvent, describe_close
+from ..filters import TextSearch
 from ..formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 
 HEXDUMP_LIMIT = 64 * 1024  # a dump of megabytes would freeze the screen for seconds
@@ -38,8 +40,14 @@ class DetailPane(Static):
 
     raw: reactive[bool] = reactive(False)
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"detail--match"}
+    DEFAULT_CSS = """
+    DetailPane > .detail--match { background: $warning 50%; text-style: bold; }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.highlight: TextSearch | None = None  # what n / N find, marked in the payload
         self.row: Row | None = None
         self.connection: Connection | None = None
         self.origin: float | None = None
@@ -71,6 +79,10 @@ class DetailPane(Static):
         self._show(self._render_detail())
 
     def watch_raw(self) -> None:
+        self._show(self._render_detail())
+
+    def set_highlight(self, search: TextSearch | None) -> None:
+        self.highlight = search
         self._show(self._render_detail())
 
     def _show(self, texts: list[Text | JSON]) -> None:
@@ -108,8 +120,18 @@ class DetailPane(Static):
         if item.message_type in ("ping", "pong") and (answer := self._answer(item, start)):
             texts.append(answer)
         texts.append(Text(""))
-        texts.append(self._body(item))
+        texts.append(self._marked(self._body(item)))
         return texts
+
+    def _marked(self, body: Text | JSON) -> Text | JSON:
+        """The payload with what the search finds marked (text, pretty JSON and hex dumps alike)."""
+        if self.highlight is None:
+            return body
+        text = body.text if isinstance(body, JSON) else body
+        style = self.get_component_rich_style("detail--match", partial=True)
+        for start, end in self.highlight.spans(text.plain):
+            text.stylize(style, start, end)
+        return body
 
     def _raw_tag(self, head: Text) -> None:
         if self.raw:

@@ -14,13 +14,19 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from ...model import Frame, Row, SystemEvent
-from ..filters import FilteredIndex, Selection
+from ..filters import FilteredIndex, Selection, TextSearch, both_flags
 from ..formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ..store import Store
 
 PONG_LOOKBACK = 64  # rows before a pong searched for its ping
+# A text filter over many rows answers for the newest ones at once and searches the older ones
+# this many at a time, every SEARCH_EVERY seconds, while the screen says how far it got.
+SEARCH_ROWS = 131_072
+SEARCH_EVERY = 0.03
+FIND_ROWS = 65_536  # rows read at a time by n / N
 
 # The moving keys share a row of the help (and a group in Textual's keys panel).
 MOVE = Binding.Group("Move in the timeline (moving up pauses the follow)")
@@ -78,6 +84,7 @@ class TimelineView(ScrollView, can_focus=True):
         "timeline--control",
         "timeline--muted",
         "timeline--cursor",
+        "timeline--match",
     }
 
     DEFAULT_CSS = """
@@ -91,6 +98,7 @@ class TimelineView(ScrollView, can_focus=True):
     TimelineView > .timeline--muted { text-style: dim; }
     /* Reverse video keeps every row's own colour readable when selected. */
     TimelineView > .timeline--cursor { text-style: reverse; }
+    TimelineView > .timeline--match { background: $warning 50%; text-style: bold; }
     """
 
     # The selected row's number in the index; None when nothing is shown.
@@ -115,6 +123,8 @@ class TimelineView(ScrollView, can_focus=True):
         # Times count from here; None: from each row's own connection's start.
         self.origin: float | None = None
         self.empty_text = ""  # what an empty timeline says instead (why it is empty, what to do)
+        self._searching: Timer | None = None  # the search of the older rows, while it runs
+        self.highlight: TextSearch | None = None  # what n / N find, marked in the rows
         self.live = True  # End follows new frames (live) or goes to the last row (a file)
 
     # -- data ------------------------------------------------------------------------------
@@ -124,7 +134,15 @@ class TimelineView(ScrollView, can_focus=True):
         store = self.store
         keep = self.index[self.cursor] if self.cursor is not None and self.cursor < len(self.index) else None
         self.index = FilteredIndex(selection)
-        self.index.rebuild(store)
+        # A text search of many rows: the newest first (what a following screen shows), the rest
+        # in the background (see _search_older).
+        older = len(store.rows) - SEARCH_ROWS if selection is not None and selection.search is not None else 0
+        self.index.rebuild(store, max(0, older))
+        if self._searching is not None:
+            self._searching.stop()
+            self._searching = None
+        if older > 0:
+            self._searching = self.set_interval(SEARCH_EVERY, self._search_older)
         self._seen = len(store.rows)
         self._cache.clear()
         cursor = self.index.index_of(keep) if keep is not None else None
@@ -176,6 +194,68 @@ class TimelineView(ScrollView, can_focus=True):
             else:
                 self.new_while_paused += added
         return added
+
+    @property
+    def search_progress(self) -> float | None:
+        """How much of the rows a text filter has searched (0 to 1); None when it is done."""
+        untested = self.index.untested
+        return None if not untested else 1 - untested / max(1, len(self.store.rows))
+
+    def _search_older(self) -> None:
+        """Search the next older rows, keeping the rows on screen where they are."""
+        index = self.index
+        untested = index.untested
+        added = index.extend_back(self.store, untested - SEARCH_ROWS)
+        if not index.untested and self._searching is not None:
+            self._searching.stop()
+            self._searching = None
+        if not added:
+            return
+        if self.cursor is not None:  # the same row, under a higher number
+            self.set_reactive(TimelineView.cursor, self.cursor + added)
+        self._resize()
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.scroll_to(y=self.scroll_offset.y + added, animate=False, immediate=True)
+        self.refresh()
+
+    def set_highlight(self, search: TextSearch | None) -> None:
+        self.highlight = search
+        self._cache.clear()
+        self.refresh()
+
+    def find(self, forward: bool = True) -> bool | None:
+        """Select the next (or previous) row shown that ``highlight`` matches, from the selected
+        one, wrapping around once. True when found, None when it wrapped to find it, False if none."""
+        search = self.highlight
+        if search is None or not len(self.index):
+            return False
+        rows = len(self.store.rows)
+        here = self.index[self.cursor] if self.cursor is not None else (-1 if forward else rows)
+        # From the selected row to the end (or the start), then the rest: around once.
+        spans = [(here + 1, rows), (0, here + 1)] if forward else [(0, here), (here, rows)]
+        for wrapped, (start, stop) in enumerate(spans):
+            position = self._find_between(search, start, stop, forward)
+            if position is not None:
+                number = self.index.index_of(position)
+                assert number is not None
+                self.following = False
+                self._select(number)
+                self.scroll_to(y=max(0, number - self._visible_height // 2), animate=False)
+                return True if not wrapped else None
+        return False
+
+    def _find_between(self, search: TextSearch, start: int, stop: int, forward: bool) -> int | None:
+        """The first (or last) row in ``start:stop`` that is shown and matches."""
+        steps = range(start, stop, FIND_ROWS) if forward else reversed(range(start, stop, FIND_ROWS))
+        for low in steps:
+            high = min(low + FIND_ROWS, stop)
+            both = both_flags(search.flags(self.store, low, high), self.index.flags_between(low, high))
+            at = both.find(1) if forward else both.rfind(1)
+            if at >= 0:
+                return low + at
+        return None
 
     def selected_row(self) -> Row | None:
         if self.cursor is None or self.cursor >= len(self.index):
@@ -352,12 +432,28 @@ class TimelineView(ScrollView, can_focus=True):
                     f"{item.message_type} {ARROWS[item.direction]} " if control else f"{item.message_type:<7}", style
                 ),
                 Segment(f"{format_size(item.size_bytes):>8}{mark}", muted),
-                Segment(self._preview(position, item, max(1, width - fixed)), style),
+                *self._marked(self._preview(position, item, max(1, width - fixed)), style),
             ]
         strip = Strip(segments).adjust_cell_length(width)
         if selected:
             strip = strip.apply_style(self.style_of("cursor"))
         return strip
+
+    def _marked(self, text: str, style: Style) -> list[Segment]:
+        """``text`` in ``style``, with what ``highlight`` finds in it marked."""
+        spans = self.highlight.spans(text) if self.highlight is not None else []
+        if not spans:
+            return [Segment(text, style)]
+        marked = style + self.style_of("match")
+        segments: list[Segment] = []
+        at = 0
+        for start, end in spans:
+            if start < at:
+                continue  # overlaps the one before
+            segments += [Segment(text[at:start], style), Segment(text[start:end], marked)]
+            at = end
+        segments.append(Segment(text[at:], style))
+        return segments
 
     def _preview(self, position: int, frame: Frame, width: int) -> str:
         """The payload in one line; a pong that answers a ping just before it leads with the round trip."""
