@@ -240,3 +240,56 @@ async def test_the_status_line_says_how_many_frames_the_retention_bound_let_go()
         line = status(app)
         assert f"({store.frames_let_go:,} let go: --max-frames 20)" in line
         assert store.frames_let_go > 0
+
+
+def open_connections(count: int) -> list[Connection]:
+    return [
+        Connection(
+            connection_id=f"live-{n:04d}",
+            path=f"/ws/room/{n}",
+            connected_at=BASE + n,
+            accepted_at=BASE + n,
+            state="open" if n % 2 else "closed",
+            disconnected_at=None if n % 2 else BASE + n + 1,
+            close_code=None if n % 2 else 1000,
+            closed_by=None if n % 2 else "client",
+        )
+        for n in range(count)
+    ]
+
+
+async def test_f_lists_only_the_connections_whose_path_or_state_matches() -> None:
+    app = make_app(connections=open_connections(40))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        assert app.table.row_count == 40
+        await pilot.press("f", *"open", "enter")
+        await pilot.pause()
+        assert app.table.row_count == 20
+        assert all(app.store.entries[cid].connection.state == "open" for cid in app.table.order)
+        assert 'connections "open" (20 of 40)' in filters_line(app)
+        await pilot.press("f", "ctrl+a", "ctrl+k", *"room/3", "enter")  # a path: rooms 3 and 30-39
+        await pilot.pause()
+        assert sorted(app.table.order) == sorted(["live-0003", *(f"live-{n:04d}" for n in range(30, 40))])
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.table.row_count == 40
+        assert "connections" not in filters_line(app)
+
+
+async def test_rows_off_screen_are_redrawn_when_they_scroll_into_view() -> None:
+    store = Store()
+    store.load(open_connections(200))
+    app = InspectorApp(store, source="many.json")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        table = app.table
+        far = "live-0199"
+        assert table.get_row_index(far) >= table.size.height  # off screen
+        before = str(table.get_row(far)[3])
+        store.entries[far].connection.messages_sent = 12345
+        table.sync({far})
+        assert str(table.get_row(far)[3]) == before  # not redrawn while nobody can see it
+        table.scroll_to(y=table.get_row_index(far), animate=False, immediate=True)
+        await pilot.pause()
+        assert str(table.get_row(far)[3]).startswith("12,345 ·")

@@ -98,6 +98,14 @@ class InspectorApp(App[None]):
             group=FIND,
         ),
         Binding(
+            "f",
+            "match_connections",
+            "Find conns",
+            show=False,
+            id="connections.match",
+            tooltip="List only the connections whose path or state (open, closed, error…) holds a text",
+        ),
+        Binding(
             "x",
             "toggle_regex",
             "Regex filter",
@@ -127,7 +135,7 @@ class InspectorApp(App[None]):
             "Clear filters",
             show=False,
             id="filter.clear",
-            tooltip="Clear every filter and the search",
+            tooltip="Clear every filter, the search and the connections' filter",
         ),
         Binding(
             "r",
@@ -338,6 +346,8 @@ class InspectorApp(App[None]):
             line = f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)"
         if self.search_text:
             line += f'   search "{self.search_text}" (n / N)'
+        if self.table.match:
+            line += f'   connections "{self.table.match}" ({self.table.row_count:,} of {len(self.store.entries):,})'
         progress = self.timeline.search_progress
         if progress is not None:  # the older rows are still being searched
             line += f"   searching… {progress:.0%}"
@@ -449,6 +459,13 @@ class InspectorApp(App[None]):
     def action_search_text(self) -> None:
         self._open_input("search", self.search_text, "search frames: text (x toggles regex), Enter finds, Esc cancels")
 
+    def action_match_connections(self) -> None:
+        self._open_input(
+            "connections",
+            self.table.match,
+            "connections: a path or a state (open, closed, error, denied), Enter applies, Esc cancels",
+        )
+
     def _open_input(self, purpose: str, value: str, placeholder: str) -> None:
         box = self.query_one("#filter-input", Input)
         self._input_for = purpose
@@ -463,6 +480,9 @@ class InspectorApp(App[None]):
         self._close_filter_input()
         if self._input_for == "search":
             self._set_search(event.value)
+        elif self._input_for == "connections":
+            self.table.set_match(event.value)
+            self._update_filters()
         else:
             self._set_filters(dataclasses.replace(self.filters, text=event.value))
 
@@ -526,6 +546,9 @@ class InspectorApp(App[None]):
         self._set_filters(Filters())
         if self.search_text:
             self._set_search("")
+        if self.table.match:
+            self.table.set_match("")
+            self._update_filters()
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -99,13 +99,20 @@ class ConnectionTable(DataTable[Text]):
         self._widths = [len(column) for column in self.COLUMNS]  # the widest cell of each column so far
         self._whole = {"path": 0, "close": 0}  # the widest path and close, before they are cut
         self._cut = (self.LEAST_WIDTH, self.LEAST_WIDTH)  # what the path and the close columns may show
+        self.match = ""  # shown: the connections whose path or state holds this (see set_match)
+        self._stale: set[str] = set()  # rows changed while off screen: redrawn when they scroll in
+        self._entries_seen = 0
 
     def on_mount(self) -> None:
         for column in self.COLUMNS:
             self.add_column(column, key=column)
 
     def sync(self, dirty: set[str] | None = None) -> None:
-        """Add new connections, refresh the changed ones and the durations of the open ones."""
+        """Add new connections, refresh the changed ones and the durations of the open ones.
+
+        Only the rows on screen are redrawn: another changed row is redrawn when it scrolls into
+        view (a thousand open connections tick their durations, and a redraw of each costs).
+        """
         store = self.store
         entries = store.entries
         several = len({entry.connection.pid for entry in entries.values()}) > 1
@@ -117,31 +124,82 @@ class ConnectionTable(DataTable[Text]):
             # A table that only got narrower keeps its size, and Textual then keeps a horizontal
             # scrollbar it no longer needs: look at the scrollbars again once the widths are in.
             self.call_after_refresh(lambda: self._scroll_update(self.virtual_size))
+        if len(entries) < self._entries_seen:  # the store was cleared: its closed connections went
+            for connection_id in [key for key in shown if key not in entries]:
+                self._remove(connection_id)
+        self._entries_seen = len(entries)
         live = store.as_of is None  # a saved session's durations do not go on
+        top = int(self.scroll_y)
+        on_screen = range(top, top + self.size.height)
+        stale = self._stale
         for connection_id, entry in entries.items():
             connection = entry.connection
             old = shown.get(connection_id)
             if old is None:
-                self.order.append(connection_id)
-                shown[connection_id] = cells = self._cells(entry, several)
-                self._widen(cells)
-                self.add_row(*cells, key=connection_id)
+                if self._shows(connection):
+                    self.order.append(connection_id)
+                    shown[connection_id] = cells = self._cells(entry, several)
+                    self._widen(cells)
+                    self.add_row(*cells, key=connection_id)
             elif dirty is None or connection_id in dirty or (live and connection.state != "closed"):
-                shown[connection_id] = cells = self._cells(entry, several)
-                self._widen(cells)
-                for column, cell, before in zip(self.COLUMNS, cells, old, strict=True):
-                    if cell != before:  # each update repaints the table; a wider cell re-lays it out
-                        width = self.columns[column].content_width  # type: ignore[index]
-                        # The path and the close also narrow, when their cells are cut shorter.
-                        resize = cell.cell_len > width or (column in self._whole and cell.cell_len < before.cell_len)
-                        self.update_cell(connection_id, column, cell, update_width=resize)
-        if len(shown) > len(entries):
-            for connection_id in [key for key in self.order if key not in entries]:
-                self.order.remove(connection_id)
-                del shown[connection_id]
-                self.remove_row(connection_id)
+                if not self._shows(connection):
+                    self._remove(connection_id)  # no longer what the table's filter asks for
+                elif dirty is None or self.get_row_index(connection_id) in on_screen:
+                    self._redraw(connection_id, entry, several)
+                else:
+                    stale.add(connection_id)
         if self._flexible_widths() != self._cut:
             self.sync(None)  # the new rows widened a column (or brought the scrollbar): cut again
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._redraw_stale()
+
+    def _redraw_stale(self) -> None:
+        """Redraw the rows that changed while off screen and are on screen now."""
+        if not self._stale:
+            return
+        top = int(self.scroll_y)
+        on_screen = range(top, top + self.size.height)
+        several = len({entry.connection.pid for entry in self.store.entries.values()}) > 1
+        for connection_id in [key for key in self._stale if self.get_row_index(key) in on_screen]:
+            self._stale.discard(connection_id)
+            entry = self.store.entries.get(connection_id)
+            if entry is not None:
+                self._redraw(connection_id, entry, several)
+
+    def _redraw(self, connection_id: str, entry: ConnectionEntry, several: bool) -> None:
+        self._stale.discard(connection_id)
+        old = self._cells_shown[connection_id]
+        self._cells_shown[connection_id] = cells = self._cells(entry, several)
+        self._widen(cells)
+        for column, cell, before in zip(self.COLUMNS, cells, old, strict=True):
+            if cell != before:  # each update repaints the table; a wider cell re-lays it out
+                width = self.columns[column].content_width  # type: ignore[index]
+                # The path and the close also narrow, when their cells are cut shorter.
+                resize = cell.cell_len > width or (column in self._whole and cell.cell_len < before.cell_len)
+                self.update_cell(connection_id, column, cell, update_width=resize)
+
+    def _remove(self, connection_id: str) -> None:
+        self.order.remove(connection_id)
+        del self._cells_shown[connection_id]
+        self._stale.discard(connection_id)
+        self.remove_row(connection_id)
+
+    def set_match(self, text: str) -> None:
+        """Show only the connections whose path (with its query) or state holds ``text``."""
+        self.match = text.strip().lower()
+        self.clear()
+        self.order.clear()
+        self._cells_shown.clear()
+        self._stale.clear()
+        self.sync(None)
+
+    def _shows(self, connection: Connection) -> bool:
+        if not self.match:
+            return True
+        query = f"?{connection.query_string}" if connection.query_string else ""
+        return self.match in f"{connection.path}{query} {connection_state(connection)}".lower()
 
     def selected_id(self) -> str | None:
         if not self.order or self.cursor_row >= len(self.order):

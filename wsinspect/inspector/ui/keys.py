@@ -34,6 +34,7 @@ HELP_ORDER = (
     "timeline.first",
     "timeline.follow",
     "timeline.last",
+    "connections.match",
     "connections.first",
     "connections.newest",
     "focus.next",
