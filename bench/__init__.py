@@ -17,6 +17,10 @@ A full run writes BENCHMARKS.md. The sections, in the order they run:
 5. ``e2e`` (micro): trackers fed as fast as one thread can, through the emitter thread and the
    socket into a store in another process; frames the bounded queue dropped.
 6. ``ui``: a key press to the updated screen, headless, with 100,000 and 1,000,000 frames.
+7. ``files``: export and ``open`` of 100,000 and 1,000,000-frame sessions (time and peak memory),
+   against ``json.dump`` and a bare msgspec decode of the same data.
+8. ``memory``: the inspector's bytes per stored frame beyond its payload (tracemalloc), against the
+   frames as msgspec decodes them; a connections-table refresh with 1,000 open connections against 10.
 
 Every figure is a median of repeats and, where a baseline exists, a ratio against it measured in
 the same run: the machine is shared and noisy, so absolute numbers only hint.

@@ -25,6 +25,8 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "ingest": (200_000, 5, 5),
         "e2e": (200_000, 3),
         "ui": ((100_000, 1_000_000), 3),
+        "files": ((100_000, 1_000_000), 3),
+        "memory": (1_000_000, 9),
     },
     "quick": {
         "live": (3_000, 1),
@@ -33,9 +35,11 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "ingest": (50_000, 3, 3),
         "e2e": (30_000, 2),
         "ui": ((100_000,), 1),
+        "files": ((100_000,), 1),
+        "memory": (100_000, 3),
     },
 }
-SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui")
+SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory")
 
 
 def format_row(row: Row) -> str:
@@ -107,8 +111,8 @@ def main() -> None:
 
     # The in-process sections import wsinspect's internals: only when asked (the live ones run any
     # version's wsinspect, for before/after tables).
-    if {"app", "ingest", "e2e", "ui"} & set(only):
-        from . import app_cost, e2e, ingest, ui
+    if {"app", "ingest", "e2e", "ui", "files", "memory"} & set(only):
+        from . import app_cost, e2e, files, ingest, memory, ui
     try:
         n, repeats = sizes["live"]
         run("live", f"1. The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
@@ -145,6 +149,13 @@ def main() -> None:
         ui_sizes, repeats = sizes["ui"]
         run("ui", f"6. Inspector screen, headless: a key press to the updated screen, 160x45 ({repeats} repeats)",
             lambda: ui.run(ui_sizes, repeats))  # fmt: skip
+        file_sizes, repeats = sizes["files"]
+        run("files", f"7. Session files: export and open, 50 connections, ~60-byte text frames ({repeats} repeats)",
+            lambda: files.run(file_sizes, repeats))  # fmt: skip
+        frames, repeats = sizes["memory"]
+        run("memory", f"8. Inspector memory per stored frame ({frames:,} frames, tracemalloc) and the connections "
+            f"table with 1,000 open connections ({repeats} refreshes)",
+            lambda: memory.run(frames, repeats))  # fmt: skip
     finally:
         if inspector is not None:
             inspector.close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import socket
 import subprocess
 import sys
@@ -10,8 +11,9 @@ import pytest
 from wsinspect import __version__
 from wsinspect.cli import main
 from wsinspect.inspector.files import dumps, write_session
+from wsinspect.inspector.formatting import format_size
 from wsinspect.inspector.store import Store
-from wsinspect.model import Connection
+from wsinspect.model import Connection, Frame
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,3 +132,144 @@ def test_open_shows_the_file_as_of_its_export(tmp_path: Path, monkeypatch: pytes
     (store,) = opened
     assert store.as_of == 1764350000.5
     assert set(store.entries) == {"c"}
+
+
+# -- wsinspect open: files at scale and bad input ----------------------------------------------
+
+
+def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
+    """The stores `wsinspect open` would show, without a screen."""
+    import wsinspect.inspector.ui.app as ui_app
+
+    opened: list[Store] = []
+
+    class FakeApp:
+        def __init__(self, store: Store, **kwargs: object) -> None:
+            opened.append(store)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
+    return opened
+
+
+def session_bytes(frames: int = 3) -> bytes:
+    messages = [Frame(direction="sent", message_type="text", content=f"m{i}", timestamp=2.0 + i, size_bytes=2)
+                for i in range(frames)]  # fmt: skip
+    return dumps([Connection(connection_id="c", path="/ws", connected_at=1.0, messages=messages)], 5.0)
+
+
+BAD_FILES = {
+    "random-json": (b'{"hello": "world", "items": [1, 2, 3]}', "neither a wsinspect session nor a HAR file"),
+    "json-array": (b"[1, 2, 3]\n", "neither a wsinspect session nor a HAR file"),
+    "newer-version": (
+        session_bytes().replace(b'"version": 1', b'"version": 2'),
+        "session format version 2 is not supported (this wsinspect reads 1)",
+    ),
+    "not-json": (b"PK\x03\x04 a zip file", "not a JSON file: invalid character at line 1, column 1 (byte 0)"),
+    "empty": (b"", "an empty file, not JSON"),
+    "truncated-gzip": (
+        gzip.compress(session_bytes(2000))[:300],
+        "truncated gzip: the file ends before its compressed data does",
+    ),
+    "corrupt-gzip": (gzip.compress(session_bytes())[:-8] + bytes(8), "corrupt gzip data: CRC check failed"),
+    "gzip-of-not-json": (gzip.compress(b"hello"), "not a JSON file: invalid character at line 1, column 1 (byte 0)"),
+    "gzip-of-truncated-json": (gzip.compress(session_bytes()[:-20]), "truncated JSON: the file ends early, at line "),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_open_a_bad_file_is_one_line_and_exit_1(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = fake_app(monkeypatch)
+    data, message = BAD_FILES[name]
+    path = tmp_path / "session.json"
+    path.write_bytes(data)
+    assert main(["open", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"wsinspect: {path}: {message}")
+    assert err.count("\n") == 1
+    assert opened == []
+
+
+@pytest.mark.parametrize("name", ["corrupt-gzip", "newer-version", "truncated-gzip"])
+def test_open_a_bad_file_in_a_process_is_one_line_without_traceback(name: str, tmp_path: Path) -> None:
+    data, message = BAD_FILES[name]
+    path = tmp_path / "session.json.gz"
+    path.write_bytes(data)
+    result = run_cli("open", str(path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"wsinspect: {path}: {message}")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_open_a_directory_or_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["open", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"wsinspect: cannot read {tmp_path}: Is a directory\n"
+    assert main(["open", str(tmp_path / "absent.json.gz")]) == 1
+    assert (
+        capsys.readouterr().err == f"wsinspect: cannot read {tmp_path / 'absent.json.gz'}: No such file or directory\n"
+    )
+
+
+def test_open_a_gzipped_session_and_a_har_without_websockets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = fake_app(monkeypatch)
+    path = tmp_path / "s.json.gz"
+    path.write_bytes(gzip.compress(session_bytes()))
+    assert main(["open", str(path)]) == 0
+    assert len(opened[-1].entries["c"].frames) == 3
+    har = tmp_path / "http-only.har"
+    har.write_text('{"log": {"version": "1.2", "entries": [{"request": {"url": "https://x/"}, "response": {}}]}}')
+    assert main(["open", str(har)]) == 0
+    assert opened[-1].entries == {}
+
+
+def test_open_a_slow_file_shows_its_progress_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wsinspect.inspector.files as files
+    import wsinspect.inspector.headless as headless
+
+    opened = fake_app(monkeypatch)
+    path = tmp_path / "s.json"
+    path.write_bytes(session_bytes(20_000))
+    assert main(["open", str(path)]) == 0
+    assert capsys.readouterr().err == ""  # quick: nothing
+    monkeypatch.setattr(headless, "PROGRESS_AFTER", 0.0)  # as if each step took over a second
+    monkeypatch.setattr(files, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(files, "_BLOCK", 1 << 14)
+    assert main(["open", str(path)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 2
+    assert all(line.startswith(f"wsinspect: reading {path}… ") for line in lines)
+    size = format_size(path.stat().st_size)
+    assert lines[-1].endswith(f"… 100% ({size} of {size})")
+    assert len(opened) == 2
+
+
+def test_open_keeps_every_frame_of_a_long_connection_up_to_max_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = fake_app(monkeypatch)
+    path = tmp_path / "long.json"
+    path.write_bytes(session_bytes(12_000))  # more than the live default of 10,000 per connection
+    assert main(["open", str(path)]) == 0
+    assert len(opened[-1].entries["c"].frames) == 12_000
+    assert opened[-1].frames_let_go == 0
+    # A bound below it: the newest frames, and a count of the others.
+    assert main(["open", "--max-frames", "5000", str(path)]) == 0
+    store = opened[-1]
+    assert store.max_frames == 5000
+    assert len(store.rows) == 5000
+    assert store.entries["c"].frames[-1].content == "m11999"
+    assert store.frames_let_go == 12_000 - 5000  # the 5,000 rows kept are frames: the connect row went too
+
+
+def test_max_frames_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--max-frames", "0"])
+    assert raised.value.code == 2
+    assert "must be 1 or more" in capsys.readouterr().err

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import io
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +22,9 @@ from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
 from wsinspect.inspector.files import read_session
+from wsinspect.inspector.headless import ProgressLine
 from wsinspect.litestar import WSInspectPlugin
+from wsinspect.model import Connection, Frame
 
 
 @websocket("/ws/echo")
@@ -226,3 +231,113 @@ def test_a_recording_whose_directory_vanished_is_rescued(private_socket: Path, t
         assert read_session(rescued).connections == []
     finally:
         rescued.unlink()
+
+
+async def test_record_to_json_gz_and_har_gz(private_socket: Path, tmp_path: Path) -> None:
+    outputs = [tmp_path / "session.json.gz", tmp_path / "session.har.gz"]
+    recordings = [Recording(private_socket.with_name(f"{n}.sock"), output) for n, output in enumerate(outputs)]
+    try:
+        plugins = [
+            WSInspectPlugin(WSInspectConfig(app_name="e2e", socket_path=str(rec.socket_path))) for rec in recordings
+        ]
+        with (
+            run_server(Litestar([echo], plugins=plugins[:1])) as first,
+            run_server(Litestar([echo], plugins=plugins[1:])) as second,
+        ):
+            for server in (first, second):
+                async with connect(server.ws_url("/ws/echo")) as ws:
+                    await ws.send("one")
+                    await ws.recv()
+                    await ws.send("bye")
+                    await ws.wait_closed()
+            await flushed(plugins[0], first, closed=1)
+            await flushed(plugins[1], second, closed=1)
+            results = [rec.stop() for rec in recordings]
+    finally:
+        for rec in recordings:
+            if rec.process.poll() is None:
+                rec.process.kill()
+                rec.process.wait()
+    for (code, err), output in zip(results, outputs, strict=True):
+        assert code == 0, err
+        assert output.read_bytes()[:2] == b"\x1f\x8b"
+        assert f"to {output}" in err
+        (conn,) = read_session(output).connections
+        assert [f.content for f in conn.messages if f.message_type == "text"] == ["one", "ONE", "bye"]
+    assert json.loads(gzip.decompress(outputs[1].read_bytes()))["log"]["version"] == "1.2"
+
+
+# -- the progress of a long write ------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_nothing_in_the_first_second_then_lines_of_their_own() -> None:
+    out, clock = io.StringIO(), Clock()
+    progress = ProgressLine(out, "writing x.json", "frames", clock=clock)
+    progress(0, 1_000_000)
+    clock.now += 0.9
+    progress(300_000, 1_000_000)
+    assert out.getvalue() == ""
+    clock.now += 0.2
+    progress(400_000, 1_000_000)
+    clock.now += 0.5
+    progress(600_000, 1_000_000)  # within a second of the last line: not shown
+    clock.now += 0.6
+    progress(800_000, 1_000_000)
+    clock.now += 0.1
+    progress(1_000_000, 1_000_000)  # the end always shows
+    progress.close()
+    assert out.getvalue().splitlines() == [
+        "wsinspect: writing x.json… 40% (400,000 of 1,000,000 frames)",
+        "wsinspect: writing x.json… 80% (800,000 of 1,000,000 frames)",
+        "wsinspect: writing x.json… 100% (1,000,000 of 1,000,000 frames)",
+    ]
+
+
+def test_progress_on_a_terminal_rewrites_one_line_and_ends_it() -> None:
+    out, clock = Terminal(), Clock()
+    progress = ProgressLine(out, "reading x.json.gz", "bytes", clock=clock)
+    clock.now += 1.5
+    progress(512 * 1024, 2 * 1024 * 1024)
+    clock.now += 0.1
+    progress(2 * 1024 * 1024, 2 * 1024 * 1024)
+    progress.close()
+    assert out.getvalue() == (
+        "\r\x1b[Kwsinspect: reading x.json.gz… 25% (512.0 KB of 2.0 MB)"
+        "\r\x1b[Kwsinspect: reading x.json.gz… 100% (2.0 MB of 2.0 MB)\n"
+    )
+    quick = Terminal()
+    progress = ProgressLine(quick, "reading y.json", "bytes", clock=clock)
+    progress(10, 10)
+    progress.close()
+    assert quick.getvalue() == ""  # nothing shown, no line ended
+
+
+def test_record_writes_with_progress_lines_when_it_takes_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsinspect.inspector.files as files
+    import wsinspect.inspector.headless as headless
+
+    monkeypatch.setattr(headless, "PROGRESS_AFTER", 0.0)  # as if it took over a second
+    monkeypatch.setattr(headless, "PROGRESS_LOG_EVERY", 0.0)
+    monkeypatch.setattr(files, "PROGRESS_EVERY", 0.0)
+    frames = [Frame(direction="sent", message_type="text", content="x", timestamp=1.0, size_bytes=1)] * 40_000
+    out = io.StringIO()
+    path = tmp_path / "x.json.gz"
+    written = headless._write(path, [Connection(connection_id="c", path="/ws", connected_at=1.0, messages=frames)], out)
+    assert written.frames == 40_000
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"wsinspect: writing {path}… 0% (0 of 40,000 frames)"
+    assert lines[-1] == f"wsinspect: writing {path}… 100% (40,000 of 40,000 frames)"
+    assert len(lines) >= 4

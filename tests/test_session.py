@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import itertools
 import json
 import os
+import threading
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -754,3 +758,384 @@ def test_json_that_cannot_be_read_says_what_is_wrong_and_where(data: bytes, mess
     with pytest.raises(SessionFileError) as info:
         loads(data)
     assert str(info.value) == message
+
+
+# -- files at scale: one frame a line, read a block at a time ----------------------------------
+
+
+def many_frames(frames: int, connections: int = 5) -> list[Connection]:
+    """``frames`` text frames (~60-byte JSON) over ``connections``, every 7th binary."""
+    per = frames // connections
+    return [
+        Connection(
+            connection_id=f"conn-{c}",
+            path=f"/ws/{c}",
+            state="closed",
+            connected_at=1700000000.0 + c,
+            messages=[
+                binary_frame(i.to_bytes(4, "big"), at=1700000000.0 + i / 1000)
+                if i % 7 == 0
+                else text_frame(f'{{"type":"tick","seq":{i},"room":"lobby","v":"xxxxxxxxxxxxx"}}', at=1700000000.0 + i)
+                for i in range(per)
+            ],
+        )
+        for c in range(connections)
+    ]
+
+
+def test_session_json_has_one_frame_a_line_as_in_the_contract() -> None:
+    lines = dumps([full_connection(), other_connection()], EXPORTED_AT).decode().splitlines()
+    frames = [line.strip().rstrip(",") for line in lines if line.lstrip().startswith('{"direction": ')]
+    assert len(frames) == len(full_connection().messages)
+    # The contract's frame line: its keys in its order, a space after each colon and comma.
+    assert frames[0] == (
+        '{"direction": "received", "message_type": "text", "content": "{\\"type\\": \\"auth\\"}", '
+        '"timestamp": 1764349990.05, "size_bytes": 16, "truncated": false, "close_code": null}'
+    )
+    assert all(json.loads(frame).keys() >= FRAME_KEYS for frame in frames)
+    assert '  "messages": []' in lines[-4]  # a connection without frames
+
+
+def test_a_har_file_has_one_message_a_line() -> None:
+    lines = dumps([chat_connection()], EXPORTED_AT, har=True).decode().splitlines()
+    messages = [line.strip().rstrip(",") for line in lines if line.lstrip().startswith('{"type": ')]
+    assert messages[0] == '{"type": "send", "time": 1764349990.05, "opcode": 1, "data": "{\\"type\\": \\"auth\\"}"}'
+    assert len(messages) == len(chat_connection().messages)
+
+
+def test_a_file_this_wsinspect_writes_is_read_without_decoding_it_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsinspect.inspector.files as files
+
+    def whole(data: bytes) -> None:
+        raise AssertionError("decoded whole")
+
+    monkeypatch.setattr(files, "_decode_whole", whole)
+    for connections in ([], [other_connection()], [full_connection(), other_connection()], many_frames(20_000)):
+        assert loads(dumps(connections, EXPORTED_AT)).connections == connections
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1000, 4096])
+def test_reading_block_by_block_splits_anywhere(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsinspect.inspector.files as files
+
+    monkeypatch.setattr(files, "_BLOCK", block)
+    monkeypatch.setattr(files, "_decode_whole", lambda data: pytest.fail("decoded whole"))
+    connections = [full_connection(), other_connection(), *many_frames(300, 3)]
+    assert loads(dumps(connections, EXPORTED_AT)).connections == connections
+
+
+def test_files_laid_out_otherwise_read_the_same() -> None:
+    connections = [full_connection(), other_connection()]
+    ours = dumps(connections, EXPORTED_AT)
+    document = msgspec.json.encode(json.loads(ours))
+    for data in (
+        document,  # compact
+        msgspec.json.format(document, indent=1),  # what wsinspect wrote before
+        msgspec.json.format(document, indent=4),
+        ours.replace(b"\n", b"\r\n"),
+        ours.replace(b"\n    {", b"\n{"),
+        ours + b"\n\n",
+    ):
+        assert loads(data).connections == connections
+
+
+def generic_error(data: bytes) -> str:
+    """What the generic decode (every file's before files were streamed) says of ``data``."""
+    from wsinspect.inspector.files import _decode_generic
+
+    with pytest.raises(SessionFileError) as info:
+        _decode_generic(data)
+    return str(info.value)
+
+
+def test_a_file_cut_anywhere_is_refused_as_before() -> None:
+    data = dumps([full_connection(), other_connection(), *many_frames(40, 2)], EXPORTED_AT)
+    for end in [*range(0, 400, 7), *range(400, len(data) - 1, 97), len(data) - 2, len(data) - 1]:
+        cut = data[:end]
+        with pytest.raises(SessionFileError) as info:
+            loads(cut)
+        assert str(info.value) == generic_error(cut), end
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"close_code": 4001}\n   ]', b'"close_code": 4001},\n   ]'),
+        (b"}\n   ]", b"}\n   ],"),
+        (b'"close_code": null},\n', b'"close_code": null}\n'),
+        (b'"close_code": null},\n', b'"close_code": null},,\n'),
+        (b'"message_type": "text"', b'"message_type": "texts"'),
+        (b'"content": "AAH+/yBiaW5hcnk="', b'"content": "not base64!"'),
+        (b'"state": "closed"', b'"state": 5'),
+        (b"\n ]\n}", b"\n ]\n}\n{}"),
+        (b'"format": "wsinspect.session"', b'"format": "wsinspect.other"'),
+        (b'"messages": [', b'"messages": {'),
+    ],
+    ids=[
+        "trailing-comma",
+        "comma-after-list",
+        "missing-comma",
+        "two-commas",
+        "bad-kind",
+        "bad-base64",
+        "bad-state",
+        "trailing-document",
+        "other-format",
+        "messages-not-a-list",
+    ],
+)
+def test_a_broken_file_says_what_the_generic_decode_says(old: bytes, new: bytes) -> None:
+    data = dumps([full_connection(), other_connection()], EXPORTED_AT)
+    assert old in data
+    broken = data.replace(old, new, 1)
+    with pytest.raises(SessionFileError) as info:
+        loads(broken)
+    assert str(info.value) == generic_error(broken)
+
+
+def test_a_newer_version_is_refused_before_the_file_is_read_on() -> None:
+    data = dumps(many_frames(100), EXPORTED_AT).replace(b'"version": 1', b'"version": 2', 1)
+    with pytest.raises(SessionFileError) as info:
+        loads(data[:400] + b"garbage in a layout of version 2")
+    assert str(info.value) == "session format version 2 is not supported (this wsinspect reads 1)"
+
+
+# -- gzip ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["s.json.gz", "S.JSON.GZ", "s.gz"])
+def test_a_name_ending_in_gz_is_written_gzipped_and_reads_back(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    connections = [full_connection(), other_connection()]
+    written = write_session(path, connections, EXPORTED_AT)
+    data = path.read_bytes()
+    assert data[:2] == b"\x1f\x8b"
+    assert gzip.decompress(data) == dumps(connections, EXPORTED_AT)
+    assert (written.har, written.frames) == (False, 11)
+    assert read_session(path).connections == connections
+    assert loads(data).connections == connections
+    assert os.listdir(tmp_path) == [name]
+
+
+@pytest.mark.parametrize("name", ["x.har.gz", "X.HAR.GZ"])
+def test_har_gz_is_gzipped_har_and_reads_back(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    written = write_session(path, [full_connection(), other_connection()], EXPORTED_AT)
+    assert (written.har, written.left_out) == (True, {"ping": 1, "pong": 1, "close": 1})
+    document = json.loads(gzip.decompress(path.read_bytes()))
+    assert document["log"]["version"] == "1.2"
+    session = read_session(path)
+    assert session.connections[1] == other_connection()
+    assert [frame.timestamp for frame in session.connections[0].messages] == [
+        frame.timestamp for frame in full_connection().messages if frame.message_type in ("text", "binary")
+    ]
+    write_session(path, [chat_connection()], EXPORTED_AT)
+    assert read_session(path).connections == [chat_connection()]
+
+
+def test_gzip_is_told_by_its_magic_bytes_not_the_name(tmp_path: Path) -> None:
+    zipped, plain = tmp_path / "s.json", tmp_path / "s.json.gz"
+    zipped.write_bytes(gzip.compress(dumps([chat_connection()], EXPORTED_AT)))
+    plain.write_bytes(dumps([chat_connection()], EXPORTED_AT))
+    assert read_session(zipped).connections == read_session(plain).connections == [chat_connection()]
+    browser = tmp_path / "browser.har"
+    browser.write_bytes(gzip.compress(json.dumps(browser_har()).encode()))
+    assert read_session(browser).connections[0].path == "/ws/chat"
+
+
+def test_a_pipe_is_read_whole_first(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = gzip.compress(dumps([full_connection()], EXPORTED_AT))
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(data)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        assert read_session(fifo).connections == [full_connection()]
+    finally:
+        feeder.join(10)
+
+
+def test_the_gzip_header_names_the_file_not_its_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "session.json.gz"
+    write_session(path, [], EXPORTED_AT)
+    with gzip.GzipFile(path) as file:
+        file.read()
+    data = path.read_bytes()
+    assert data[3] & 0x08  # FNAME
+    assert data[10 : data.index(b"\0", 10)] == b"session.json"
+
+
+def gzipped_session() -> bytes:
+    return gzip.compress(dumps([full_connection(), *many_frames(2000)], EXPORTED_AT))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda data: data[: len(data) // 2], "truncated gzip: the file ends before its compressed data does"),
+        (lambda data: data[:-4], "truncated gzip: the file ends before its compressed data does"),
+        (lambda data: data[:12], "truncated gzip: the file ends before its compressed data does"),
+        (lambda data: data[:-8] + b"\0\0\0\0" + data[-4:], "corrupt gzip data: CRC check failed"),
+        (lambda data: data[:40] + bytes(200) + data[240:], "corrupt gzip data: "),
+        (lambda data: data[:2] + b"\x09" + data[3:], "corrupt gzip data: Unknown compression method"),
+        (lambda data: data + b"trailing junk", "corrupt gzip data: "),
+    ],
+    ids=["half", "no-size", "header-only", "crc", "zeroed", "bad-method", "trailing-junk"],
+)
+def test_a_broken_gzip_file_is_one_line(tmp_path: Path, breakage: Any, message: str) -> None:
+    path = tmp_path / "s.json.gz"
+    path.write_bytes(breakage(gzipped_session()))
+    with pytest.raises(SessionFileError) as info:
+        read_session(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: {message}")
+    assert "\n" not in text
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+def calls_of(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """A list the progress callback appends to, reporting every time it may."""
+    import wsinspect.inspector.files as files
+
+    monkeypatch.setattr(files, "PROGRESS_EVERY", 0.0)
+    return []
+
+
+def assert_progress(calls: list[tuple[int, int]], total: int) -> None:
+    assert calls[0] == (0, total)
+    assert calls[-1] == (total, total)
+    assert {t for _, t in calls} == {total}
+    done = [d for d, _ in calls]
+    assert done == sorted(set(done))  # increasing
+
+
+@pytest.mark.parametrize("name", ["s.json", "s.json.gz", "s.har", "s.har.gz"])
+def test_write_session_reports_progress_in_frames(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = calls_of(monkeypatch)
+    connections = [full_connection(), *many_frames(50_000)]
+    write_session(tmp_path / name, connections, EXPORTED_AT, progress=lambda done, total: calls.append((done, total)))
+    assert_progress(calls, 11 + 50_000)
+    assert len(calls) > 5  # a chunk of frames at a time
+
+
+@pytest.mark.parametrize("name", ["s.json", "s.json.gz", "s.har"])
+def test_read_session_reports_progress_in_bytes_of_the_file(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wsinspect.inspector.files as files
+
+    path = tmp_path / name
+    write_session(path, [full_connection(), *many_frames(50_000)], EXPORTED_AT)
+    calls = calls_of(monkeypatch)
+    monkeypatch.setattr(files, "_BLOCK", 1 << 16)
+    read_session(path, progress=lambda done, total: calls.append((done, total)))
+    assert_progress(calls, path.stat().st_size)
+    assert len(calls) > 3
+
+
+def test_progress_is_called_at_most_ten_times_a_second(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import wsinspect.inspector.files as files
+
+    now = [0.0]
+
+    def monotonic() -> float:
+        now[0] += 0.03  # each chunk of frames takes 30 ms
+        return now[0]
+
+    monkeypatch.setattr(files, "time", types.SimpleNamespace(monotonic=monotonic))
+    moments: list[float] = []
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        moments.append(now[0])
+        calls.append((done, total))
+
+    write_session(tmp_path / "s.json", many_frames(200_000), EXPORTED_AT, progress=progress)
+    assert_progress(calls, 200_000)
+    between = [b - a for a, b in itertools.pairwise(moments[:-1])]  # the last call: when it ends
+    assert len(between) >= 3
+    assert min(between) >= 0.1
+
+
+def test_progress_of_an_empty_session(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    write_session(tmp_path / "s.json", [], EXPORTED_AT, progress=lambda *call: calls.append(call))
+    assert calls == [(0, 0)]
+    calls.clear()
+    (tmp_path / "empty.json").write_bytes(b"")
+    with pytest.raises(SessionFileError, match="empty"):
+        read_session(tmp_path / "empty.json", progress=lambda *call: calls.append(call))
+    assert calls == [(0, 0)]
+
+
+def test_a_failing_progress_callback_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls_of(monkeypatch)
+
+    def fail(done: int, total: int) -> None:
+        if done:
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        write_session(tmp_path / "s.json", many_frames(50_000), EXPORTED_AT, progress=fail)
+    assert os.listdir(tmp_path) == []
+
+
+# -- memory: no second copy of the session -----------------------------------------------------
+
+
+def test_writing_streams_peak_memory_is_a_small_part_of_the_file(tmp_path: Path) -> None:
+    connections = many_frames(200_000, 10)
+    for name in ("s.json", "s.json.gz", "s.har"):
+        path = tmp_path / name
+        tracemalloc.start()
+        try:
+            write_session(path, connections, EXPORTED_AT)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        size = len(gzip.decompress(path.read_bytes())) if name.endswith(".gz") else path.stat().st_size
+        assert size > 20_000_000
+        assert peak < size / 5, (name, peak, size)
+
+
+def test_writing_large_frames_streams_too(tmp_path: Path) -> None:
+    big = [text_frame("x" * 100_000, at=float(i)) for i in range(200)]
+    big += [binary_frame(bytes(100_000), at=float(i)) for i in range(200)]
+    connections = [Connection(connection_id="big", path="/ws", connected_at=1.0, messages=big)]
+    path = tmp_path / "big.json"
+    tracemalloc.start()
+    try:
+        write_session(path, connections, EXPORTED_AT)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size > 40_000_000
+    assert peak < path.stat().st_size / 5
+    assert read_session(path).connections == connections
+
+
+def test_reading_streams_beyond_the_session_itself_little_is_held(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    write_session(path, many_frames(200_000, 10), EXPORTED_AT)
+    size = path.stat().st_size
+    for name in ("s.json", "s.json.gz"):
+        if name.endswith(".gz"):
+            (tmp_path / name).write_bytes(gzip.compress(path.read_bytes(), 1))
+        tracemalloc.start()
+        try:
+            session = read_session(tmp_path / name)
+            held, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert len(session.connections) == 10
+        del session
+        assert peak - held < size / 5, (name, peak, held, size)

@@ -380,6 +380,12 @@ async def test_follow_and_pause(private_socket: Path) -> None:
 # -- export and re-open -------------------------------------------------------------------------
 
 
+async def exported(app: InspectorApp, pilot: Pilot[Any]) -> None:
+    """Wait for the export's thread to end and its news to reach the screen."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def capture_notifications(app: InspectorApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     notes: list[str] = []
     original = app.notify
@@ -399,6 +405,7 @@ async def test_e_exports_the_session_and_it_reopens(tmp_path: Path, monkeypatch:
         before = datetime.now().replace(microsecond=0)
         await pilot.press("e")
         after = datetime.now()
+        await exported(app, pilot)
         (path,) = tmp_path.iterdir()
         match = re.fullmatch(r"wsinspect-(\d{8}-\d{6})\.json", path.name)
         assert match, path.name
@@ -424,6 +431,7 @@ async def test_export_goes_to_the_working_directory_by_default(tmp_path: Path, m
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
+        await exported(app, pilot)
     (path,) = tmp_path.glob("wsinspect-*.json")
     assert len(read_session(path).connections) == 5
 
@@ -433,6 +441,7 @@ async def test_export_failure_is_shown(tmp_path: Path, monkeypatch: pytest.Monke
     notes = capture_notifications(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
+        await exported(app, pilot)
         assert app.is_running
     assert any("cannot write" in note for note in notes), notes
 
@@ -944,7 +953,7 @@ async def test_shift_e_exports_to_a_named_file_and_har_by_its_suffix(tmp_path: P
         assert box.value.startswith(str(tmp_path / "wsinspect-"))
         box.value = "capture.har"
         await pilot.press("enter")
-        await pilot.pause()
+        await exported(app, pilot)
         har = tmp_path / "capture.har"
         assert har.exists()
         document = json.loads(har.read_text())

@@ -5,6 +5,9 @@ states and the status line."""
 from __future__ import annotations
 
 import re
+import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import close_frame, control_frame, text_frame
@@ -293,3 +296,37 @@ async def test_rows_off_screen_are_redrawn_when_they_scroll_into_view() -> None:
         table.scroll_to(y=table.get_row_index(far), animate=False, immediate=True)
         await pilot.pause()
         assert str(table.get_row(far)[3]).startswith("12,345 ·")
+
+
+async def test_a_long_export_shows_its_progress_and_the_screen_stays_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsinspect.inspector.files import write_session
+    from wsinspect.inspector.ui import app as app_module
+
+    halfway = threading.Event()
+    go_on = threading.Event()
+
+    def slow_write(path: Path, connections: list[Connection], exported_at: float, *, progress: Any = None) -> Any:
+        progress(0, 10)
+        progress(5, 10)
+        halfway.set()
+        assert go_on.wait(10)
+        return write_session(path, connections, exported_at, progress=progress)
+
+    monkeypatch.setattr(app_module, "write_session", slow_write)
+    app = make_app(export_dir=tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("e")
+        await wait_for(pilot, halfway.is_set, "the export to be halfway")
+        await wait_for(pilot, lambda: app.query_one("#export").display, "the progress bar")
+        assert "5 of 10 frames" in str(app.query_one("#export-label").render())
+        bar = app.query_one("#export-bar")
+        assert (bar.progress, bar.total) == (5, 10)  # type: ignore[attr-defined]
+        await pilot.press("down")  # the screen answers meanwhile
+        assert app.timeline.cursor is not None
+        go_on.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.query_one("#export").display
+        assert len(list(tmp_path.iterdir())) == 1

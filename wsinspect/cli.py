@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .inspector.store import DEFAULT_MAX_FRAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,15 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     open_ = commands.add_parser(
         "open",
-        help="the inspector on a saved session file (session JSON or HAR), offline",
-        description="Open a session file written by `wsinspect record`, the inspector's export, or a HAR file.",
+        help="the inspector on a saved session file (session JSON or HAR, gzipped or not), offline",
+        description="Open a session file written by `wsinspect record`, the inspector's export, or a HAR file; "
+        "gzip-compressed ones too (x.json.gz).",
     )
     open_.add_argument("file", type=Path, metavar="FILE")
+    for sub in (parser, open_):
+        sub.add_argument(
+            "--max-frames",
+            type=_positive,
+            default=DEFAULT_MAX_FRAMES,
+            metavar="N",
+            help=f"rows kept in the timeline; past it the oldest go, counted (default: {DEFAULT_MAX_FRAMES:,}; "
+            "about 170 bytes a frame besides its payload)",
+        )
     record = commands.add_parser(
         "record",
         help="record headless until Ctrl-C or SIGTERM, then write a session file",
         description="Listen for apps and record their WebSocket traffic until SIGINT or SIGTERM, then write "
-        "FILE (session JSON, or HAR when FILE ends in .har) and exit 0.",
+        "FILE (session JSON, or HAR when FILE ends in .har; gzip-compressed when it ends in .gz) and exit 0.",
     )
     record.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="where to write the session")
     for sub in (parser, record):
@@ -74,9 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command is None:
-            return _inspect_live(resolve_socket_path(args.socket), args.max_messages)
+            return _inspect_live(resolve_socket_path(args.socket), args.max_messages, args.max_frames)
         if args.command == "open":
-            return _inspect_file(args.file)
+            return _inspect_file(args.file, args.max_frames)
         if args.command == "demo":
             return _demo()
         if args.command == "record":
@@ -91,12 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse refuses unknown commands
 
 
-def _inspect_live(socket_path: Path, max_messages: int) -> int:
+def _inspect_live(socket_path: Path, max_messages: int, max_frames: int) -> int:
     from .inspector.server import InspectorServer
     from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
 
-    store = Store(max_messages=max_messages)
+    store = Store(max_messages=max_messages, max_frames=max_frames)
     server = InspectorServer(store, socket_path)
     server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
     InspectorApp(store, server=server).run()
@@ -137,13 +148,19 @@ def _demo() -> int:
     return 0
 
 
-def _inspect_file(path: Path) -> int:
+def _inspect_file(path: Path, max_frames: int) -> int:
     from .inspector.files import read_session
+    from .inspector.headless import ProgressLine
     from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
 
-    session = read_session(path)
-    store = Store()
+    progress = ProgressLine(sys.stderr, f"reading {path}", "bytes")  # shows once it takes over a second
+    try:
+        session = read_session(path, progress=progress)
+    finally:
+        progress.close()
+    # Every frame the file holds, up to the retention bound (the newest, then: the status says so).
+    store = Store(max_messages=max([1, *(len(c.messages) for c in session.connections)]), max_frames=max_frames)
     store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
     InspectorApp(store, source=str(path)).run()
     return 0

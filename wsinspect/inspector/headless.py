@@ -1,4 +1,7 @@
-"""``wsinspect record``: the inspector without a screen. Records until SIGINT or SIGTERM, then saves."""
+"""``wsinspect record``: the inspector without a screen. Records until SIGINT or SIGTERM, then saves.
+
+Also :class:`ProgressLine`, the progress of a long write (here) or read (``wsinspect open``) on stderr.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,22 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from .files import SessionFileError, check_writable, write_session
-from .formatting import counted
+from ..model import Connection
+from .files import SessionFileError, Written, check_writable, write_session
+from .formatting import counted, format_size
 from .server import InspectorServer
 from .store import Store
 
-__all__ = ("record",)
+__all__ = ("ProgressLine", "record")
 
 STATUS_EVERY = 0.5  # seconds between status updates on a terminal
 LOG_EVERY = 5.0  # and between status lines when stderr is not a terminal
+PROGRESS_AFTER = 1.0  # seconds a write or a read runs before its progress shows
+PROGRESS_LOG_EVERY = 1.0  # seconds between progress lines when stderr is not a terminal
 CLEAR_LINE = "\r\x1b[K"
 
 
@@ -58,20 +65,85 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await server.close()
+    if tty:
+        print(file=out, flush=True)  # end the status line
     connections = store.connections()
     try:
-        written = write_session(output, connections, time.time())
+        written = _write(output, connections, out)
     except SessionFileError as exc:
         # Hours of recording must not be lost to a directory removed meanwhile or a full disk.
         rescue = Path(tempfile.gettempdir()) / f"wsinspect-rescued-{os.getpid()}-{int(time.time())}.json"
-        write_session(rescue, connections, time.time())
+        _write(rescue, connections, out)
         print(f"wsinspect: {exc}; saved the session to {rescue} instead", file=out)
         return 1
-    if tty:
-        print(file=out)  # end the status line
     # "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings, pongs and closes have no place in HAR)"
     print(f"wsinspect: {written.summary()}", file=out)
     return 0
+
+
+def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:
+    """write_session, its progress on ``out`` once it takes more than a second."""
+    progress = ProgressLine(out, f"writing {path}", "frames")
+    try:
+        return write_session(path, connections, time.time(), progress=progress)
+    finally:
+        progress.close()
+
+
+class ProgressLine:
+    """``progress(done, total)`` (:data:`~wsinspect.inspector.files.Progress`) printed on ``out``.
+
+    Nothing while the work is younger than ``after`` seconds (default ``PROGRESS_AFTER``: most
+    files take less); then "wsinspect: writing x.json… 40% (400,000 of 1,000,000 frames)": on a
+    terminal one line rewritten in place, else a line of its own at most every
+    ``PROGRESS_LOG_EVERY`` seconds, and the last one (100%). ``unit`` is "bytes" (shown as sizes)
+    or a noun for the counts. :meth:`close` ends the line on a terminal; call it whether the work
+    succeeded or not.
+    """
+
+    def __init__(
+        self,
+        out: TextIO,
+        what: str,
+        unit: str,
+        *,
+        after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.out = out
+        self.what = what
+        self.unit = unit
+        self.after = PROGRESS_AFTER if after is None else after
+        self.clock = clock
+        self.tty = out.isatty()
+        self.started = clock()
+        self.shown = False  # anything printed yet
+        self.last = 0.0  # when the last line was printed
+
+    def text(self, done: int, total: int) -> str:
+        percent = done * 100 // total if total else 100
+        if self.unit == "bytes":
+            counts = f"{format_size(done)} of {format_size(total)}"
+        else:
+            counts = f"{done:,} of {total:,} {self.unit}"
+        return f"wsinspect: {self.what}… {percent}% ({counts})"
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if now - self.started < self.after:
+            return
+        if self.tty:
+            print(f"{CLEAR_LINE}{self.text(done, total)}", end="", file=self.out, flush=True)
+        elif not self.shown or now - self.last >= PROGRESS_LOG_EVERY or done == total:
+            print(self.text(done, total), file=self.out, flush=True)
+        else:
+            return
+        self.shown, self.last = True, now
+
+    def close(self) -> None:
+        if self.tty and self.shown:
+            print(file=self.out, flush=True)
+        self.shown = False
 
 
 def _status(store: Store, server: InspectorServer) -> str:

@@ -20,7 +20,8 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.worker import Worker
 
 from ...model import SystemEvent
 from ..files import SessionFileError, write_session
@@ -63,6 +64,8 @@ class InspectorApp(App[None]):
     #timeline { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
     #detail-scroll { height: 25%; min-height: 4; border-top: solid $panel-lighten-2; padding: 0 1; }
     #legend { height: 1; padding: 0 1; color: $text-muted; }
+    #export { display: none; height: 1; padding: 0 1; background: $panel; }
+    #export-label { width: auto; padding-right: 2; }
     Screen.-narrow #lifecycle { display: none; }
     Screen.-narrow #top { height: 25%; }
     """
@@ -224,6 +227,9 @@ class InspectorApp(App[None]):
         with DetailScroll(id="detail-scroll"):
             yield DetailPane(id="detail")
         yield Static("→ sent by the app   ← received by the app   ◉ lifecycle and system events", id="legend")
+        with Horizontal(id="export"):
+            yield Static(id="export-label")
+            yield ProgressBar(id="export-bar", show_eta=False)
         yield Footer()
 
     @property
@@ -582,14 +588,37 @@ class InspectorApp(App[None]):
 
         self.push_screen(ExportScreen(str(default)), chosen)
 
-    def export_to(self, path: Path) -> None:
-        """Write the session there: session JSON, or HAR when the name ends in .har."""
-        try:
-            written = write_session(path, self.store.connections(), time())
-        except SessionFileError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+    def export_to(self, path: Path) -> Worker[None]:
+        """Write the session there (session JSON, or HAR when the name ends in .har; gzip when it
+        ends in .gz) in a thread, the screen showing its progress while it takes a while."""
+        connections = self.store.connections()  # a copy, taken here: the store goes on changing
+
+        def write() -> None:
+            def progress(done: int, total: int) -> None:
+                if 0 < done < total:  # a second call: it takes a while
+                    self.call_from_thread(self._export_progress, path, done, total)
+
+            try:
+                written = write_session(path, connections, time(), progress=progress)
+            except SessionFileError as exc:
+                self.call_from_thread(self._export_done, path, None, str(exc))
+                return
+            self.call_from_thread(self._export_done, path, written.summary(), "")
+
+        return self.run_worker(write, thread=True, group="export", exit_on_error=False)
+
+    def _export_progress(self, path: Path, done: int, total: int) -> None:
+        box = self.query_one("#export")
+        box.display = True
+        self.query_one("#export-label", Static).update(f"exporting {path.name}: {done:,} of {total:,} frames")
+        self.query_one("#export-bar", ProgressBar).update(total=total, progress=done)
+
+    def _export_done(self, path: Path, summary: str | None, error: str) -> None:
+        with contextlib.suppress(NoMatches):  # the app may have closed meanwhile
+            self.query_one("#export").display = False
+        if summary is None:
+            self.notify(error, severity="error", timeout=10)
             return
-        summary = written.summary()
         self.notify(summary[:1].upper() + summary[1:], timeout=10)
         self.last_export = path
 
