@@ -266,6 +266,10 @@ async def test_f_lists_only_the_connections_whose_path_or_state_matches() -> Non
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
         assert app.table.row_count == 40
+        app.table.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        app.table.sync(set())  # the open ones above the screen wait to be redrawn
+        assert app.table._stale
         await pilot.press("f", *"open", "enter")
         await pilot.pause()
         assert app.table.row_count == 20

@@ -10,14 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from textual.pilot import Pilot
-from tui_data import CHAT_ID, make_connections
+from tui_data import BASE, CHAT_ID, make_connections
 
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
-from wsinspect.model import Frame, Row
+from wsinspect.model import Connection, Frame, Row
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
 
@@ -99,3 +100,39 @@ def test_help_screen(snap_compare: SnapCompare) -> None:
 def test_small_terminal(snap_compare: SnapCompare) -> None:
     """80x24: the lifecycle panel makes room for the list and the timeline."""
     assert snap_compare(loaded(), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize(
+    ("payload", "subprotocol"),
+    [
+        ('42["chat",{"user":"alice","text":"hi"}]', None),
+        (
+            '{"id":"1","type":"next","payload":{"data":{"price":{"symbol":"WSI","value":101.5}}}}',
+            "graphql-transport-ws",
+        ),
+        ('{"jsonrpc":"2.0","id":3,"result":{"symbol":"WSI","bid":101.2}}', None),
+        (msgspec.msgpack.encode({"symbol": "WSI", "seq": 7, "price": 101.5}), None),
+    ],
+    ids=["socket.io", "graphql-ws", "json-rpc", "msgpack"],
+)
+def test_a_decoded_payload(snap_compare: SnapCompare, payload: str | bytes, subprotocol: str | None) -> None:
+    """A frame read by its decoder: the summary in the timeline, the tree and the decoder's name below."""
+    kind = "binary" if isinstance(payload, bytes) else "text"
+    frame = Frame(direction="sent", message_type=kind, content=payload, timestamp=BASE + 1, size_bytes=len(payload))
+    store = Store()
+    store.load(
+        [
+            Connection(
+                connection_id="decoded",
+                path="/ws/decoded",
+                connected_at=BASE,
+                accepted_at=BASE,
+                subprotocol=subprotocol,
+                state="closed",
+                disconnected_at=BASE + 2,
+                messages=[frame],
+            )
+        ]
+    )
+    app = InspectorApp(store, source="decoded.json")
+    assert snap_compare(app, terminal_size=SIZE, press=["down", "down"])

@@ -13,18 +13,23 @@ import contextlib
 import itertools
 import json
 import random
+import re
+import secrets
 import socket
 import struct
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import uvicorn
 from litestar import Litestar, WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
+from websockets.typing import Subprotocol
 
 from ..config import WSInspectConfig
 from ..litestar import WSInspectPlugin
@@ -99,9 +104,116 @@ async def admin(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.accept()
 
 
+# Protocols on top of WebSocket, for the inspector's decoders. Each is written by hand, as the
+# frames on the wire: no Socket.IO or GraphQL library.
+
+
+def compact_json(data: Any) -> str:
+    return msgspec.json.encode(data).decode()
+
+
+ENGINE_IO_OPEN = {"upgrades": [], "pingInterval": 25000, "pingTimeout": 20000, "maxPayload": 1_000_000}
+
+
+@websocket("/ws/socket.io")
+async def socketio(socket: WebSocket[Any, Any, Any]) -> None:
+    """Socket.IO v5 over Engine.IO v4: the open packet, CONNECT to "/" and to "/admin", chat events
+    both ways, an event with an ack id and its ACK, and an Engine.IO ping (2, answered 3) now and then."""
+    await socket.accept()
+    await socket.send_text("0" + compact_json({"sid": secrets.token_urlsafe(15), **ENGINE_IO_OPEN}))
+    chats = itertools.count(1)
+    try:
+        while True:
+            packet = await socket.receive_text()
+            if packet in ("40", "40/admin,"):  # CONNECT to a namespace: its own sid
+                namespace = packet[2:]
+                await socket.send_text(f"40{namespace}" + compact_json({"sid": secrets.token_urlsafe(15)}))
+                if namespace:
+                    await socket.send_text("42/admin," + compact_json(["stats", {"sockets": 3, "rooms": 1}]))
+            elif event := re.fullmatch(r"42(\d*)(\[.*\])", packet, re.DOTALL):  # EVENT, maybe with an ack id
+                if event[1]:  # the client wants an answer: an ACK (3) with the same id
+                    await socket.send_text(f"43{event[1]}" + compact_json([{"ok": True, "members": 3}]))
+                    continue
+                if next(chats) % 3 == 2:
+                    await socket.send_text("2")  # an Engine.IO ping: the client answers 3
+                await socket.send_text("42" + event[2])  # the chat, back to the room
+            # "3" (pong) and "41" (DISCONNECT) need no answer
+    except WebSocketDisconnect:
+        pass
+
+
+PRICE_SUBSCRIPTION = "subscription OnPrice($symbol: String!) { price(symbol: $symbol) { symbol value } }"
+
+
+@websocket("/ws/graphql")
+async def graphql(socket: WebSocket[Any, Any, Any]) -> None:
+    """A GraphQL subscription over graphql-transport-ws: connection_init and connection_ack, ping and
+    pong, subscribe, a few next results, complete."""
+    requested = "graphql-transport-ws" in socket.scope["subprotocols"]
+    await socket.accept(subprotocols="graphql-transport-ws" if requested else None)
+    if not requested:
+        await socket.close(4406, "Subprotocol not acceptable")  # what graphql-ws answers
+        return
+    try:
+        while True:
+            message = await socket.receive_json()
+            if message["type"] == "connection_init":
+                await socket.send_json({"type": "connection_ack"})
+            elif message["type"] == "ping":
+                await socket.send_json({"type": "pong"})
+            elif message["type"] == "subscribe":
+                symbol = message["payload"]["variables"]["symbol"]
+                for _ in range(6):
+                    await asyncio.sleep(0.5)
+                    price = {"symbol": symbol, "value": round(100 + random.random() * 5, 2)}
+                    await socket.send_json({"id": message["id"], "type": "next", "payload": {"data": {"price": price}}})
+                await socket.send_json({"id": message["id"], "type": "complete"})
+    except WebSocketDisconnect:
+        pass
+
+
+@websocket("/ws/ticker.msgpack")
+async def msgpack_ticker(socket: WebSocket[Any, Any, Any]) -> None:
+    """Binary frames in MessagePack: a map per tick, four a second for three seconds; then a normal close."""
+    await socket.accept()
+    for seq in range(12):
+        tick = {"symbol": "WSI", "seq": seq, "price": round(101 + random.random(), 2), "ts": time.time()}
+        await socket.send_bytes(msgspec.msgpack.encode(tick))
+        await asyncio.sleep(0.25)
+    await socket.close(1000, "market closed")
+
+
+RPC_METHODS: dict[str, Callable[[Any], Any]] = {
+    "add": sum,
+    "quote": lambda params: {"symbol": params["symbol"], "bid": 101.2, "ask": 101.3},
+}
+
+
+@websocket("/ws/rpc")
+async def rpc(socket: WebSocket[Any, Any, Any]) -> None:
+    """JSON-RPC 2.0: each request answered by its id with a result, or an error for an unknown method;
+    a notification (no id) gets no answer."""
+    await socket.accept()
+    try:
+        while True:
+            request = await socket.receive_json()
+            if "id" not in request:
+                continue
+            await asyncio.sleep(random.uniform(0.01, 0.08))  # some work: the inspector shows the latency
+            method = RPC_METHODS.get(request["method"])
+            if method is None:
+                outcome = {"error": {"code": -32601, "message": "Method not found"}}
+            else:
+                outcome = {"result": method(request["params"])}
+            await socket.send_json({"jsonrpc": "2.0", "id": request["id"], **outcome})
+    except WebSocketDisconnect:
+        pass
+
+
 def demo_app(socket_path: Path) -> Litestar:
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
-    return Litestar(route_handlers=[chat, echo, ticker, upload, jobs, admin], plugins=[plugin])
+    handlers = [chat, echo, ticker, upload, jobs, admin, socketio, graphql, msgpack_ticker, rpc]
+    return Litestar(route_handlers=handlers, plugins=[plugin])
 
 
 # -- the simulated clients -------------------------------------------------------------------
@@ -160,6 +272,66 @@ async def admin_client(base: str) -> None:
         pass  # refused: connect raises
 
 
+async def socketio_recv(ws: ClientConnection) -> str:
+    """The next Socket.IO packet; an Engine.IO ping on the way is answered with a pong."""
+    while (packet := await ws.recv()) == "2":
+        await ws.send("3")
+    return str(packet)
+
+
+async def socketio_client(base: str, user: str) -> None:
+    """A Socket.IO client: the handshake, CONNECT, join a room (an ack id), chat, the /admin namespace."""
+    async with connect(f"{base}/ws/socket.io?EIO=4&transport=websocket", ping_interval=None) as ws:
+        await ws.recv()  # 0{"sid":…}: Engine.IO's open packet
+        await ws.send("40")  # CONNECT to "/"
+        await ws.recv()  # 40{"sid":…}: connected
+        await ws.send('421["join",{"room":"lobby"}]')  # an event with ack id 1
+        await socketio_recv(ws)  # 431[{"ok":true,…}]: its ack
+        for n in range(random.randint(4, 7)):
+            await ws.send("42" + compact_json(["chat", {"user": user, "text": f"hi #{n}"}]))
+            await socketio_recv(ws)
+            await asyncio.sleep(0.5)
+        await ws.send("40/admin,")  # CONNECT to the /admin namespace
+        await socketio_recv(ws)  # 40/admin,{"sid":…}
+        await socketio_recv(ws)  # 42/admin,["stats",{…}]
+        await ws.send("41")  # DISCONNECT from "/"
+        await ws.close()
+
+
+async def graphql_client(base: str) -> None:
+    """Asks for graphql-transport-ws; init, a ping, then one subscription until the server completes it."""
+    subprotocols = [Subprotocol("graphql-transport-ws")]
+    async with connect(f"{base}/ws/graphql", subprotocols=subprotocols, ping_interval=None) as ws:
+        await ws.send(compact_json({"type": "connection_init", "payload": {}}))
+        await ws.recv()  # connection_ack
+        await ws.send(compact_json({"type": "ping"}))
+        await ws.recv()  # pong
+        subscribe = {"query": PRICE_SUBSCRIPTION, "variables": {"symbol": "WSI"}}
+        await ws.send(compact_json({"id": "1", "type": "subscribe", "payload": subscribe}))
+        async for message in ws:  # next, next, …, complete
+            if json.loads(message)["type"] == "complete":
+                break
+        await ws.close()
+
+
+async def msgpack_ticker_client(base: str) -> None:
+    async with connect(f"{base}/ws/ticker.msgpack", ping_interval=None) as ws:
+        async for _ in ws:  # {"symbol": "WSI", "seq": 0, …} in MessagePack, until the server closes
+            pass
+
+
+async def rpc_client(base: str) -> None:
+    """Three requests (the last one's method does not exist), then a notification."""
+    async with connect(f"{base}/ws/rpc", ping_interval=None) as ws:
+        calls = [("add", [2, 3]), ("quote", {"symbol": "WSI"}), ("sell", {"symbol": "WSI", "qty": 10})]
+        for request_id, (method, params) in enumerate(calls, 1):
+            await ws.send(compact_json({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
+            await ws.recv()
+            await asyncio.sleep(0.4)
+        await ws.send(compact_json({"jsonrpc": "2.0", "method": "log", "params": {"text": "done"}}))
+        await ws.close()
+
+
 async def forever(client: Callable[[], Awaitable[None]], pause: float) -> None:
     """Run a client again and again; a refused or broken connection is part of the show."""
     while True:
@@ -215,6 +387,10 @@ class DemoTraffic:
             asyncio.create_task(forever(lambda: upload_client(base), 8.0)),
             asyncio.create_task(forever(lambda: jobs_client(base), 6.0)),
             asyncio.create_task(forever(lambda: admin_client(base), 7.0)),
+            asyncio.create_task(forever(lambda: socketio_client(base, "carol"), 2.0)),
+            asyncio.create_task(forever(lambda: graphql_client(base), 3.0)),
+            asyncio.create_task(forever(lambda: msgpack_ticker_client(base), 2.0)),
+            asyncio.create_task(forever(lambda: rpc_client(base), 4.0)),
         ]
         await asyncio.to_thread(self._stopped.wait)
         for client in clients:

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
 from ...model import SystemEvent
+from ..decoders import warnings as decoder_warnings
 from ..files import SessionFileError, write_session
 from ..filters import FilterError, Filters
 from ..formatting import counted
@@ -33,7 +34,8 @@ from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
 from .lifecycle import LifecyclePanel
-from .screens import ExportScreen, HelpScreen
+from .payloads import Payloads
+from .screens import DecoderScreen, ExportScreen, HelpScreen
 from .timeline import TimelineView
 
 REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a quiet spell shows at once,
@@ -146,7 +148,23 @@ class InspectorApp(App[None]):
             "Raw / pretty JSON",
             show=False,
             id="detail.raw",
-            tooltip="Raw / pretty JSON in the detail pane",
+            tooltip="Raw / decoded (pretty JSON) payload in the detail pane",
+        ),
+        Binding(
+            "h",
+            "toggle_hex",
+            "Hex view",
+            show=False,
+            id="detail.hex",
+            tooltip="Hex dump / decoded view of the selected payload in the detail pane",
+        ),
+        Binding(
+            "D",
+            "choose_decoder",
+            "Decoder",
+            show=False,
+            id="connection.decoder",
+            tooltip="Choose how the selected connection's payloads are decoded (auto, a format, raw)",
         ),
         Binding("y", "copy", "Copy", id="frame.copy", tooltip="Copy the selected frame's content"),
         Binding("e", "export", "Export", id="export", tooltip="Export the session to wsinspect-<date>-<time>.json"),
@@ -191,6 +209,7 @@ class InspectorApp(App[None]):
     ) -> None:
         super().__init__()
         self.store = store
+        self.payloads = Payloads(store)
         self.server = server
         self.source = source or (f"listening on {server.path}" if server else "")
         self.export_dir = export_dir or Path.cwd()
@@ -244,12 +263,15 @@ class InspectorApp(App[None]):
         if self.server is not None:
             await self.server.start()
         timeline = self.timeline
+        timeline.payloads = self.query_one(DetailPane).payloads = self.payloads
         timeline.focus()
         # A saved session reads from its start; a live one follows the newest frames.
         timeline.following = timeline.live = self.server is not None
         self._refresh_all()
         if self.server is None:
             timeline.action_first()
+        for message in decoder_warnings():  # a third-party decoder that did not load
+            self.notify(message, severity="warning", timeout=10)
         self.set_interval(1 / REFRESH_PER_SECOND, self._tick)
         self.set_interval(0.5, self._tick_durations)
 
@@ -290,6 +312,8 @@ class InspectorApp(App[None]):
             self._refresh_panels()
 
     def _refresh_panels(self) -> None:
+        for failure in self.payloads.new_failures():
+            self.notify(failure, severity="warning", timeout=10)
         self._panels_due = False
         self._panels_at = time()
         dirty, self._dirty = self._dirty, set()
@@ -564,6 +588,31 @@ class InspectorApp(App[None]):
     def action_toggle_raw(self) -> None:
         detail = self.query_one(DetailPane)
         detail.raw = not detail.raw
+
+    def action_toggle_hex(self) -> None:
+        detail = self.query_one(DetailPane)
+        detail.hex = not detail.hex
+
+    def action_choose_decoder(self) -> None:
+        connection_id = self._selected_connection()
+        entry = self.store.entries.get(connection_id) if connection_id else None
+        if connection_id is None or entry is None:
+            self.notify("No connection selected", severity="warning")
+            return
+
+        def chosen(name: str | None) -> None:
+            if name is None:
+                return
+            self.payloads.choose(connection_id, name)
+            self.timeline.set_highlight(self.timeline.highlight)  # redraws every row
+            self.query_one(DetailPane).refresh_detail()
+            self.notify(f"c{entry.number} is decoded as {name}")
+
+        names = self.payloads.names()
+        self.push_screen(
+            DecoderScreen(f"c{entry.number} {entry.connection.path}", names, self.payloads.choice(connection_id)),
+            chosen,
+        )
 
     def action_copy(self) -> None:
         row = self.timeline.selected_row()

@@ -162,7 +162,8 @@ class ConnectionTable(DataTable[Text]):
         top = int(self.scroll_y)
         on_screen = range(top, top + self.size.height)
         several = len({entry.connection.pid for entry in self.store.entries.values()}) > 1
-        for connection_id in [key for key in self._stale if self.get_row_index(key) in on_screen]:
+        shown = self._cells_shown
+        for connection_id in [key for key in self._stale if key in shown and self.get_row_index(key) in on_screen]:
             self._stale.discard(connection_id)
             entry = self.store.entries.get(connection_id)
             if entry is not None:
@@ -189,10 +190,10 @@ class ConnectionTable(DataTable[Text]):
     def set_match(self, text: str) -> None:
         """Show only the connections whose path (with its query) or state holds ``text``."""
         self.match = text.strip().lower()
-        self.clear()
-        self.order.clear()
+        self._stale.clear()  # before the rows go: clearing scrolls, which redraws the stale ones
         self._cells_shown.clear()
-        self._stale.clear()
+        self.order.clear()
+        self.clear()
         self.sync(None)
 
     def _shows(self, connection: Connection) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.json import JSON
@@ -20,8 +20,10 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from ...model import REDACTED, Connection, Frame, Row, SystemEvent, describe_close
+from ..decoders import Decoded
 from ..filters import TextSearch
 from ..formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
+from .payloads import Payloads
 
 HEXDUMP_LIMIT = 64 * 1024  # a dump of megabytes would freeze the screen for seconds
 SEPARATOR = " · "
@@ -38,7 +40,8 @@ class DetailScroll(VerticalScroll, can_focus=False):
 class DetailPane(Static):
     """The selected row in full: a frame's payload, or the request of a connection's connect row."""
 
-    raw: reactive[bool] = reactive(False)
+    raw: reactive[bool] = reactive(False)  # the payload as it came, not decoded nor pretty-printed
+    hex: reactive[bool] = reactive(False)  # the payload's bytes as a hex dump, whatever it is
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"detail--match"}
     DEFAULT_CSS = """
@@ -48,6 +51,7 @@ class DetailPane(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.highlight: TextSearch | None = None  # what n / N find, marked in the payload
+        self.payloads: Payloads | None = None  # decodes payloads (the app's)
         self.row: Row | None = None
         self.connection: Connection | None = None
         self.origin: float | None = None
@@ -79,6 +83,13 @@ class DetailPane(Static):
         self._show(self._render_detail())
 
     def watch_raw(self) -> None:
+        self._show(self._render_detail())
+
+    def watch_hex(self) -> None:
+        self._show(self._render_detail())
+
+    def refresh_detail(self) -> None:
+        """Show the same row again (its connection's decoder changed)."""
         self._show(self._render_detail())
 
     def set_highlight(self, search: TextSearch | None) -> None:
@@ -115,13 +126,29 @@ class DetailPane(Static):
             head.append(SEPARATOR)
             kept = f"{format_count(_kept(item))} of {format_count(item.size_bytes)}"
             head.append(f"truncated: {kept} bytes kept", style="bold yellow")
+        decoded = self._decoded(connection_id, item)
+        if decoded is not None:
+            head.append(SEPARATOR)
+            head.append(f"{decoded.decoder}", style="bold")
+            if decoded.truncated:
+                head.append(" (as far as the kept bytes go)", style="yellow")
         self._raw_tag(head)
         texts: list[Text | JSON] = [head]
         if item.message_type in ("ping", "pong") and (answer := self._answer(item, start)):
             texts.append(answer)
+        if self.payloads is not None:
+            texts += [Text(failure, style="bold yellow") for failure in self.payloads.failures(connection_id)]
         texts.append(Text(""))
-        texts.append(self._marked(self._body(item)))
+        texts.append(self._marked(self._body(item, decoded)))
         return texts
+
+    def _decoded(self, connection_id: str | None, item: Frame) -> Decoded | None:
+        """The frame's payload decoded, unless raw or hex is asked for (or no decoder knows it)."""
+        if self.raw or self.hex or self.payloads is None:
+            return None
+        decoded = self.payloads.decoded(connection_id, item)
+        # JSON text shows as it always has (pretty-printed below): the same, without a label.
+        return None if decoded is None or (decoded.decoder == "json" and item.message_type == "text") else decoded
 
     def _marked(self, body: Text | JSON) -> Text | JSON:
         """The payload with what the search finds marked (text, pretty JSON and hex dumps alike)."""
@@ -134,20 +161,24 @@ class DetailPane(Static):
         return body
 
     def _raw_tag(self, head: Text) -> None:
-        if self.raw:
-            head.append(SEPARATOR)
-            head.append(" raw ", style="bold reverse")  # r again: pretty JSON
+        for on, tag in ((self.raw, " raw "), (self.hex, " hex ")):  # r or h again: decoded
+            if on:
+                head.append(SEPARATOR)
+                head.append(tag, style="bold reverse")
 
-    def _body(self, item: Frame) -> Text | JSON:
+    def _body(self, item: Frame, decoded: Decoded | None = None) -> Text | JSON:
         if item.message_type == "close":
             return Text(describe_close(item.close_code, item.content) or "close without a code")
         if item.content is None:
             return Text("payload not recorded (show_binary_preview is off in the app)", style="dim")
-        if isinstance(item.content, bytes):
-            shown = item.content[:HEXDUMP_LIMIT]
+        if decoded is not None:
+            return JSON.from_data(plain_tree(decoded.tree), indent=2, ensure_ascii=False)
+        if isinstance(item.content, bytes) or (self.hex and item.content):
+            content = item.content if isinstance(item.content, bytes) else item.content.encode("utf-8", "replace")
+            shown = content[:HEXDUMP_LIMIT]
             lines = hexdump(shown) or ["(empty)"]
-            if len(item.content) > HEXDUMP_LIMIT:
-                kept = format_count(len(item.content))
+            if len(content) > HEXDUMP_LIMIT:
+                kept = format_count(len(content))
                 lines.append(f"… the first {format_count(HEXDUMP_LIMIT)} of {kept} kept bytes are shown")
             return Text("\n".join(lines))
         if item.content == "":
@@ -221,6 +252,21 @@ def request(connection: Connection) -> Text:
         text.append(f"\n  {name}: ")
         text.append(value, style="dim" if value == REDACTED else "")
     return text
+
+
+def plain_tree(tree: Any, depth: int = 0) -> Any:
+    """A decoded tree as JSON can show it: bytes as hex, keys that are not strings as strings."""
+    if depth > 100:
+        return "…"
+    if isinstance(tree, dict):
+        return {key if isinstance(key, str) else repr(key): plain_tree(value, depth + 1) for key, value in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [plain_tree(value, depth + 1) for value in tree]
+    if isinstance(tree, bytes | bytearray | memoryview):
+        return f"h'{bytes(tree).hex()}'"
+    if tree is None or isinstance(tree, str | int | float | bool):
+        return tree
+    return str(tree)
 
 
 def pair_of(frames: Sequence[Frame], item: Frame) -> tuple[bool, Frame | None]:

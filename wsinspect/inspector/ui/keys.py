@@ -39,6 +39,8 @@ HELP_ORDER = (
     "connections.newest",
     "focus.next",
     "detail.raw",
+    "detail.hex",
+    "connection.decoder",
     "frame.copy",
     "export",
     "export.as",

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 
 from .keys import KeyHelp, bindings_of, bound_keys, key_label
 
@@ -96,6 +96,42 @@ class ExportScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#export-path")
     def _submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DecoderScreen(ModalScreen[str | None]):
+    """Asks which decoder reads the selected connection's payloads: auto, one by name, or raw."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="decoder.cancel", tooltip="Close without changing the decoder")
+    ]
+    AUTO_FOCUS = "#decoders"
+    DEFAULT_CSS = """
+    DecoderScreen { align: center middle; }
+    DecoderScreen > VerticalScroll { width: 60; max-width: 100%; height: auto; max-height: 90%;
+        border: round $accent; background: $panel; padding: 1 2; }
+    DecoderScreen OptionList { height: auto; max-height: 20; }
+    """
+
+    def __init__(self, connection: str, names: list[str], current: str) -> None:
+        super().__init__()
+        self.connection = connection
+        self.names = names
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(f"Decode {escape(self.connection)} as (Enter chooses, Esc cancels):")
+            yield OptionList(*self.names, id="decoders")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = self.names.index(self.current) if self.current in self.names else 0
+
+    @on(OptionList.OptionSelected, "#decoders")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.names[event.option_index])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

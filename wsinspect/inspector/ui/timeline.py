@@ -20,6 +20,7 @@ from ...model import Frame, Row, SystemEvent
 from ..filters import FilteredIndex, Selection, TextSearch, both_flags
 from ..formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ..store import Store
+from .payloads import Payloads
 
 PONG_LOOKBACK = 64  # rows before a pong searched for its ping
 # A text filter over many rows answers for the newest ones at once and searches the older ones
@@ -125,6 +126,7 @@ class TimelineView(ScrollView, can_focus=True):
         self.empty_text = ""  # what an empty timeline says instead (why it is empty, what to do)
         self._searching: Timer | None = None  # the search of the older rows, while it runs
         self.highlight: TextSearch | None = None  # what n / N find, marked in the rows
+        self.payloads: Payloads | None = None  # decodes what the rows show (the app's)
         self.live = True  # End follows new frames (live) or goes to the last row (a file)
 
     # -- data ------------------------------------------------------------------------------
@@ -456,7 +458,13 @@ class TimelineView(ScrollView, can_focus=True):
         return segments
 
     def _preview(self, position: int, frame: Frame, width: int) -> str:
-        """The payload in one line; a pong that answers a ping just before it leads with the round trip."""
+        """The payload in one line: decoded (but JSON text, shown as it is); a pong that answers a
+        ping just before it leads with the round trip."""
+        if self.payloads is not None and frame.message_type in ("text", "binary"):
+            decoded = self.payloads.decoded(self.store.rows[position][0], frame)
+            if decoded is not None and not (decoded.decoder == "json" and frame.message_type == "text"):
+                line = f"{decoded.decoder}: {decoded.summary}"
+                return line if len(line) <= width else line[: max(0, width - 1)] + "…"
         if frame.message_type == "pong":
             ping = self._answered_ping(position, frame)
             if ping is not None:

@@ -1,0 +1,137 @@
+"""Decoded payloads on screen: the timeline's summary, the detail pane's tree, the raw and hex views
+one key away, a decoder chosen by hand, and a decoder that fails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from factories import binary_frame, text_frame
+from test_tui import text_of, wait_for
+
+from wsinspect.inspector.decoders import JsonDecoder
+from wsinspect.inspector.store import Store
+from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.detail import DetailPane
+from wsinspect.inspector.ui.screens import DecoderScreen
+from wsinspect.model import Connection
+
+pytestmark = pytest.mark.usefixtures("utc_clock")
+
+CHAT = '42["chat",{"user":"alice","text":"hi"}]'
+TICK = msgspec.msgpack.encode({"symbol": "WSI", "seq": 7, "price": 101.5})
+
+
+def app_with(*frames: Any, subprotocol: str | None = None) -> InspectorApp:
+    store = Store()
+    store.load(
+        [
+            Connection(
+                connection_id="conn",
+                path="/ws/socket.io",
+                connected_at=1000.0,
+                accepted_at=1000.0,
+                subprotocol=subprotocol,
+                state="closed",
+                disconnected_at=1010.0,
+                messages=list(frames),
+            )
+        ]
+    )
+    return InspectorApp(store, source="decoded.json")
+
+
+async def select_last_frame(app: InspectorApp, pilot: Any) -> None:
+    await pilot.press("G")
+    while (row := app.timeline.selected_row()) is not None and not hasattr(row[1], "content"):
+        await pilot.press("up")
+    await pilot.pause()
+
+
+async def test_a_socket_io_event_is_summarised_and_shown_as_a_tree() -> None:
+    app = app_with(text_frame(CHAT, at=1001.0, direction="received"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await select_last_frame(app, pilot)
+        assert 'socket.io: event "chat" {"user": "alice", "text": "hi"}' in text_of(app.timeline)
+        detail = text_of(app.query_one(DetailPane))
+        header = detail.splitlines()[0]
+        assert header.endswith("· socket.io")
+        assert '"event": "chat"' in detail
+        # r: the payload as it came; h: its bytes; either again: decoded.
+        await pilot.press("r")
+        detail = text_of(app.query_one(DetailPane))
+        assert CHAT in detail
+        assert "raw" in detail.splitlines()[0]
+        await pilot.press("r", "h")
+        detail = text_of(app.query_one(DetailPane))
+        assert "00000000  34 32 5b 22 63 68 61 74" in detail  # 42["chat
+        assert "hex" in detail.splitlines()[0]
+        await pilot.press("h")
+        assert '"event": "chat"' in text_of(app.query_one(DetailPane))
+
+
+async def test_a_msgpack_frame_reads_as_its_map() -> None:
+    app = app_with(binary_frame(TICK, at=1001.0))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await select_last_frame(app, pilot)
+        assert 'msgpack: {"symbol": "WSI", "seq": 7, "price": 101.5}' in text_of(app.timeline)
+        detail = text_of(app.query_one(DetailPane))
+        assert '"symbol": "WSI"' in detail
+        assert detail.splitlines()[0].endswith("· msgpack")
+
+
+async def test_shift_d_chooses_the_decoder_of_the_selected_connection() -> None:
+    app = app_with(text_frame(CHAT, at=1001.0, direction="received"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await select_last_frame(app, pilot)
+        await pilot.press("D")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DecoderScreen)
+        assert screen.names[0] == "auto"
+        assert {"json", "msgpack", "socket.io", "graphql-ws", "json-rpc", "stomp", "raw"} <= set(screen.names)
+        screen.dismiss("raw")
+        await pilot.pause()
+        assert "socket.io:" not in text_of(app.timeline)
+        assert CHAT in text_of(app.timeline)
+        assert app.payloads.choice("conn") == "raw"
+        await pilot.press("D")
+        await pilot.pause()
+        app.screen.dismiss("auto")
+        await pilot.pause()
+        assert "socket.io: event" in text_of(app.timeline)
+
+
+async def test_a_decoder_that_fails_is_turned_off_for_the_connection_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: object, payload: object, *, truncated: bool = False) -> None:
+        raise ValueError("broken on purpose")
+
+    monkeypatch.setattr(JsonDecoder, "decode", broken)
+    monkeypatch.setattr(JsonDecoder, "sniff", broken, raising=False)
+    notes: list[str] = []
+    app = app_with(binary_frame(b'{"a": 1}', at=1001.0))
+    app.notify = lambda message, **_: notes.append(str(message))  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 45)) as pilot:
+        await select_last_frame(app, pilot)
+        app.payloads.choose("conn", "json")
+        app.query_one(DetailPane).refresh_detail()
+        detail = text_of(app.query_one(DetailPane))
+        assert "decoder json failed on this connection: ValueError: broken on purpose; showing raw" in detail
+        assert "7b 22 61 22" in detail  # still shown, raw: {"a"
+        app._panels_due = True
+        await wait_for(pilot, lambda: any("decoder json failed" in note for note in notes), "the toast")
+
+
+async def test_a_decoder_that_did_not_load_is_said_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsinspect.inspector.ui import app as app_module
+
+    monkeypatch.setattr(app_module, "decoder_warnings", lambda: ["decoder entry point ticker failed: ImportError"])
+    notes: list[str] = []
+    app = app_with(text_frame("hello", at=1001.0))
+    app.notify = lambda message, **_: notes.append(str(message))  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        assert notes == ["decoder entry point ticker failed: ImportError"]
