@@ -273,3 +273,23 @@ def test_max_frames_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]
         main(["--max-frames", "0"])
     assert raised.value.code == 2
     assert "must be 1 or more" in capsys.readouterr().err
+
+
+def test_pair_by_reaches_the_inspector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsinspect.inspector.ui.app as ui_app
+
+    given: list[object] = []
+
+    class FakeApp:
+        def __init__(self, store: Store, **kwargs: object) -> None:
+            given.append(kwargs.get("pair_by"))
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
+    path = tmp_path / "s.json"
+    path.write_bytes(session_bytes())
+    assert main(["open", "--pair-by", "meta.id", str(path)]) == 0
+    assert main(["open", str(path)]) == 0
+    assert given == ["meta.id", ""]

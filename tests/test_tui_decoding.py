@@ -135,3 +135,57 @@ async def test_a_decoder_that_did_not_load_is_said_at_start(monkeypatch: pytest.
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
         assert notes == ["decoder entry point ticker failed: ImportError"]
+
+
+def rpc_session() -> InspectorApp:
+    return app_with(
+        text_frame('{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}', direction="received", at=1001.0),
+        text_frame('{"jsonrpc":"2.0","id":2,"method":"quote","params":["WSI"]}', direction="received", at=1001.5),
+        text_frame('{"jsonrpc":"2.0","id":1,"result":5}', at=1001.024),
+    )
+
+
+async def test_a_reply_shows_its_latency_and_p_goes_to_its_request() -> None:
+    app = rpc_session()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        shown = text_of(app.timeline)
+        reply_line = next(line for line in shown.splitlines() if "result" in line)
+        assert "↩ 24 ms  json-rpc: result (id 1) 5" in reply_line
+        await select_last_frame(app, pilot)  # the quote, never answered
+        assert "a request: no reply yet" in text_of(app.query_one(DetailPane))
+        await pilot.press("up")  # the reply to add
+        detail = text_of(app.query_one(DetailPane))
+        assert "reply to the request at 00:01.000, after 24 ms (P goes there)" in detail
+        await pilot.press("P")
+        request = app.timeline.selected_row()
+        assert request is not None
+        assert '"method":"add"' in request[1].content  # type: ignore[union-attr]
+        assert "request: replied at 00:01.024, after 24 ms" in text_of(app.query_one(DetailPane))
+        lifecycle = text_of(app.query_one("#lifecycle"))
+        assert "replies p50 24 ms · p95 24 ms\n│         1 unanswered of 2 requests" in lifecycle
+
+
+async def test_b_pairs_by_a_json_field_of_the_users_choice() -> None:
+    app = app_with(
+        text_frame('{"op": "get", "meta": {"req": "r1"}}', direction="received", at=1001.0),
+        text_frame('{"ok": true, "meta": {"req": "r1"}}', at=1001.5),
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        assert "↩" not in text_of(app.timeline)  # plain JSON: no ids of its own
+        await pilot.press("b", *"meta.req", "enter")
+        await pilot.pause()
+        assert "↩ 500 ms" in text_of(app.timeline)
+        assert app.payloads.pair_by == ("meta", "req")
+
+
+async def test_pair_by_on_the_command_line_reaches_the_screen() -> None:
+    app = app_with(
+        text_frame('{"req": 1}', direction="received", at=1001.0),
+        text_frame('{"req": 1}', at=1001.002),
+    )
+    app.payloads.set_pair_by("req")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        assert "↩ 2.0 ms" in text_of(app.timeline)

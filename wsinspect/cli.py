@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     open_.add_argument("file", type=Path, metavar="FILE")
     for sub in (parser, open_):
         sub.add_argument(
+            "--pair-by",
+            default="",
+            metavar="FIELD",
+            help="pair requests (frames the app received) and replies (frames it sent) by this JSON field "
+            "(a.b for a nested one); default: by the protocols' own ids (JSON-RPC, GraphQL, Socket.IO acks)",
+        )
+        sub.add_argument(
             "--max-frames",
             type=_positive,
             default=DEFAULT_MAX_FRAMES,
@@ -85,9 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command is None:
-            return _inspect_live(resolve_socket_path(args.socket), args.max_messages, args.max_frames)
+            return _inspect_live(resolve_socket_path(args.socket), args.max_messages, args.max_frames, args.pair_by)
         if args.command == "open":
-            return _inspect_file(args.file, args.max_frames)
+            return _inspect_file(args.file, args.max_frames, args.pair_by)
         if args.command == "demo":
             return _demo()
         if args.command == "record":
@@ -102,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse refuses unknown commands
 
 
-def _inspect_live(socket_path: Path, max_messages: int, max_frames: int) -> int:
+def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by: str) -> int:
     from .inspector.server import InspectorServer
     from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
@@ -110,7 +117,7 @@ def _inspect_live(socket_path: Path, max_messages: int, max_frames: int) -> int:
     store = Store(max_messages=max_messages, max_frames=max_frames)
     server = InspectorServer(store, socket_path)
     server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
-    InspectorApp(store, server=server).run()
+    InspectorApp(store, server=server, pair_by=pair_by).run()
     return 0
 
 
@@ -148,7 +155,7 @@ def _demo() -> int:
     return 0
 
 
-def _inspect_file(path: Path, max_frames: int) -> int:
+def _inspect_file(path: Path, max_frames: int, pair_by: str) -> int:
     from .inspector.files import read_session
     from .inspector.headless import ProgressLine
     from .inspector.store import Store
@@ -162,7 +169,7 @@ def _inspect_file(path: Path, max_frames: int) -> int:
     # Every frame the file holds, up to the retention bound (the newest, then: the status says so).
     store = Store(max_messages=max([1, *(len(c.messages) for c in session.connections)]), max_frames=max_frames)
     store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
-    InspectorApp(store, source=str(path)).run()
+    InspectorApp(store, source=str(path), pair_by=pair_by).run()
     return 0
 
 

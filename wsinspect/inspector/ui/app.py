@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
-from ...model import SystemEvent
+from ...model import Frame, SystemEvent
 from ..decoders import warnings as decoder_warnings
 from ..files import SessionFileError, write_session
 from ..filters import FilterError, Filters
@@ -166,6 +166,22 @@ class InspectorApp(App[None]):
             id="connection.decoder",
             tooltip="Choose how the selected connection's payloads are decoded (auto, a format, raw)",
         ),
+        Binding(
+            "P",
+            "partner",
+            "Request / reply",
+            show=False,
+            id="frame.partner",
+            tooltip="Go to the selected request's reply, or to the reply's request",
+        ),
+        Binding(
+            "b",
+            "pair_by",
+            "Pair by",
+            show=False,
+            id="pair.by",
+            tooltip="Pair requests and replies by a JSON field (empty: by the protocols' own ids)",
+        ),
         Binding("y", "copy", "Copy", id="frame.copy", tooltip="Copy the selected frame's content"),
         Binding("e", "export", "Export", id="export", tooltip="Export the session to wsinspect-<date>-<time>.json"),
         Binding(
@@ -206,10 +222,13 @@ class InspectorApp(App[None]):
         server: InspectorServer | None = None,
         source: str = "",
         export_dir: Path | None = None,
+        pair_by: str = "",
     ) -> None:
+        """``pair_by``: a JSON field (``a.b``) that pairs requests with replies (--pair-by)."""
         super().__init__()
         self.store = store
         self.payloads = Payloads(store)
+        self.payloads.set_pair_by(pair_by)
         self.server = server
         self.source = source or (f"listening on {server.path}" if server else "")
         self.export_dir = export_dir or Path.cwd()
@@ -413,7 +432,7 @@ class InspectorApp(App[None]):
     def _update_lifecycle(self) -> None:
         panels = self.query(LifecyclePanel)  # none while another screen (help, palette) is on top
         if panels:
-            panels.first().show(self.store, self._selected_connection())
+            panels.first().show(self.store, self._selected_connection(), self.payloads)
 
     def _selected_connection(self) -> str | None:
         # One selection: the table's row follows the selected frame's connection (see _show_row).
@@ -489,6 +508,19 @@ class InspectorApp(App[None]):
     def action_search_text(self) -> None:
         self._open_input("search", self.search_text, "search frames: text (x toggles regex), Enter finds, Esc cancels")
 
+    def action_partner(self) -> None:
+        row = self.timeline.selected_row()
+        item = row[1] if row is not None else None
+        pairing = self.payloads.pairing(row[0]) if row is not None else None
+        partner = pairing.partner(item) if pairing is not None and isinstance(item, Frame) else None
+        if partner is None or not self.timeline.select_frame(partner):
+            self.notify("No request or reply paired with this row", severity="warning")
+
+    def action_pair_by(self) -> None:
+        self._open_input(
+            "pair", ".".join(self.payloads.pair_by), "pair requests and replies by a JSON field (a.b), Enter applies"
+        )
+
     def action_match_connections(self) -> None:
         self._open_input(
             "connections",
@@ -510,6 +542,12 @@ class InspectorApp(App[None]):
         self._close_filter_input()
         if self._input_for == "search":
             self._set_search(event.value)
+        elif self._input_for == "pair":
+            self.payloads.set_pair_by(event.value)
+            self.timeline.set_highlight(self.timeline.highlight)  # redraws every row
+            self._update_lifecycle()
+            field = ".".join(self.payloads.pair_by)
+            self.notify(f"Pairing by the field {field}" if field else "Pairing by the protocols' own ids")
         elif self._input_for == "connections":
             self.table.set_match(event.value)
             self._update_filters()

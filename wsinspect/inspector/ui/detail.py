@@ -23,7 +23,7 @@ from ...model import REDACTED, Connection, Frame, Row, SystemEvent, describe_clo
 from ..decoders import Decoded
 from ..filters import TextSearch
 from ..formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
-from .payloads import Payloads
+from .payloads import Payloads, latency_of
 
 HEXDUMP_LIMIT = 64 * 1024  # a dump of megabytes would freeze the screen for seconds
 SEPARATOR = " · "
@@ -138,9 +138,29 @@ class DetailPane(Static):
             texts.append(answer)
         if self.payloads is not None:
             texts += [Text(failure, style="bold yellow") for failure in self.payloads.failures(connection_id)]
+            if (pair := self._pair(connection_id, item, start)) is not None:
+                texts.append(pair)
         texts.append(Text(""))
         texts.append(self._marked(self._body(item, decoded)))
         return texts
+
+    def _pair(self, connection_id: str | None, item: Frame, start: float) -> Text | None:
+        """The request this frame answers, or the reply it got, and how long between them (P jumps)."""
+        assert self.payloads is not None
+        pairing = self.payloads.pairing(connection_id)
+        partner, latency = latency_of(pairing, item)
+        if partner is None:
+            if pairing is not None and pairing.is_waiting(item):
+                return Text("a request: no reply yet", style="yellow")
+            return None
+        at = format_offset(partner.timestamp - start)
+        if latency is not None:
+            after = short_duration(latency)
+            return Text.assemble(
+                ("reply", "bold"), f" to the request at {at}, after ", (after, "bold"), " (P goes there)"
+            )
+        waited = short_duration(partner.timestamp - item.timestamp)
+        return Text.assemble(("request", "bold"), f": replied at {at}, after ", (waited, "bold"), " (P goes there)")
 
     def _decoded(self, connection_id: str | None, item: Frame) -> Decoded | None:
         """The frame's payload decoded, unless raw or hex is asked for (or no decoder knows it)."""

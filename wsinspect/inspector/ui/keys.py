@@ -41,6 +41,8 @@ HELP_ORDER = (
     "detail.raw",
     "detail.hex",
     "connection.decoder",
+    "frame.partner",
+    "pair.by",
     "frame.copy",
     "export",
     "export.as",

@@ -13,6 +13,7 @@ from textual.widgets import Static
 from ...model import Connection
 from ..formatting import format_duration, short_duration
 from ..store import ConnectionEntry, Store, closed_how, closed_who, health
+from .payloads import Payloads
 
 BARS = " ▁▂▃▄▅▆▇█"
 # The keepalive's health: its mark and component class.
@@ -49,7 +50,7 @@ class LifecyclePanel(Static):
         """The theme's style for a kind of text: healthy, late, timeout, error, muted."""
         return self.get_component_rich_style(f"lifecycle--{component}", partial=True)
 
-    def show(self, store: Store, connection_id: str | None) -> None:
+    def show(self, store: Store, connection_id: str | None, payloads: Payloads | None = None) -> None:
         entry = store.entries.get(connection_id) if connection_id else None
         if entry is None:
             self._show(Text("No connection selected", style=self.style_of("muted")))
@@ -77,6 +78,9 @@ class LifecyclePanel(Static):
             lines.append(f"{connection.state}{at_export}, for {format_duration(end - connection.connected_at)}")
         lines.append("\n")
         lines.append_text(self._keepalive_line(entry, end))
+        pairing = payloads.pairing(connection_id) if payloads is not None else None
+        if pairing is not None and (replies := pairing.summary_parts()):
+            lines.append("\nreplies " + "\n        ".join(replies))
         missing = self._missing_line(connection)
         if missing:
             lines.append("\n")

@@ -10,9 +10,10 @@ from textual.cache import LRUCache
 
 from ...model import Frame
 from ..decoders import RAW, ConnectionDecoding, Decoded, available
+from ..pairing import Pairing, field_pair_id
 from ..store import Store
 
-__all__ = ("AUTO", "Payloads")
+__all__ = ("AUTO", "Payloads", "latency_of")
 
 AUTO = "auto"  # the decoder chosen by the subprotocol, then by sniffing each payload
 CACHED = 4096
@@ -26,6 +27,37 @@ class Payloads:
         self._decodings: dict[str, ConnectionDecoding] = {}
         self._cache: LRUCache[int, tuple[Frame, Decoded | None]] = LRUCache(CACHED)
         self._reported: set[str] = set()  # failures already announced
+        self._pairings: dict[str, tuple[Pairing, list[Frame]]] = {}  # and the last frame each took in
+        self.pair_by: tuple[str, ...] = ()  # --pair-by FIELD: a JSON field's path; () the protocols' ids
+
+    def set_pair_by(self, field: str) -> None:
+        """Pair requests and replies by a JSON field (a dotted path), or by the protocols' ids ("")."""
+        self.pair_by = tuple(part for part in field.strip().split(".") if part)
+        self._pairings.clear()
+
+    def pairing(self, connection_id: str | None) -> Pairing | None:
+        """The connection's requests and replies, brought up to date with its newest frames."""
+        entry = self.store.entries.get(connection_id) if connection_id is not None else None
+        if connection_id is None or entry is None:
+            return None
+        pairing, last = self._pairings.setdefault(connection_id, (Pairing(), []))
+        # The frames after the last one taken in; when that one is gone (the connection's limit,
+        # a clear), every frame held is newer than it.
+        fresh: list[Frame] = []
+        for frame in reversed(entry.frames):
+            if last and frame is last[0]:
+                break
+            fresh.append(frame)
+        for frame in reversed(fresh):
+            decoded = self.decoded(connection_id, frame) if frame.message_type in ("text", "binary") else None
+            if self.pair_by:
+                role, pair_id = field_pair_id(frame, decoded.tree if decoded is not None else None, self.pair_by)
+            else:
+                role, pair_id = (decoded.role, decoded.pair_id) if decoded is not None else (None, None)
+            pairing.take(frame, role, pair_id)
+        if fresh:
+            last[:] = [fresh[0]]
+        return pairing
 
     @staticmethod
     def names() -> list[str]:
@@ -56,6 +88,7 @@ class Payloads:
         decoding = self._decodings.setdefault(connection_id, ConnectionDecoding())
         decoding.override = None if name == AUTO else name
         self._cache.clear()
+        self._pairings.pop(connection_id, None)
 
     def failures(self, connection_id: str | None) -> list[str]:
         """Decoders turned off for the connection after they raised, one line each."""
@@ -71,3 +104,11 @@ class Payloads:
                     self._reported.add(message)
                     fresh.append(message)
         return fresh
+
+
+def latency_of(pairing: Pairing | None, frame: Frame) -> tuple[Frame | None, float | None]:
+    """The frame's partner, and the latency when ``frame`` is the reply (None when it is the request)."""
+    partner = pairing.partner(frame) if pairing is not None else None
+    if partner is None:
+        return None, None
+    return partner, (frame.timestamp - partner.timestamp if partner.timestamp <= frame.timestamp else None)

@@ -20,7 +20,7 @@ from ...model import Frame, Row, SystemEvent
 from ..filters import FilteredIndex, Selection, TextSearch, both_flags
 from ..formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ..store import Store
-from .payloads import Payloads
+from .payloads import Payloads, latency_of
 
 PONG_LOOKBACK = 64  # rows before a pong searched for its ping
 # A text filter over many rows answers for the newest ones at once and searches the older ones
@@ -221,6 +221,25 @@ class TimelineView(ScrollView, can_focus=True):
         else:
             self.scroll_to(y=self.scroll_offset.y + added, animate=False, immediate=True)
         self.refresh()
+
+    def select_frame(self, frame: Frame) -> bool:
+        """Select the row of ``frame`` when the filters show it (searched near the selected row first)."""
+        rows = self.store.rows
+        here = self.index[self.cursor] if self.cursor is not None else len(rows) - 1
+        # Outward from the selected row: a request and its reply are seldom far apart.
+        for distance in range(len(rows)):
+            for position in (here - distance, here + distance):
+                if 0 <= position < len(rows) and rows[position][1] is frame:
+                    number = self.index.index_of(position)
+                    if number is None or self.index[number] != position:
+                        return False  # filtered out
+                    self.following = False
+                    self._select(number)
+                    self.scroll_to(y=max(0, number - self._visible_height // 2), animate=False)
+                    return True
+            if here - distance < 0 and here + distance >= len(rows):
+                break
+        return False
 
     def set_highlight(self, search: TextSearch | None) -> None:
         self.highlight = search
@@ -461,9 +480,16 @@ class TimelineView(ScrollView, can_focus=True):
         """The payload in one line: decoded (but JSON text, shown as it is); a pong that answers a
         ping just before it leads with the round trip."""
         if self.payloads is not None and frame.message_type in ("text", "binary"):
-            decoded = self.payloads.decoded(self.store.rows[position][0], frame)
+            connection_id = self.store.rows[position][0]
+            decoded = self.payloads.decoded(connection_id, frame)
+            line = None  # the payload's own preview
             if decoded is not None and not (decoded.decoder == "json" and frame.message_type == "text"):
                 line = f"{decoded.decoder}: {decoded.summary}"
+            _, latency = latency_of(self.payloads.pairing(connection_id), frame)
+            if latency is not None:  # a reply: how long after its request
+                mark = f"↩ {short_duration(latency)}  "
+                line = mark + (line if line is not None else preview(frame, max(1, width - len(mark))))
+            if line is not None:
                 return line if len(line) <= width else line[: max(0, width - 1)] + "…"
         if frame.message_type == "pong":
             ping = self._answered_ping(position, frame)
