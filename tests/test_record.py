@@ -171,7 +171,12 @@ async def test_two_producer_processes_into_one_recorder(recording: Recording, tm
     assert by_app["alpha"].pid != by_app["beta"].pid
     for name, conn in by_app.items():
         received = [f.content for f in conn.messages if f.direction == "received" and f.message_type == "text"]
-        assert received == [f"{name}-{i}" for i in range(50)]
+        assert received == [f"{name}-{i}" for i in range(50)], (
+            conn.messages_dropped,
+            conn.messages_not_kept,
+            conn.messages_lost,
+            conn.messages[:3],
+        )
         assert conn.state == "closed"
 
 

@@ -189,3 +189,37 @@ async def test_pair_by_on_the_command_line_reaches_the_screen() -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
         assert "↩ 2.0 ms" in text_of(app.timeline)
+
+
+async def test_w_filters_on_decoded_fields_and_says_what_is_wrong_as_you_type() -> None:
+    app = app_with(
+        text_frame('42["chat",{"user":"alice","text":"hi"}]', direction="received", at=1001.0),
+        text_frame('42["join",{"room":"lobby"}]', direction="received", at=1002.0),
+        binary_frame(TICK, at=1003.0),
+        text_frame('{"type": "chat", "user": "bob"}', at=1004.0),
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("w", *"event ==")
+        legend = str(app.query_one("#legend").render())
+        assert "after 'event ==': a value is missing" in legend
+        await pilot.press("enter")  # refused: the box stays open
+        assert app.query_one("#filter-input").has_class("-shown")
+        await pilot.press(*' "chat"')
+        assert "⚠" not in str(app.query_one("#legend").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        rows = [app.store.rows[app.timeline.index[i]] for i in range(len(app.timeline.index))]
+        shown = [getattr(item, "content", None) for _, item in rows]
+        assert shown == ['42["chat",{"user":"alice","text":"hi"}]']  # a Socket.IO event's name
+        assert '[where event == "chat"]' in str(app.query_one("#filters").render())
+        # On MessagePack too, and with the text filter at once.
+        await pilot.press("w", "ctrl+a", "ctrl+k", *"seq > 5", "enter")
+        await pilot.pause()
+        assert len(app.timeline.index) == 1
+        await pilot.press("w", "ctrl+a", "ctrl+k", *"type = chat", "enter", "slash", *"bob", "enter")
+        await pilot.pause()
+        assert len(app.timeline.index) == 1
+        await pilot.press("slash", "ctrl+a", "ctrl+k", *"alice", "enter")
+        await pilot.pause()
+        assert len(app.timeline.index) == 0

@@ -9,6 +9,7 @@ text column; Python runs per row only for binary payloads searched by their hex 
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from array import array
@@ -17,10 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import compress, repeat
 from operator import contains, is_not
-from typing import Final, Literal, Protocol
+from typing import Any, ClassVar, Final, Literal, Protocol
 
-from ..model import Row, SystemEvent, describe_close
+from ..model import Frame, Row, SystemEvent, describe_close
 from ..wire import DIRECTIONS, MESSAGE_TYPES
+from .fields import Clause, FieldError, matches
+from .fields import parse as parse_fields
 from .store import EVENT, ORPHAN
 
 __all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection", "TextSearch", "both_flags")
@@ -55,11 +58,50 @@ class Selection:
 
     codes: bytes | None  # 256 bytes: a row's code → 1 selected, 0 not; None: every code
     owner: int | None  # only the rows of this connection number; None: of any
-    search: TextSearch | None  # the text filter
+    search: TextSearch | FieldSearch | BothSearches | None  # the text and field filters
 
 
 # The codes of rows whose payload is bytes (binary, ping, pong; of a connection or of none).
 _PAYLOAD_CODES: Final = bytes(1 if code % ORPHAN in range(2, 8) and code < ORPHAN + 10 else 0 for code in range(256))
+
+
+# What decodes a row's payload for a field filter: its connection id and frame to a tree, or None.
+Decode = Callable[[str | None, Frame], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSearch:
+    """A filter on decoded fields (``type == "chat"``): every text or binary frame is decoded, which
+    costs far more than a text search, so the index takes fewer rows at a time."""
+
+    clauses: list[Clause]
+    decode: Decode
+    rows_per_step: int = 2048
+
+    def flags(self, source: Columns, start: int, stop: int) -> Flags:
+        clauses, decode = self.clauses, self.decode
+        found = bytearray(stop - start)
+        for offset, (connection_id, item) in enumerate(source.rows[start:stop]):
+            if isinstance(item, Frame) and item.message_type in ("text", "binary"):
+                tree = decode(connection_id, item)
+                if tree is not None and matches(tree, clauses):
+                    found[offset] = 1
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class BothSearches:
+    """A text filter and a field filter at once: the rows both keep."""
+
+    text: TextSearch
+    fields: FieldSearch
+
+    @property
+    def rows_per_step(self) -> int:
+        return self.fields.rows_per_step
+
+    def flags(self, source: Columns, start: int, stop: int) -> Flags:
+        return both_flags(self.text.flags(source, start, stop), self.fields.flags(source, start, stop))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +109,7 @@ class TextSearch:
     """The text filter over the store's columns: ``Store.texts`` (lowered text of text frames,
     closes and events) by a literal or a regex, and binary payloads by ``payload``."""
 
+    rows_per_step: ClassVar[int] = 131_072  # rows the index takes at a time
     needle: str | None  # a literal, lowered; None: ``pattern`` instead
     pattern: re.Pattern[str] | None  # a regex that reads lowered text the same as the original
     payload: Callable[[bytes], bool] | None  # a binary, ping or pong payload; None: none matches
@@ -131,6 +174,7 @@ class Filters:
     kind: Kind = "all"
     hide_ping_pong: bool = False
     connection_id: str | None = None
+    fields: str = ""  # a filter on decoded fields (see wsinspect.inspector.fields)
 
     def __post_init__(self) -> None:
         # A typo would otherwise filter silently by nothing.
@@ -144,6 +188,7 @@ class Filters:
         """Whether any filter hides anything."""
         return bool(
             self.text
+            or self.fields.strip()
             or self.direction != "both"
             or self.kind != "all"
             or self.hide_ping_pong
@@ -163,6 +208,8 @@ class Filters:
             chips.append("no ping/pong")
         if self.connection_id is not None:
             chips.append("this connection")
+        if self.fields.strip():
+            chips.append(f"where {self.fields.strip()}")
         return chips
 
     def cycle_direction(self) -> Filters:
@@ -173,12 +220,21 @@ class Filters:
         """A copy with the next kind: all → text → binary → control → all."""
         return replace(self, kind=_NEXT_KIND[self.kind])
 
-    def selection(self, number_of: Callable[[str], int]) -> Selection | None:
+    def selection(self, number_of: Callable[[str], int], decode: Decode | None = None) -> Selection | None:
         """What the index reads (None: every row); ``number_of`` gives a connection's number in
-        the owners column. Raises FilterError for an invalid regex."""
+        the owners column, ``decode`` a payload's decoded tree (for a field filter). Raises
+        FilterError for an invalid regex or field filter."""
         if not self.active:
             return None
-        search = self._search()
+        text = self._search()
+        search: TextSearch | FieldSearch | BothSearches | None = text
+        if self.fields.strip():
+            try:
+                clauses = parse_fields(self.fields)
+            except FieldError as exc:
+                raise FilterError(f"invalid field filter: {exc}") from None
+            fields = FieldSearch(clauses, decode or _no_decoding)
+            search = fields if text is None else BothSearches(text, fields)
         table = self._code_table()
         owner = None if self.connection_id is None else number_of(self.connection_id)
         return Selection(None if table == _ANY_CODE else table, owner, search)
@@ -611,3 +667,15 @@ class FilteredIndex:
             self._decoded.clear()
         self._decoded[block] = (stop, matches)
         return matches
+
+
+def _no_decoding(connection_id: str | None, frame: Frame) -> Any:
+    """Without a decoder at hand: JSON text frames only."""
+    return parse_json_payload(frame.content) if isinstance(frame.content, str) else None
+
+
+def parse_json_payload(text: str) -> Any:
+    try:
+        return json.loads(text) if text[:1] in "{[" else None
+    except ValueError:
+        return None

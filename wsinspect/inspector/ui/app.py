@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from time import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -25,6 +25,8 @@ from textual.worker import Worker
 
 from ...model import Frame, SystemEvent
 from ..decoders import warnings as decoder_warnings
+from ..fields import FieldError
+from ..fields import parse as parse_fields
 from ..files import SessionFileError, write_session
 from ..filters import FilterError, Filters
 from ..formatting import counted
@@ -43,6 +45,7 @@ FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scroll
 # While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
 # frame change this often at most: still readable, and each change costs a layout of the screen.
 PANELS_PER_SECOND = 4
+LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and system events"
 # n and N share a row of the help.
 FIND = Binding.Group("The next / previous match of the search")
 
@@ -66,6 +69,8 @@ class InspectorApp(App[None]):
     #timeline { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
     #detail-scroll { height: 25%; min-height: 4; border-top: solid $panel-lighten-2; padding: 0 1; }
     #legend { height: 1; padding: 0 1; color: $text-muted; }
+    #legend.-problem { color: $error; text-style: bold; }
+    #filter-input.-bad-fields { background: $error 30%; }
     #export { display: none; height: 1; padding: 0 1; background: $panel; }
     #export-label { width: auto; padding-right: 2; }
     Screen.-narrow #lifecycle { display: none; }
@@ -84,6 +89,14 @@ class InspectorApp(App[None]):
             "Filter",
             id="filter.text",
             tooltip="Filter frames by text (Enter applies, Esc cancels)",
+        ),
+        Binding(
+            "w",
+            "filter_fields",
+            "Where",
+            show=False,
+            id="filter.fields",
+            tooltip='Filter frames on the fields of decoded payloads: type == "chat" and payload.symbol = WSI',
         ),
         Binding(
             "s",
@@ -264,7 +277,7 @@ class InspectorApp(App[None]):
         yield TimelineView(self.store, id="timeline")
         with DetailScroll(id="detail-scroll"):
             yield DetailPane(id="detail")
-        yield Static("→ sent by the app   ← received by the app   ◉ lifecycle and system events", id="legend")
+        yield Static(LEGEND, id="legend")
         with Horizontal(id="export"):
             yield Static(id="export-label")
             yield ProgressBar(id="export-bar", show_eta=False)
@@ -490,7 +503,7 @@ class InspectorApp(App[None]):
         starts = [entry.connection.connected_at for entry in self.store.entries.values()]
         self.timeline.origin = None if self.filters.connection_id or not starts else min(starts)
         try:
-            selection = self.filters.selection(self.store.connection_number)
+            selection = self.filters.selection(self.store.connection_number, self._decoded_tree)
         except FilterError as exc:
             self.filter_error = str(exc)
             self._update_filters()
@@ -499,6 +512,18 @@ class InspectorApp(App[None]):
         self.applied_filters = self.filters
         self.timeline.set_selection(selection)
         self._update_filters()
+
+    def _decoded_tree(self, connection_id: str | None, frame: Frame) -> Any:
+        """A payload's decoded tree, for a field filter (JSON text included); None when none decodes it."""
+        decoded = self.payloads.decoded(connection_id, frame)
+        return decoded.tree if decoded is not None else None
+
+    def action_filter_fields(self) -> None:
+        self._open_input(
+            "fields",
+            self.filters.fields,
+            'fields of decoded payloads: type == "chat" and payload.symbol = WSI (Enter applies, Esc cancels)',
+        )
 
     def action_filter_text(self) -> None:
         self._open_input(
@@ -537,11 +562,29 @@ class InspectorApp(App[None]):
         self.query_one("#filters").add_class("-editing")
         box.focus()
 
+    @on(Input.Changed, "#filter-input")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        """A field filter is checked as it is typed: the line below says what is wrong, if anything."""
+        problem = ""
+        if self._input_for == "fields":
+            try:
+                parse_fields(event.value)
+            except FieldError as exc:
+                problem = str(exc)
+        event.input.set_class(bool(problem), "-bad-fields")
+        legend = self.query_one("#legend", Static)
+        legend.set_class(bool(problem), "-problem")
+        legend.update(f"⚠ {problem} (Enter is refused until it is fixed)" if problem else LEGEND, layout=False)
+
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        if event.input.has_class("-bad-fields"):
+            return  # the line below says why
         self._close_filter_input()
         if self._input_for == "search":
             self._set_search(event.value)
+        elif self._input_for == "fields":
+            self._set_filters(dataclasses.replace(self.filters, fields=event.value))
         elif self._input_for == "pair":
             self.payloads.set_pair_by(event.value)
             self.timeline.set_highlight(self.timeline.highlight)  # redraws every row
@@ -580,8 +623,11 @@ class InspectorApp(App[None]):
 
     def _close_filter_input(self) -> None:
         box = self.query_one("#filter-input", Input)
-        box.remove_class("-shown")
+        box.remove_class("-shown", "-bad-fields")
         self.query_one("#filters").remove_class("-editing")
+        legend = self.query_one("#legend", Static)
+        legend.remove_class("-problem")
+        legend.update(LEGEND, layout=False)
         self.timeline.focus()
 
     def action_toggle_regex(self) -> None:

@@ -19,6 +19,7 @@ from textual.keys import format_key
 HELP_ORDER = (
     "filter.text",
     "filter.regex",
+    "filter.fields",
     "filter.direction",
     "filter.kind",
     "filter.ping_pong",

@@ -125,6 +125,7 @@ class TimelineView(ScrollView, can_focus=True):
         self.origin: float | None = None
         self.empty_text = ""  # what an empty timeline says instead (why it is empty, what to do)
         self._searching: Timer | None = None  # the search of the older rows, while it runs
+        self._search_rows = SEARCH_ROWS  # rows the search takes at a time
         self.highlight: TextSearch | None = None  # what n / N find, marked in the rows
         self.payloads: Payloads | None = None  # decodes what the rows show (the app's)
         self.live = True  # End follows new frames (live) or goes to the last row (a file)
@@ -138,7 +139,10 @@ class TimelineView(ScrollView, can_focus=True):
         self.index = FilteredIndex(selection)
         # A text search of many rows: the newest first (what a following screen shows), the rest
         # in the background (see _search_older).
-        older = len(store.rows) - SEARCH_ROWS if selection is not None and selection.search is not None else 0
+        search = selection.search if selection is not None else None
+        # A field filter decodes every frame: it takes far fewer rows at a time than a text search.
+        self._search_rows = min(SEARCH_ROWS, search.rows_per_step) if search is not None else SEARCH_ROWS
+        older = len(store.rows) - self._search_rows if search is not None else 0
         self.index.rebuild(store, max(0, older))
         if self._searching is not None:
             self._searching.stop()
@@ -207,7 +211,7 @@ class TimelineView(ScrollView, can_focus=True):
         """Search the next older rows, keeping the rows on screen where they are."""
         index = self.index
         untested = index.untested
-        added = index.extend_back(self.store, untested - SEARCH_ROWS)
+        added = index.extend_back(self.store, untested - self._search_rows)
         if not index.untested and self._searching is not None:
             self._searching.stop()
             self._searching = None
