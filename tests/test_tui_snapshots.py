@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import msgspec
 import pytest
 from textual.pilot import Pilot
@@ -112,8 +113,12 @@ def test_small_terminal(snap_compare: SnapCompare) -> None:
         ),
         ('{"jsonrpc":"2.0","id":3,"result":{"symbol":"WSI","bid":101.2}}', None),
         (msgspec.msgpack.encode({"symbol": "WSI", "seq": 7, "price": 101.5}), None),
+        (cbor2.dumps({"symbol": "WSI", "seq": 7, "price": 101.5}), None),
+        (b"\x08\x96\x01\x12\x03WSI\x1a\x05\x08\x07\x10\xe5\x07", None),  # 1: 150, 2: "WSI", 3: {1: 7, 2: 997}
+        (b'{"symbol": "WSI", "seq": 7}', None),  # JSON in a binary frame
+        ('MESSAGE\ndestination:/topic/prices\ncontent-type:application/json\n\n{"symbol":"WSI"}\x00', None),
     ],
-    ids=["socket.io", "graphql-ws", "json-rpc", "msgpack"],
+    ids=["socket.io", "graphql-ws", "json-rpc", "msgpack", "cbor", "protobuf", "json-binary", "stomp"],
 )
 def test_a_decoded_payload(snap_compare: SnapCompare, payload: str | bytes, subprotocol: str | None) -> None:
     """A frame read by its decoder: the summary in the timeline, the tree and the decoder's name below."""
