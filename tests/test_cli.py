@@ -114,18 +114,7 @@ def test_open_a_truncated_file_in_a_process_is_one_line_without_traceback(tmp_pa
 
 
 def test_open_shows_the_file_as_of_its_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import wsinspect.inspector.ui.app as ui_app
-
-    opened: list[Store] = []
-
-    class FakeApp:
-        def __init__(self, store: Store, **kwargs: object) -> None:
-            opened.append(store)
-
-        def run(self) -> None:
-            pass
-
-    monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
+    opened = fake_app(monkeypatch)
     path = tmp_path / "s.json"
     write_session(path, [Connection(connection_id="c", path="/ws", connected_at=1.0, state="open")], 1764350000.5)
     assert main(["open", str(path)]) == 0
@@ -137,8 +126,8 @@ def test_open_shows_the_file_as_of_its_export(tmp_path: Path, monkeypatch: pytes
 # -- wsinspect open: files at scale and bad input ----------------------------------------------
 
 
-def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
-    """The stores `wsinspect open` would show, without a screen."""
+def fake_app(monkeypatch: pytest.MonkeyPatch, given: list[dict[str, object]] | None = None) -> list[Store]:
+    """The stores `wsinspect open` would show, without a screen (and in ``given``, what else it got)."""
     import wsinspect.inspector.ui.app as ui_app
 
     opened: list[Store] = []
@@ -146,6 +135,8 @@ def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
     class FakeApp:
         def __init__(self, store: Store, **kwargs: object) -> None:
             opened.append(store)
+            if given is not None:
+                given.append(kwargs)
 
         def run(self) -> None:
             pass
@@ -276,20 +267,10 @@ def test_max_frames_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]
 
 
 def test_pair_by_reaches_the_inspector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import wsinspect.inspector.ui.app as ui_app
-
-    given: list[object] = []
-
-    class FakeApp:
-        def __init__(self, store: Store, **kwargs: object) -> None:
-            given.append(kwargs.get("pair_by"))
-
-        def run(self) -> None:
-            pass
-
-    monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
+    given: list[dict[str, object]] = []
+    fake_app(monkeypatch, given)
     path = tmp_path / "s.json"
     path.write_bytes(session_bytes())
     assert main(["open", "--pair-by", "meta.id", str(path)]) == 0
     assert main(["open", str(path)]) == 0
-    assert given == ["meta.id", ""]
+    assert [kwargs["pair_by"] for kwargs in given] == ["meta.id", ""]
