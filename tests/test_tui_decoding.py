@@ -223,3 +223,15 @@ async def test_w_filters_on_decoded_fields_and_says_what_is_wrong_as_you_type() 
         await pilot.press("slash", "ctrl+a", "ctrl+k", *"alice", "enter")
         await pilot.pause()
         assert len(app.timeline.index) == 0
+
+
+async def test_a_connection_without_requests_is_not_paired_at_all() -> None:
+    app = app_with(*(text_frame(f'{{"type": "chat", "n": {n}}}', at=1001.0 + n) for n in range(5)))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        # Its rows were decoded for the screen; none had an id to pair by: no pairing, no cost.
+        assert app.payloads.pairing("conn") is None
+        app.payloads.set_pair_by("n")
+        pairing = app.payloads.pairing("conn")
+        assert pairing is not None
+        assert pairing.taken == 5

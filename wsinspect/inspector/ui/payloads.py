@@ -29,6 +29,9 @@ class Payloads:
         self._reported: set[str] = set()  # failures already announced
         self._pairings: dict[str, tuple[Pairing, list[Frame]]] = {}  # and the last frame each took in
         self.pair_by: tuple[str, ...] = ()  # --pair-by FIELD: a JSON field's path; () the protocols' ids
+        # Connections a decoder found requests or replies in: only those are paired (pairing
+        # decodes every frame of a connection, which a plain chat at 10,000 frames/s need not pay).
+        self._speaking_pairs: set[str] = set()
 
     def set_pair_by(self, field: str) -> None:
         """Pair requests and replies by a JSON field (a dotted path), or by the protocols' ids ("")."""
@@ -38,7 +41,7 @@ class Payloads:
     def pairing(self, connection_id: str | None) -> Pairing | None:
         """The connection's requests and replies, brought up to date with its newest frames."""
         entry = self.store.entries.get(connection_id) if connection_id is not None else None
-        if connection_id is None or entry is None:
+        if connection_id is None or entry is None or not (self.pair_by or connection_id in self._speaking_pairs):
             return None
         pairing, last = self._pairings.setdefault(connection_id, (Pairing(), []))
         # The frames after the last one taken in; when that one is gone (the connection's limit,
@@ -77,6 +80,8 @@ class Payloads:
         decoding = self._decodings.setdefault(connection_id, ConnectionDecoding())
         result = decoding.decode(frame.content, subprotocol, truncated=frame.truncated)
         self._cache[key] = (frame, result)
+        if result is not None and result.pair_id is not None:
+            self._speaking_pairs.add(connection_id)
         return result
 
     def choice(self, connection_id: str) -> str:
