@@ -126,6 +126,15 @@ class Connection(msgspec.Struct, kw_only=True):
     # Whether ping and pong frames can be seen at all: ASGI carries none, so they are recorded only
     # when the server hands them over (the ``wsinspect.control`` scope extension).
     ping_observable: bool = False
+    # The code that handled it, read once from the ASGI scope (never per frame): the handler's
+    # qualified name ("chat.handlers.chat_room") and where it is defined ("chat/handlers.py:42"),
+    # the route's path template ("/ws/chat/{room:str}") with the values of its path parameters,
+    # and the names of the route's guards (Litestar). None or empty when the scope does not say.
+    handler: str | None = None
+    handler_location: str | None = None
+    route: str | None = None
+    path_params: dict[str, str] = msgspec.field(default_factory=dict)
+    guards: list[str] = msgspec.field(default_factory=list)
     messages: list[Frame] = msgspec.field(default_factory=list)
 
 

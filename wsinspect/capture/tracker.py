@@ -7,14 +7,25 @@ feed it whatever the app and the server exchange.
 States: ``connecting`` (upgrade request seen) → ``open`` (accepted) → ``closing`` (the app sent a
 close and waits for the handler to end) → ``closed``. Every way a connection ends (close, client
 drop, handler return, exception, cancellation) lands in ``closed`` with ``disconnected_at`` set.
+
+The handler of the connection (its name, where it is defined, its route, path parameters and
+guards) is read from the scope, never per frame: when the tracker starts (Litestar's route
+middleware already sees the route) and, until it is found, again whenever the connection's
+record changes (an app-level middleware sees the scope before the framework routes it; routing
+fills in the same scope before the accept or the refusal). Reading it never raises.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import re
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
+from functools import partial
+from inspect import unwrap
 from itertools import count
 from typing import Any, Final, Literal, Protocol
 
@@ -64,6 +75,7 @@ class ConnectionTracker:
         "_records",
         "_rtt_count",
         "_rtt_total",
+        "_scope",
         "_send_error",
         "_sent",
         "key",
@@ -105,6 +117,8 @@ class ConnectionTracker:
             headers=_headers(scope.get("headers"), config.redact_headers),
             requested_subprotocols=_strings(scope.get("subprotocols")),
         )
+        # Kept until the handler is found in it, or the connection ends (see _changed).
+        self._scope: Mapping[str, Any] | None = scope
         self._changed()
 
     # -- what the app received -------------------------------------------------------------
@@ -394,8 +408,18 @@ class ConnectionTracker:
             listener.frame_recorded(record)
 
     def _changed(self) -> None:
+        if self._scope is not None:
+            self._read_handler(self._scope)
         if self._listener is not None:
             self._listener.connection_changed(self.key, self.connection)
+
+    def _read_handler(self, scope: Mapping[str, Any]) -> None:
+        """Read the handler and its route from the scope; once found, or once closed, stop looking."""
+        conn = self._connection
+        found = read_handler(scope)
+        conn.handler, conn.handler_location, conn.route, conn.path_params, conn.guards = found
+        if found[0] is not None or found[2] is not None or conn.state == "closed":
+            self._scope = None  # found, or too late: the scope need not be kept alive
 
 
 # The exceptions that say the client is gone, by class name (any class along the MRO), so that
@@ -410,6 +434,122 @@ def is_disconnect(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionError):  # BrokenPipeError, ConnectionResetError: the peer went away
         return True
     return any(cls.__name__ in DISCONNECT_EXCEPTIONS for cls in type(exc).__mro__)
+
+
+HandlerInfo = tuple[str | None, str | None, str | None, dict[str, str], list[str]]
+
+
+def read_handler(scope: Mapping[str, Any]) -> HandlerInfo:
+    """The handler of a ``websocket`` scope: its qualified name, ``file.py:line``, the route's path
+    template, the path parameters and the guards' names. What the scope does not say is None or
+    empty, and nothing here raises: a part that fails to read is left out (and logged).
+
+    Litestar puts ``route_handler`` (with ``fn`` and its guards), ``path_template`` and
+    ``path_params`` in the scope; Starlette and FastAPI ``endpoint``, ``route`` (with ``path``) and
+    ``path_params``.
+    """
+    handler = location = route = None
+    params: dict[str, str] = {}
+    guards: list[str] = []
+    try:
+        route_handler = scope.get("route_handler")
+        endpoint = scope.get("endpoint")
+    except Exception:
+        _read_failed()
+        return handler, location, route, params, guards
+    try:
+        fn = getattr(route_handler, "fn", None) if route_handler is not None else endpoint
+        fn = getattr(fn, "value", fn) if fn is not None and not callable(fn) else fn  # older Litestar: a Ref
+        if fn is not None:
+            handler, location = _function(fn)
+    except Exception:
+        _read_failed()
+    try:
+        template = scope.get("path_template")
+        if not isinstance(template, str):
+            template = getattr(scope.get("route"), "path", None)
+        paths = getattr(route_handler, "paths", None) if route_handler is not None else None
+        paths = list(paths) if isinstance(paths, (set, frozenset, list, tuple)) else []
+        if isinstance(template, str):
+            route = _typed(template, paths)
+        elif len(paths) == 1 and isinstance(paths[0], str):
+            route = paths[0]
+    except Exception:
+        _read_failed()
+    try:
+        values = scope.get("path_params")
+        if isinstance(values, Mapping):
+            params = {str(name): str(value) for name, value in values.items()}
+    except Exception:
+        _read_failed()
+    try:
+        if route_handler is not None:
+            resolve = getattr(route_handler, "resolve_guards", None)
+            layers = resolve() if callable(resolve) else getattr(route_handler, "guards", None)
+            guards = [_name(guard) for guard in layers or ()]
+    except Exception:
+        _read_failed()
+    return handler, location, route, params, guards
+
+
+def _function(fn: Any) -> tuple[str | None, str | None]:
+    """A callable's ``module.qualname`` and ``path/of/module.py:line``."""
+    fn = unwrap(fn)
+    while isinstance(fn, partial):  # the function a partial calls names it
+        fn = unwrap(fn.func)
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(qualname, str):  # an instance with __call__: its class names it
+        qualname = type(fn).__qualname__
+        module = type(fn).__module__
+    name = f"{module}.{qualname}" if isinstance(module, str) and module != "__main__" else qualname
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return name, None
+    # The file as its module names it ("chat/handlers.py" for chat.handlers), not its full path.
+    parts = code.co_filename.replace(os.sep, "/").split("/")
+    depth = module.count(".") + 1 if isinstance(module, str) and module != "__main__" else 1
+    if parts[-1] == "__init__.py":
+        depth += 1
+    return name, f"{'/'.join(parts[-depth:])}:{code.co_firstlineno}"
+
+
+def _typed(template: str, paths: list[Any]) -> str:
+    """Litestar's ``path_template`` with the parameters' types of the handler's own path put back:
+    "/api/ws/{room}" and the handler's "/ws/{room:str}" give "/api/ws/{room:str}"."""
+    for path in paths:
+        if isinstance(path, str):
+            plain = _PARAMETER.sub(r"{\1}", path)
+            if plain != path and template.endswith(plain):
+                return template[: len(template) - len(plain)] + path
+    return template
+
+
+_PARAMETER: Final = re.compile(r"\{(\w+):[^}]*\}")
+
+
+def _name(guard: Any) -> str:
+    """A guard's name; Litestar wraps them (``AsyncCallable``, like ``functools.partial``, has ``func``)."""
+    name = getattr(guard, "__name__", None)
+    if not isinstance(name, str):
+        name = getattr(getattr(guard, "func", None), "__name__", None)
+    return name if isinstance(name, str) else type(guard).__name__
+
+
+_read_failures = 0
+logger = logging.getLogger("wsinspect")
+
+
+def _read_failed() -> None:
+    """Log a failure to read the handler: with its traceback the first time, briefly after."""
+    global _read_failures
+    _read_failures += 1
+    if _read_failures == 1:
+        logger.warning("wsinspect could not read a WebSocket handler's details; the app is unaffected", exc_info=True)
+    else:
+        logger.debug(
+            "wsinspect could not read a WebSocket handler's details (%d so far)", _read_failures, exc_info=True
+        )
 
 
 def cut_text(text: str, limit: int) -> str:

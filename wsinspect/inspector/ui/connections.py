@@ -262,12 +262,17 @@ class ConnectionTable(DataTable[Text]):
         close.truncate(close_width, overflow="ellipsis")
         producer = f"  {connection.app}:{connection.pid}" if several and connection.pid else ""
         path = f"{connection.path}{query}" or "(unknown)"
-        self._whole["path"] = max(self._whole["path"], len(path) + len(producer))
+        # The handler's short name, dimmed, when the path leaves room for it.
+        handler = f"  {connection.handler.rpartition('.')[2]}" if connection.handler else ""
+        self._whole["path"] = max(self._whole["path"], len(path) + len(handler) + len(producer))
+        if len(path) + len(handler) + len(producer) > path_width:
+            handler = ""
         return [
             Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{entry.number}"),
             # With several app processes feeding the inspector, which one this came from.
             Text.assemble(
                 _clip(path, max(1, path_width - len(producer))),
+                (handler, style("muted")),
                 (producer, style("muted")),
             ),
             Text(f"{state.capitalize()} ({duration})", dot_style),

@@ -1,4 +1,5 @@
-"""The lifecycle panel: when the selected connection opened, its message rate, how it ended, its keepalive."""
+"""The lifecycle panel: the selected connection's handler, when it opened, its message rate, how it
+ended, its keepalive."""
 
 from __future__ import annotations
 
@@ -61,6 +62,9 @@ class LifecyclePanel(Static):
         lines = Text()
         lines.append(f"{connection.path}  ", style="bold")
         lines.append(f"{connection.client or ''}\n")
+        handler = _handler_lines(connection, self.content_region.width)
+        if handler:
+            lines.append(f"{handler}\n")
         lines.append(f"opened  {_clock(connection.connected_at)}")
         if connection.accepted_at is not None:
             lines.append(f"  accepted +{short_duration(connection.accepted_at - connection.connected_at)}")
@@ -132,6 +136,28 @@ class LifecyclePanel(Static):
             line.append(f"{', ' if lost else ''}{not_kept:,} not kept", self.style_of("muted"))
             line.append(" (before this inspector listened, or past a buffer's limit)", self.style_of("muted"))
         return line
+
+
+def _handler_lines(connection: Connection, width: int) -> str:
+    """The code that handled it, one line when the panel is wide enough:
+    "handler chat.handlers.chat_room (chat/handlers.py:42) route /ws/chat/{room:str} guards requires_token";
+    else its parts on lines of their own, under the first."""
+    parts = []
+    if connection.handler:
+        parts.append(f"handler {connection.handler}")
+        if connection.handler_location:
+            parts.append(f"({connection.handler_location})")
+    if connection.route:
+        parts.append(f"route {connection.route}")
+    if connection.guards:
+        parts.append(f"guards {', '.join(connection.guards)}")
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 1 + len(part) <= width:
+            lines[-1] += f" {part}"
+        else:
+            lines.append(f"{'        ' if lines else ''}{part}")
+    return "\n".join(lines)
 
 
 def _clock(timestamp: float) -> str:
