@@ -10,6 +10,7 @@ import pytest
 from factories import control_frame, frame
 from rich.color import Color
 from rich.segment import Segment
+from test_tui import select
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.geometry import Region
@@ -77,19 +78,6 @@ def is_event(row: Row, connection_id: str, text: str) -> bool:
     return row[0] == connection_id and isinstance(row[1], SystemEvent) and row[1].text.startswith(text)
 
 
-async def select(pilot: Pilot[Any], app: InspectorApp, check: Any) -> Row:
-    """Move the timeline's cursor with the keys to the first row that passes ``check``."""
-    await pilot.press("g")
-    for _ in range(len(app.timeline.index)):
-        row = app.timeline.selected_row()
-        assert row is not None
-        if check(row):
-            await pilot.pause()
-            return row
-        await pilot.press("down")
-    raise AssertionError("no such row in the timeline")
-
-
 # -- the header: which connection, the words apart, raw mode --------------------------------------
 
 
@@ -108,7 +96,7 @@ async def test_the_header_names_the_connection_and_keeps_its_words_apart() -> No
 async def test_the_header_of_a_truncated_frame_counts_with_separators() -> None:
     app = loaded_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, lambda r: isinstance(r[1], Frame) and r[1].truncated)
+        await select(pilot, lambda r: isinstance(r[1], Frame) and r[1].truncated)
         head = header(app.query_one(DetailPane))
         assert f"truncated: {BINARY_TRUNCATED_KEPT:,} of {BINARY_TRUNCATED_SIZE:,} bytes kept" in head
         # Times from the session's start (the ticker opened a second after the chat).
@@ -118,7 +106,7 @@ async def test_the_header_of_a_truncated_frame_counts_with_separators() -> None:
 async def test_r_shows_raw_mode_in_the_header() -> None:
     app = loaded_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, lambda r: isinstance(r[1], Frame) and '"auth"' in str(r[1].content))
+        await select(pilot, lambda r: isinstance(r[1], Frame) and '"auth"' in str(r[1].content))
         pane = app.query_one(DetailPane)
         pretty = header(pane)
         assert "raw" not in pretty
@@ -136,7 +124,7 @@ async def test_the_inspector_names_the_connection_in_the_header() -> None:
     """app.py passes the connection's number (the list's c1, c2 …) to the detail pane."""
     app = loaded_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, lambda r: r[0] == CHAT_ID and isinstance(r[1], Frame) and '"welcome"' in r[1].content)
+        await select(pilot, lambda r: r[0] == CHAT_ID and isinstance(r[1], Frame) and '"welcome"' in r[1].content)
         assert header(app.query_one(DetailPane)) == "c1 → sent text · at 00:00.061 · 42 B"
 
 
@@ -223,7 +211,7 @@ async def test_the_connect_row_shows_the_request_and_its_headers() -> None:
     app = loaded_app()
     async with app.run_test(size=SIZE) as pilot:
         for event in ("connect", "accepted"):
-            await select(pilot, app, lambda r, e=event: is_event(r, CHAT_ID, e))
+            await select(pilot, lambda r, e=event: is_event(r, CHAT_ID, e))
             pane = app.query_one(DetailPane)
             shown = text_of(pane).splitlines()
             assert shown[2:] == [
@@ -245,14 +233,14 @@ async def test_the_connect_row_shows_the_request_and_its_headers() -> None:
             assert plain.color is not None
             assert _luminance(redacted.color) < _luminance(plain.color)
         # Other ◉ rows show their line only.
-        await select(pilot, app, lambda r: is_event(r, CHAT_ID, "closed by client"))
+        await select(pilot, lambda r: is_event(r, CHAT_ID, "closed by client"))
         assert "headers" not in text_of(app.query_one(DetailPane))
 
 
 async def test_a_denied_connection_shows_what_its_request_had() -> None:
     app = loaded_app()
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, lambda r: is_event(r, DENIED_ID, "connect"))
+        await select(pilot, lambda r: is_event(r, DENIED_ID, "connect"))
         shown = text_of(app.query_one(DetailPane)).splitlines()
         assert shown[2:] == [
             "path          /ws/admin",

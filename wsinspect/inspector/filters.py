@@ -9,7 +9,6 @@ text column; Python runs per row only for binary payloads searched by their hex 
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from array import array
@@ -24,6 +23,7 @@ from ..model import Frame, Row, SystemEvent, describe_close
 from ..wire import DIRECTIONS, MESSAGE_TYPES
 from .fields import Clause, FieldError, matches
 from .fields import parse as parse_fields
+from .formatting import parse_json
 from .store import EVENT, ORPHAN
 
 __all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection", "TextSearch", "both_flags")
@@ -671,11 +671,4 @@ class FilteredIndex:
 
 def _no_decoding(connection_id: str | None, frame: Frame) -> Any:
     """Without a decoder at hand: JSON text frames only."""
-    return parse_json_payload(frame.content) if isinstance(frame.content, str) else None
-
-
-def parse_json_payload(text: str) -> Any:
-    try:
-        return json.loads(text) if text[:1] in "{[" else None
-    except ValueError:
-        return None
+    return parse_json(frame.content) if isinstance(frame.content, str) else None

@@ -9,12 +9,12 @@ with the same value the reply.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Frame
+from .formatting import parse_json
 
 __all__ = ("Pairing", "field_pair_id", "percentile")
 
@@ -31,12 +31,14 @@ class Pairing:
     latencies: list[float] = field(default_factory=list)  # seconds from each request to its reply
     requests: int = 0
     taken: int = 0  # frames taken in so far (the connection's frame number of the next one)
+    last: Frame | None = None  # the newest frame taken in
     # Each paired frame's partner, both ways, by the frame's id (checked against the frame itself).
     _partners: dict[int, tuple[Frame, Frame]] = field(default_factory=dict)
 
     def take(self, frame: Frame, role: str | None, pair_id: str | None) -> None:
         """Take in the next frame of the connection, with its role and pair id (None: none)."""
         self.taken += 1
+        self.last = frame
         if pair_id is None or role is None:
             return
         if role in REQUEST_ROLES:
@@ -87,11 +89,8 @@ def field_pair_id(frame: Frame, tree: Any, names: Iterable[str]) -> tuple[str | 
     """With ``--pair-by FIELD``: the frame's role (received: request, sent: reply) and the value of
     the field (a dotted path, e.g. ``meta.id``) in its JSON payload (or decoded ``tree``)."""
     value: Any = tree
-    if value is None and isinstance(frame.content, str) and frame.content[:1] in "{[":
-        try:
-            value = json.loads(frame.content)
-        except ValueError:
-            return None, None
+    if value is None and isinstance(frame.content, str):
+        value = parse_json(frame.content)
     for name in names:
         if not isinstance(value, dict) or name not in value:
             return None, None

@@ -27,7 +27,7 @@ class Payloads:
         self._decodings: dict[str, ConnectionDecoding] = {}
         self._cache: LRUCache[int, tuple[Frame, Decoded | None]] = LRUCache(CACHED)
         self._reported: set[str] = set()  # failures already announced
-        self._pairings: dict[str, tuple[Pairing, list[Frame]]] = {}  # and the last frame each took in
+        self._pairings: dict[str, Pairing] = {}
         self.pair_by: tuple[str, ...] = ()  # --pair-by FIELD: a JSON field's path; () the protocols' ids
         # Connections a decoder found requests or replies in: only those are paired (pairing
         # decodes every frame of a connection, which a plain chat at 10,000 frames/s need not pay).
@@ -43,12 +43,12 @@ class Payloads:
         entry = self.store.entries.get(connection_id) if connection_id is not None else None
         if connection_id is None or entry is None or not (self.pair_by or connection_id in self._speaking_pairs):
             return None
-        pairing, last = self._pairings.setdefault(connection_id, (Pairing(), []))
+        pairing = self._pairings.setdefault(connection_id, Pairing())
         # The frames after the last one taken in; when that one is gone (the connection's limit,
         # a clear), every frame held is newer than it.
         fresh: list[Frame] = []
         for frame in reversed(entry.frames):
-            if last and frame is last[0]:
+            if frame is pairing.last:
                 break
             fresh.append(frame)
         for frame in reversed(fresh):
@@ -58,8 +58,6 @@ class Payloads:
             else:
                 role, pair_id = (decoded.role, decoded.pair_id) if decoded is not None else (None, None)
             pairing.take(frame, role, pair_id)
-        if fresh:
-            last[:] = [fresh[0]]
         return pairing
 
     @staticmethod
