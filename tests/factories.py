@@ -114,7 +114,7 @@ def wire_frame(key: int, index: int, f: Frame) -> WireFrame:
 def record(key: int, index: int, f: Frame) -> FrameRecord:
     """``f`` as the app side records it: the plain tuple a WireFrame decodes from."""
     w = wire_frame(key, index, f)
-    return (w.key, w.index, w.timestamp, w.code, w.content, w.size_bytes, w.truncated, w.close_code)
+    return (w.key, w.index, w.timestamp, w.code, w.content, w.size_bytes, w.truncated, w.close_code, w.asked)
 
 
 def batch(key: int, frames: Iterable[Frame], start: int = 0) -> FrameBatch:

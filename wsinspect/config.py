@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -39,7 +40,13 @@ class WSInspectConfig:
     """Request header names (any case) whose values are recorded as ``[redacted]``."""
     app_name: str | None = None
     """A name for this app in the inspector when several processes feed it."""
+    capture_logs: str | int | None = "INFO"
+    """Log records of this level and above, emitted while a connection's handler runs, become rows
+    of that connection (a level name or number); ``None``: none. Only records the app's loggers
+    emit anyway: no level is changed, and the app's own log output stays as it is."""
     _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    log_level: int | None = field(init=False, repr=False, compare=False, default=None)
+    """``capture_logs`` as a level number (None: off)."""
 
     def __post_init__(self) -> None:
         if self.max_messages < 1:
@@ -55,6 +62,7 @@ class WSInspectConfig:
         except re.error as exc:
             raise ValueError(f"exclude_paths has an invalid regular expression: {exc}") from None
         object.__setattr__(self, "_exclude", pattern)
+        object.__setattr__(self, "log_level", _level(self.capture_logs))
         object.__setattr__(self, "redact_headers", _lower(self.redact_headers))
 
     @property
@@ -64,6 +72,19 @@ class WSInspectConfig:
 
     def excludes(self, path: str) -> bool:
         return self._exclude is not None and self._exclude.search(path) is not None
+
+
+def _level(value: str | int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"capture_logs takes a level name, a number or None, not {value!r}")
+    if isinstance(value, int):
+        return value
+    level = logging.getLevelName(value.strip().upper())
+    if not isinstance(level, int):
+        raise ValueError(f"capture_logs: unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR, CRITICAL or None)")
+    return level
 
 
 def _lower(names: Iterable[str]) -> frozenset[str]:

@@ -9,7 +9,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPlugin
 
-from .capture.middleware import note_handler_error, observe
+from .capture.middleware import capture_logs, note_handler_error, observe
 from .capture.recorder import Recorder
 from .config import WSInspectConfig
 
@@ -58,6 +58,8 @@ class WSInspectPlugin(InitPlugin):
             app_config.middleware.append(DefineMiddleware(WSInspectRouteMiddleware, recorder=self.recorder))
             # Litestar turns a handler's exception into a close (4500); the hook keeps its text.
             app_config.after_exception.append(_after_exception)
+            if self.config.log_level is not None:
+                capture_logs()
         return app_config
 
 

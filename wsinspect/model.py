@@ -7,7 +7,7 @@ the app got from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import msgspec
 
@@ -77,6 +77,36 @@ class Frame(msgspec.Struct, kw_only=True):
     size_bytes: int
     truncated: bool = False
     close_code: int | None = None
+    # A received message: seconds the handler worked on it, until it next asked for a message or
+    # a send of it completed. Unset (and left out of files) when not known, as for sent frames.
+    handler_time: float | msgspec.UnsetType = msgspec.UNSET
+
+
+class TracebackEntry(msgspec.Struct, kw_only=True):
+    """One frame of a traceback, innermost last."""
+
+    file: str
+    line: int
+    function: str
+    code: str = ""  # the line's source, stripped
+    app: bool = False  # the app's own code: neither the standard library nor an installed package
+
+
+class LogLine(msgspec.Struct, kw_only=True):
+    """A ``logging`` record emitted while a connection's handler ran: a ≡ row of that connection."""
+
+    # Rows tell frames, events and log lines apart by this (a log line has no direction).
+    message_type: ClassVar[str] = "log"
+
+    timestamp: float
+    level: str  # "INFO", "WARNING"...
+    levelno: int
+    logger: str
+    message: str  # cut to max_message_size bytes of UTF-8, as payloads are
+    size_bytes: int
+    truncated: bool = False
+    error: str | None = None  # the exception logged with it (``exc_info``), as "Type: message"
+    traceback: list[TracebackEntry] = msgspec.field(default_factory=list)
 
 
 class Connection(msgspec.Struct, kw_only=True):
@@ -114,8 +144,12 @@ class Connection(msgspec.Struct, kw_only=True):
     requested_subprotocols: list[str] = msgspec.field(default_factory=list)
     # Status of the HTTP response that refused the upgrade (403 for a close before accept).
     denial_status: int | None = None
-    # The exception that ended the handler, as "Type: message", or "cancelled".
+    # The exception that ended the handler, as "Type: message", or "cancelled", and its traceback.
     error: str | None = None
+    traceback: list[TracebackEntry] = msgspec.field(default_factory=list)
+    # What refused the upgrade, when something did before accept: "guard requires_token",
+    # "dependency current_user", "parameters", "handler chat" (the error says how).
+    refused_by: str | None = None
     # The app process that recorded it (set by the inspector from the producer's hello).
     pid: int | None = None
     app: str | None = None
@@ -135,6 +169,10 @@ class Connection(msgspec.Struct, kw_only=True):
     route: str | None = None
     path_params: dict[str, str] = msgspec.field(default_factory=dict)
     guards: list[str] = msgspec.field(default_factory=list)
+    # Log records its handler emitted (``capture_logs``), oldest first; ``logs_dropped`` older ones
+    # that a buffer let go. Before ``messages``, so that a file's frames stay last.
+    logs_dropped: int = 0
+    logs: list[LogLine] = msgspec.field(default_factory=list)
     messages: list[Frame] = msgspec.field(default_factory=list)
 
 
@@ -151,5 +189,5 @@ class SystemEvent:
 
 
 # One row of the interleaved timeline: the connection (None for the inspector's own events) and
-# the frame or the ◉ event.
-Row = tuple[str | None, Frame | SystemEvent]
+# the frame, the ◉ event or the log line.
+Row = tuple[str | None, Frame | SystemEvent | LogLine]

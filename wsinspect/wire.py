@@ -4,7 +4,8 @@ A producer's stream is a sequence of messages, each a 4-byte big-endian length f
 many bytes of MessagePack. The first message is a :class:`Hello` carrying the protocol version.
 Then come :class:`ConnectionUpdate` (a connection's metadata, which gives it a small number, its
 key) and :class:`FrameBatch` (frames of those connections, as compact arrays): the app encodes a
-batch of frames in one call, and the inspector decodes it in one.
+batch of frames in one call, and the inspector decodes it in one. :class:`WireLog` carries a log
+record of a connection's handler, and :class:`LoopLag` how late the app's event loop runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from .model import Connection, Direction, Frame, MessageType
+from .model import Connection, Direction, Frame, LogLine, MessageType, TracebackEntry
 
 __all__ = (
     "MAX_MESSAGE_BYTES",
@@ -25,8 +26,10 @@ __all__ = (
     "FrameRecord",
     "FramesDropped",
     "Hello",
+    "LoopLag",
     "ProtocolError",
     "WireFrame",
+    "WireLog",
     "WireMessage",
     "encode",
     "frame_code",
@@ -34,7 +37,7 @@ __all__ = (
     "record_to_frame",
 )
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 # Frames carry at most max_message_size bytes of payload (capped at 8 MiB by the config).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
@@ -49,7 +52,7 @@ SENT: Final = 1
 # One frame as the app side records it and the wire carries it: a plain tuple, so the app's hot
 # path builds it in one step and a batch of them encodes in one msgspec call. Its fields are
 # those of WireFrame, in that order.
-FrameRecord = tuple[int, int, float, int, Any, int, bool, int | None]
+FrameRecord = tuple[int, int, float, int, Any, int, bool, int | None, float | None]
 
 
 def frame_code(direction: Direction, message_type: MessageType) -> int:
@@ -67,6 +70,9 @@ class WireFrame(msgspec.Struct, array_like=True, gc=False):
     size_bytes: int
     truncated: bool
     close_code: int | None
+    # A received message: when the handler asked for it (its receive() was called), which ends the
+    # handler's work on the message before (see Frame.handler_time). None for the other frames.
+    asked: float | None = None
 
     def to_frame(self) -> Frame:
         code = self.code
@@ -110,13 +116,50 @@ class FrameBatch(msgspec.Struct, tag="frames", array_like=True):
     frames: list[WireFrame]
 
 
+class WireLog(msgspec.Struct, tag="log", array_like=True):
+    """A log record of a connection's handler; ``index`` numbers the connection's log lines from 0."""
+
+    key: int
+    index: int
+    timestamp: float
+    levelno: int
+    level: str
+    logger: str
+    message: str
+    size_bytes: int
+    truncated: bool
+    error: str | None
+    traceback: list[TracebackEntry]
+
+    def to_line(self) -> LogLine:
+        return LogLine(
+            timestamp=self.timestamp,
+            level=self.level,
+            levelno=self.levelno,
+            logger=self.logger,
+            message=self.message,
+            size_bytes=self.size_bytes,
+            truncated=self.truncated,
+            error=self.error,
+            traceback=self.traceback,
+        )
+
+
+class LoopLag(msgspec.Struct, tag="lag", array_like=True):
+    """How late the producer's event loop ran timers (seconds) over the last second, while
+    connections were open: the worst and the mean. A blocked loop delays every handler."""
+
+    worst: float
+    mean: float
+
+
 class FramesDropped(msgspec.Struct, tag="dropped", array_like=True):
     """The producer's queue overflowed while the inspector was slow: this many events were lost."""
 
     count: int
 
 
-WireMessage = Hello | ConnectionUpdate | FrameBatch | FramesDropped
+WireMessage = Hello | ConnectionUpdate | FrameBatch | FramesDropped | WireLog | LoopLag
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WireMessage)

@@ -32,6 +32,8 @@ from ..wire import (
     FrameRecord,
     FramesDropped,
     Hello,
+    LoopLag,
+    WireLog,
     WireMessage,
     encode,
     frames_message,
@@ -53,10 +55,12 @@ MAX_BACKOFF = 1.0
 IDLE_CHECK = 0.5
 SEND_BUFFER = 4 * 1024 * 1024
 
-# What the app still holds of a connection, for a replay: its key, metadata and newest frames.
-HeldConnection = tuple[int, Connection, list[FrameRecord]]
-# A queued event: a FrameRecord (8 items), or a connection's (key, metadata) after it changed.
-_Event = FrameRecord | tuple[int, Connection]
+# What the app still holds of a connection, for a replay: its key, metadata and newest frames
+# and log lines, in time order.
+HeldConnection = tuple[int, Connection, list[FrameRecord | WireLog]]
+# A queued event: a FrameRecord (a tuple of 9), a connection's (key, metadata) after it changed,
+# or a message that goes as it is (a log line, the loop's lag).
+_Event = FrameRecord | tuple[int, Connection] | WireLog | LoopLag
 
 
 class Emitter:
@@ -114,6 +118,14 @@ class Emitter:
         if self._idle or size == self._early:
             self._idle = False
             self._wake.set()
+
+    def log_recorded(self, line: WireLog) -> None:
+        self.frame_recorded(line)  # type: ignore[arg-type]
+
+    def loop_lag(self, worst: float, mean: float) -> None:
+        """The app's event loop ran this late (seconds) over the last second (see LoopLagSampler)."""
+        if self.live:
+            self.frame_recorded(LoopLag(worst, mean))  # type: ignore[arg-type]
 
     def connection_changed(self, key: int, connection: Connection) -> None:
         if self._thread is None:
@@ -241,16 +253,18 @@ class Emitter:
 
     def _messages(self, events: list[_Event]) -> list[WireMessage]:
         """The wire messages for ``events``, in their order: runs of frames become FrameBatches small
-        enough for the inspector's limit on one message, and each connection update its own."""
+        enough for the inspector's limit on one message, each connection update its own, and log
+        lines and lags go as they are."""
         per_batch = self._frames_per_batch
         messages: list[WireMessage] = []
         start = 0
-        updates = [i for i, event in enumerate(events) if len(event) == 2]
-        for end in [*updates, len(events)]:
+        others = [i for i, event in enumerate(events) if type(event) is not tuple or len(event) == 2]
+        for end in [*others, len(events)]:
             for first in range(start, end, per_batch):
                 messages.append(frames_message(events[first : min(end, first + per_batch)]))  # type: ignore[arg-type]
             if end < len(events):
-                messages.append(ConnectionUpdate(*events[end]))
+                event = events[end]
+                messages.append(ConnectionUpdate(*event) if type(event) is tuple else event)  # type: ignore[arg-type]
             start = end + 1
         return messages
 

@@ -7,6 +7,11 @@ ASGI has no ping or pong events. A server that sees them (uvicorn run with
 ``wsinspect.uvicorn:WebSocketProtocol``) adds a :class:`ControlChannel` to the scope's extensions
 under ``"wsinspect.control"``; :func:`observe` attaches the connection's tracker to it, so pings,
 pongs and keepalive timeouts land in the same connection as its messages.
+
+Log records reach the tracker of the handler that emitted them through the task's context: a
+log record factory (installed once, chaining the one before it) looks up the connection whose
+handler runs in the current context. No handler is added to any logger and no level changes, so
+the app's log output stays exactly as it was.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ..model import Direction
 from .recorder import Recorder
 from .tracker import ConnectionTracker
 
-__all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "observe")
+__all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "capture_logs", "observe")
 
 # The key of the scope's ``extensions`` under which a server hands over a ControlChannel.
 CONTROL_EXTENSION = "wsinspect.control"
@@ -54,6 +59,8 @@ class WSInspectMiddleware:
         self.app = app
         self.recorder = Recorder(config)
         self._active = self.recorder.config.active
+        if self._active and self.recorder.config.log_level is not None:
+            capture_logs()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._active or scope["type"] != "websocket":
@@ -74,7 +81,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         await app(scope, receive, send)
         return
 
-    guard = _Guard(tracker)
+    guard = _Guard(tracker, recorder.config.log_level)
     token = _current_guard.set(guard)
     channel = _control_channel(scope)
     if channel is not None:
@@ -85,11 +92,12 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     data = tracker.data
 
     async def tracked_receive() -> Message:
+        asked = time()  # when the handler's work on the message before ended (see Frame.handler_time)
         message = await receive()
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.receive":
-                    data(0, message, time())
+                    data(0, message, time(), asked)
                 else:
                     tracker.receive(message, time())
             except Exception:
@@ -123,6 +131,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     else:
         guard.call(tracker.handler_returned)
     finally:
+        guard.running = False  # a task the handler left behind logs no more into it
         _current_guard.reset(token)
         if channel is not None:
             guard.detach(channel)
@@ -132,11 +141,20 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
 class _Guard:
     """Calls into one tracker so that no failure of it can reach the app; after one, it stops."""
 
-    __slots__ = ("tracker", "working")
+    __slots__ = ("log_level", "running", "tracker", "working")
 
-    def __init__(self, tracker: ConnectionTracker) -> None:
+    def __init__(self, tracker: ConnectionTracker, log_level: int | None) -> None:
         self.tracker = tracker
         self.working = True
+        self.running = True  # the handler runs
+        self.log_level = _NO_LOGS if log_level is None else log_level
+
+    def log(self, record: logging.LogRecord) -> None:
+        if self.running and self.working and record.levelno >= self.log_level and not record.name.startswith(_OURS):
+            try:
+                self.tracker.log(record)
+            except Exception:  # the record's own fault (a bad format): the app's logging reports it
+                _tracking_failed()
 
     def call(self, step: Callable[..., None], *args: Any) -> None:
         if self.working:
@@ -257,9 +275,35 @@ def _control_channel(scope: Scope) -> ControlChannel | None:
     return channel if isinstance(channel, ControlChannel) else None
 
 
-# The guard of the connection whose handler runs in this task, for framework exception hooks.
+# The guard of the connection whose handler runs in this task, for framework exception hooks
+# and log records.
 _current_guard: ContextVar[_Guard | None] = ContextVar("wsinspect_current_guard", default=None)
 _failures = 0
+_NO_LOGS = 1 << 30  # a level above any: no record is captured
+_OURS = "wsinspect"  # our own loggers' records are never rows
+_factory_installed = False
+
+
+def capture_logs() -> None:
+    """Install, once per process, the log record factory that hands records to their connection.
+
+    It wraps the factory in place (the default, or one the app set) and asks the context for a
+    connection after the record is made, so every record comes out as it would without it."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    _factory_installed = True
+    make = logging.getLogRecordFactory()
+    current = _current_guard.get
+
+    def wsinspect_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        guard = current()
+        if guard is not None:
+            guard.log(record)
+        return record
+
+    logging.setLogRecordFactory(wsinspect_record_factory)
 
 
 def _tracking_failed() -> None:

@@ -10,6 +10,7 @@ from ..config import WSInspectConfig
 from ..model import Connection
 from ..paths import resolve_socket_path
 from .emitter import Emitter, HeldConnection
+from .looplag import LoopLagSampler
 from .tracker import ConnectionTracker, TrackerListener
 
 __all__ = ("Recorder",)
@@ -42,18 +43,23 @@ class Recorder:
                 max_frame_bytes=self.config.max_message_size,
             )
             self.listener = self.emitter
+        self._lag = LoopLagSampler(self.emitter.loop_lag) if self.emitter is not None else None
         self._open: dict[str, ConnectionTracker] = {}
         self._closed: deque[ConnectionTracker] = deque(maxlen=keep_closed)
 
     def start(self, scope: Mapping[str, Any], now: float) -> ConnectionTracker:
         tracker = ConnectionTracker(scope, self.config, now, listener=self.listener)
         self._open[tracker.connection.connection_id] = tracker
+        if self._lag is not None:
+            self._lag.opened()
         return tracker
 
     def finish(self, tracker: ConnectionTracker) -> None:
         """Move a connection whose handler ended to the closed ones."""
         if self._open.pop(tracker.connection.connection_id, None) is not None:
             self._closed.append(tracker)
+            if self._lag is not None:
+                self._lag.closed()
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection held, oldest first."""

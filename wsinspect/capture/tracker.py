@@ -13,10 +13,15 @@ guards) is read from the scope, never per frame: when the tracker starts (Litest
 middleware already sees the route) and, until it is found, again whenever the connection's
 record changes (an app-level middleware sees the scope before the framework routes it; routing
 fills in the same scope before the accept or the refusal). Reading it never raises.
+
+What the handler logs while it runs (``capture_logs``) is kept too, bounded like frames, as log
+lines with their own numbering; a handler's exception keeps its traceback, and one raised before
+the accept says what refused the handshake.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import os
@@ -33,7 +38,8 @@ import msgspec
 
 from ..config import WSInspectConfig
 from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, REDACTED, ClosedBy, Connection, Direction, Frame
-from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, frame_code, record_to_frame
+from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
+from .traces import describe_exception, refused_by, traceback_entries
 
 __all__ = ("ConnectionTracker", "TrackerListener", "cut_text", "is_disconnect")
 
@@ -57,6 +63,9 @@ class TrackerListener(Protocol):
         """The connection's record changed; ``connection`` is the tracker's own, which goes on
         changing: a listener that keeps it for later must keep a copy."""
 
+    def log_recorded(self, line: WireLog) -> None:
+        """A log line of the connection's handler (called only while ``live``)."""
+
 
 class ConnectionTracker:
     """Records one WebSocket connection from its ASGI scope and messages."""
@@ -70,6 +79,8 @@ class ConnectionTracker:
         "_connection",
         "_limit",
         "_listener",
+        "_logged",
+        "_logs",
         "_received",
         "_recorded",
         "_records",
@@ -98,6 +109,8 @@ class ConnectionTracker:
         self._records: deque[FrameRecord] = deque(maxlen=config.max_messages)
         self._capacity = config.max_messages
         self._recorded = 0  # frames recorded so far, dropped ones included: the next frame's index
+        self._logs: deque[WireLog] = deque(maxlen=config.max_messages)  # the newest log lines
+        self._logged = 0  # log lines recorded so far: the next one's index
         self._rtt_count = 0  # round-trip times measured so far, and their sum (for ``avg_rtt``)
         self._rtt_total = 0.0
         # The counts live here while messages flow (a slot is far cheaper to bump than a field of
@@ -163,7 +176,11 @@ class ConnectionTracker:
         """
         if self._client_left and (exc is self._send_error or is_disconnect(exc)):
             return
-        self.connection.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        conn = self.connection
+        conn.error = describe_exception(exc, self._limit)
+        conn.traceback = traceback_entries(exc.__traceback__)
+        if conn.state == "connecting":  # before the accept: the upgrade will be refused
+            conn.refused_by = refused_by(conn.traceback, conn.handler)
         self._changed()
 
     def handler_failed(self, exc: BaseException, now: float) -> None:
@@ -252,6 +269,39 @@ class ConnectionTracker:
         self._close_frame(SENT, KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, now)
         self._end(now, "server")
 
+    # -- what the handler logged ------------------------------------------------------------
+
+    def log(self, record: logging.LogRecord) -> None:
+        """Record a log record emitted while the handler ran (the caller checked its level)."""
+        limit = self._limit
+        message = record.getMessage()
+        size = len(message) if message.isascii() else len(message.encode("utf-8", "surrogatepass"))
+        error = None
+        traceback: list[Any] = []
+        exc_info = record.exc_info
+        if exc_info and exc_info[1] is not None:
+            error = describe_exception(exc_info[1], limit)
+            traceback = traceback_entries(exc_info[2])
+        index = self._logged
+        self._logged = index + 1
+        line = WireLog(
+            self.key,
+            index,
+            record.created,
+            record.levelno,
+            record.levelname,
+            record.name[:200],
+            message if size <= limit else cut_text(message, limit),
+            size,
+            size > limit,
+            error,
+            traceback,
+        )
+        self._logs.append(line)
+        listener = self._listener
+        if listener is not None and listener.live:
+            listener.log_recorded(line)
+
     # -- snapshots -------------------------------------------------------------------------
 
     @property
@@ -263,6 +313,7 @@ class ConnectionTracker:
         conn.bytes_sent = self._bytes_sent
         conn.bytes_received = self._bytes_received
         conn.messages_dropped = max(0, self._recorded - self._capacity)  # the buffer's oldest, gone
+        conn.logs_dropped = max(0, self._logged - self._capacity)
         return conn
 
     @property
@@ -271,17 +322,23 @@ class ConnectionTracker:
         return [record_to_frame(record) for record in list(self._records)]
 
     def snapshot(self) -> Connection:
-        """A copy of the connection with its newest frames."""
-        return msgspec.structs.replace(self.connection, messages=self.frames)
+        """A copy of the connection with its newest frames and log lines."""
+        logs = [line.to_line() for line in list(self._logs)]
+        return msgspec.structs.replace(self.connection, messages=self.frames, logs=logs)
 
-    def records(self) -> list[FrameRecord]:
-        """The newest frames as records, oldest first (a copy: the app's thread may add more)."""
-        return list(self._records)
+    def records(self) -> list[FrameRecord | WireLog]:
+        """The newest frames as records and the newest log lines, in time order (a copy: the app's
+        thread may add more)."""
+        records: list[FrameRecord | WireLog] = list(self._records)
+        if not self._logs:
+            return records
+        return list(heapq.merge(records, list(self._logs), key=_time_of))
 
     # -- data messages: the hot path ----------------------------------------------------------
 
-    def data(self, sent: int, message: dict[str, Any], now: float) -> None:
-        """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1).
+    def data(self, sent: int, message: dict[str, Any], now: float, asked: float | None = None) -> None:
+        """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1);
+        ``asked``: when the handler called ``receive()`` for it.
 
         The hot path: the middleware calls it directly for every message.
         """
@@ -310,7 +367,7 @@ class ConnectionTracker:
         # _add, inlined: this runs for every message.
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, size > limit, None)
+        record = (self.key, index, now, code, content, size, size > limit, None, asked)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
@@ -340,6 +397,7 @@ class ConnectionTracker:
         if conn.state == "connecting":
             # A close before accept refuses the upgrade: servers answer HTTP 403.
             conn.denial_status = 403
+            conn.refused_by = conn.refused_by or _by_handler(conn)
             self._end(now, "server")
             return
         conn.state = "closing"
@@ -372,6 +430,7 @@ class ConnectionTracker:
         if conn.state != "connecting":
             return
         conn.denial_status = _int(message.get("status"), 0) or None
+        conn.refused_by = conn.refused_by or _by_handler(conn)
         conn.state = "closing"
         conn.closed_by = "server"
         self._changed()
@@ -401,7 +460,7 @@ class ConnectionTracker:
     ) -> None:
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, truncated, close_code)
+        record = (self.key, index, now, code, content, size, truncated, close_code, None)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
@@ -420,6 +479,15 @@ class ConnectionTracker:
         conn.handler, conn.handler_location, conn.route, conn.path_params, conn.guards = found
         if found[0] is not None or found[2] is not None or conn.state == "closed":
             self._scope = None  # found, or too late: the scope need not be kept alive
+
+
+def _time_of(record: Any) -> float:
+    return record.timestamp if type(record) is WireLog else record[2]
+
+
+def _by_handler(connection: Connection) -> str:
+    """A refusal with no exception: the handler (or what the scope knows of it) closed it."""
+    return f"handler {connection.handler.rsplit('.', 1)[-1]}" if connection.handler else "the app"
 
 
 # The exceptions that say the client is gone, by class name (any class along the MRO), so that

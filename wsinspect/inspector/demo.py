@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import random
 import re
 import secrets
@@ -26,7 +27,9 @@ from typing import Any
 import msgspec
 import uvicorn
 from litestar import Litestar, WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
+from litestar.handlers import BaseRouteHandler
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
@@ -39,24 +42,31 @@ __all__ = ("DemoTraffic", "demo_app")
 
 # -- the app ---------------------------------------------------------------------------------
 
+# What the handlers log shows as ≡ rows of their connections (capture_logs). The demo's loggers
+# print nowhere: the inspector shares this terminal.
+log = logging.getLogger("demo")
+
 
 @websocket("/ws/chat")
 async def chat(socket: WebSocket[Any, Any, Any]) -> None:
     """JSON chat: auth, welcome, subscribe, then a reply to every message until the client leaves."""
     await socket.accept(subprotocols="chat.v1")
+    auth: dict[str, Any] = {}
     try:
         auth = await socket.receive_json()
+        log.info("%s joined the chat", auth.get("user", "guest"))
         await socket.send_json({"type": "welcome", "user": auth.get("user", "guest"), "rooms": ["general"]})
         await socket.receive_json()  # subscribe
         await socket.send_json({"type": "subscribed", "channel": "general", "members": 3})
         for seq in itertools.count(1):
             message = await socket.receive_json()
             if message.get("type") == "message":
+                log.debug("relaying a message of %s", auth.get("user"))
                 await socket.send_json({"type": "message", "from": auth.get("user"), "text": message.get("text")})
             else:
                 await socket.send_json({"type": "data", "seq": seq, "price": round(100 + random.random() * 5, 2)})
-    except WebSocketDisconnect:
-        pass  # the client left: wsinspect shows its close code and reason
+    except WebSocketDisconnect as exc:
+        log.info("%s left (close %s)", auth.get("user", "guest"), exc.code)  # wsinspect shows the close too
 
 
 @websocket("/ws/echo")
@@ -89,19 +99,43 @@ async def upload(socket: WebSocket[Any, Any, Any]) -> None:
 
 @websocket("/ws/jobs")
 async def jobs(socket: WebSocket[Any, Any, Any]) -> None:
-    """A handler that fails: Litestar closes with 4500 and wsinspect keeps the exception."""
+    """A handler that fails: Litestar closes with 4500 and wsinspect keeps the exception and its traceback."""
     await socket.accept()
-    await socket.receive_json()
+    job = await socket.receive_json()
+    log.info("running job %s", job.get("job"))
+    connect_to_queue(job.get("job", "?"))
+
+
+def connect_to_queue(job: str) -> None:
+    log.warning("job queue did not answer; giving up on %s", job)
     raise RuntimeError("job queue unavailable")
 
 
-@websocket("/ws/admin")
+def requires_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard: it refuses the upgrade (HTTP 403 for the client) without the right token."""
+    if connection.query_params.get("token") != "let-me-in":
+        raise NotAuthorizedException("a valid token is required")
+
+
+@websocket("/ws/admin", guards=[requires_token])
 async def admin(socket: WebSocket[Any, Any, Any]) -> None:
-    """Refuses the upgrade (a close before accept: HTTP 403) unless a token is given."""
-    if socket.query_params.get("token") != "let-me-in":
-        await socket.close(code=1008, reason="token required")
-        return
+    """Only reached with the token: the demo's client has none, so requires_token refuses it."""
     await socket.accept()
+    await socket.close()
+
+
+@websocket("/ws/reports")
+async def reports(socket: WebSocket[Any, Any, Any]) -> None:
+    """A slow handler: each report takes a while (its handler time shows on the message's row). One
+    in four is rendered without await, which blocks the event loop (the status line's loop lag)."""
+    await socket.accept()
+    async for request in socket.iter_json():
+        if request.get("n", 0) % 4 == 3:
+            log.warning("report %s rendered synchronously: the event loop is blocked", request.get("n"))
+            time.sleep(0.15)  # noqa: ASYNC251 - the blocked loop is the point
+        else:
+            await asyncio.sleep(random.uniform(0.2, 0.6))
+        await socket.send_json({"type": "report", "n": request.get("n"), "rows": random.randint(10, 500)})
 
 
 # Protocols on top of WebSocket, for the inspector's decoders. Each is written by hand, as the
@@ -212,8 +246,12 @@ async def rpc(socket: WebSocket[Any, Any, Any]) -> None:
 
 def demo_app(socket_path: Path) -> Litestar:
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
-    handlers = [chat, echo, ticker, upload, jobs, admin, socketio, graphql, msgpack_ticker, rpc]
-    return Litestar(route_handlers=handlers, plugins=[plugin])
+    handlers = [chat, echo, ticker, upload, jobs, admin, reports, socketio, graphql, msgpack_ticker, rpc]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    return Litestar(route_handlers=handlers, plugins=[plugin], logging_config=None)
 
 
 # -- the simulated clients -------------------------------------------------------------------
@@ -265,6 +303,14 @@ async def jobs_client(base: str) -> None:
     async with connect(f"{base}/ws/jobs", ping_interval=None) as ws:
         await ws.send(json.dumps({"type": "run", "job": "nightly-report"}))
         await ws.wait_closed()
+
+
+async def reports_client(base: str) -> None:
+    async with connect(f"{base}/ws/reports", ping_interval=None) as ws:
+        for n in range(8):
+            await ws.send(json.dumps({"type": "report", "n": n}))
+            await ws.recv()
+        await ws.close()
 
 
 async def admin_client(base: str) -> None:
@@ -387,6 +433,7 @@ class DemoTraffic:
             asyncio.create_task(forever(lambda: upload_client(base), 8.0)),
             asyncio.create_task(forever(lambda: jobs_client(base), 6.0)),
             asyncio.create_task(forever(lambda: admin_client(base), 7.0)),
+            asyncio.create_task(forever(lambda: reports_client(base), 3.0)),
             asyncio.create_task(forever(lambda: socketio_client(base, "carol"), 2.0)),
             asyncio.create_task(forever(lambda: graphql_client(base), 3.0)),
             asyncio.create_task(forever(lambda: msgpack_ticker_client(base), 2.0)),

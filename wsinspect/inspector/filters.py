@@ -19,17 +19,17 @@ from itertools import compress, repeat
 from operator import contains, is_not
 from typing import Any, ClassVar, Final, Literal, Protocol
 
-from ..model import Frame, Row, SystemEvent, describe_close
+from ..model import Frame, LogLine, Row, SystemEvent, describe_close
 from ..wire import DIRECTIONS, MESSAGE_TYPES
 from .fields import Clause, FieldError, matches
 from .fields import parse as parse_fields
 from .formatting import parse_json
-from .store import EVENT, ORPHAN
+from .store import EVENT, LOG, ORPHAN, log_text
 
 __all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection", "TextSearch", "both_flags")
 
 Direction = Literal["both", "sent", "received"]
-Kind = Literal["all", "text", "binary", "control"]
+Kind = Literal["all", "text", "binary", "control", "logs"]
 
 _HEX_DIGITS: Final = frozenset("0123456789abcdef")
 # A regex without capitals finds the same in lowered text, unless it spells a character by number
@@ -43,12 +43,19 @@ class FilterError(Exception):
 
 
 _NEXT_DIRECTION: Final[dict[Direction, Direction]] = {"both": "sent", "sent": "received", "received": "both"}
-_NEXT_KIND: Final[dict[Kind, Kind]] = {"all": "text", "text": "binary", "binary": "control", "control": "all"}
+_NEXT_KIND: Final[dict[Kind, Kind]] = {
+    "all": "text",
+    "text": "binary",
+    "binary": "control",
+    "control": "logs",
+    "logs": "all",
+}
 _KIND_TYPES: Final[dict[Kind, frozenset[str]]] = {
     "all": frozenset(("text", "binary", "ping", "pong", "close")),
     "text": frozenset(("text",)),
     "binary": frozenset(("binary",)),
     "control": frozenset(("ping", "pong", "close")),
+    "logs": frozenset(),  # log lines only: no frames
 }
 
 
@@ -160,7 +167,9 @@ class TextSearch:
 
 
 # Every code a row can have (frames, events, frames of no connection).
-_ANY_CODE: Final = bytes(1 if code < 10 or code == EVENT or ORPHAN <= code < ORPHAN + 10 else 0 for code in range(256))
+_ANY_CODE: Final = bytes(
+    1 if code < 10 or code in (EVENT, LOG) or ORPHAN <= code < ORPHAN + 10 else 0 for code in range(256)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +226,7 @@ class Filters:
         return replace(self, direction=_NEXT_DIRECTION[self.direction])
 
     def cycle_kind(self) -> Filters:
-        """A copy with the next kind: all → text → binary → control → all."""
+        """A copy with the next kind: all → text → binary → control → logs → all."""
         return replace(self, kind=_NEXT_KIND[self.kind])
 
     def selection(self, number_of: Callable[[str], int], decode: Decode | None = None) -> Selection | None:
@@ -247,7 +256,9 @@ class Filters:
         types = _KIND_TYPES[self.kind] - ({"ping", "pong"} if self.hide_ping_pong else set())
         allowed = None if len(types) == 5 else types
         # ◉ events have no direction or kind: those filters hide them (ping/pong hiding does not).
+        # Log lines neither, but they are a kind of their own.
         events = direction is None and self.kind == "all"
+        logs = direction is None and self.kind in ("all", "logs")
         test = self._row_test()
 
         def match(row: Row) -> bool:
@@ -256,6 +267,8 @@ class Filters:
                 return False
             if isinstance(item, SystemEvent):
                 return events and (test is None or test(row))
+            if isinstance(item, LogLine):
+                return logs and (test is None or test(row))
             if connection_id is None and not events:
                 return False
             if direction is not None and item.direction != direction:
@@ -277,6 +290,7 @@ class Filters:
                 table[code] = 1
                 table[ORPHAN + code] = events  # a frame of no connection goes as events go
         table[EVENT] = events
+        table[LOG] = direction is None and self.kind in ("all", "logs")
         return bytes(table)
 
     def _row_test(self) -> Callable[[Row], bool] | None:
@@ -289,6 +303,8 @@ class Filters:
             item = row[1]
             if isinstance(item, SystemEvent):
                 return text_ok(item.text)
+            if isinstance(item, LogLine):
+                return text_ok(log_text(item))
             content = item.content
             if content is None:
                 return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter
@@ -18,6 +18,7 @@ from ..model import (
     Connection,
     Frame,
     Level,
+    LogLine,
     Row,
     SystemEvent,
     describe_close,
@@ -33,12 +34,15 @@ from ..wire import (
     ConnectionUpdate,
     FrameBatch,
     FramesDropped,
+    LoopLag,
     WireFrame,
+    WireLog,
     WireMessage,
 )
 
 __all__ = (
     "EVENT",
+    "LOG",
     "ORPHAN",
     "ConnectionEntry",
     "Health",
@@ -49,6 +53,8 @@ __all__ = (
     "closed_who",
     "describe_ending",
     "health",
+    "log_text",
+    "loop_lag",
     "row_code",
     "search_text",
 )
@@ -60,9 +66,10 @@ __all__ = (
 DEFAULT_MAX_FRAMES: Final = 1_000_000
 
 # What ``Store.codes`` says of each row: a frame's wire code (2 * type index + 1 if sent, 0..9),
-# EVENT for a ◉ event, and ORPHAN + the wire code for a frame of no connection (the store makes
-# none, but a Row can say it: the filters treat it as they treat events).
+# EVENT for a ◉ event, LOG for a log line, and ORPHAN + the wire code for a frame of no connection
+# (the store makes none, but a Row can say it: the filters treat it as they treat events).
 EVENT: Final = 10
+LOG: Final = 11
 ORPHAN: Final = 16
 _TYPE_CODES: Final = {name: 2 * n for n, name in enumerate(MESSAGE_TYPES)}
 # A loaded row's code by its item's direction and type (an event has neither).
@@ -70,6 +77,7 @@ _LOADED_CODES: Final[dict[tuple[str | None, str | None], int]] = {
     (direction, name): code + (direction == "sent") for name, code in _TYPE_CODES.items() for direction in DIRECTIONS
 }
 _LOADED_CODES[(None, None)] = EVENT
+_LOADED_CODES[(None, LogLine.message_type)] = LOG
 
 
 def _row_time(row: Row) -> float:
@@ -112,9 +120,15 @@ class ConnectionEntry:
     seen_received: int = 0
     seen_bytes_sent: int = 0
     seen_bytes_received: int = 0
+    # The handler's log lines, newest kept like frames, and the index the next new one should have.
+    logs: deque[LogLine] = field(default_factory=deque)
+    next_log: int = 0
+    # The newest received message whose handler time is not known yet: it ends when the handler
+    # next asks for a message (the next received frame's ``asked``) or a send completes.
+    working_on: Frame | None = None
 
     def snapshot(self) -> Connection:
-        return msgspec.structs.replace(self.connection, messages=list(self.frames))
+        return msgspec.structs.replace(self.connection, messages=list(self.frames), logs=list(self.logs))
 
 
 @dataclass(slots=True)
@@ -168,6 +182,9 @@ class Store:
     # HAR, which does not say, the latest moment it records): the file shows the connections as
     # they were then, so nothing in it is "now" (an open connection is "open at export").
     as_of: float | None = None
+    # How late each producer's event loop ran: its key → its newest reports (each the worst and the
+    # mean lag over a second, and when it came), for the status line.
+    loop_lags: dict[int, deque[tuple[float, float, float]]] = field(default_factory=dict)
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
     _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
@@ -210,6 +227,11 @@ class Store:
             elif isinstance(message, ConnectionUpdate):
                 self._update(producer, message.key, message.connection, now)
                 changed.add(message.connection.connection_id)
+            elif isinstance(message, WireLog):
+                self._log(producer, message, changed)
+            elif isinstance(message, LoopLag):
+                reports = self.loop_lags.setdefault(producer.key, deque(maxlen=LAG_REPORTS_KEPT))
+                reports.append((message.worst, message.mean, now))
             elif isinstance(message, FramesDropped):
                 self._overflows[producer.key] = self._overflows.get(producer.key, 0) + 1
                 self.add_system_event(
@@ -239,11 +261,13 @@ class Store:
         for connection in connections:
             connection_id, frames = connection.connection_id, connection.messages
             entry = ConnectionEntry(
-                msgspec.structs.replace(connection, messages=[]),
+                msgspec.structs.replace(connection, messages=[], logs=[]),
                 deque(frames, maxlen=self.max_messages),
                 self.connection_number(connection_id),
+                logs=deque(connection.logs, maxlen=self.max_messages),
             )
             entry.next_index = connection.messages_dropped + len(frames)
+            entry.next_log = connection.logs_dropped + len(connection.logs)
             self.entries[connection_id] = entry
             # Connect and accept before the frames, the ending after them, as live: a close frame
             # and the "closed by" row often share their time, and the sort below keeps this order.
@@ -251,6 +275,7 @@ class Store:
             opening = 1 + (connection.accepted_at is not None)
             rows.extend(zip(repeat(connection_id), events[:opening]))
             rows.extend(zip(repeat(connection_id), frames))
+            rows.extend(zip(repeat(connection_id), connection.logs))
             rows.extend(zip(repeat(connection_id), events[opening:]))
             self.frames_received += len(frames)
         rows.sort(key=_row_time)
@@ -291,6 +316,8 @@ class Store:
                 self._cleared_ids.add(connection_id)
                 continue
             entry.frames.clear()
+            entry.logs.clear()
+            entry.working_on = None
             entry.cleared = entry.next_index
             entry.evicted = 0
             connection.messages_dropped = connection.messages_not_kept = connection.messages_lost = 0
@@ -317,7 +344,7 @@ class Store:
         entries = self.entries
         let_go = 0
         for connection_id, item in islice(self.rows, cut):
-            if connection_id is None or type(item) is SystemEvent:
+            if connection_id is None or type(item) is not Frame:
                 continue
             let_go += 1
             entry = entries.get(connection_id)
@@ -343,7 +370,12 @@ class Store:
             if connection_id in self._cleared_ids:
                 self._by_key.pop((producer.key, key), None)  # its frames are not news either
                 return
-            entry = ConnectionEntry(update, deque(maxlen=self.max_messages), self.connection_number(connection_id))
+            entry = ConnectionEntry(
+                update,
+                deque(maxlen=self.max_messages),
+                self.connection_number(connection_id),
+                logs=deque(maxlen=self.max_messages),
+            )
             self.entries[connection_id] = entry
             before = None
         else:
@@ -360,6 +392,7 @@ class Store:
         entry.connection = msgspec.structs.replace(
             update,
             messages=[],
+            logs=[],
             messages_sent=max(held.messages_sent, update.messages_sent, entry.seen_sent),
             messages_received=max(held.messages_received, update.messages_received, entry.seen_received),
             bytes_sent=max(held.bytes_sent, update.bytes_sent, entry.seen_bytes_sent),
@@ -429,9 +462,13 @@ class Store:
             else:
                 append_text(search_text(frame) if code >= CLOSE else "")
             added += 1
-            if code < PING:  # text or binary: count it
+            if code < PING:  # text or binary: count it, and time the handler's work on messages
                 size = wire.size_bytes
+                working_on = entry.working_on
                 if code & SENT:
+                    if working_on is not None:  # its first send since the message came
+                        working_on.handler_time = max(0.0, wire.timestamp - working_on.timestamp)
+                        entry.working_on = None
                     entry.seen_sent += 1
                     entry.seen_bytes_sent += size
                     if entry.seen_sent > connection.messages_sent:
@@ -439,18 +476,44 @@ class Store:
                     if entry.seen_bytes_sent > connection.bytes_sent:
                         connection.bytes_sent = entry.seen_bytes_sent
                 else:
+                    asked = wire.asked
+                    if working_on is not None and asked is not None:
+                        working_on.handler_time = max(0.0, asked - working_on.timestamp)
+                    entry.working_on = frame if asked is not None else None
                     entry.seen_received += 1
                     entry.seen_bytes_received += size
                     if entry.seen_received > connection.messages_received:
                         connection.messages_received = entry.seen_received
                     if entry.seen_bytes_received > connection.bytes_received:
                         connection.bytes_received = entry.seen_bytes_received
+            elif code == CLOSE + SENT:
+                working_on = entry.working_on
+                if working_on is not None:  # the app's close ends its work on the message too
+                    working_on.handler_time = max(0.0, wire.timestamp - working_on.timestamp)
+                    entry.working_on = None
             elif code == PING + SENT:
                 if entry.unanswered_ping is None:
                     entry.unanswered_ping = wire.timestamp
             elif code == PONG:  # a pong the client sent
                 entry.unanswered_ping = None
         self.frames_received += added
+
+    def _log(self, producer: Producer, wire: WireLog, changed: set[str]) -> None:
+        entry = self._by_key.get((producer.key, wire.key))
+        if entry is None or wire.index < entry.next_log:
+            return  # of a connection not known (yet), or a repeat sent by a replay
+        connection = entry.connection
+        connection.logs_dropped += wire.index - entry.next_log
+        entry.next_log = wire.index + 1
+        line = wire.to_line()
+        if len(entry.logs) == entry.logs.maxlen:
+            connection.logs_dropped += 1
+        entry.logs.append(line)
+        self.rows.append((connection.connection_id, line))
+        self.codes.append(LOG)
+        self.owners.append(entry.number)
+        self.texts.append(search_text(line))
+        changed.add(connection.connection_id)
 
     def _count_gap(self, entry: ConnectionEntry, producer: Producer, missing: int, linked: bool) -> None:
         """Count ``missing`` frames of a gap as lost or not kept (the rule is in the class docstring)."""
@@ -463,11 +526,14 @@ class Store:
             connection.messages_not_kept += missing
 
 
-def search_text(item: Frame | SystemEvent) -> str:
+def search_text(item: Frame | SystemEvent | LogLine) -> str:
     """What a text search looks in for a row, lowered: a text frame's text, a close's code, name
-    and reason, an event's line; "" for binary, ping and pong (searched as bytes instead)."""
+    and reason, an event's line, a log line's logger, message and error; "" for binary, ping and
+    pong (searched as bytes instead)."""
     if isinstance(item, SystemEvent):
         return item.text.lower()
+    if isinstance(item, LogLine):
+        return log_text(item).lower()
     kind = item.message_type
     if kind == "text":
         return item.content.lower() if isinstance(item.content, str) else ""
@@ -476,11 +542,41 @@ def search_text(item: Frame | SystemEvent) -> str:
     return ""
 
 
+# A producer's loop lag is shown while its reports are this recent (seconds): it reports once a
+# second while connections are open, and not at all while none is. The worst lag shown is the worst
+# of these seconds, so that a loop blocked now and then stays in sight.
+LAG_SHOWN_FOR: Final = 5.0
+LAG_REPORTS_KEPT: Final = 8
+
+
+def loop_lag(store: Store, producers: Iterable[int], now: float) -> tuple[float, float] | None:
+    """The loop lag of the connected producers (their keys) that reported lately: the worst lag of
+    their last :data:`LAG_SHOWN_FOR` seconds and the highest of their newest means (seconds);
+    None when none reported."""
+    recent = [
+        [report for report in reports if now - report[2] <= LAG_SHOWN_FOR]
+        for key in producers
+        if (reports := store.loop_lags.get(key))
+    ]
+    recent = [reports for reports in recent if reports]
+    if not recent:
+        return None
+    return max(report[0] for reports in recent for report in reports), max(reports[-1][1] for reports in recent)
+
+
+def log_text(line: LogLine) -> str:
+    """A log line as one line of text: "chat.rooms: user joined" (": ValueError: bad" after it)."""
+    error = f" ({line.error})" if line.error else ""
+    return f"{line.logger}: {line.message}{error}"
+
+
 def row_code(row: Row) -> int:
-    """What ``Store.codes`` holds for a row (its frame's wire code, EVENT, or ORPHAN + code)."""
+    """What ``Store.codes`` holds for a row (its frame's wire code, EVENT, LOG, or ORPHAN + code)."""
     connection_id, item = row
     if isinstance(item, SystemEvent):
         return EVENT
+    if isinstance(item, LogLine):
+        return LOG
     code = _TYPE_CODES[item.message_type] + (item.direction == "sent")
     return code if connection_id is not None else ORPHAN + code
 
@@ -497,7 +593,8 @@ def lifecycle_events(before: Connection | None, after: Connection, now: float | 
         events.append(SystemEvent(after.accepted_at, "info", f"accepted{protocol}"))
     ended_at = after.disconnected_at or now or after.connected_at
     if after.error and (before is None or not before.error):
-        events.append(SystemEvent(ended_at, "error", f"handler error: {after.error}"))
+        what = f"refused by {after.refused_by}" if after.refused_by else "handler error"
+        events.append(SystemEvent(ended_at, "error", f"{what}: {after.error}"))
     if after.state == "closed" and (before is None or before.state != "closed"):
         events.append(SystemEvent(ended_at, "error" if after.denial_status else "info", describe_ending(after)))
     return events
@@ -513,7 +610,8 @@ def describe_ending(connection: Connection) -> str:
 def closed_how(connection: Connection) -> str:
     """The close itself: "1001 Going Away", "upgrade denied: HTTP 403", "no close frame"."""
     if connection.denial_status is not None:
-        return f"upgrade denied: HTTP {connection.denial_status}"
+        by = f" by {connection.refused_by}" if connection.refused_by and not connection.error else ""
+        return f"upgrade denied{by}: HTTP {connection.denial_status}"
     return describe_close(connection.close_code, connection.close_reason) or "no close frame"
 
 

@@ -23,15 +23,15 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
-from ...model import Frame, SystemEvent
+from ...model import Frame, LogLine, SystemEvent
 from ..decoders import warnings as decoder_warnings
 from ..fields import FieldError
 from ..fields import parse as parse_fields
 from ..files import SessionFileError, write_session
 from ..filters import FilterError, Filters
-from ..formatting import counted
+from ..formatting import counted, short_duration
 from ..server import InspectorServer
-from ..store import Store
+from ..store import LAG_SHOWN_FOR, Store, log_text, loop_lag
 from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
@@ -40,12 +40,15 @@ from .payloads import Payloads
 from .screens import DecoderScreen, ExportScreen, HelpScreen
 from .timeline import TimelineView
 
+# An event loop this late (seconds, at worst) holds up every handler: the status line says so in red.
+BLOCKED_LOOP = 0.1
+
 REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a quiet spell shows at once,
 FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scrolls this often (each scroll redraws it)
 # While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
 # frame change this often at most: still readable, and each change costs a layout of the screen.
 PANELS_PER_SECOND = 4
-LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and system events"
+LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and system events   ≡ what the handler logged"
 # n and N share a row of the help.
 FIND = Binding.Group("The next / previous match of the search")
 
@@ -393,6 +396,12 @@ class InspectorApp(App[None]):
             text.append(f"({store.frames_let_go:,} let go: --max-frames {store.max_frames:,}) ", style="bold")
         if self.server is not None:
             text.append(f" {counted(len(self.server.producers), 'app')} ")
+            lag = loop_lag(store, self.server.producers, time())
+            if lag is not None:
+                worst, mean = lag
+                style = "bold red" if worst >= BLOCKED_LOOP else ""
+                lag_text = f"loop lag {short_duration(mean)} (worst {short_duration(worst)} in {LAG_SHOWN_FOR:.0f}s)"
+                text.append(f" {lag_text} ", style=style)
         text.append(f" {self.source}" if self.source else "", style="dim")
         self._set_line("#status", text)
 
@@ -704,7 +713,10 @@ class InspectorApp(App[None]):
             self.notify("No frame selected", severity="warning")
             return
         item = row[1]
-        content = item.text if isinstance(item, SystemEvent) else item.content
+        if isinstance(item, LogLine):
+            content: object = log_text(item)
+        else:
+            content = item.text if isinstance(item, SystemEvent) else item.content
         text = content.hex(" ") if isinstance(content, bytes) else str(content or "")
         self.copy_to_clipboard(text)
         self.notify(f"Copied {len(text):,} characters to the clipboard")

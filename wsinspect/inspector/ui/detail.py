@@ -3,7 +3,9 @@
 A frame: a header line (``c3 → sent text · at 00:04.512 · 42 B``, the truncation, ``raw`` when raw
 mode is on), then its payload (text, JSON pretty or raw, a hex dump, the close); a ping or a pong
 also says which pong or ping answers it and after how long. A connection's ◉ connect or accepted
-row: the connection's request (path, query, client, subprotocols, headers). Other ◉ rows: their line.
+row: the connection's request (path, query, client, subprotocols, headers). The ◉ row of a handler
+error or a refusal, the close it caused and the ending row: the error and its traceback. Other ◉
+rows: their line. A ≡ log line: its logger, level and message, and the exception logged with it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ...model import REDACTED, Connection, Frame, Row, SystemEvent, describe_close
+from ...model import REDACTED, Connection, Frame, LogLine, Row, SystemEvent, describe_close
 from ..decoders import Decoded
 from ..filters import TextSearch
 from ..formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 from .payloads import Payloads, latency_of
+from .tracebacks import traceback_text
 
 HEXDUMP_LIMIT = 64 * 1024  # a dump of megabytes would freeze the screen for seconds
 SEPARATOR = " · "
@@ -119,7 +122,12 @@ class DetailPane(Static):
             self._raw_tag(head)
             if connection is not None and connection_id is not None and item.text.startswith(REQUEST_EVENTS):
                 return [head, Text(""), request(connection)]
+            ending = item.level == "error" or item.text.startswith("closed")  # the error, or the end it caused
+            if connection is not None and connection_id is not None and ending and connection.error:
+                return [head, Text(""), *_cause(connection)]
             return [head]
+        if isinstance(item, LogLine):
+            return self._log_line(head, item, start)
         head.append(f"{ARROWS[item.direction]} {item.direction} {item.message_type}", style="bold")
         head.append(f"{SEPARATOR}at {format_offset(item.timestamp - start)}{SEPARATOR}{format_size(item.size_bytes)}")
         if item.truncated:
@@ -142,6 +150,22 @@ class DetailPane(Static):
                 texts.append(pair)
         texts.append(Text(""))
         texts.append(self._marked(self._body(item, decoded)))
+        if item.message_type == "close" and item.direction == "sent" and connection is not None and connection.error:
+            texts += [Text(""), *_cause(connection)]  # the close the handler's exception caused
+        return texts
+
+    def _log_line(self, head: Text, line: LogLine, start: float) -> list[Text | JSON]:
+        style = EVENT_STYLES["error" if line.levelno >= 40 else "warning" if line.levelno >= 30 else "info"]
+        head.append(f"≡ {line.level} {line.logger}", style=style)
+        head.append(f"{SEPARATOR}at {format_offset(line.timestamp - start)}")
+        if line.truncated:
+            head.append(SEPARATOR)
+            head.append(f"truncated: {format_size(line.size_bytes)} in all", style="bold yellow")
+        texts: list[Text | JSON] = [head, Text(""), self._marked(Text(line.message))]
+        if line.error:
+            texts += [Text(""), Text(line.error, style="bold red")]
+        if line.traceback:
+            texts.append(traceback_text(line.traceback))
         return texts
 
     def _pair(self, connection_id: str | None, item: Frame, start: float) -> Text | None:
@@ -241,6 +265,17 @@ class DetailPane(Static):
                 )
             )
         return Text("\n").join(lines)
+
+
+def _cause(connection: Connection) -> list[Text | JSON]:
+    """What ended the handler: its exception (and what refused the upgrade), with the traceback."""
+    lines: list[Text | JSON] = []
+    if connection.refused_by:
+        lines.append(Text(f"refused by {connection.refused_by}", style="bold red"))
+    lines.append(Text(f"{connection.error}", style="bold red"))
+    if connection.traceback:
+        lines.append(traceback_text(connection.traceback))
+    return lines
 
 
 def request(connection: Connection) -> Text:

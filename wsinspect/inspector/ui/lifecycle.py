@@ -3,15 +3,18 @@ ended, its keepalive."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from time import time
 from typing import ClassVar
 
+from msgspec import UNSET
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from ...model import Connection
+from ...model import Connection, Frame, LogLine
 from ..formatting import format_duration, short_duration
 from ..store import ConnectionEntry, Store, closed_how, closed_who, health
 from .payloads import Payloads
@@ -73,6 +76,9 @@ class LifecyclePanel(Static):
         lines.append("\n")
         buckets = max(8, self.size.width - 10)
         lines.append(f"rate    {_sparkline(entry.frames, connection.connected_at, end, buckets)}\n")
+        handler_times = _handler_times(entry.frames)
+        if handler_times:
+            lines.append(f"handler {handler_times}\n")
         if connection.state == "closed":
             lasted = format_duration(end - connection.connected_at)
             lines.append(f"closed  {_clock(end)} after {lasted}{closed_who(connection)}\n")
@@ -89,6 +95,10 @@ class LifecyclePanel(Static):
         if missing:
             lines.append("\n")
             lines.append_text(missing)
+        if entry.logs:
+            lines.append(f"\nlogs    {_log_counts(entry.logs)}")
+        if connection.refused_by:
+            lines.append(f"\nrefused by {connection.refused_by}", style=self.style_of("error"))
         if connection.error:
             lines.append(f"\nerror   {connection.error}", style=self.style_of("error"))
         self._show(lines)
@@ -158,6 +168,23 @@ def _handler_lines(connection: Connection, width: int) -> str:
         else:
             lines.append(f"{'        ' if lines else ''}{part}")
     return "\n".join(lines)
+
+
+def _handler_times(frames: Iterable[Frame]) -> str:
+    """How long the handler worked per received message: "p50 0.3 ms · p95 12 ms over 40 messages"."""
+    times = sorted(frame.handler_time for frame in frames if frame.handler_time is not UNSET)
+    if not times:
+        return ""
+    p50, p95 = (times[min(len(times) - 1, int(len(times) * share))] for share in (0.5, 0.95))
+    count = f"{len(times):,} message{'s' if len(times) != 1 else ''}"
+    return f"p50 {short_duration(p50)} · p95 {short_duration(p95)} over {count}"
+
+
+def _log_counts(logs: Iterable[LogLine]) -> str:
+    """How many log lines, and of which levels: "12 (9 info, 2 warning, 1 error)"."""
+    levels = Counter(line.level.lower() for line in logs)
+    total = sum(levels.values())
+    return f"{total:,} ({', '.join(f'{count:,} {level}' for level, count in levels.items())})"
 
 
 def _clock(timestamp: float) -> str:

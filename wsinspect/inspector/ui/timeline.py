@@ -1,8 +1,10 @@
-"""The timeline: every frame and ◉ event that passes the filters, one line each, rendered on demand."""
+"""The timeline: every frame, ◉ event and ≡ log line that passes the filters, one line each,
+rendered on demand."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from typing import ClassVar, Final
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,10 +18,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from ...model import Frame, Row, SystemEvent
+from ...model import Frame, LogLine, Row, SystemEvent
 from ..filters import FilteredIndex, Selection, TextSearch, both_flags
 from ..formatting import ARROWS, format_offset, format_size, preview, short_duration
-from ..store import Store
+from ..store import Store, log_text
 from .payloads import Payloads, latency_of
 
 PONG_LOOKBACK = 64  # rows before a pong searched for its ping
@@ -83,6 +85,7 @@ class TimelineView(ScrollView, can_focus=True):
         "timeline--warning",
         "timeline--error",
         "timeline--control",
+        "timeline--log",
         "timeline--muted",
         "timeline--cursor",
         "timeline--match",
@@ -96,6 +99,7 @@ class TimelineView(ScrollView, can_focus=True):
     TimelineView > .timeline--warning { color: $warning; }
     TimelineView > .timeline--error { color: $error; }
     TimelineView > .timeline--control { text-style: dim; }
+    TimelineView > .timeline--log { color: $secondary; }
     TimelineView > .timeline--muted { text-style: dim; }
     /* Reverse video keeps every row's own colour readable when selected. */
     TimelineView > .timeline--cursor { text-style: reverse; }
@@ -446,6 +450,13 @@ class TimelineView(ScrollView, can_focus=True):
         if isinstance(item, SystemEvent):
             style = self.style_of({"info": "system", "warning": "warning", "error": "error"}[item.level])
             segments += [Segment("◉ ", style), Segment(f"{'event':<7}", style), Segment(item.text, style)]
+        elif isinstance(item, LogLine):
+            style = self.style_of(_log_component(item.levelno))
+            segments += [
+                Segment("≡ ", style),
+                Segment(f"{_LEVEL_NAMES.get(item.level, item.level.lower())[:6]:<7}", style),
+                *self._marked(log_text(item), style),
+            ]
         else:
             style = self.style_of(self._frame_component(item))
             fixed = 10 + 1 + tag_width + 2 + 7 + 11
@@ -493,6 +504,9 @@ class TimelineView(ScrollView, can_focus=True):
             if latency is not None:  # a reply: how long after its request
                 mark = f"↩ {short_duration(latency)}  "
                 line = mark + (line if line is not None else preview(frame, max(1, width - len(mark))))
+            elif frame.handler_time and frame.handler_time >= SHOWN_HANDLER_TIME:
+                mark = f"took {short_duration(frame.handler_time)}  "
+                line = mark + (line if line is not None else preview(frame, max(1, width - len(mark))))
             if line is not None:
                 return line if len(line) <= width else line[: max(0, width - 1)] + "…"
         if frame.message_type == "pong":
@@ -524,3 +538,19 @@ class TimelineView(ScrollView, can_focus=True):
         if frame.message_type == "close":
             return "warning"
         return "sent" if frame.direction == "sent" else "received"
+
+
+# A received message's handler time shows on its row from this long (seconds): shorter is noise.
+SHOWN_HANDLER_TIME = 0.001
+
+
+# A log line's level in the timeline's type column (7 wide, like "binary ").
+_LEVEL_NAMES: Final = {"WARNING": "warn", "CRITICAL": "crit"}
+
+
+def _log_component(levelno: int) -> str:
+    if levelno >= logging.ERROR:
+        return "error"
+    if levelno >= logging.WARNING:
+        return "warning"
+    return "log" if levelno >= logging.INFO else "muted"

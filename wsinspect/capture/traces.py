@@ -1,0 +1,114 @@
+"""Tracebacks as the inspector shows them, and what refused a handshake, read from one.
+
+Runs only when a handler fails or logs an exception, never per frame. A frame of the app's own
+code (``app``) is one outside the standard library, the installed packages and wsinspect itself.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import site
+import sys
+import sysconfig
+from collections.abc import Sequence
+from functools import cache
+from types import TracebackType
+from typing import Final
+
+from ..model import TracebackEntry
+
+__all__ = ("MAX_ENTRIES", "describe_exception", "is_app_file", "refused_by", "traceback_entries")
+
+# Frames kept of a traceback: the innermost, where it failed (deep framework stacks run to 60).
+MAX_ENTRIES: Final = 80
+_MAX_CODE: Final = 200  # characters of a source line
+# wsinspect's own app side is no part of the app (the demo's handlers, in wsinspect/inspector, are).
+_PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+_OURS: Final = tuple(
+    os.path.join(_PACKAGE_DIR, name) for name in ("capture" + os.sep, "litestar.py", "uvicorn.py", "__init__.py")
+)
+
+
+def describe_exception(exc: BaseException, limit: int) -> str:
+    """``Type: message`` (just ``Type`` without one), the message cut to ``limit`` characters."""
+    try:
+        text = str(exc)
+    except Exception:  # a __str__ that fails: the type says enough
+        text = ""
+    name = type(exc).__name__
+    if not text:
+        return name
+    return f"{name}: {text[:limit]}…" if len(text) > limit else f"{name}: {text}"
+
+
+def traceback_entries(tb: TracebackType | None) -> list[TracebackEntry]:
+    """The frames of a traceback, outermost first, at most the innermost :data:`MAX_ENTRIES`."""
+    frames: list[tuple[str, int, str]] = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append((code.co_filename, tb.tb_lineno, code.co_qualname))
+        tb = tb.tb_next
+    entries = []
+    for filename, line, function in frames[-MAX_ENTRIES:]:
+        source = linecache.getline(filename, line).strip()
+        app = is_app_file(filename)
+        entries.append(TracebackEntry(file=filename, line=line, function=function, code=source[:_MAX_CODE], app=app))
+    return entries
+
+
+@cache
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths}
+    try:
+        roots.update(site.getsitepackages())
+        roots.add(site.getusersitepackages())
+    except AttributeError:  # pragma: no cover - a virtualenv's old site module
+        pass
+    roots.add(sys.base_prefix + os.sep + "lib")
+    return (*(os.path.join(os.path.realpath(root), "") for root in roots if root), *_OURS)
+
+
+@cache
+def is_app_file(filename: str) -> bool:
+    """Whether a frame's file is the app's own code (not a library, nor frozen, nor wsinspect)."""
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.realpath(filename)
+    return not path.startswith(_library_roots()) and f"{os.sep}site-packages{os.sep}" not in path
+
+
+# The framework functions that call what refuses a handshake: the frame after them in a traceback
+# (the first of the app's own, else the next) is the guard or the dependency. Litestar calls
+# guards from ``authorize_connection`` and dependencies from ``resolve_dependency``; FastAPI
+# dependencies come from ``solve_dependencies``.
+_CALLERS: Final = {
+    "authorize_connection": "guard",
+    "resolve_dependency": "dependency",
+    "solve_dependencies": "dependency",
+}
+# Where Litestar turns the request into the handler's arguments: a failure there is a parameter.
+_PARAMETERS: Final = ("parse_values_from_connection_kwargs", "to_kwargs")
+
+
+def refused_by(entries: Sequence[TracebackEntry], handler: str | None) -> str:
+    """What raised before the accept, from its traceback: "guard requires_token", "dependency
+    current_user", "parameters", "handler chat", or the innermost function of the app's own."""
+    for position, entry in enumerate(entries):
+        name = entry.function.rsplit(".", 1)[-1]
+        role = _CALLERS.get(name)
+        if role is not None:
+            rest = entries[position + 1 :]
+            culprit = next((later for later in rest if later.app), rest[0] if rest else None)
+            if culprit is not None:
+                return f"{role} {culprit.function.rsplit('.', 1)[-1]}"
+        if name in _PARAMETERS:
+            return "parameters"
+    short = handler.rsplit(".", 1)[-1] if handler else None
+    own = [entry for entry in entries if entry.app]
+    if short is not None and any(entry.function.rsplit(".", 1)[-1] == short for entry in own):
+        return f"handler {short}"
+    if own:
+        return own[-1].function.rsplit(".", 1)[-1]
+    return f"handler {short}" if short else "the app"

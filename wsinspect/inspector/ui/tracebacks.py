@@ -1,0 +1,62 @@
+"""A traceback as the detail pane shows it: the app's own frames in full, library frames folded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from itertools import groupby
+
+from rich.text import Text
+
+from ...model import TracebackEntry
+
+__all__ = ("SHOWN_LIBRARY_FRAMES", "traceback_text")
+
+# With none of the app's own frames (it failed inside a library), the innermost library frames
+# are shown unfolded: where it failed is still worth a look.
+SHOWN_LIBRARY_FRAMES = 3
+_PACKAGE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)")
+_STDLIB = re.compile(r"[/\\]python3[.\d]*[/\\]([^/\\]+)")
+
+
+def traceback_text(entries: Sequence[TracebackEntry]) -> Text:
+    """``entries`` (outermost first) as lines: "  chat/app.py:42 in handler" and its source, the
+    app's own in bold; each run of library frames folded into "  … 12 frames in litestar, asyncio"."""
+    text = Text()
+    if not entries:
+        return text
+    text.append("Traceback (most recent call last)", style="bold")
+    unfold = not any(entry.app for entry in entries)
+    for app, run in groupby(enumerate(entries), key=lambda item: item[1].app):
+        group = [entry for _, entry in run]
+        if app:
+            for entry in group:
+                _entry(text, entry, "bold")
+            continue
+        shown = group[-SHOWN_LIBRARY_FRAMES:] if unfold else []
+        folded = group[: len(group) - len(shown)]
+        if folded:
+            packages = list(dict.fromkeys(_package(entry.file) for entry in folded))
+            text.append(f"\n  … {len(folded)} frame{'s' if len(folded) != 1 else ''} in {', '.join(packages)}", "dim")
+        for entry in shown:
+            _entry(text, entry, "dim")
+    return text
+
+
+def _entry(text: Text, entry: TracebackEntry, style: str) -> None:
+    text.append(f"\n  {_short(entry.file)}:{entry.line} in {entry.function}", style)
+    if entry.code:
+        text.append(f"\n      {entry.code}")
+
+
+def _package(file: str) -> str:
+    """The installed package or standard library module a file belongs to ("litestar", "asyncio")."""
+    found = _PACKAGE.search(file) or _STDLIB.search(file)
+    name = found.group(1) if found else file.replace("\\", "/").rsplit("/", 2)[-2 if "/" in file else -1]
+    return name.removesuffix(".py")
+
+
+def _short(file: str) -> str:
+    """The last three parts of a path: enough to know the file, short enough for the pane."""
+    parts = file.replace("\\", "/").split("/")
+    return "/".join(parts[-3:]) if len(parts) > 3 else file
