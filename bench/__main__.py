@@ -27,6 +27,7 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "ui": ((100_000, 1_000_000), 3),
         "files": ((100_000, 1_000_000), 3),
         "memory": (1_000_000, 9),
+        "logs": (100_000, 9),
     },
     "quick": {
         "live": (3_000, 1),
@@ -37,9 +38,10 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "ui": ((100_000,), 1),
         "files": ((100_000,), 1),
         "memory": (100_000, 3),
+        "logs": (20_000, 3),
     },
 }
-SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory")
+SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs")
 
 
 def format_row(row: Row) -> str:
@@ -111,8 +113,8 @@ def main() -> None:
 
     # The in-process sections import wsinspect's internals: only when asked (the live ones run any
     # version's wsinspect, for before/after tables).
-    if {"app", "ingest", "e2e", "ui", "files", "memory"} & set(only):
-        from . import app_cost, e2e, files, ingest, memory, ui
+    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs"} & set(only):
+        from . import app_cost, e2e, files, ingest, logs, memory, ui
     try:
         n, repeats = sizes["live"]
         run("live", f"1. The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
@@ -156,6 +158,9 @@ def main() -> None:
         run("memory", f"8. Inspector memory per stored frame ({frames:,} frames, tracemalloc) and the connections "
             f"table with 1,000 open connections ({repeats} refreshes)",
             lambda: memory.run(frames, repeats))  # fmt: skip
+        n, repeats = sizes["logs"]
+        run("logs", f"9. Micro: a log call of a handler with capture_logs, in one process ({n:,} calls, "
+            f"{repeats} repeats)", lambda: logs.run(n, repeats))  # fmt: skip
     finally:
         if inspector is not None:
             inspector.close()

@@ -3,8 +3,9 @@
 Every frame builder takes keyword-only ``direction`` ("sent" unless told), ``at`` (its timestamp,
 100.0 unless told) and ``size`` (the payload's length in bytes unless told: 0 for a payload not
 recorded). ``wire_frame``, ``batch`` and ``update`` turn model frames and connections into the
-wire messages a producer sends. Real uvicorn servers are in ``servers.py``, the UI tests' fixed
-sessions in ``tui_data.py``.
+wire messages a producer sends; ``log_line`` and ``wire_log`` do the same for a handler's log
+records. Real uvicorn servers are in ``servers.py``, the UI tests' fixed sessions in
+``tui_data.py``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from wsinspect.model import Connection, Frame
-from wsinspect.wire import ConnectionUpdate, FrameBatch, FrameRecord, WireFrame, frame_code
+from wsinspect.model import Connection, Frame, LogLine, TracebackEntry
+from wsinspect.wire import ConnectionUpdate, FrameBatch, FrameRecord, WireFrame, WireLog, frame_code
 
 __all__ = (
     "AT",
@@ -24,10 +25,12 @@ __all__ = (
     "control_frame",
     "echo_app",
     "frame",
+    "log_line",
     "record",
     "text_frame",
     "update",
     "wire_frame",
+    "wire_log",
 )
 
 AT = 100.0
@@ -120,6 +123,46 @@ def record(key: int, index: int, f: Frame) -> FrameRecord:
 def batch(key: int, frames: Iterable[Frame], start: int = 0) -> FrameBatch:
     """One FrameBatch of ``frames`` of connection ``key``, numbered from ``start``."""
     return FrameBatch([wire_frame(key, index, f) for index, f in enumerate(frames, start)])
+
+
+def log_line(
+    message: str = "user joined",
+    *,
+    logger: str = "chat.rooms",
+    level: str = "INFO",
+    levelno: int = 20,
+    at: float = AT,
+    error: str | None = None,
+    traceback: list[TracebackEntry] | None = None,
+) -> LogLine:
+    """A log record of a connection's handler, as the inspector holds it."""
+    return LogLine(
+        timestamp=at,
+        level=level,
+        levelno=levelno,
+        logger=logger,
+        message=message,
+        size_bytes=len(message.encode()),
+        error=error,
+        traceback=list(traceback or []),
+    )
+
+
+def wire_log(key: int, index: int, line: LogLine) -> WireLog:
+    """``line`` as the wire carries it: log line number ``index`` of the producer's connection ``key``."""
+    return WireLog(
+        key,
+        index,
+        line.timestamp,
+        line.levelno,
+        line.level,
+        line.logger,
+        line.message,
+        line.size_bytes,
+        line.truncated,
+        line.error,
+        list(line.traceback),
+    )
 
 
 def update(key: int, connection: Connection | None = None, **fields: Any) -> ConnectionUpdate:

@@ -13,7 +13,7 @@ from wsinspect.cli import main
 from wsinspect.inspector.files import dumps, write_session
 from wsinspect.inspector.formatting import format_size
 from wsinspect.inspector.store import Store
-from wsinspect.model import Connection, Frame
+from wsinspect.model import Connection, Frame, LogLine
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,6 +257,22 @@ def test_open_keeps_every_frame_of_a_long_connection_up_to_max_frames(
     assert len(store.rows) == 5000
     assert store.entries["c"].frames[-1].content == "m11999"
     assert store.frames_let_go == 12_000 - 5000  # the 5,000 rows kept are frames: the connect row went too
+
+
+def test_open_keeps_every_log_line_of_a_connection_with_few_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store keeps per connection as many as the file's longest list holds: log lines count too."""
+    opened = fake_app(monkeypatch)
+    logs = [
+        LogLine(timestamp=1.0 + n, level="INFO", levelno=20, logger="app", message=f"l{n}", size_bytes=2)
+        for n in range(5)
+    ]
+    connection = Connection(connection_id="c", path="/ws", connected_at=1.0, logs=logs)
+    path = tmp_path / "logs.json"
+    path.write_bytes(dumps([connection], 10.0))
+    assert main(["open", str(path)]) == 0
+    assert [line.message for line in opened[-1].entries["c"].logs] == ["l0", "l1", "l2", "l3", "l4"]
 
 
 def test_max_frames_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,3 +38,35 @@ def test_exclude_paths_takes_a_tuple() -> None:
 
 def test_redacted_header_names_ignore_case() -> None:
     assert WSInspectConfig(redact_headers=frozenset({"X-Secret"})).redact_headers == {"x-secret"}
+
+
+def test_capture_logs_defaults_to_info() -> None:
+    config = WSInspectConfig()
+    assert config.capture_logs == "INFO"
+    assert config.log_level == 20
+
+
+@pytest.mark.parametrize(
+    ("capture_logs", "level"),
+    [("warning", 30), (" Warning ", 30), ("DEBUG", 10), ("critical", 50), (15, 15), (0, 0), (None, None)],
+)
+def test_capture_logs_becomes_a_level_number(capture_logs: str | int | None, level: int | None) -> None:
+    assert WSInspectConfig(capture_logs=capture_logs).log_level == level
+
+
+def test_capture_logs_refuses_an_unknown_level_name() -> None:
+    with pytest.raises(ValueError, match="capture_logs") as raised:
+        WSInspectConfig(capture_logs="LOUD")
+    assert "LOUD" in str(raised.value)
+
+
+@pytest.mark.parametrize("capture_logs", [True, False, 1.5, b"INFO"])
+def test_capture_logs_refuses_other_types(capture_logs: object) -> None:
+    with pytest.raises(TypeError, match="capture_logs"):
+        WSInspectConfig(capture_logs=capture_logs)  # type: ignore[arg-type]
+
+
+def test_log_level_is_derived_not_an_argument() -> None:
+    with pytest.raises(TypeError):
+        WSInspectConfig(log_level=10)  # type: ignore[call-arg]
+    assert WSInspectConfig(capture_logs="error") == WSInspectConfig(capture_logs="error")

@@ -295,10 +295,10 @@ def test_cycles() -> None:
         directions.append(filters.direction)
     assert directions == ["sent", "received", "both", "sent"]
     kinds = []
-    for _ in range(5):
+    for _ in range(6):
         filters = filters.cycle_kind()
         kinds.append(filters.kind)
-    assert kinds == ["text", "binary", "control", "all", "text"]
+    assert kinds == ["text", "binary", "control", "logs", "all", "text"]
     assert (filters.text, filters.connection_id) == ("x", "c1")
 
 

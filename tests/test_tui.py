@@ -53,8 +53,9 @@ SIZE = (160, 45)
 CONNECTIONS = make_connections()
 FRAMES = [(c.connection_id, f) for c in CONNECTIONS for f in c.messages]
 # ◉ rows of a loaded session: connect + accepted + closed, connect + denied, and the failed one's error.
-EVENTS = 3 + 3 + 3 + 2 + 4
-TOTAL = len(FRAMES) + EVENTS
+EVENTS = 3 + 3 + 3 + 3 + 4
+LOGS = [(c.connection_id, line) for c in CONNECTIONS for line in c.logs]
+TOTAL = len(FRAMES) + EVENTS + len(LOGS)
 PRODUCER = Producer(key=1, pid=4242, app="chat-app")
 
 
@@ -118,7 +119,7 @@ async def test_opens_a_session_at_its_start() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert len(app.timeline.index) == TOTAL == 63
+        assert len(app.timeline.index) == TOTAL == 66
         assert app.focused is app.timeline
         # Offline, the timeline starts at its first row: the chat's connect.
         assert app.timeline.cursor == 0
@@ -249,6 +250,9 @@ async def test_t_cycles_the_kind() -> None:
             assert len(app.timeline.index) == expected, label
             assert all(isinstance(item, Frame) and item.message_type in kinds for _, item in shown_rows(app))
             assert f"kind: {label}" in filters_line(app)
+        await pilot.press("t")  # the handlers' log lines
+        assert shown_rows(app) == LOGS
+        assert "kind: logs" in filters_line(app)
         await pilot.press("t")
         assert len(app.timeline.index) == TOTAL
 

@@ -19,7 +19,7 @@ from tui_data import BASE, CHAT_ID, make_connections
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
-from wsinspect.model import Connection, Frame, Row
+from wsinspect.model import Connection, Frame, Row, SystemEvent
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
 
@@ -87,6 +87,17 @@ def test_connection_closed_by_the_app(snap_compare: SnapCompare) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=focus_table, press=["down", "down"])
+
+
+def test_a_handler_error_with_its_traceback(snap_compare: SnapCompare) -> None:
+    """The failed connection's error row: the handler's log lines (≡) around it, the handler time on
+    the message it failed on, and in the detail pane the traceback, library frames folded."""
+    app = loaded()
+
+    def handler_error(row: Row) -> bool:
+        return isinstance(row[1], SystemEvent) and row[1].text.startswith("handler error")
+
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, handler_error))
 
 
 def test_filters_active(snap_compare: SnapCompare) -> None:

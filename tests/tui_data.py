@@ -7,7 +7,7 @@ import struct
 
 from factories import binary_frame, close_frame, control_frame, text_frame
 
-from wsinspect.model import Connection, Frame
+from wsinspect.model import Connection, Frame, LogLine, TracebackEntry
 
 __all__ = (
     "BASE",
@@ -185,7 +185,28 @@ def _denied() -> Connection:
         client="127.0.0.1:52122",
         pid=PID,
         app=APP,
+        handler="admin.handlers.admin",
+        guards=["requires_token"],
+        refused_by="guard requires_token",
+        error="NotAuthorizedException: 401: a valid token is required",
+        traceback=[
+            _library(
+                "litestar/middleware/_internal/exceptions/middleware.py", 158, "ExceptionHandlerMiddleware.__call__"
+            ),
+            _library("litestar/handlers/base.py", 517, "BaseRouteHandler.authorize_connection"),
+            TracebackEntry(
+                file="/srv/admin/guards.py",
+                line=12,
+                function="requires_token",
+                code='raise NotAuthorizedException("a valid token is required")',
+                app=True,
+            ),
+        ],
     )
+
+
+def _library(path: str, line: int, function: str) -> TracebackEntry:
+    return TracebackEntry(file=f"/srv/.venv/lib/python3.12/site-packages/{path}", line=line, function=function)
 
 
 def _failed() -> Connection:
@@ -193,6 +214,27 @@ def _failed() -> Connection:
     frames = [
         text_frame({"type": "query", "sql": "select * from jobs"}, direction="received", at=t0 + 0.030),
         close_frame(4500, "Internal Server Error", direction="sent", at=t0 + 0.250),
+    ]
+    frames[0].handler_time = 0.220  # until the close its exception caused
+    traceback = [
+        _library("litestar/routes/websocket.py", 85, "WebSocketRoute.handle"),
+        TracebackEntry(file="/srv/jobs/handlers.py", line=31, function="jobs", code="rows = run(query)", app=True),
+        TracebackEntry(
+            file="/srv/jobs/db.py", line=8, function="run", code='raise ValueError("database is down")', app=True
+        ),
+    ]
+    logs = [
+        LogLine(
+            timestamp=t0 + 0.031, level="INFO", levelno=20, logger="jobs.db", message="running query", size_bytes=13
+        ),
+        LogLine(
+            timestamp=t0 + 0.249,
+            level="WARNING",
+            levelno=30,
+            logger="jobs.db",
+            message="database did not answer in 200 ms",
+            size_bytes=34,
+        ),
     ]
     return _counted(
         Connection(
@@ -206,9 +248,12 @@ def _failed() -> Connection:
             close_reason="Internal Server Error",
             closed_by="server",
             error="ValueError: database is down",
+            traceback=traceback,
             client="127.0.0.1:52124",
             pid=PID,
             app=APP,
+            handler="jobs.handlers.jobs",
+            logs=logs,
             messages=frames,
         )
     )

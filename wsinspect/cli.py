@@ -167,7 +167,9 @@ def _inspect_file(path: Path, max_frames: int, pair_by: str) -> int:
     finally:
         progress.close()
     # Every frame the file holds, up to the retention bound (the newest, then: the status says so).
-    store = Store(max_messages=max([1, *(len(c.messages) for c in session.connections)]), max_frames=max_frames)
+    # Every frame and log line of each connection: a file holds what its connections kept.
+    kept = max([1, *(max(len(c.messages), len(c.logs)) for c in session.connections)])
+    store = Store(max_messages=kept, max_frames=max_frames)
     store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
     InspectorApp(store, source=str(path), pair_by=pair_by).run()
     return 0

@@ -116,7 +116,7 @@ class FrameBatch(msgspec.Struct, tag="frames", array_like=True):
     frames: list[WireFrame]
 
 
-class WireLog(msgspec.Struct, tag="log", array_like=True):
+class WireLog(msgspec.Struct, tag="log", array_like=True, gc=False):
     """A log record of a connection's handler; ``index`` numbers the connection's log lines from 0."""
 
     key: int

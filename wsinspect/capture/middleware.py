@@ -9,14 +9,17 @@ under ``"wsinspect.control"``; :func:`observe` attaches the connection's tracker
 pongs and keepalive timeouts land in the same connection as its messages.
 
 Log records reach the tracker of the handler that emitted them through the task's context: a
-log record factory (installed once, chaining the one before it) looks up the connection whose
-handler runs in the current context. No handler is added to any logger and no level changes, so
-the app's log output stays exactly as it was.
+hook on ``logging.Logger.callHandlers`` (installed once, as Sentry's logging integration does)
+looks up the connection whose handler runs in the current context. It sees a record after the
+logger's level and filters let it through (a filter that drops or masks a record applies to us
+too), before the handlers. No handler is added to any logger and no level changes, so the app's
+log output stays exactly as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
@@ -150,11 +153,11 @@ class _Guard:
         self.log_level = _NO_LOGS if log_level is None else log_level
 
     def log(self, record: logging.LogRecord) -> None:
-        if self.running and self.working and record.levelno >= self.log_level and not record.name.startswith(_OURS):
-            try:
+        try:
+            if self.running and self.working and record.levelno >= self.log_level and not _ours(record.name):
                 self.tracker.log(record)
-            except Exception:  # the record's own fault (a bad format): the app's logging reports it
-                _tracking_failed()
+        except Exception:  # the record's own fault (a bad format, an odd level): the app's logging reports it
+            _tracking_failed()
 
     def call(self, step: Callable[..., None], *args: Any) -> None:
         if self.working:
@@ -280,30 +283,38 @@ def _control_channel(scope: Scope) -> ControlChannel | None:
 _current_guard: ContextVar[_Guard | None] = ContextVar("wsinspect_current_guard", default=None)
 _failures = 0
 _NO_LOGS = 1 << 30  # a level above any: no record is captured
-_OURS = "wsinspect"  # our own loggers' records are never rows
-_factory_installed = False
+_hook_installed = False
+# What the hook wraps: Logger.callHandlers as it was before (the standard library's, or another
+# tool's hook), for the hook to call and for tests to start again from.
+_call_handlers: Callable[[logging.Logger, logging.LogRecord], None] | None = None
+
+
+def _ours(name: object) -> bool:
+    """Records of wsinspect's own loggers are never rows."""
+    return name == "wsinspect" or (isinstance(name, str) and name.startswith("wsinspect."))
 
 
 def capture_logs() -> None:
-    """Install, once per process, the log record factory that hands records to their connection.
+    """Install, once per process, the hook that hands log records to their connection.
 
-    It wraps the factory in place (the default, or one the app set) and asks the context for a
-    connection after the record is made, so every record comes out as it would without it."""
-    global _factory_installed
-    if _factory_installed:
+    ``Logger.callHandlers`` runs once per record a logger emits, after its level and filters; the
+    hook asks the context for a connection and then calls the one it replaced, so every record
+    reaches the app's handlers as it would without it."""
+    global _hook_installed, _call_handlers
+    if _hook_installed:
         return
-    _factory_installed = True
-    make = logging.getLogRecordFactory()
+    _hook_installed = True
+    call_handlers = _call_handlers = logging.Logger.callHandlers
     current = _current_guard.get
 
-    def wsinspect_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make(*args, **kwargs)
+    @functools.wraps(call_handlers)
+    def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
         guard = current()
         if guard is not None:
             guard.log(record)
-        return record
+        call_handlers(self, record)
 
-    logging.setLogRecordFactory(wsinspect_record_factory)
+    logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
 
 
 def _tracking_failed() -> None:

@@ -23,7 +23,8 @@ __all__ = ("MAX_ENTRIES", "describe_exception", "is_app_file", "refused_by", "tr
 # Frames kept of a traceback: the innermost, where it failed (deep framework stacks run to 60).
 MAX_ENTRIES: Final = 80
 _MAX_CODE: Final = 200  # characters of a source line
-# wsinspect's own app side is no part of the app (the demo's handlers, in wsinspect/inspector, are).
+# wsinspect's own app side is no part of the app (the demo's handlers, in wsinspect/inspector, are),
+# wherever wsinspect is installed.
 _PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _OURS: Final = tuple(
     os.path.join(_PACKAGE_DIR, name) for name in ("capture" + os.sep, "litestar.py", "uvicorn.py", "__init__.py")
@@ -67,7 +68,7 @@ def _library_roots() -> tuple[str, ...]:
     except AttributeError:  # pragma: no cover - a virtualenv's old site module
         pass
     roots.add(sys.base_prefix + os.sep + "lib")
-    return (*(os.path.join(os.path.realpath(root), "") for root in roots if root), *_OURS)
+    return tuple(os.path.join(os.path.realpath(root), "") for root in roots if root)
 
 
 @cache
@@ -76,6 +77,8 @@ def is_app_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
         return False
     path = os.path.realpath(filename)
+    if path.startswith(_PACKAGE_DIR + os.sep):  # installed or not: the demo is an app, the rest is ours
+        return not path.startswith(_OURS)
     return not path.startswith(_library_roots()) and f"{os.sep}site-packages{os.sep}" not in path
 
 
@@ -95,16 +98,17 @@ _PARAMETERS: Final = ("parse_values_from_connection_kwargs", "to_kwargs")
 def refused_by(entries: Sequence[TracebackEntry], handler: str | None) -> str:
     """What raised before the accept, from its traceback: "guard requires_token", "dependency
     current_user", "parameters", "handler chat", or the innermost function of the app's own."""
-    for position, entry in enumerate(entries):
-        name = entry.function.rsplit(".", 1)[-1]
+    names = [entry.function.rsplit(".", 1)[-1] for entry in entries]
+    if any(name in _PARAMETERS for name in names):  # the handler's or a dependency's parameters
+        return "parameters"
+    for position, name in enumerate(names):
         role = _CALLERS.get(name)
         if role is not None:
             rest = entries[position + 1 :]
-            culprit = next((later for later in rest if later.app), rest[0] if rest else None)
+            # The first of the app's own; without one (an app installed as a package), where it raised.
+            culprit = next((later for later in rest if later.app), rest[-1] if rest else None)
             if culprit is not None:
                 return f"{role} {culprit.function.rsplit('.', 1)[-1]}"
-        if name in _PARAMETERS:
-            return "parameters"
     short = handler.rsplit(".", 1)[-1] if handler else None
     own = [entry for entry in entries if entry.app]
     if short is not None and any(entry.function.rsplit(".", 1)[-1] == short for entry in own):

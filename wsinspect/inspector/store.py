@@ -321,6 +321,7 @@ class Store:
             entry.cleared = entry.next_index
             entry.evicted = 0
             connection.messages_dropped = connection.messages_not_kept = connection.messages_lost = 0
+            connection.logs_dropped = 0
         entries = self.entries
         self._by_key = {
             key: entry for key, entry in self._by_key.items() if entries.get(entry.connection.connection_id) is entry
@@ -344,10 +345,15 @@ class Store:
         entries = self.entries
         let_go = 0
         for connection_id, item in islice(self.rows, cut):
-            if connection_id is None or type(item) is not Frame:
+            if connection_id is None or type(item) is SystemEvent:
+                continue
+            entry = entries.get(connection_id)
+            if type(item) is LogLine:  # it leaves its connection too, counted with the lines dropped
+                if entry is not None and entry.logs and entry.logs[0] is item:
+                    entry.logs.popleft()
+                    entry.connection.logs_dropped += 1
                 continue
             let_go += 1
-            entry = entries.get(connection_id)
             # Rows and a connection's frames are both oldest first: its oldest is this one, unless
             # the connection's own limit (max_messages) let it go already.
             if entry is not None and entry.frames and entry.frames[0] is item:
@@ -401,6 +407,7 @@ class Store:
             messages_dropped=held.messages_dropped if before is not None else 0,
             messages_not_kept=held.messages_not_kept if before is not None else 0,
             messages_lost=held.messages_lost if before is not None else 0,
+            logs_dropped=held.logs_dropped if before is not None else 0,
             pid=producer.pid,
             app=producer.app,
         )
@@ -565,7 +572,8 @@ def loop_lag(store: Store, producers: Iterable[int], now: float) -> tuple[float,
 
 
 def log_text(line: LogLine) -> str:
-    """A log line as one line of text: "chat.rooms: user joined" (": ValueError: bad" after it)."""
+    """A log line as one line of text: "chat.rooms: user joined" (" (ValueError: bad)" after it
+    when logged with an exception)."""
     error = f" ({line.error})" if line.error else ""
     return f"{line.logger}: {line.message}{error}"
 

@@ -78,7 +78,7 @@ class LifecyclePanel(Static):
         lines.append(f"rate    {_sparkline(entry.frames, connection.connected_at, end, buckets)}\n")
         handler_times = _handler_times(entry.frames)
         if handler_times:
-            lines.append(f"handler {handler_times}\n")
+            lines.append(f"took    {handler_times}\n")
         if connection.state == "closed":
             lasted = format_duration(end - connection.connected_at)
             lines.append(f"closed  {_clock(end)} after {lasted}{closed_who(connection)}\n")
@@ -171,7 +171,7 @@ def _handler_lines(connection: Connection, width: int) -> str:
 
 
 def _handler_times(frames: Iterable[Frame]) -> str:
-    """How long the handler worked per received message: "p50 0.3 ms · p95 12 ms over 40 messages"."""
+    """How long the handler worked on each received message: "p50 0.3 ms · p95 12 ms over 40 messages"."""
     times = sorted(frame.handler_time for frame in frames if frame.handler_time is not UNSET)
     if not times:
         return ""

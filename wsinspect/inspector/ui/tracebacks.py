@@ -52,7 +52,8 @@ def _entry(text: Text, entry: TracebackEntry, style: str) -> None:
 def _package(file: str) -> str:
     """The installed package or standard library module a file belongs to ("litestar", "asyncio")."""
     found = _PACKAGE.search(file) or _STDLIB.search(file)
-    name = found.group(1) if found else file.replace("\\", "/").rsplit("/", 2)[-2 if "/" in file else -1]
+    parts = file.replace("\\", "/").rsplit("/", 2)
+    name = found.group(1) if found else parts[-2 if len(parts) > 1 else -1]
     return name.removesuffix(".py")
 
 
