@@ -30,6 +30,12 @@ def kinds_seen(store: Store) -> set[str]:
         connection = entry.connection
         if connection.denial_status == 403:
             seen.add("denied")
+        if connection.refused_by == "guard requires_token" and connection.traceback[-1].app:
+            seen.add("refused by a guard, with its traceback")
+        if entry.logs:
+            seen.add("log lines")
+        if any(frame.handler_time and frame.handler_time >= 0.15 for frame in entry.frames):
+            seen.add("a slow handler")
         if connection.close_code == 4500 and connection.error:
             seen.add("handler error")
         if connection.close_code == 4001 and connection.closed_by == "client":
@@ -48,6 +54,8 @@ def kinds_seen(store: Store) -> set[str]:
                     seen.add(protocol[0])
             if connection.path == "/ws/ticker.msgpack" and frame.message_type == "binary":
                 seen.add("msgpack map")
+    if any(report[0] >= 0.1 for reports in store.loop_lags.values() for report in reports):
+        seen.add("a blocked event loop")
     return seen
 
 
@@ -76,6 +84,10 @@ EXPECTED = {
     "graphql next",
     "json-rpc error",
     "msgpack map",
+    "refused by a guard, with its traceback",
+    "log lines",
+    "a slow handler",
+    "a blocked event loop",
 }
 
 
@@ -291,3 +303,30 @@ def test_demo_without_its_extra_says_how_to_install_it(
     err = capsys.readouterr().err
     assert "pip install 'wsinspect[demo]'" in err
     assert err.count("\n") == 1
+
+
+async def test_the_demo_shows_what_its_handlers_did(private_socket: Path) -> None:
+    """A guard that refuses, a handler that logs and raises, and a slow one that blocks the loop."""
+    from websockets.exceptions import InvalidStatus
+
+    from wsinspect.inspector.demo import admin_client, jobs_client, reports_client
+
+    async def refused_admin(base: str) -> None:
+        with pytest.raises(InvalidStatus):  # the guard refuses: HTTP 403
+            await admin_client(base)
+
+    connections = await run_demo_clients(private_socket, refused_admin, jobs_client, reports_client)
+    by_path = {connection.path: connection for connection in connections}
+    admin, jobs, reports = by_path["/ws/admin"], by_path["/ws/jobs"], by_path["/ws/reports"]
+    assert (admin.denial_status, admin.refused_by) == (403, "guard requires_token")
+    assert admin.error == "NotAuthorizedException: 401: a valid token is required"
+    assert (admin.traceback[-1].function, admin.traceback[-1].app) == ("requires_token", True)
+    assert jobs.error == "RuntimeError: job queue unavailable"
+    assert [entry.function for entry in jobs.traceback if entry.app] == ["jobs", "connect_to_queue"]
+    assert [(line.level, line.message) for line in jobs.logs] == [
+        ("INFO", "running job nightly-report"),
+        ("WARNING", "job queue did not answer; giving up on nightly-report"),
+    ]
+    assert reports.messages_received == reports.messages_sent == 8
+    warned = [line.message for line in reports.logs]
+    assert warned == [f"report {n} rendered synchronously: the event loop is blocked" for n in (3, 7)]

@@ -107,7 +107,7 @@ class Emitter:
 
     # -- TrackerListener: called on the app's hot path, so as cheap as can be ---------------
 
-    def frame_recorded(self, record: FrameRecord) -> None:
+    def frame_recorded(self, record: FrameRecord | WireLog) -> None:
         # The tracker calls this only while ``live``.
         queue = self._queue
         size = len(queue)
@@ -118,9 +118,6 @@ class Emitter:
         if self._idle or size == self._early:
             self._idle = False
             self._wake.set()
-
-    def log_recorded(self, line: WireLog) -> None:
-        self.frame_recorded(line)  # type: ignore[arg-type]
 
     def loop_lag(self, worst: float, mean: float) -> None:
         """The app's event loop ran this late (seconds) over the last second (see LoopLagSampler)."""

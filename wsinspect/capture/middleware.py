@@ -154,8 +154,10 @@ class _Guard:
 
     def log(self, record: logging.LogRecord) -> None:
         try:
-            if self.running and self.working and record.levelno >= self.log_level and not _ours(record.name):
-                self.tracker.log(record)
+            if self.running and self.working and record.levelno >= self.log_level:
+                name = record.name
+                if name != "wsinspect" and not name.startswith("wsinspect."):  # our own records are never rows
+                    self.tracker.log(record)
         except Exception:  # the record's own fault (a bad format, an odd level): the app's logging reports it
             _tracking_failed()
 
@@ -287,11 +289,6 @@ _hook_installed = False
 # What the hook wraps: Logger.callHandlers as it was before (the standard library's, or another
 # tool's hook), for the hook to call and for tests to start again from.
 _call_handlers: Callable[[logging.Logger, logging.LogRecord], None] | None = None
-
-
-def _ours(name: object) -> bool:
-    """Records of wsinspect's own loggers are never rows."""
-    return name == "wsinspect" or (isinstance(name, str) and name.startswith("wsinspect."))
 
 
 def capture_logs() -> None:

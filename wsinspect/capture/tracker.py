@@ -56,15 +56,13 @@ class TrackerListener(Protocol):
 
     live: bool
 
-    def frame_recorded(self, record: FrameRecord) -> None:
-        """A new frame; its index (``record[1]``) numbers the connection's frames from 0, dropped ones included."""
+    def frame_recorded(self, record: FrameRecord | WireLog) -> None:
+        """A new frame; its index (``record[1]``) numbers the connection's frames from 0, dropped
+        ones included. Or a log line of the connection's handler, numbered on its own."""
 
     def connection_changed(self, key: int, connection: Connection) -> None:
         """The connection's record changed; ``connection`` is the tracker's own, which goes on
         changing: a listener that keeps it for later must keep a copy."""
-
-    def log_recorded(self, line: WireLog) -> None:
-        """A log line of the connection's handler (called only while ``live``)."""
 
 
 class ConnectionTracker:
@@ -79,6 +77,7 @@ class ConnectionTracker:
         "_connection",
         "_limit",
         "_listener",
+        "_log_numbers",
         "_logged",
         "_logs",
         "_received",
@@ -111,6 +110,9 @@ class ConnectionTracker:
         self._recorded = 0  # frames recorded so far, dropped ones included: the next frame's index
         self._logs: deque[WireLog] = deque(maxlen=config.max_messages)  # the newest log lines
         self._logged = 0  # log lines recorded so far: the next one's index
+        # Numbers the lines: a sync guard or dependency logs from a worker thread, and next() on a
+        # count is one step under the GIL, so two threads never take the same number.
+        self._log_numbers = count()
         self._rtt_count = 0  # round-trip times measured so far, and their sum (for ``avg_rtt``)
         self._rtt_total = 0.0
         # The counts live here while messages flow (a slot is far cheaper to bump than a field of
@@ -282,8 +284,9 @@ class ConnectionTracker:
         if exc_info and exc_info[1] is not None:
             error = describe_exception(exc_info[1], limit)
             traceback = traceback_entries(exc_info[2])
-        index = self._logged
-        self._logged = index + 1
+        index = next(self._log_numbers)
+        if index >= self._logged:
+            self._logged = index + 1
         line = WireLog(
             self.key,
             index,
@@ -300,7 +303,7 @@ class ConnectionTracker:
         self._logs.append(line)
         listener = self._listener
         if listener is not None and listener.live:
-            listener.log_recorded(line)
+            listener.frame_recorded(line)
 
     # -- snapshots -------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import groupby
+from operator import attrgetter
 
 from rich.text import Text
 
@@ -27,8 +28,8 @@ def traceback_text(entries: Sequence[TracebackEntry]) -> Text:
         return text
     text.append("Traceback (most recent call last)", style="bold")
     unfold = not any(entry.app for entry in entries)
-    for app, run in groupby(enumerate(entries), key=lambda item: item[1].app):
-        group = [entry for _, entry in run]
+    for app, run in groupby(entries, key=attrgetter("app")):
+        group = list(run)
         if app:
             for entry in group:
                 _entry(text, entry, "bold")
