@@ -81,7 +81,72 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="N",
             help="frames kept per connection (default: 10000)",
         )
+    replay = commands.add_parser(
+        "replay",
+        help="feed what clients sent back into the app, in process, and compare what it sends with the recording",
+        description="Replay a session file into an ASGI app in this process (no server, no network): each "
+        "recorded connection's scope and the frames its client sent, turn by turn; then compare what the app "
+        "sends (text, binary, close code and reason, order) with what it sent then. Exit 0 when every "
+        "connection matches, 1 when one differs, 2 for a usage error or a connection that cannot be replayed.",
+    )
+    replay.add_argument("session", type=Path, metavar="SESSION", help="a session file (JSON, or .json.gz)")
+    replay.add_argument("--app", required=True, metavar="MODULE:ATTR", help="the ASGI app, as uvicorn names it")
+    replay.add_argument("--app-dir", default=".", metavar="DIR", help="where to import it from (default: .)")
+    replay.add_argument(
+        "--connection", action="append", default=[], metavar="ID|cN", help="only this connection (repeatable)"
+    )
+    replay.add_argument("--path", action="append", default=[], metavar="GLOB", help="only connections on these paths")
+    replay.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="FIELD.PATH",
+        help="leave this field of decoded payloads out of the comparison (a.b, * for any key; repeatable)",
+    )
+    replay.add_argument(
+        "--mask", action="append", default=[], metavar="REGEX", help="leave what this matches in text out (repeatable)"
+    )
+    replay.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        type=_header,
+        metavar="NAME:VALUE",
+        help="a request header to send (replaces a recorded one, e.g. a redacted Authorization; repeatable)",
+    )
+    replay.add_argument(
+        "--timing",
+        choices=("turns", "keep"),
+        default="turns",
+        help="turns (default): each client frame once the app sent what came before it; keep: the recorded gaps",
+    )
+    replay.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for each answer (default: 5)"
+    )
+    replay.add_argument(
+        "--fault",
+        type=_fault,
+        metavar="drop-after:N|close:CODE",
+        help="instead of the client's recorded ending: it vanishes after N frames (1006), or closes with CODE",
+    )
+    replay.add_argument("--write-test", type=Path, metavar="FILE", help="also write a pytest test that replays it")
     return parser
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise argparse.ArgumentTypeError(f"not NAME:VALUE: {text!r}")
+    return name.strip(), value.strip()
+
+
+def _fault(text: str) -> object:
+    from .replay.driver import Fault
+
+    try:
+        return Fault.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,12 +166,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .inspector.headless import record
 
             return asyncio.run(record(resolve_socket_path(args.socket), args.output, max_messages=args.max_messages))
+        if args.command == "replay":
+            return _replay(args)
     except (SocketPathError, SessionFileError) as exc:
         print(f"wsinspect: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while closing
         return 130
     return 2  # pragma: no cover - argparse refuses unknown commands
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .replay import ReplayError, replay_session
+    from .replay.testgen import check_test_path, write_test
+
+    options = {
+        "ignore": args.ignore,
+        "mask": args.mask,
+        "headers": dict(args.header),
+        "timing": args.timing,
+        "patience": args.timeout,
+        "fault": args.fault,
+    }
+    try:
+        if args.write_test is not None:
+            check_test_path(args.write_test)
+        report = replay_session(
+            args.session, args.app, app_dir=args.app_dir, connections=args.connection, paths=args.path, **options
+        )
+        if args.write_test is not None:
+            written = write_test(
+                args.write_test, args.session, args.app, args.app_dir, args.connection, args.path, options
+            )
+    except ReplayError as exc:
+        print(f"wsinspect: replay: {exc}", file=sys.stderr)
+        return 2
+    print(report.text())
+    if args.write_test is not None:
+        print(f"wrote {written}: run it with pytest")
+    return report.exit_code
 
 
 def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by: str) -> int:

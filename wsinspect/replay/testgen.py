@@ -1,0 +1,116 @@
+"""``wsinspect replay --write-test``: a small pytest test that replays the same connections.
+
+The replayed connections are saved next to the test (``<test>.session.json``), so the test runs
+with plain pytest and the user's app, wherever the repository is checked out. Header values given
+with ``--header`` are secrets more often than not: the test reads them from the environment
+(``WSINSPECT_HEADER_<NAME>``) instead of holding them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..inspector.files import SessionFileError, check_writable, read_session, write_session
+from . import select
+from .driver import ReplayError
+
+__all__ = ("check_test_path", "header_variable", "write_test")
+
+_TEMPLATE = '''"""A WebSocket regression test written by `wsinspect replay --write-test`{date}.
+
+It feeds what the clients sent back into the app, in process, and fails with the first difference
+from what the app sent then. The recording is next to this file, in
+{session}. After an intended change, record a new session and write the test again.{headers}
+"""
+
+{imports}from pathlib import Path
+
+from wsinspect.replay import replay_session
+
+SESSION = Path(__file__).with_name({session_literal})
+APP_DIR = Path(__file__).parent / {app_dir}
+
+
+def {name}() -> None:
+    report = replay_session(
+        SESSION,
+        {app},
+        app_dir=APP_DIR,{options}
+    )
+    assert report.ok, report.text()
+'''
+
+
+def header_variable(name: str) -> str:
+    """The environment variable a written test reads a header's value from."""
+    return "WSINSPECT_HEADER_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def check_test_path(path: Path) -> None:
+    """Before the replay: a test file can be written at ``path`` (raises ReplayError)."""
+    if path.suffix != ".py":
+        raise ReplayError(f"--write-test {path}: a test file's name ends in .py")
+    try:
+        check_writable(path)
+    except SessionFileError as exc:
+        raise ReplayError(f"--write-test: {exc}") from None
+
+
+def _literal(value: str | list[str]) -> str:
+    """A Python literal of a string or a list of strings, double-quoted as the formatter likes."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def write_test(
+    path: Path,
+    session: Path,
+    app: str,
+    app_dir: str | Path,
+    connections: Sequence[str],
+    paths: Sequence[str],
+    options: dict[str, Any],
+) -> Path:
+    """Write the test to ``path`` and the connections it replays next to it; returns ``path``."""
+    check_test_path(path)
+    try:
+        recorded = read_session(session)
+        chosen = [connection for _, connection in select(recorded.connections, connections, paths)]
+        data = path.with_name(f"{path.stem}.session.json")
+        write_session(data, chosen, recorded.exported_at)
+    except (SessionFileError, OSError) as exc:
+        raise ReplayError(f"--write-test: {exc}") from None
+    headers: dict[str, str] = options.get("headers") or {}
+    lines = [f"        ignore={_literal(list(options['ignore']))}," if options.get("ignore") else ""]
+    lines.append(f"        mask={_literal(list(options['mask']))}," if options.get("mask") else "")
+    if headers:
+        values = ", ".join(
+            f"{_literal(name.lower())}: os.environ[{_literal(header_variable(name))}]" for name in headers
+        )
+        lines.append(f"        headers={{{values}}},")
+    if options.get("timing", "turns") != "turns":
+        lines.append(f"        timing={_literal(options['timing'])},")
+    if options.get("patience", 5.0) != 5.0:
+        lines.append(f"        patience={options['patience']!r},")
+    note = ""
+    if headers:
+        names = ", ".join(header_variable(name) for name in headers)
+        note = f"\n\nHeader values come from the environment, never from this file: {names}."
+    text = _TEMPLATE.format(
+        date=time.strftime(" on %Y-%m-%d"),
+        session=data.name,
+        session_literal=_literal(data.name),
+        headers=note,
+        imports="import os\n" if headers else "",
+        app_dir=_literal(os.path.relpath(Path(app_dir).resolve(), path.parent.resolve())),
+        name="test_" + re.sub(r"\W", "_", path.stem.removeprefix("test_")),
+        app=_literal(app),
+        options="".join(f"\n{line}" for line in lines if line),
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
