@@ -430,6 +430,26 @@ async def test_e_exports_the_session_and_it_reopens(tmp_path: Path, monkeypatch:
         assert reopened.table.row_count == 5
 
 
+async def test_capital_r_writes_the_selected_connection_and_the_replay_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(export_dir=tmp_path)
+    notes = capture_notifications(app, monkeypatch)
+    copied: list[str] = []
+    monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, lambda row: row[0] == FAILED_ID)
+        await pilot.press("R")
+        await exported(app, pilot)
+    (path,) = tmp_path.iterdir()
+    assert re.fullmatch(r"wsinspect-c5-\d{8}-\d{6}\.json", path.name), path.name
+    (connection,) = read_session(path).connections
+    assert connection == next(c for c in make_connections() if c.connection_id == FAILED_ID)
+    command = f"wsinspect replay {path} --app MODULE:APP"
+    assert copied == [command]
+    assert any(command in note for note in notes), notes
+
+
 async def test_export_goes_to_the_working_directory_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     app = make_app()

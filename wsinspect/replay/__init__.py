@@ -29,7 +29,7 @@ from ..inspector.files import SessionFileError, read_session
 from ..model import Connection
 from .compare import Comparer, parse_path
 from .driver import ASGIApp, Fault, ReplayError, Timing, drive, lifespan, redacted_headers
-from .judge import Verdict, judge, unreplayable
+from .judge import Verdict, judge, judge_fault, unreplayable
 
 __all__ = ("ConnectionResult", "ReplayError", "ReplayReport", "load_app", "replay", "replay_session", "select")
 
@@ -150,8 +150,11 @@ async def replay(
             outcome = await drive(
                 app, connection, headers=given, state=state, timing=timing, patience=patience, fault=fault
             )
-            comparer = Comparer(paths, mask, connection.subprotocol)
-            report.results.append(ConnectionResult(number, connection, judge(connection, outcome, comparer)))
+            if fault is not None:
+                verdict = judge_fault(outcome, fault)
+            else:
+                verdict = judge(connection, outcome, Comparer(paths, mask, connection.subprotocol))
+            report.results.append(ConnectionResult(number, connection, verdict))
     return report
 
 

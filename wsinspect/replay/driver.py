@@ -111,6 +111,12 @@ async def drive(
     inbox: asyncio.Queue[Message] = asyncio.Queue()
     changed = asyncio.Event()
     closed = False  # the app closed: the "server" answers its close with a disconnect
+    gone = False  # the client left: what the app sends from then on reaches no one
+
+    def leave(message: Message) -> None:
+        nonlocal gone
+        gone = True
+        inbox.put_nowait(message)
 
     async def receive() -> Message:
         return await inbox.get()
@@ -118,6 +124,8 @@ async def drive(
     async def send(message: Message) -> None:
         nonlocal closed
         kind = message.get("type")
+        if gone and outcome.accepted and kind in ("websocket.send", "websocket.close"):
+            return  # a server drops it (uvicorn may raise): it is no frame of the conversation
         now = time.time()
         if kind == "websocket.accept":
             outcome.accepted = True
@@ -136,7 +144,7 @@ async def drive(
                 outcome.sent.append(_frame("close", message.get("reason") or "", now, int(code)))
             if not closed:
                 closed = True
-                inbox.put_nowait({"type": "websocket.disconnect", "code": message.get("code") or 1000})
+                leave({"type": "websocket.disconnect", "code": message.get("code") or 1000})
         elif kind == "websocket.http.response.start" and not outcome.accepted:
             outcome.denial_status = int(message.get("status") or 0) or None
         changed.set()
@@ -164,24 +172,26 @@ async def drive(
     previous = connection.accepted_at or connection.connected_at
     inbox.put_nowait({"type": "websocket.connect"})
     client_closed = False
-    for frame in frames:
+    decided = await until(lambda: outcome.accepted or outcome.denial_status is not None, "the app to accept or refuse")
+    for frame in frames if decided else ():
         if frame.direction == "sent":
             expected_sent += 1
             continue
-        if fault is not None and fault.kind == "drop-after" and outcome.fed >= fault.value:
-            break
         count = expected_sent
         if timing == "keep":
             await asyncio.sleep(max(0.0, frame.timestamp - previous))
             previous = frame.timestamp
         elif not await until(lambda count=count: len(outcome.sent) >= count, _waiting(count)):  # type: ignore[misc]
             break
-        if handler.done() or closed:
+        if (
+            handler.done()
+            or closed
+            or (fault is not None and fault.kind == "drop-after" and outcome.fed >= fault.value)
+        ):
             break
         if frame.message_type == "close":
             if fault is None:
-                inbox.put_nowait({"type": "websocket.disconnect", "code": frame.close_code or 1005,
-                                  "reason": frame.content or ""})  # fmt: skip
+                leave({"type": "websocket.disconnect", "code": frame.close_code or 1005, "reason": frame.content or ""})
                 client_closed = True
             break
         key = "text" if frame.message_type == "text" else "bytes"
@@ -198,7 +208,7 @@ async def drive(
         else:
             code = (connection.close_code if connection.closed_by == "client" else None) or 1006
         if not closed and not handler.done():
-            inbox.put_nowait({"type": "websocket.disconnect", "code": code})
+            leave({"type": "websocket.disconnect", "code": code})
     # The app ends on its own once it heard the disconnect (or after its close).
     done, _ = await asyncio.wait({handler}, timeout=patience)
     if not done:

@@ -13,9 +13,9 @@ from ..capture.tracker import is_disconnect
 from ..inspector.formatting import preview
 from ..model import KEEPALIVE_TIMEOUT_REASON, Connection, Frame
 from .compare import Comparer
-from .driver import Outcome
+from .driver import Fault, Outcome
 
-__all__ = ("CONTEXT", "Verdict", "judge", "unreplayable")
+__all__ = ("CONTEXT", "Verdict", "judge", "judge_fault", "unreplayable")
 
 CONTEXT = 3  # frames shown before the first difference
 _LINE = 100  # characters of a frame's one-line preview
@@ -60,12 +60,16 @@ def expected_frames(connection: Connection) -> list[Frame]:
 def judge(connection: Connection, outcome: Outcome, comparer: Comparer) -> Verdict:
     recorded_denied = connection.denial_status is not None
     if recorded_denied != (outcome.denial_status is not None and not outcome.accepted):
-        if recorded_denied:
+        if recorded_denied and outcome.accepted:
             return Verdict("differs", "the app accepted it; the recording has the upgrade refused "
                            f"(HTTP {connection.denial_status})")  # fmt: skip
-        how = f"HTTP {outcome.denial_status}" if outcome.denial_status else "no accept"
-        return Verdict("differs", f"the app refused the upgrade ({how}); the recording has it accepted",
-                       _error_lines(outcome))  # fmt: skip
+        if outcome.denial_status is None:
+            waited = f" (waited for {outcome.waited_for})" if outcome.waited_for else ""
+            return Verdict(
+                "differs", f"the app neither accepted nor refused the upgrade{waited}", _error_lines(outcome)
+            )
+        return Verdict("differs", f"the app refused the upgrade (HTTP {outcome.denial_status}); the recording "
+                       "has it accepted", _error_lines(outcome))  # fmt: skip
     expected = expected_frames(connection)
     sent = outcome.sent
     for index in range(max(len(expected), len(sent))):
@@ -95,6 +99,20 @@ def judge(connection: Connection, outcome: Outcome, comparer: Comparer) -> Verdi
         return Verdict("differs", f"no answer: waited for {outcome.waited_for}")
     what = "refused the upgrade, as recorded" if recorded_denied else f"{len(sent)} frames sent, as recorded"
     return Verdict("ok", f"ok ({what})")
+
+
+def judge_fault(outcome: Outcome, fault: Fault) -> Verdict:
+    """How the app took a fault played instead of the client's ending: it should end, and raise
+    nothing but the disconnect. What it sent is not compared (the recording had no such ending)."""
+    what = f"the client vanished after {fault.value} frame{'s' if fault.value != 1 else ''}" if (
+        fault.kind == "drop-after") else f"the client closed with {fault.value}"  # fmt: skip
+    sent = f"{len(outcome.sent)} frame{'s' if len(outcome.sent) != 1 else ''} sent"
+    error = outcome.error
+    if error is not None and not is_disconnect(error):
+        return Verdict("differs", f"{what}: the app raised {describe_exception(error, 500)} ({sent})")
+    if outcome.waited_for is not None:
+        return Verdict("differs", f"{what}: the app did not end (waited for {outcome.waited_for}; {sent})")
+    return Verdict("ok", f"ok ({what}: the app ended cleanly, {sent})")
 
 
 def _context(connection: Connection, before: Frame | None) -> list[str]:

@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
-from ...model import Frame, LogLine, SystemEvent
+from ...model import Connection, Frame, LogLine, SystemEvent
 from ..decoders import warnings as decoder_warnings
 from ..fields import FieldError
 from ..fields import parse as parse_fields
@@ -141,7 +141,7 @@ class InspectorApp(App[None]):
             id="filter.direction",
             tooltip="Direction: both → sent only → received only",
         ),
-        Binding("t", "cycle_kind", "Kind", id="filter.kind", tooltip="Kind: all → text → binary → control"),
+        Binding("t", "cycle_kind", "Kind", id="filter.kind", tooltip="Kind: all → text → binary → control → logs"),
         Binding("p", "toggle_ping_pong", "Ping/pong", id="filter.ping_pong", tooltip="Hide / show ping and pong"),
         Binding(
             "c",
@@ -207,6 +207,14 @@ class InspectorApp(App[None]):
             show=False,
             id="export.as",
             tooltip="Export to a file you name (.har: HAR 1.2)",
+        ),
+        Binding(
+            "R",
+            "replay_connection",
+            "Replay",
+            show=False,
+            id="connection.replay",
+            tooltip="Write the selected connection to a session file and show the command that replays it",
         ),
         Binding(
             "ctrl+l", "clear_session", "Clear session", show=False, id="session.clear", tooltip="Clear the session"
@@ -733,10 +741,25 @@ class InspectorApp(App[None]):
 
         self.push_screen(ExportScreen(str(default)), chosen)
 
-    def export_to(self, path: Path) -> Worker[None]:
-        """Write the session there (session JSON, or HAR when the name ends in .har; gzip when it
-        ends in .gz) in a thread, the screen showing its progress while it takes a while."""
-        connections = self.store.connections()  # a copy, taken here: the store goes on changing
+    def action_replay_connection(self) -> None:
+        """The selected connection alone in a session file, and the command that replays it into the
+        app (``wsinspect replay``): the step from "I saw the bug" to "the bug has a test"."""
+        connection_id = self._selected_connection()
+        entry = self.store.entries.get(connection_id) if connection_id else None
+        if entry is None:
+            self.notify("No connection selected", severity="warning")
+            return
+        path = self.export_dir / f"wsinspect-c{entry.number}-{datetime.now():%Y%m%d-%H%M%S}.json"
+        command = f"wsinspect replay {path} --app MODULE:APP"
+        self.export_to(path, [entry.snapshot()], then=f"Replay it into your app (copied): {command}")
+        self.copy_to_clipboard(command)
+
+    def export_to(self, path: Path, connections: list[Connection] | None = None, *, then: str = "") -> Worker[None]:
+        """Write the session (or ``connections``) there (session JSON, or HAR when the name ends in
+        .har; gzip when it ends in .gz) in a thread, the screen showing its progress while it takes a
+        while; ``then`` is said once it is written."""
+        if connections is None:
+            connections = self.store.connections()  # a copy, taken here: the store goes on changing
 
         def write() -> None:
             def progress(done: int, total: int) -> None:
@@ -748,7 +771,7 @@ class InspectorApp(App[None]):
             except SessionFileError as exc:
                 self.call_from_thread(self._export_done, path, None, str(exc))
                 return
-            self.call_from_thread(self._export_done, path, written.summary(), "")
+            self.call_from_thread(self._export_done, path, written.summary(), "", then)
 
         return self.run_worker(write, thread=True, group="export", exit_on_error=False)
 
@@ -758,13 +781,13 @@ class InspectorApp(App[None]):
         self.query_one("#export-label", Static).update(f"exporting {path.name}: {done:,} of {total:,} frames")
         self.query_one("#export-bar", ProgressBar).update(total=total, progress=done)
 
-    def _export_done(self, path: Path, summary: str | None, error: str) -> None:
+    def _export_done(self, path: Path, summary: str | None, error: str, then: str = "") -> None:
         with contextlib.suppress(NoMatches):  # the app may have closed meanwhile
             self.query_one("#export").display = False
         if summary is None:
             self.notify(error, severity="error", timeout=10)
             return
-        self.notify(summary[:1].upper() + summary[1:], timeout=10)
+        self.notify(summary[:1].upper() + summary[1:] + (f"\n{then}" if then else ""), timeout=20 if then else 10)
         self.last_export = path
 
     def action_clear_session(self) -> None:
