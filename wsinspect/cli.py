@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="turns (default): each client frame once the app sent what came before it; keep: the recorded gaps",
     )
     replay.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for each answer (default: 5)"
+        "--timeout", type=_seconds, default=5.0, metavar="SECONDS", help="how long to wait for each answer (default: 5)"
     )
     replay.add_argument(
         "--fault",
@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--write-test", type=Path, metavar="FILE", help="also write a pytest test that replays it")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def _header(text: str) -> tuple[str, str]:

@@ -83,14 +83,22 @@ def load_app(spec: str, app_dir: str | Path | None = ".") -> ASGIApp:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ReplayError(f"--app takes module:attribute (as uvicorn does), not {spec!r}")
-    if app_dir is not None:
-        sys.path.insert(0, str(Path(app_dir).resolve()))
-    # The app's own wsinspect plugin stays quiet: a replay is no traffic to stream.
+    if app_dir is not None and (where := str(Path(app_dir).resolve())) not in sys.path:
+        sys.path.insert(0, where)
+    # The app's own wsinspect plugin stays quiet: a replay is no traffic to stream. (It reads the
+    # variable when the app is made, at its import.)
+    enabled = os.environ.get("WSINSPECT_ENABLED")
     os.environ["WSINSPECT_ENABLED"] = "0"
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:  # whatever the app's import raises
-        raise ReplayError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+        message = " ".join(str(exc).split())  # one line, whatever the exception's text spans
+        raise ReplayError(f"cannot import {module_name!r}: {type(exc).__name__}: {message}") from None
+    finally:
+        if enabled is None:
+            del os.environ["WSINSPECT_ENABLED"]
+        else:
+            os.environ["WSINSPECT_ENABLED"] = enabled
     for name in attribute.split("."):
         if not hasattr(target, name):
             raise ReplayError(f"{module_name!r} has no attribute {attribute!r}")

@@ -61,6 +61,7 @@ class Outcome:
     error: BaseException | None = None  # what the app raised, if anything
     waited_for: str | None = None  # what did not come within the timeout (then the rest was not played)
     fed: int = 0  # received frames given to the app
+    ended: bool = False  # the app ended on its own (not cancelled after the timeout)
 
 
 def build_scope(connection: Connection, headers: dict[str, str], state: dict[str, Any]) -> dict[str, Any]:
@@ -183,12 +184,10 @@ async def drive(
             previous = frame.timestamp
         elif not await until(lambda count=count: len(outcome.sent) >= count, _waiting(count)):  # type: ignore[misc]
             break
-        if (
-            handler.done()
-            or closed
-            or (fault is not None and fault.kind == "drop-after" and outcome.fed >= fault.value)
-        ):
+        if handler.done() or closed:
             break
+        if fault is not None and fault.kind == "drop-after" and outcome.fed >= fault.value:
+            break  # the client vanishes once the app answered what it sent (or stopped waiting)
         if frame.message_type == "close":
             if fault is None:
                 leave({"type": "websocket.disconnect", "code": frame.close_code or 1005, "reason": frame.content or ""})
@@ -203,8 +202,8 @@ async def drive(
         if outcome.waited_for is None and fault is None:
             total = sum(frame.direction == "sent" for frame in frames)
             await until(lambda: len(outcome.sent) >= total or closed, _waiting(total))
-        if fault is not None and fault.kind == "close":
-            code = fault.value
+        if fault is not None:
+            code = fault.value if fault.kind == "close" else 1006
         else:
             code = (connection.close_code if connection.closed_by == "client" else None) or 1006
         if not closed and not handler.done():
@@ -216,8 +215,10 @@ async def drive(
         handler.cancel()
         with contextlib.suppress(BaseException):
             await handler
-    elif handler.exception() is not None:
-        outcome.error = handler.exception()
+    else:
+        outcome.ended = True
+        if handler.exception() is not None:
+            outcome.error = handler.exception()
     return outcome
 
 
@@ -251,7 +252,9 @@ async def lifespan(app: ASGIApp, patience: float = 10.0) -> Any:
     inbox.put_nowait({"type": "lifespan.startup"})
     started = await _reply(task, replies, patience)
     if started is not None and started.get("type") == "lifespan.startup.failed":
-        raise ReplayError(f"the app's startup failed: {started.get('message') or 'no message'}")
+        with contextlib.suppress(BaseException):  # it ends with its failure: retrieved, not left to the loop
+            await task
+        raise ReplayError(f"the app's startup failed: {_last_line(started.get('message'))}")
     try:
         yield state
     finally:
@@ -262,6 +265,13 @@ async def lifespan(app: ASGIApp, patience: float = 10.0) -> Any:
             task.cancel()
         with contextlib.suppress(BaseException):
             await task
+
+
+def _last_line(message: object) -> str:
+    """The gist of a failure's message, which may be a whole formatted traceback (Litestar's is):
+    its last line that says something, without the frame of an exception group."""
+    lines = [line.strip(" |+-") for line in str(message or "").splitlines()]
+    return next((line for line in reversed(lines) if line), "no message")
 
 
 async def _reply(task: asyncio.Future[None], replies: asyncio.Queue[Message], patience: float) -> Message | None:

@@ -39,9 +39,10 @@ def unreplayable(connection: Connection) -> str | None:
     if not cut:
         return None
     numbers = ", ".join(map(str, cut[:10])) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+    which = f"messages {numbers} were" if len(cut) > 1 else f"message {numbers} was"
     return (
-        f"cannot be replayed exactly: the client's message{'s' if len(cut) > 1 else ''} {numbers} "
-        "were recorded truncated or without payload (max_message_size, show_binary_preview)"
+        f"cannot be replayed exactly: the client's {which} recorded truncated or without payload "
+        "(max_message_size, show_binary_preview)"
     )
 
 
@@ -70,6 +71,9 @@ def judge(connection: Connection, outcome: Outcome, comparer: Comparer) -> Verdi
             )
         return Verdict("differs", f"the app refused the upgrade (HTTP {outcome.denial_status}); the recording "
                        "has it accepted", _error_lines(outcome))  # fmt: skip
+    if outcome.accepted and outcome.subprotocol != connection.subprotocol and not recorded_denied:
+        return Verdict("differs", f"the app chose subprotocol {outcome.subprotocol or 'none'}; the recording "
+                       f"has {connection.subprotocol or 'none'}")  # fmt: skip
     expected = expected_frames(connection)
     sent = outcome.sent
     for index in range(max(len(expected), len(sent))):
@@ -97,7 +101,7 @@ def judge(connection: Connection, outcome: Outcome, comparer: Comparer) -> Verdi
             return Verdict("differs", f"the app raised {described}; {recorded}", _error_lines(outcome))
     if outcome.waited_for is not None and not expected:
         return Verdict("differs", f"no answer: waited for {outcome.waited_for}")
-    what = "refused the upgrade, as recorded" if recorded_denied else f"{len(sent)} frames sent, as recorded"
+    what = "refused the upgrade, as recorded" if recorded_denied else f"{_frames(len(sent))} sent, as recorded"
     return Verdict("ok", f"ok ({what})")
 
 
@@ -106,13 +110,17 @@ def judge_fault(outcome: Outcome, fault: Fault) -> Verdict:
     nothing but the disconnect. What it sent is not compared (the recording had no such ending)."""
     what = f"the client vanished after {fault.value} frame{'s' if fault.value != 1 else ''}" if (
         fault.kind == "drop-after") else f"the client closed with {fault.value}"  # fmt: skip
-    sent = f"{len(outcome.sent)} frame{'s' if len(outcome.sent) != 1 else ''} sent"
+    sent = f"{_frames(len(outcome.sent))} sent"
     error = outcome.error
     if error is not None and not is_disconnect(error):
         return Verdict("differs", f"{what}: the app raised {describe_exception(error, 500)} ({sent})")
-    if outcome.waited_for is not None:
-        return Verdict("differs", f"{what}: the app did not end (waited for {outcome.waited_for}; {sent})")
+    if not outcome.ended:
+        return Verdict("differs", f"{what}: the app did not end ({sent})")
     return Verdict("ok", f"ok ({what}: the app ended cleanly, {sent})")
+
+
+def _frames(count: int) -> str:
+    return f"{count} frame{'s' if count != 1 else ''}"
 
 
 def _context(connection: Connection, before: Frame | None) -> list[str]:

@@ -32,7 +32,7 @@ from what the app sent then. The recording is next to this file, in
 {imports}from pathlib import Path
 
 from wsinspect.replay import replay_session
-
+{replay_imports}
 SESSION = Path(__file__).with_name({session_literal})
 APP_DIR = Path(__file__).parent / {app_dir}
 
@@ -97,6 +97,9 @@ def write_test(
         lines.append(f"        timing={_literal(options['timing'])},")
     if options.get("patience", 5.0) != 5.0:
         lines.append(f"        patience={options['patience']!r},")
+    fault = options.get("fault")
+    if fault is not None:
+        lines.append(f"        fault=Fault.parse({_literal(f'{fault.kind}:{fault.value}')}),")
     note = ""
     if headers:
         names = ", ".join(header_variable(name) for name in headers)
@@ -107,6 +110,7 @@ def write_test(
         session_literal=_literal(data.name),
         headers=note,
         imports="import os\n" if headers else "",
+        replay_imports="from wsinspect.replay.driver import Fault\n" if fault is not None else "",
         app_dir=_literal(os.path.relpath(Path(app_dir).resolve(), path.parent.resolve())),
         name="test_" + re.sub(r"\W", "_", path.stem.removeprefix("test_")),
         app=_literal(app),
