@@ -11,6 +11,7 @@ records. Real uvicorn servers are in ``servers.py``, the UI tests' fixed session
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +20,7 @@ from wsinspect.wire import ConnectionUpdate, FrameBatch, FrameRecord, WireFrame,
 
 __all__ = (
     "AT",
+    "Collect",
     "batch",
     "binary_frame",
     "close_frame",
@@ -123,6 +125,20 @@ def record(key: int, index: int, f: Frame) -> FrameRecord:
 def batch(key: int, frames: Iterable[Frame], start: int = 0) -> FrameBatch:
     """One FrameBatch of ``frames`` of connection ``key``, numbered from ``start``."""
     return FrameBatch([wire_frame(key, index, f) for index, f in enumerate(frames, start)])
+
+
+class Collect(logging.Handler):
+    """A log handler that keeps every record it is handed, unformatted (from any thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in list(self.records)]
 
 
 def log_line(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from factories import Collect
 from litestar import Litestar, WebSocket, websocket
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
@@ -80,20 +81,6 @@ def ends_in(traceback: list[TracebackEntry], fn: Any, code: str) -> None:
     assert last.file == __file__
     assert last.code == code
     assert last.line == line_of(fn, code)
-
-
-class Collect(logging.Handler):
-    """Keeps every record it is handed (from any thread)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def messages(self) -> list[str]:
-        return [record.getMessage() for record in list(self.records)]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from factories import Collect
 from test_middleware import run, ws_scope
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -24,17 +25,6 @@ APP_LOGGER = "tests.middleware_logs.app"
 app_log = logging.getLogger(APP_LOGGER)
 CONNECT: dict[str, Any] = {"type": "websocket.connect"}
 DISCONNECT: dict[str, Any] = {"type": "websocket.disconnect", "code": 1000}
-
-
-class Collect(logging.Handler):
-    """Keeps every record it is handed, unformatted."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture

@@ -848,14 +848,7 @@ def test_any_mix_of_rows_selects_what_the_matcher_does(
     selected_rows(Filters(text, regex, direction, kind, False, connection_id), store)
 
 
-def test_the_kind_cycle_passes_through_logs() -> None:
-    filters = Filters(text="x", connection_id="c1")
-    kinds = []
-    for _ in range(6):
-        filters = filters.cycle_kind()
-        kinds.append(filters.kind)
-    assert kinds == ["text", "binary", "control", "logs", "all", "text"]
-    assert (filters.text, filters.connection_id) == ("x", "c1")
+def test_the_logs_kind_is_a_filter() -> None:  # the cycle through it: test_filters.test_cycles
     logs = Filters(kind="logs")
     assert logs.active
     assert logs.describe() == ["kind: logs"]
