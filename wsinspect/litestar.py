@@ -1,19 +1,25 @@
-"""The Litestar plugin: ``plugins=[WSInspectPlugin()]`` records every WebSocket route."""
+"""The Litestar plugin: ``plugins=[WSInspectPlugin()]`` records every WebSocket route, and adds
+``litestar wsinspect`` (the inspector for the app's socket) and ``litestar wsinspect record`` to
+Litestar's CLI."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import subprocess
+import sys
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
-from litestar.plugins import InitPlugin
+from litestar.plugins import CLIPluginProtocol, InitPlugin
 
 from .capture.middleware import capture_logs, note_handler_error, observe
 from .capture.recorder import Recorder
 from .config import WSInspectConfig
+from .paths import resolve_socket_path
 
 if TYPE_CHECKING:
+    from click import Group
     from litestar.config.app import AppConfig
     from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -40,8 +46,8 @@ class WSInspectRouteMiddleware:
         return observe(self.app, scope, receive, send, self.recorder)  # type: ignore[arg-type]
 
 
-class WSInspectPlugin(InitPlugin):
-    """Adds wsinspect's middleware to a Litestar app.
+class WSInspectPlugin(InitPlugin, CLIPluginProtocol):
+    """Adds wsinspect's middleware to a Litestar app, and its commands to Litestar's CLI.
 
     Upgrades to paths with no route are refused by Litestar before any route middleware runs;
     wrap the app in :class:`wsinspect.WSInspectMiddleware` to see those too.
@@ -61,6 +67,39 @@ class WSInspectPlugin(InitPlugin):
             if self.config.log_level is not None:
                 capture_logs()
         return app_config
+
+    def on_cli_init(self, cli: Group) -> None:
+        """``litestar wsinspect`` and ``litestar wsinspect record -o FILE``, on the socket this app
+        streams to (its config's ``socket_path``, else ``WSINSPECT_SOCKET``, else the default)."""
+        import click
+
+        def socket() -> str:
+            return str(resolve_socket_path(self.config.socket_path))
+
+        @cli.group(
+            name="wsinspect",
+            invoke_without_command=True,
+            help="Watch this app's WebSocket traffic live (wsinspect's inspector on the app's socket).",
+        )
+        @click.pass_context
+        def inspect(context: click.Context) -> None:
+            if context.invoked_subcommand is None:
+                context.exit(run_wsinspect(["--socket", socket()]))
+
+        @inspect.command(help="Record this app's WebSocket traffic until Ctrl-C, then write FILE (wsinspect record).")
+        @click.option("-o", "--output", required=True, metavar="FILE", help="where to write the session")
+        def record(output: str) -> None:
+            click.get_current_context().exit(run_wsinspect(["record", "--socket", socket(), "-o", output]))
+
+
+def run_wsinspect(arguments: Sequence[str]) -> int:
+    """Run the ``wsinspect`` command (its own process: the app side never imports the inspector)."""
+    process = subprocess.Popen([sys.executable, "-m", "wsinspect", *arguments])
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached the inspector too: it stops (and writes its file)
+            continue
 
 
 def _after_exception(exc: Exception, scope: Scope) -> None:
