@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 import threading
@@ -19,7 +20,7 @@ from wsinspect.capture.emitter import BATCH_BYTES, SLICE, Emitter, HeldConnectio
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Store
 from wsinspect.model import Connection, Frame
-from wsinspect.wire import MAX_MESSAGE_BYTES, ConnectionUpdate, Decoder, FrameBatch, FrameRecord, WireMessage
+from wsinspect.wire import MAX_MESSAGE_BYTES, ConnectionUpdate, Decoder, FrameBatch, FrameRecord, Hello, WireMessage
 
 MESSAGES = 256
 PAYLOAD = 64 * 1024  # 256 echoes of 64 KiB: far more than the socket buffers hold
@@ -191,6 +192,9 @@ async def test_a_burst_of_frames_arrives_in_a_few_batches(private_socket: Path, 
         assert emitter.flush(10.0)
         total = 2 * ECHOES + 1  # and the client's close frame
         wait(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
+        hello = listener.messages()[0]
+        assert isinstance(hello, Hello)
+        assert (hello.pid, hello.host) == (os.getpid(), socket.gethostname())  # who and where
         frames = [w for b in batches(listener.messages()) for w in b.frames]
         assert [w.index for w in frames] == list(range(total))
         assert [w.to_frame().content for w in frames[:-1:2]] == texts

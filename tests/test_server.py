@@ -11,7 +11,7 @@ import pytest
 from factories import batch, text_frame, update, wire_frame
 
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.store import LOCAL_HOST, Store
 from wsinspect.model import Connection
 from wsinspect.paths import SocketPathError
 from wsinspect.wire import PROTOCOL_VERSION, FrameBatch, Hello, encode
@@ -155,5 +155,31 @@ async def test_an_apps_connected_row_follows_the_replay_it_came_with(private_soc
         assert texts[0] == "connect /ws/old"
         assert texts[-2:] == ["before", "demo (pid 7) connected"]
         writer.close()
+    finally:
+        await server.close()
+
+
+async def test_a_producer_on_another_host_is_named_with_it(private_socket: Path) -> None:
+    """Apps on other hosts feed one inspector over forwarded sockets: each says its host name."""
+    store = Store()
+    server = InspectorServer(store, private_socket)
+    await server.start()
+    try:
+        _, remote = await asyncio.open_unix_connection(str(private_socket))
+        remote.write(encode([Hello(PROTOCOL_VERSION, 7, "uvicorn", "web-2")]))
+        remote.write(encode([update(1, Connection(connection_id="r1", path="/ws", connected_at=1.0))]))
+        await remote.drain()
+        _, local = await asyncio.open_unix_connection(str(private_socket))
+        local.write(encode([Hello(PROTOCOL_VERSION, 8, "uvicorn", LOCAL_HOST)]))
+        await local.drain()
+        await wait_for(lambda: len(server.producers) == 2 and "r1" in store.entries)
+        texts = [event.text for event in store.system_events]
+        assert "uvicorn on web-2 (pid 7) connected" in texts
+        assert "uvicorn (pid 8) connected" in texts  # the inspector's own host goes without saying
+        assert store.entries["r1"].connection.host == "web-2"
+        remote.close()
+        await wait_for(lambda: len(server.producers) == 1)
+        assert store.system_events[-1].text == "uvicorn on web-2 (pid 7) disconnected"
+        local.close()
     finally:
         await server.close()

@@ -150,9 +150,10 @@ class Connection(msgspec.Struct, kw_only=True):
     # What refused the upgrade, when something did before accept: "guard requires_token",
     # "dependency current_user", "parameters", "handler chat" (the error says how).
     refused_by: str | None = None
-    # The app process that recorded it (set by the inspector from the producer's hello).
+    # The app process that recorded it, and its host (set by the inspector from the producer's hello).
     pid: int | None = None
     app: str | None = None
+    host: str | None = None
     # Round-trip times (seconds) of the server's keepalive pings: the newest and the mean. Only a
     # server that shows pings and pongs sets them (uvicorn with wsinspect.uvicorn's protocol class).
     last_rtt: float | None = None

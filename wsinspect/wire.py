@@ -92,12 +92,14 @@ def record_to_frame(record: FrameRecord) -> Frame:
     return WireFrame(*record).to_frame()
 
 
-class Hello(msgspec.Struct, tag="hello", array_like=True):
-    """First message of a producer: who it is."""
+class Hello(msgspec.Struct, tag="hello", array_like=True, omit_defaults=True):
+    """First message of a producer: who it is, and on which host (several can feed one inspector
+    over forwarded sockets)."""
 
     version: int
     pid: int
     app: str
+    host: str = ""
 
 
 class ConnectionUpdate(msgspec.Struct, tag="conn", array_like=True):

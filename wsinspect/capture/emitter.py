@@ -207,7 +207,7 @@ class Emitter:
         # Live first, then the snapshot: an event queued in between is also in the snapshot,
         # and the inspector drops such repeats by their frame index.
         self.live = True
-        sock.sendall(encode([Hello(PROTOCOL_VERSION, os.getpid(), self._app)]))
+        sock.sendall(encode([Hello(PROTOCOL_VERSION, os.getpid(), self._app, socket.gethostname())]))
         self._replay(sock)
         with self._flushed:  # everything taken before, sent or lost with a connection, is now replayed
             self._written = self._taken

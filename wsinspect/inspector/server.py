@@ -86,17 +86,17 @@ class InspectorServer:
                     now = time.time()
                     # A new link: its connections opened since ``now`` had every frame recorded
                     # while the inspector listened (the store tells lost frames by it).
-                    producer = self.producers[key] = Producer(key, hello.pid, hello.app, since=now)
+                    producer = self.producers[key] = Producer(key, hello.pid, hello.app, since=now, host=hello.host)
                 if producer is not None:
                     store.apply(producer, messages, time.time())
-                if hello is not None:
+                if hello is not None and producer is not None:
                     # After the replay that came with the hello: the rows before it are older.
-                    store.add_system_event(time.time(), f"{hello.app} (pid {hello.pid}) connected")
+                    store.add_system_event(time.time(), f"{producer.label} connected")
             decoder.close()
         except (ConnectionError, asyncio.CancelledError):
             pass  # the producer went away, or the inspector is closing
         except Exception as exc:  # ProtocolError, or a bug: either way only this producer ends
-            who = f"{producer.app} (pid {producer.pid})" if producer else "a producer"
+            who = producer.label if producer else "a producer"
             logger.warning("wsinspect: disconnected %s: %s", who, exc, exc_info=not isinstance(exc, ProtocolError))
             store.add_system_event(time.time(), f"disconnected {who}: {exc}", "error")
         finally:
@@ -104,4 +104,4 @@ class InspectorServer:
             self.producers.pop(key, None)
             writer.close()
             if producer is not None:
-                store.add_system_event(time.time(), f"{producer.app} (pid {producer.pid}) disconnected")
+                store.add_system_event(time.time(), f"{producer.label} disconnected")

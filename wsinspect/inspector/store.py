@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -80,6 +81,9 @@ _LOADED_CODES[(None, None)] = EVENT
 _LOADED_CODES[(None, LogLine.message_type)] = LOG
 
 
+LOCAL_HOST: Final = socket.gethostname()
+
+
 def _row_time(row: Row) -> float:
     return row[1].timestamp
 
@@ -95,6 +99,14 @@ class Producer:
     pid: int
     app: str
     since: float | None = None
+    host: str = ""  # the producer's host name ("" when its hello did not say)
+
+    @property
+    def label(self) -> str:
+        """How the inspector names it: "uvicorn (pid 4242)", "uvicorn on web-2 (pid 4242)" when it
+        runs on another host than the inspector."""
+        where = f" on {self.host}" if self.host and self.host != LOCAL_HOST else ""
+        return f"{self.app}{where} (pid {self.pid})"
 
 
 @dataclass(slots=True)
@@ -236,8 +248,7 @@ class Store:
                 self._overflows[producer.key] = self._overflows.get(producer.key, 0) + 1
                 self.add_system_event(
                     now,
-                    f"{producer.app} (pid {producer.pid}): {message.count:,} frames dropped in transit "
-                    "(its queue overflowed)",
+                    f"{producer.label}: {message.count:,} frames dropped in transit (its queue overflowed)",
                     "warning",
                 )
         if len(self.rows) > self.max_frames:
@@ -410,6 +421,7 @@ class Store:
             logs_dropped=held.logs_dropped if before is not None else 0,
             pid=producer.pid,
             app=producer.app,
+            host=producer.host or None,
         )
 
     def _frames(self, producer: Producer, frames: list[WireFrame], changed: set[str]) -> None:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from ...model import Connection, describe_close
 from ..formatting import format_duration, format_size, short_duration
-from ..store import ConnectionEntry, Store, health
+from ..store import LOCAL_HOST, ConnectionEntry, Store, health
 
 STATE_DOTS = {"connecting": "◌", "open": "●", "closing": "◐", "closed": "○"}
 # The colour of the dot and the state, as a component class: connections--received and so on.
@@ -115,7 +115,7 @@ class ConnectionTable(DataTable[Text]):
         """
         store = self.store
         entries = store.entries
-        several = len({entry.connection.pid for entry in entries.values()}) > 1
+        several = len({(entry.connection.host, entry.connection.pid) for entry in entries.values()}) > 1
         shown = self._cells_shown
         cut = self._flexible_widths()
         if cut != self._cut:
@@ -161,7 +161,7 @@ class ConnectionTable(DataTable[Text]):
             return
         top = int(self.scroll_y)
         on_screen = range(top, top + self.size.height)
-        several = len({entry.connection.pid for entry in self.store.entries.values()}) > 1
+        several = len({(entry.connection.host, entry.connection.pid) for entry in self.store.entries.values()}) > 1
         shown = self._cells_shown
         for connection_id in [key for key in self._stale if key in shown and self.get_row_index(key) in on_screen]:
             self._stale.discard(connection_id)
@@ -260,7 +260,8 @@ class ConnectionTable(DataTable[Text]):
             close = Text(_close_text(connection.close_code, connection.close_reason))
         self._whole["close"] = max(self._whole["close"], close.cell_len)
         close.truncate(close_width, overflow="ellipsis")
-        producer = f"  {connection.app}:{connection.pid}" if several and connection.pid else ""
+        host = f"@{connection.host}" if connection.host and connection.host != LOCAL_HOST else ""
+        producer = f"  {connection.app}{host}:{connection.pid}" if several and connection.pid else ""
         path = f"{connection.path}{query}" or "(unknown)"
         # The handler's short name, dimmed, when the path leaves room for it.
         handler = f"  {connection.handler.rpartition('.')[2]}" if connection.handler else ""
