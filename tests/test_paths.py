@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -400,7 +401,8 @@ async def test_serves_with_asyncio(short_dir: Path) -> None:
         writer.close()
 
     with bind_listening_socket(path) as listening:
-        server = await asyncio.start_unix_server(echo, sock=listening.socket.dup())
+        keep = {"cleanup_socket": False} if sys.version_info >= (3, 13) else {}  # 3.13 unlinks on close
+        server = await asyncio.start_unix_server(echo, sock=listening.socket.dup(), **keep)
         try:
             reader, writer = await asyncio.open_unix_connection(os.fspath(path))
             writer.write(b"hello\n")

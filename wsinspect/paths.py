@@ -213,7 +213,8 @@ class ListeningSocket:
     """A listening Unix socket and the socket file it created; made by :func:`bind_listening_socket`.
 
     Serve on a duplicate, ``asyncio.start_unix_server(sock=listening.socket.dup())``: asyncio
-    closes the socket it serves on, and this one must stay open until :meth:`close`.
+    closes the socket it serves on, and this one must stay open until :meth:`close`. On Python
+    3.13 and later pass ``cleanup_socket=False`` too, or asyncio unlinks the path when it closes.
     """
 
     def __init__(self, path: Path, sock: socket.socket, created: os.stat_result) -> None:

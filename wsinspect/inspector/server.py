@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..paths import ListeningSocket, bind_listening_socket
 from ..wire import Decoder, ProtocolError
@@ -45,7 +47,10 @@ class InspectorServer:
         """Bind if not done yet, and start serving."""
         self.bind()
         assert self._listening is not None
-        self._server = await asyncio.start_unix_server(self._serve, sock=self._listening.socket.dup())
+        # Python 3.13 unlinks a Unix server's path when it closes: the path is the listening
+        # socket's to remove (see wsinspect.paths), not asyncio's.
+        keep: dict[str, Any] = {"cleanup_socket": False} if sys.version_info >= (3, 13) else {}
+        self._server = await asyncio.start_unix_server(self._serve, sock=self._listening.socket.dup(), **keep)
 
     async def close(self, grace: float = 1.0) -> None:
         """Stop listening, read what producers already sent (up to ``grace`` seconds), then end."""

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, Final
 
-from .base import ELLIPSIS, Decoded, as_bytes, compact
+from .base import ELLIPSIS, MAX_DEPTH, Decoded, as_bytes, compact, plain
 
 __all__ = ("NOT_JSON", "JsonDecoder", "JsonFamilyDecoder", "close_json_prefix", "parse_json", "utf8")
 
@@ -56,7 +56,7 @@ def parse_json(payload: str | bytes, truncated: bool = False) -> Any:
     else:
         return NOT_JSON
     try:
-        return json.loads(text)
+        return _shallow(json.loads(text), text)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         if not truncated:
             return NOT_JSON
@@ -64,9 +64,17 @@ def parse_json(payload: str | bytes, truncated: bool = False) -> Any:
     if closed is None:
         return NOT_JSON
     try:
-        return json.loads(closed)
+        return _shallow(json.loads(closed), closed)
     except (ValueError, RecursionError):
         return NOT_JSON
+
+
+def _shallow(value: Any, text: str) -> Any:
+    """``value`` cut at MAX_DEPTH, as the other decoders' trees are. Python 3.13's parser goes far
+    deeper than 3.12's; the text's brackets say when a tree could be that deep (seldom)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return value
+    return plain(value)
 
 
 def utf8(data: bytes, truncated: bool) -> str | None:
