@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nox
 
@@ -57,6 +58,32 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
     session.install("-e", ".[dev,bench]")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+# What a wheel may hold: the package and its metadata, no tests, benchmarks or snapshots.
+_WHEEL_CHECK = """
+import sys, zipfile
+from pathlib import Path
+(wheel,) = Path(sys.argv[1]).glob("wsinspect-*.whl")
+names = zipfile.ZipFile(wheel).namelist()
+stray = [name for name in names if not name.startswith(("wsinspect/", "wsinspect-"))]
+assert not stray, f"{wheel.name} holds {stray[:5]}"
+assert "wsinspect/cli.py" in names and "wsinspect/replay/driver.py" in names
+print(f"{wheel.name}: {len(names)} files, all of wsinspect")
+"""
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """The wheel holds wsinspect alone, and `pipx install .` gives a working `wsinspect` command."""
+    session.install("build", "pipx")
+    tmp = Path(session.create_tmp())
+    shutil.rmtree(tmp / "dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--wheel", "--outdir", str(tmp / "dist"))
+    session.run("python", "-c", _WHEEL_CHECK, str(tmp / "dist"))
+    env = {"PIPX_HOME": str(tmp / "pipx"), "PIPX_BIN_DIR": str(tmp / "bin")}
+    session.run("pipx", "install", "--force", ".", env=env)
+    session.run(str(tmp / "bin" / "wsinspect"), "--version", external=True)
 
 
 @nox.session
