@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..model import REDACTED, Connection, Frame
+from ..model import KEEPALIVE_TIMEOUT_REASON, REDACTED, Connection, Frame
 
-__all__ = ("ASGIApp", "Fault", "Outcome", "ReplayError", "build_scope", "drive", "lifespan")
+__all__ = ("ASGIApp", "Fault", "Outcome", "ReplayError", "build_scope", "drive", "expected_frames", "lifespan")
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -90,6 +90,19 @@ def build_scope(connection: Connection, headers: dict[str, str], state: dict[str
         "state": dict(state),
         "extensions": {"websocket.http.response": {}},
     }
+
+
+def expected_frames(connection: Connection) -> list[Frame]:
+    """The frames the app sent in the recording: its messages and its close (not a close the
+    server sent on its own when its keepalive timed out). The turns wait for them, the verdict
+    compares them."""
+    return [
+        frame
+        for frame in connection.messages
+        if frame.direction == "sent"
+        and frame.message_type in ("text", "binary", "close")
+        and not (frame.message_type == "close" and frame.content == KEEPALIVE_TIMEOUT_REASON)
+    ]
 
 
 def redacted_headers(connection: Connection, headers: dict[str, str]) -> list[str]:
@@ -168,7 +181,13 @@ async def drive(
                 await asyncio.wait_for(changed.wait(), left)
         return True
 
-    frames = [frame for frame in connection.messages if frame.message_type in ("text", "binary", "close")]
+    expected = {id(frame) for frame in expected_frames(connection)}
+    frames = [
+        frame
+        for frame in connection.messages
+        if id(frame) in expected
+        or (frame.direction == "received" and frame.message_type in ("text", "binary", "close"))
+    ]
     expected_sent = 0
     previous = connection.accepted_at or connection.connected_at
     inbox.put_nowait({"type": "websocket.connect"})
@@ -200,7 +219,7 @@ async def drive(
         # The recording ended otherwise: the app closed, returned, or the client dropped. Let the
         # app send what it sent then, and then the client goes, unless the app went first.
         if outcome.waited_for is None and fault is None:
-            total = sum(frame.direction == "sent" for frame in frames)
+            total = len(expected)
             await until(lambda: len(outcome.sent) >= total or closed, _waiting(total))
         if fault is not None:
             code = fault.value if fault.kind == "close" else 1006

@@ -11,9 +11,9 @@ from typing import Literal
 from ..capture.traces import describe_exception
 from ..capture.tracker import is_disconnect
 from ..inspector.formatting import preview
-from ..model import KEEPALIVE_TIMEOUT_REASON, Connection, Frame
+from ..model import Connection, Frame
 from .compare import Comparer
-from .driver import Fault, Outcome
+from .driver import Fault, Outcome, expected_frames
 
 __all__ = ("CONTEXT", "Verdict", "judge", "judge_fault", "unreplayable")
 
@@ -44,18 +44,6 @@ def unreplayable(connection: Connection) -> str | None:
         f"cannot be replayed exactly: the client's {which} recorded truncated or without payload "
         "(max_message_size, show_binary_preview)"
     )
-
-
-def expected_frames(connection: Connection) -> list[Frame]:
-    """The frames the app sent in the recording: its messages and its close (not a close the
-    server sent on its own when its keepalive timed out)."""
-    return [
-        frame
-        for frame in connection.messages
-        if frame.direction == "sent"
-        and frame.message_type in ("text", "binary", "close")
-        and not (frame.message_type == "close" and frame.content == KEEPALIVE_TIMEOUT_REASON)
-    ]
 
 
 def judge(connection: Connection, outcome: Outcome, comparer: Comparer) -> Verdict:
