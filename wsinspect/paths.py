@@ -1,7 +1,7 @@
 """Where the inspector listens: the Unix socket path, its directory, and the listening socket.
 
 The inspector (the process that listens) uses :func:`bind_listening_socket`; the app side
-only needs :func:`resolve_socket_path` and :func:`safe_to_connect`. No third-party imports
+only needs :func:`resolve_socket_path` and :func:`untrusted_socket_dir`. No third-party imports
 here: the app side imports this module too.
 """
 
@@ -25,6 +25,7 @@ __all__ = (
     "prepare_socket_dir",
     "resolve_socket_path",
     "safe_to_connect",
+    "untrusted_socket_dir",
 )
 
 SOCKET_ENV_VAR = "WSINSPECT_SOCKET"
@@ -131,7 +132,12 @@ def _check_own_dir(directory: Path) -> None:
 
 
 def safe_to_connect(path: Path) -> bool:
-    """For the app side: whether the socket ``path`` may be trusted with the app's traffic.
+    """For the app side: whether the socket ``path`` may be trusted with the app's traffic."""
+    return untrusted_socket_dir(path) is None
+
+
+def untrusted_socket_dir(path: Path) -> str | None:
+    """For the app side: why the socket ``path`` may not be trusted with the app's traffic, or ``None``.
 
     In wsinspect's own per-user directory, only when that directory is private to this user, so
     another user cannot pose as the inspector by creating it first. Any other path was chosen
@@ -139,12 +145,12 @@ def safe_to_connect(path: Path) -> bool:
     """
     directory = path.parent
     if not any(_same_dir(directory, own) for own in _per_user_dirs()):
-        return True
+        return None
     try:
         _check_own_dir(directory)
-    except SocketPathError:
-        return False
-    return True
+    except SocketPathError as exc:
+        return str(exc)
+    return None
 
 
 def _check_explicit_dir(path: Path, directory: Path) -> None:

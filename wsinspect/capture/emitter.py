@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from pathlib import Path
 import msgspec
 
 from ..model import Connection
-from ..paths import safe_to_connect
+from ..paths import untrusted_socket_dir
 from ..wire import (
     PROTOCOL_VERSION,
     ConnectionUpdate,
@@ -103,7 +104,7 @@ class Emitter:
         self.dropped = 0
         self.connects = 0
         self.replays = 0  # replays sent: once per connect, and after each overflow
-        self._warned_unsafe = False
+        self._problem: str | None = None  # the last reason not to stream that was logged
 
     # -- TrackerListener: called on the app's hot path, so as cheap as can be ---------------
 
@@ -176,16 +177,28 @@ class Emitter:
             try:
                 self._stream(sock)
             except OSError as exc:
-                logger.debug("wsinspect: inspector connection lost: %s", exc)
+                # One line per loss (an inspector quit, an SSH forward dropped): the app goes on.
+                self._problem = "lost"
+                closed = isinstance(exc, (BrokenPipeError, ConnectionResetError))
+                logger.warning(
+                    "wsinspect: lost the inspector at %s (%s); the app goes on and streams again when one listens",
+                    self.socket_path,
+                    "it closed the connection" if closed else exc.strerror or exc,
+                )
             finally:
                 self.live = False
                 sock.close()
 
+    def _report(self, problem: str) -> None:
+        """Log why nothing streams, once until it changes or a connection succeeds."""
+        if problem != self._problem:
+            self._problem = problem
+            logger.warning("wsinspect: %s", problem)
+
     def _connect(self) -> socket.socket | None:
-        if not safe_to_connect(self.socket_path):
-            if not self._warned_unsafe:
-                self._warned_unsafe = True
-                logger.warning("wsinspect: not streaming to %s: its directory is not private", self.socket_path)
+        untrusted = untrusted_socket_dir(self.socket_path)
+        if untrusted is not None:
+            self._report(f"not streaming to {self.socket_path}: {untrusted}")
             return None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # A larger send buffer absorbs bursts: fewer partial sends that must win back the GIL.
@@ -193,9 +206,14 @@ class Emitter:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         try:
             sock.connect(str(self.socket_path))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            return None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                self._report(_denied(self.socket_path))
+            return None  # anything else: no inspector listens yet, which is no problem
+        if self._problem is not None:
+            logger.info("wsinspect: streaming to the inspector at %s", self.socket_path)
+            self._problem = None
         self.connects += 1
         return sock
 
@@ -272,6 +290,24 @@ class Emitter:
             events.extend(records)
         sock.sendall(encode(self._messages(events)))
         self.replays += 1
+
+
+def _denied(path: Path) -> str:
+    """Why connecting to ``path`` was refused, and what to change: mostly a container's user."""
+    why = f"cannot connect to the inspector at {path}: permission denied"
+    uid = os.getuid()
+    for what, place in (("the socket", path), ("its directory", path.parent)):
+        try:
+            owner = os.stat(place).st_uid
+        except OSError:
+            continue  # a directory we cannot search hides the socket: ask the directory
+        if owner == uid:
+            return why
+        return (
+            f"{why}: {what} belongs to uid {owner} and this process runs as uid {uid} "
+            f"(run the app as uid {owner}, e.g. docker run --user {owner})"
+        )
+    return why
 
 
 def _peer_closed(sock: socket.socket) -> bool:
