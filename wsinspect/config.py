@@ -5,14 +5,27 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ("DEFAULT_REDACTED_HEADERS", "WSInspectConfig")
+if TYPE_CHECKING:
+    from .model import Connection
+
+__all__ = ("DEFAULT_REDACTED_HEADERS", "DEFAULT_REDACTED_QUERY_PARAMS", "WSInspectConfig")
 
 DEFAULT_REDACTED_HEADERS: frozenset[str] = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
 )
+
+# Query parameters that carry credentials: a browser cannot set headers on a WebSocket, so tokens
+# often travel in the URL.
+DEFAULT_REDACTED_QUERY_PARAMS: frozenset[str] = frozenset(
+    {
+        "token", "access_token", "refresh_token", "id_token", "jwt", "api_key", "apikey", "key",
+        "password", "secret", "client_secret", "auth",
+    }
+)  # fmt: skip
 
 # Each frame travels to the inspector as one message, which the inspector caps at 16 MiB.
 MAX_MESSAGE_SIZE = 8 * 1024 * 1024
@@ -38,6 +51,12 @@ class WSInspectConfig:
     """Regular expressions; a connection whose path matches one (``re.search``) is not recorded."""
     redact_headers: frozenset[str] = DEFAULT_REDACTED_HEADERS
     """Request header names (any case) whose values are recorded as ``[redacted]``."""
+    redact_query_params: frozenset[str] = DEFAULT_REDACTED_QUERY_PARAMS
+    """Query-string parameter names (any case) whose values are recorded as ``[redacted]``."""
+    redact: Callable[[str | bytes, Connection], str | bytes | None] | None = None
+    """Called in the app with each frame's payload (text or bytes) and its connection, before
+    anything is queued; returns what to record in the payload's place: the payload itself, a
+    replacement, or ``None`` to record the frame's size only. A hook that raises records size only."""
     app_name: str | None = None
     """A name for this app in the inspector when several processes feed it."""
     capture_logs: str | int | None = "INFO"
@@ -64,6 +83,7 @@ class WSInspectConfig:
         object.__setattr__(self, "_exclude", pattern)
         object.__setattr__(self, "log_level", _level(self.capture_logs))
         object.__setattr__(self, "redact_headers", _lower(self.redact_headers))
+        object.__setattr__(self, "redact_query_params", _lower(self.redact_query_params))
 
     @property
     def active(self) -> bool:

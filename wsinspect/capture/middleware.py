@@ -92,7 +92,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
 
     # The two wrappers every message passes through: the guard's checks are inlined here, and a
     # data message goes straight to the tracker's data path (the other kinds, rarely, via its dispatch).
-    data = tracker.data
+    data = tracker.data if recorder.config.redact is None else tracker.redacted_data
 
     async def tracked_receive() -> Message:
         asked = time()  # when the handler's work on the message before ended (see Frame.handler_time)

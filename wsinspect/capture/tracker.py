@@ -33,6 +33,7 @@ from functools import partial
 from inspect import unwrap
 from itertools import count
 from typing import Any, Final, Literal, Protocol
+from urllib.parse import unquote_plus
 
 import msgspec
 
@@ -83,6 +84,7 @@ class ConnectionTracker:
         "_received",
         "_recorded",
         "_records",
+        "_redact",
         "_rtt_count",
         "_rtt_total",
         "_scope",
@@ -102,6 +104,7 @@ class ConnectionTracker:
     ) -> None:
         self._limit = config.max_message_size
         self._binary_preview = config.show_binary_preview
+        self._redact = config.redact
         self._listener = listener
         self.key = next(_keys)
         # The newest frames, as the records the wire carries: the hot path builds nothing more.
@@ -125,7 +128,7 @@ class ConnectionTracker:
         self._connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
             path=_text(scope.get("path")),
-            query_string=_latin1(scope.get("query_string")),
+            query_string=_query(_latin1(scope.get("query_string")), config.redact_query_params),
             connected_at=now,
             client=_address(scope.get("client")),
             scheme=_text(scope.get("scheme")) or "ws",
@@ -376,6 +379,47 @@ class ConnectionTracker:
         if listener is not None and listener.live:
             listener.frame_recorded(record)
 
+    def redacted_data(self, sent: int, message: dict[str, Any], now: float, asked: float | None = None) -> None:
+        """:meth:`data` for a config with a ``redact`` hook: what the hook returns is recorded in
+        the payload's place, with the payload's real size."""
+        text = message.get("text")
+        payload = text if isinstance(text, str) else message.get("bytes")
+        if not isinstance(payload, (str, bytes, bytearray, memoryview)):
+            return  # neither text nor bytes: not a frame
+        if not isinstance(payload, (str, bytes)):
+            payload = bytes(payload)  # the hook gets what it can keep: bytes, not a buffer that may change
+        assert self._redact is not None
+        try:
+            kept = self._redact(payload, self._connection)
+            if kept is not None and not isinstance(kept, (str, bytes)):
+                raise TypeError(f"the redact hook returned {type(kept).__name__}, not str, bytes or None")
+        except Exception:
+            _redact_failed()
+            kept = None
+        if kept is payload:
+            self.data(sent, message, now, asked)
+            return
+        limit = self._limit
+        if isinstance(payload, str):
+            size = len(payload.encode("utf-8", "surrogatepass"))
+            code = TEXT + sent
+            if isinstance(kept, bytes):
+                kept = kept.decode("utf-8", "replace")
+            content: str | bytes | None = None if kept is None else cut_text(kept, limit)
+        else:
+            size = len(payload)
+            code = BINARY + sent
+            if isinstance(kept, str):
+                kept = kept.encode("utf-8", "surrogatepass")
+            content = None if kept is None or not self._binary_preview else kept[:limit]
+        if sent:
+            self._sent += 1
+            self._bytes_sent += size
+        else:
+            self._received += 1
+            self._bytes_received += size
+        self._add(code, content, size, size > limit, None, now, asked)
+
     # -- internals -------------------------------------------------------------------------
 
     def _accept(self, message: dict[str, Any], now: float) -> None:
@@ -459,11 +503,18 @@ class ConnectionTracker:
         self._changed()
 
     def _add(
-        self, code: int, content: str | bytes | None, size: int, truncated: bool, close_code: int | None, now: float
+        self,
+        code: int,
+        content: str | bytes | None,
+        size: int,
+        truncated: bool,
+        close_code: int | None,
+        now: float,
+        asked: float | None = None,
     ) -> None:
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, truncated, close_code, None)
+        record = (self.key, index, now, code, content, size, truncated, close_code, asked)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
@@ -608,7 +659,18 @@ def _name(guard: Any) -> str:
 
 
 _read_failures = 0
+_redact_failures = 0
 logger = logging.getLogger("wsinspect")
+
+
+def _redact_failed() -> None:
+    """Log a failure of the app's redact hook: with its traceback the first time, briefly after."""
+    global _redact_failures
+    _redact_failures += 1
+    if _redact_failures == 1:
+        logger.warning("wsinspect: the redact hook failed; frames it fails on are recorded by size only", exc_info=True)
+    else:
+        logger.debug("wsinspect: the redact hook failed (%d so far)", _redact_failures, exc_info=True)
 
 
 def _read_failed() -> None:
@@ -654,6 +716,18 @@ def _address(client: Any) -> str | None:
     if isinstance(client, (list, tuple)) and len(client) == 2:
         return f"{client[0]}:{client[1]}"
     return None
+
+
+def _query(query: str, redacted: frozenset[str]) -> str:
+    """The query string with the values of the ``redacted`` parameters replaced, all else as it came."""
+    if not query or not redacted:
+        return query
+    pairs = query.split("&")
+    for i, pair in enumerate(pairs):
+        name, equals, _ = pair.partition("=")
+        if equals and unquote_plus(name).lower() in redacted:
+            pairs[i] = f"{name}={REDACTED}"
+    return "&".join(pairs)
 
 
 def _headers(raw: Any, redacted: frozenset[str]) -> list[tuple[str, str]]:
