@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +170,45 @@ def test_the_app_side_never_imports_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- recording in production is loud ------------------------------------------------------------
+
+
+def startup_warnings(caplog: pytest.LogCaptureFixture, plugin: WSInspectPlugin, *, debug: bool) -> list[str]:
+    """The wsinspect warnings logged while an app with ``plugin`` starts and stops (Litestar's own
+    logging config would take the root logger's handlers, pytest's among them)."""
+    caplog.clear()
+    with (
+        caplog.at_level(logging.WARNING, logger="wsinspect"),
+        TestClient(Litestar([], plugins=[plugin], debug=debug, logging_config=None)),
+    ):
+        pass
+    return [r.getMessage() for r in caplog.records if r.name == "wsinspect"]
+
+
+def test_recording_with_debug_off_warns_once_at_startup_what_leaves_and_how_to_stop_it(
+    caplog: pytest.LogCaptureFixture, private_socket: Path
+) -> None:
+    assert startup_warnings(caplog, WSInspectPlugin(), debug=False) == [
+        "wsinspect: recording WebSocket traffic with debug off: payloads (up to 10240 bytes a frame), request "
+        "headers and query strings (credentials redacted), close reasons, handler errors, log lines (INFO and up) "
+        f"stream to the inspector at {private_socket} whenever one listens. Turn it off in production with "
+        "WSInspectConfig(enabled=False) or WSINSPECT_ENABLED=0"
+    ]
+    config = WSInspectConfig(
+        socket_path="/run/x.sock", show_binary_preview=False, redact=lambda p, c: p, capture_logs=None
+    )
+    (line,) = startup_warnings(caplog, WSInspectPlugin(config), debug=False)
+    assert "payloads (up to 10240 bytes a frame, binary by size only) as your redact hook returns them," in line
+    assert "log lines" not in line
+    assert "at /run/x.sock whenever" in line
+
+
+def test_no_warning_in_debug_mode_or_when_off(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert startup_warnings(caplog, WSInspectPlugin(), debug=True) == []
+    assert startup_warnings(caplog, WSInspectPlugin(WSInspectConfig(enabled=False)), debug=False) == []
+    monkeypatch.setenv("WSINSPECT_ENABLED", "0")
+    assert startup_warnings(caplog, WSInspectPlugin(), debug=False) == []

@@ -4,6 +4,7 @@ Litestar's CLI."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Awaitable, Sequence
@@ -20,10 +21,13 @@ from .paths import resolve_socket_path
 
 if TYPE_CHECKING:
     from click import Group
+    from litestar import Litestar
     from litestar.config.app import AppConfig
     from litestar.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ("WSInspectPlugin", "WSInspectRouteMiddleware")
+__all__ = ("WSInspectPlugin", "WSInspectRouteMiddleware", "recording_notice")
+
+logger = logging.getLogger("wsinspect")
 
 
 class WSInspectRouteMiddleware:
@@ -66,7 +70,13 @@ class WSInspectPlugin(InitPlugin, CLIPluginProtocol):
             app_config.after_exception.append(_after_exception)
             if self.config.log_level is not None:
                 capture_logs()
+            app_config.on_startup.append(self._warn_unless_debug)
         return app_config
+
+    def _warn_unless_debug(self, app: Litestar) -> None:
+        """Recording in production must be loud: one warning at startup when the app is not in debug mode."""
+        if not app.debug:
+            logger.warning("wsinspect: %s", recording_notice(self.config))
 
     def on_cli_init(self, cli: Group) -> None:
         """``litestar wsinspect`` and ``litestar wsinspect record -o FILE``, on the socket this app
@@ -90,6 +100,21 @@ class WSInspectPlugin(InitPlugin, CLIPluginProtocol):
         @click.option("-o", "--output", required=True, metavar="FILE", help="where to write the session")
         def record(output: str) -> None:
             click.get_current_context().exit(run_wsinspect(["record", "--socket", socket(), "-o", output]))
+
+
+def recording_notice(config: WSInspectConfig) -> str:
+    """What is recorded and how to turn it off, for an app that is not in debug mode."""
+    payloads = f"payloads (up to {config.max_message_size} bytes a frame"
+    payloads += ", binary by size only)" if not config.show_binary_preview else ")"
+    if config.redact is not None:
+        payloads += " as your redact hook returns them"
+    logs = "" if config.log_level is None else f", log lines ({logging.getLevelName(config.log_level)} and up)"
+    return (
+        f"recording WebSocket traffic with debug off: {payloads}, request headers and query strings "
+        f"(credentials redacted), close reasons, handler errors{logs} stream to the inspector at "
+        f"{resolve_socket_path(config.socket_path)} whenever one listens. Turn it off in production with "
+        "WSInspectConfig(enabled=False) or WSINSPECT_ENABLED=0"
+    )
 
 
 def run_wsinspect(arguments: Sequence[str]) -> int:
