@@ -39,7 +39,7 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     print(f"wsinspect: recording on {socket_path}; Ctrl-C (or SIGTERM) stops and writes {output}", file=out)
     tty = out.isatty()
@@ -62,7 +62,7 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
                 last_log = time.monotonic()
             last_line = line
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
         await server.close()
     if tty:
@@ -80,6 +80,9 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
     print(f"wsinspect: {written.summary()}", file=out)
     return 0
 
+
+# Ctrl-C, a kill, and a closed terminal or SSH session: each stops the recording and writes the file.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:
     """write_session, its progress on ``out`` once it takes more than a second."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import signal
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import partial
@@ -52,6 +54,8 @@ LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and syst
 # n and N share a row of the help.
 FIND = Binding.Group("The next / previous match of the search")
 
+
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 class InspectorApp(App[None]):
     """Live when given a server; otherwise it shows what the store holds (``wsinspect open``)."""
@@ -303,6 +307,11 @@ class InspectorApp(App[None]):
         return self.query_one(ConnectionTable)
 
     async def on_mount(self) -> None:
+        # Killed (SIGTERM) or its terminal closed (SIGHUP): quit as `q` does, so the socket and
+        # the demo's directory go with it.
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            loop.add_signal_handler(signum, self.exit)
         if self.server is not None:
             await self.server.start()
         timeline = self.timeline
@@ -319,6 +328,9 @@ class InspectorApp(App[None]):
         self.set_interval(0.5, self._tick_durations)
 
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            loop.remove_signal_handler(signum)
         if self.server is not None:
             await self.server.close()
 

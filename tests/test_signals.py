@@ -1,0 +1,121 @@
+"""Killed (SIGTERM) or left by its terminal (SIGHUP), each command cleans up as its own quit does:
+the inspector's socket and the demo's directory go, and `record` writes its file."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from wsinspect.inspector.files import read_session
+
+PATIENCE = 30.0  # seconds; a safety net on a loaded machine, never a measure
+
+
+def eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+class Terminal:
+    """A command run on a pseudo-terminal of 120×40, its screen output read and thrown away."""
+
+    def __init__(self, *arguments: str, env: dict[str, str] | None = None) -> None:
+        self.master, slave = pty.openpty()
+        os.set_blocking(self.master, True)
+        environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40", **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wsinspect", *arguments],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=environment,
+            start_new_session=True,  # its own session and controlling terminal, as in a real one
+        )
+        os.close(slave)
+        self.output = bytearray()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def stop(self, signum: int) -> int:
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=PATIENCE)
+        finally:
+            os.close(self.master)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def terminals() -> Iterator[list[Terminal]]:
+    started: list[Terminal] = []
+    yield started
+    for terminal in started:
+        terminal.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_the_inspector_removes_its_socket(private_socket: Path, terminals: list[Terminal], signum: int) -> None:
+    terminal = Terminal("--socket", str(private_socket))
+    terminals.append(terminal)
+    eventually(private_socket.exists, "the inspector to listen")
+    eventually(lambda: b"listening on" in terminal.output, "the screen")
+    assert terminal.stop(signum) == 0
+    assert not private_socket.exists()
+    assert b"Traceback" not in terminal.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_the_demo_removes_its_directory(tmp_path: Path, terminals: list[Terminal], signum: int) -> None:
+    terminal = Terminal("demo", env={"TMPDIR": str(tmp_path)})
+    terminals.append(terminal)
+    eventually(lambda: any(tmp_path.glob("wsinspect-demo-*/inspector.sock")), "the demo's inspector to listen")
+    eventually(lambda: b"demo app on" in terminal.output, "the screen")
+    assert terminal.stop(signum) == 0
+    assert list(tmp_path.iterdir()) == []
+    assert b"Traceback" not in terminal.output
+
+
+def test_record_writes_its_file_when_its_terminal_goes(private_socket: Path, tmp_path: Path) -> None:
+    output = tmp_path / "session.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wsinspect", "record", "--socket", str(private_socket), "-o", str(output)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        assert "recording on" in process.stderr.readline()
+        process.send_signal(signal.SIGHUP)
+        _, err = process.communicate(timeout=PATIENCE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert read_session(output).connections == []
+    assert not private_socket.exists()
