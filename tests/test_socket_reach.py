@@ -228,6 +228,8 @@ async def test_the_container_recipe(app_dir: Path, tmp_path: Path, uid: int) -> 
         shutil.rmtree(host_dir)
     assert code == 0, record_log
     ours = [line for line in app_log.splitlines() if "wsinspect" in line]
+    # Recording with debug off is loud: one line at startup, then only what goes wrong.
+    assert "recording WebSocket traffic with debug off" in ours.pop(0)
     session = read_session(tmp_path / "session.json")
     if uid == 0:  # the container's user is the inspector's: everything streams, from host box-1
         assert ours == []

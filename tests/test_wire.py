@@ -251,7 +251,7 @@ def test_encode_batches_concatenate() -> None:
     assert data == encode(messages)
     # Each message is its MessagePack body behind a big-endian length.
     (length,) = struct.unpack(">I", data[:4])
-    assert msgspec.msgpack.decode(data[4 : 4 + length]) == ["hello", PROTOCOL_VERSION, 4242, "chat-app", ""]
+    assert msgspec.msgpack.decode(data[4 : 4 + length]) == ["hello", PROTOCOL_VERSION, 4242, "chat-app", "", ""]
 
 
 def test_message_of_exactly_the_limit_is_accepted() -> None:

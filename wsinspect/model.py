@@ -161,6 +161,9 @@ class Connection(msgspec.Struct, kw_only=True):
     # Whether ping and pong frames can be seen at all: ASGI carries none, so they are recorded only
     # when the server hands them over (the ``wsinspect.control`` scope extension).
     ping_observable: bool = False
+    # It ended while the inspector was not listening or frames were lost in transit, and the app
+    # no longer held it when the inspector caught up: how it closed is unknown.
+    end_lost: bool = False
     # The code that handled it, read once from the ASGI scope (never per frame): the handler's
     # qualified name ("chat.handlers.chat_room") and where it is defined ("chat/handlers.py:42"),
     # the route's path template ("/ws/chat/{room:str}") with the values of its path parameters,

@@ -25,6 +25,7 @@ __all__ = (
     "FrameBatch",
     "FrameRecord",
     "FramesDropped",
+    "Held",
     "Hello",
     "LoopLag",
     "ProtocolError",
@@ -37,7 +38,7 @@ __all__ = (
     "record_to_frame",
 )
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 # Frames carry at most max_message_size bytes of payload (capped at 8 MiB by the config).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
@@ -100,6 +101,9 @@ class Hello(msgspec.Struct, tag="hello", array_like=True, omit_defaults=True):
     pid: int
     app: str
     host: str = ""
+    # The producer's stream, the same over its reconnects: what tells two recorders of one process
+    # apart, and a connection streamed over an earlier link from one of another process.
+    stream: str = ""
 
 
 class ConnectionUpdate(msgspec.Struct, tag="conn", array_like=True):
@@ -161,7 +165,14 @@ class FramesDropped(msgspec.Struct, tag="dropped", array_like=True):
     count: int
 
 
-WireMessage = Hello | ConnectionUpdate | FrameBatch | FramesDropped | WireLog | LoopLag
+class Held(msgspec.Struct, tag="held", array_like=True):
+    """Ends each replay: the keys of every connection the producer still holds. Any other of its
+    connections that the inspector has open ended while it was not listening or frames were lost."""
+
+    keys: list[int]
+
+
+WireMessage = Hello | ConnectionUpdate | FrameBatch | FramesDropped | WireLog | LoopLag | Held
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WireMessage)

@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..wire import (
     ConnectionUpdate,
     FrameRecord,
     FramesDropped,
+    Held,
     Hello,
     LoopLag,
     WireLog,
@@ -84,6 +86,7 @@ class Emitter:
         self.socket_path = socket_path
         self._held = held
         self._app = app_name or _default_app_name()
+        self._stream_id = uuid.uuid4().hex
         self._limit = queue_limit
         self._early = queue_limit // 2  # a queue this long wakes the writer before its slice ends
         # Every frame carries at most max_frame_bytes of payload (close reasons included).
@@ -225,7 +228,7 @@ class Emitter:
         # Live first, then the snapshot: an event queued in between is also in the snapshot,
         # and the inspector drops such repeats by their frame index.
         self.live = True
-        sock.sendall(encode([Hello(PROTOCOL_VERSION, os.getpid(), self._app, socket.gethostname())]))
+        sock.sendall(encode([Hello(PROTOCOL_VERSION, os.getpid(), self._app, socket.gethostname(), self._stream_id)]))
         self._replay(sock)
         with self._flushed:  # everything taken before, sent or lost with a connection, is now replayed
             self._written = self._taken
@@ -285,10 +288,13 @@ class Emitter:
 
     def _replay(self, sock: socket.socket) -> None:
         events: list[_Event] = []
-        for key, connection, records in self._held():
+        held = self._held()
+        for key, connection, records in held:
             events.append((key, connection))
             events.extend(records)
-        sock.sendall(encode(self._messages(events)))
+        # Then what the app holds, all of it: a connection the inspector still has open and the app
+        # no longer holds ended unseen (its close was lost with an overflow, or in a reconnect's gap).
+        sock.sendall(encode([*self._messages(events), Held([key for key, _, _ in held])]))
         self.replays += 1
 
 

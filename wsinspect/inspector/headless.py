@@ -29,6 +29,8 @@ LOG_EVERY = 5.0  # and between status lines when stderr is not a terminal
 PROGRESS_AFTER = 1.0  # seconds a write or a read runs before its progress shows
 PROGRESS_LOG_EVERY = 1.0  # seconds between progress lines when stderr is not a terminal
 CLEAR_LINE = "\r\x1b[K"
+# Ctrl-C, a kill, and a closed terminal or SSH session: each stops the recording and writes the file.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 async def record(socket_path: Path, output: Path, *, max_messages: int, out: TextIO = sys.stderr) -> int:
@@ -80,9 +82,6 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
     print(f"wsinspect: {written.summary()}", file=out)
     return 0
 
-
-# Ctrl-C, a kill, and a closed terminal or SSH session: each stops the recording and writes the file.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:
     """write_session, its progress on ``out`` once it takes more than a second."""

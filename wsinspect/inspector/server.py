@@ -91,7 +91,9 @@ class InspectorServer:
                     now = time.time()
                     # A new link: its connections opened since ``now`` had every frame recorded
                     # while the inspector listened (the store tells lost frames by it).
-                    producer = self.producers[key] = Producer(key, hello.pid, hello.app, since=now, host=hello.host)
+                    producer = self.producers[key] = Producer(
+                        key, hello.pid, hello.app, since=now, host=hello.host, stream=hello.stream
+                    )
                 if producer is not None:
                     store.apply(producer, messages, time.time())
                 if hello is not None and producer is not None:

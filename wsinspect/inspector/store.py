@@ -35,6 +35,7 @@ from ..wire import (
     ConnectionUpdate,
     FrameBatch,
     FramesDropped,
+    Held,
     LoopLag,
     WireFrame,
     WireLog,
@@ -100,6 +101,7 @@ class Producer:
     app: str
     since: float | None = None
     host: str = ""  # the producer's host name ("" when its hello did not say)
+    stream: str = ""  # the producer's stream, the same over its reconnects ("" when not known)
 
     @property
     def label(self) -> str:
@@ -138,6 +140,7 @@ class ConnectionEntry:
     # The newest received message whose handler time is not known yet: it ends when the handler
     # next asks for a message (the next received frame's ``asked``) or a send completes.
     working_on: Frame | None = None
+    origin: str = ""  # the stream of the producer that sent it (Producer.stream)
 
     def snapshot(self) -> Connection:
         return msgspec.structs.replace(self.connection, messages=list(self.frames), logs=list(self.logs))
@@ -244,6 +247,8 @@ class Store:
             elif isinstance(message, LoopLag):
                 reports = self.loop_lags.setdefault(producer.key, deque(maxlen=LAG_REPORTS_KEPT))
                 reports.append((message.worst, message.mean, now))
+            elif isinstance(message, Held):
+                self._release(producer, message.keys, now, changed)
             elif isinstance(message, FramesDropped):
                 self._overflows[producer.key] = self._overflows.get(producer.key, 0) + 1
                 self.add_system_event(
@@ -398,12 +403,8 @@ class Store:
         else:
             before = entry.connection
         self._by_key[(producer.key, key)] = entry
-        events = lifecycle_events(before, update, now)
-        if events:
-            self.rows.extend((connection_id, event) for event in events)
-            self.codes.extend(bytes((EVENT,)) * len(events))
-            self.owners.extend(array("q", (entry.number,)) * len(events))
-            self.texts.extend(event.text.lower() for event in events)
+        entry.origin = producer.stream
+        self._add_events(connection_id, entry, lifecycle_events(before, update, now))
         held = entry.connection
         # Counts only grow; an update queued before a replay may carry older ones.
         entry.connection = msgspec.structs.replace(
@@ -423,6 +424,27 @@ class Store:
             app=producer.app,
             host=producer.host or None,
         )
+
+    def _add_events(self, connection_id: str, entry: ConnectionEntry, events: list[SystemEvent]) -> None:
+        if events:
+            self.rows.extend((connection_id, event) for event in events)
+            self.codes.extend(bytes((EVENT,)) * len(events))
+            self.owners.extend(array("q", (entry.number,)) * len(events))
+            self.texts.extend(event.text.lower() for event in events)
+
+    def _release(self, producer: Producer, keys: list[int], now: float, changed: set[str]) -> None:
+        """The producer holds only the connections ``keys``: any other of its connections still
+        open here ended while frames were lost (their closes went with them), so close them."""
+        if not producer.stream:
+            return  # a producer that cannot say which connections are its own
+        held = {id(self._by_key.get((producer.key, key))) for key in keys}
+        for connection_id, entry in self.entries.items():
+            before = entry.connection
+            if entry.origin != producer.stream or before.state == "closed" or id(entry) in held:
+                continue
+            entry.connection = msgspec.structs.replace(before, state="closed", disconnected_at=now, end_lost=True)
+            self._add_events(connection_id, entry, lifecycle_events(before, entry.connection, now))
+            changed.add(connection_id)
 
     def _frames(self, producer: Producer, frames: list[WireFrame], changed: set[str]) -> None:
         # This runs for every frame: locals, and no work for what did not change.
@@ -616,13 +638,14 @@ def lifecycle_events(before: Connection | None, after: Connection, now: float | 
         what = f"refused by {after.refused_by}" if after.refused_by else "handler error"
         events.append(SystemEvent(ended_at, "error", f"{what}: {after.error}"))
     if after.state == "closed" and (before is None or before.state != "closed"):
-        events.append(SystemEvent(ended_at, "error" if after.denial_status else "info", describe_ending(after)))
+        level: Level = "error" if after.denial_status else "warning" if after.end_lost else "info"
+        events.append(SystemEvent(ended_at, level, describe_ending(after)))
     return events
 
 
 def describe_ending(connection: Connection) -> str:
     """How a closed connection ended: "closed by client: 1001 Going Away", "upgrade denied: HTTP 403"."""
-    if connection.denial_status is not None:
+    if connection.denial_status is not None or connection.end_lost:
         return closed_how(connection)
     return f"closed{closed_who(connection)}: {closed_how(connection)}"
 
@@ -632,6 +655,8 @@ def closed_how(connection: Connection) -> str:
     if connection.denial_status is not None:
         by = f" by {connection.refused_by}" if connection.refused_by and not connection.error else ""
         return f"upgrade denied{by}: HTTP {connection.denial_status}"
+    if connection.end_lost:
+        return "ended while frames were lost (how it closed is unknown)"
     return describe_close(connection.close_code, connection.close_reason) or "no close frame"
 
 

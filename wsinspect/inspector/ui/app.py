@@ -57,6 +57,7 @@ FIND = Binding.Group("The next / previous match of the search")
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
+
 class InspectorApp(App[None]):
     """Live when given a server; otherwise it shows what the store holds (``wsinspect open``)."""
 
