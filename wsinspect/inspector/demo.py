@@ -413,6 +413,7 @@ class DemoTraffic:
         self._stopped = threading.Event()
 
     def start(self) -> None:
+        logging.getLogger("wsinspect").addFilter(self._not_the_quit)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -420,6 +421,12 @@ class DemoTraffic:
         self._stopped.set()
         self._thread.join(timeout)
         self._sock.close()
+        logging.getLogger("wsinspect").removeFilter(self._not_the_quit)
+
+    def _not_the_quit(self, record: logging.LogRecord) -> bool:
+        """The demo app loses its inspector when the demo quits (the inspector goes first): by design,
+        so that line is not printed after the screen is gone."""
+        return not record.getMessage().startswith(f"wsinspect: lost the inspector at {self.socket_path} ")
 
     async def _main(self) -> None:
         serving = asyncio.create_task(self.server.serve(sockets=[self._sock]))
