@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -224,7 +225,7 @@ def test_a_recording_whose_directory_vanished_is_rescued(private_socket: Path, t
     directory.mkdir()
     rec = Recording(private_socket, directory / "session.json")
     try:
-        directory.rmdir()
+        shutil.rmtree(directory)  # the journal with it
         code, err = rec.stop()
     finally:
         if rec.process.poll() is None:

@@ -66,10 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     record = commands.add_parser(
         "record",
         help="record headless until Ctrl-C or SIGTERM, then write a session file",
-        description="Listen for apps and record their WebSocket traffic until SIGINT or SIGTERM, then write "
-        "FILE (session JSON, or HAR when FILE ends in .har; gzip-compressed when it ends in .gz) and exit 0.",
+        description="Listen for apps and record their WebSocket traffic until SIGINT, SIGTERM or SIGHUP, then "
+        "write FILE (session JSON, or HAR when FILE ends in .har; gzip-compressed when it ends in .gz) and exit 0. "
+        "A FILE ending in .sqlite or .db is a capture database, written as frames arrive (at least once a "
+        "second); for the others what arrives is journaled to FILE.journal.sqlite until FILE is written.",
     )
     record.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="where to write the session")
+    recover = commands.add_parser(
+        "recover",
+        help="turn a capture database or the journal of a record that died into a session file",
+        description="Read a capture database (record -o x.sqlite) or the journal a record that was killed left "
+        "next to its output (x.json.journal.sqlite), and write what it holds to FILE (session JSON, HAR, .gz).",
+    )
+    recover.add_argument("capture", type=Path, metavar="CAPTURE")
+    recover.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="where to write the session")
     for sub in (parser, record):
         sub.add_argument(
             "--socket", metavar="PATH", help="where to listen (default: $WSINSPECT_SOCKET, else a per-user path)"
@@ -178,12 +188,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(record(resolve_socket_path(args.socket), args.output, max_messages=args.max_messages))
         if args.command == "replay":
             return _replay(args)
+        if args.command == "recover":
+            return _recover(args.capture, args.output)
     except (SocketPathError, SessionFileError) as exc:
         print(f"wsinspect: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while closing
         return 130
     return 2  # pragma: no cover - argparse refuses unknown commands
+
+
+def _recover(capture: Path, output: Path) -> int:
+    from .inspector.database import read_capture
+    from .inspector.files import check_writable, write_session
+    from .inspector.headless import ProgressLine
+
+    check_writable(output)
+    session = read_capture(capture)
+    progress = ProgressLine(sys.stderr, f"writing {output}", "frames")
+    try:
+        written = write_session(output, session.connections, session.exported_at, progress=progress)
+    finally:
+        progress.close()
+    print(f"wsinspect: {written.summary()}", file=sys.stderr)
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:

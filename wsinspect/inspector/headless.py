@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..model import Connection
+from .database import CaptureWriter
 from .files import SessionFileError, Written, check_writable, write_session
 from .formatting import counted, format_size
 from .server import InspectorServer
@@ -33,25 +34,53 @@ CLEAR_LINE = "\r\x1b[K"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def is_capture_name(path: Path) -> bool:
+    """Whether ``record -o`` writes ``path`` as a capture database (a name ending in .sqlite or .db)."""
+    return path.suffix.lower() in (".sqlite", ".db")
+
+
+def journal_for(output: Path) -> Path:
+    """Where ``record -o output`` journals what it captures until it writes ``output``."""
+    return output.with_name(f"{output.name}.journal.sqlite")
+
+
 async def record(socket_path: Path, output: Path, *, max_messages: int, out: TextIO = sys.stderr) -> int:
-    """Serve producers into a store until a signal, then write ``output``. Raises on a bad socket/file."""
+    """Serve producers into a store until a signal, then write ``output``. Raises on a bad socket/file.
+
+    What arrives is written to a capture database at least once a second: ``output`` itself when
+    it is one (``is_capture_name``), else a journal next to it, removed once ``output`` is written.
+    """
     check_writable(output)
+    database = output if is_capture_name(output) else journal_for(output)
     store = Store(max_messages=max_messages)
+    writer = CaptureWriter(database, store)
     server = InspectorServer(store, socket_path)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        writer.close()
+        _remove_database(database)
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
-    print(f"wsinspect: recording on {socket_path}; Ctrl-C (or SIGTERM) stops and writes {output}", file=out)
+    journal = "" if database == output else f" (until then it journals to {database})"
+    print(f"wsinspect: recording on {socket_path}; Ctrl-C (or SIGTERM) stops and writes {output}{journal}", file=out)
     tty = out.isatty()
     last_line = ""
     last_log = 0.0
     shown_events = 0
+    failed: SessionFileError | None = None
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATUS_EVERY)
+            try:
+                writer.flush()
+            except SessionFileError as exc:  # a full disk, a removed file: stop, keep what was written
+                failed = exc
+                break
             while shown_events < len(store.system_events):
                 event = store.system_events[shown_events]
                 shown_events += 1
@@ -69,6 +98,20 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
         await server.close()
     if tty:
         print(file=out, flush=True)  # end the status line
+    if failed is None:
+        try:
+            writer.close()
+        except SessionFileError as exc:
+            failed = exc
+    if database == output:
+        if failed is not None:
+            print(f"wsinspect: {failed}; stopped recording. What was written before is in {output}", file=out)
+            return 1
+        wrote = f"{counted(len(store.entries), 'connection')}, {counted(writer.frames_written, 'frame')}"
+        print(f"wsinspect: wrote {wrote} to {output}", file=out)
+        return 0
+    if failed is not None:
+        print(f"wsinspect: {failed}; stopped recording", file=out)
     connections = store.connections()
     try:
         written = _write(output, connections, out)
@@ -77,10 +120,18 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
         rescue = Path(tempfile.gettempdir()) / f"wsinspect-rescued-{os.getpid()}-{int(time.time())}.json"
         _write(rescue, connections, out)
         print(f"wsinspect: {exc}; saved the session to {rescue} instead", file=out)
+        _remove_database(database)
         return 1
+    _remove_database(database)
     # "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings, pongs and closes have no place in HAR)"
     print(f"wsinspect: {written.summary()}", file=out)
-    return 0
+    return 0 if failed is None else 1
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")
 
 
 def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:

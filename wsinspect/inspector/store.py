@@ -201,6 +201,8 @@ class Store:
     # mean lag over a second, and when it came), for the status line.
     loop_lags: dict[int, deque[tuple[float, float, float]]] = field(default_factory=dict)
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
+    # Every producer link that sent anything, by its key, in order of arrival (a capture file keeps them).
+    producers: dict[int, Producer] = field(default_factory=dict)
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
     _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
     # Connection id → its number in ``owners``; numbers are never given twice.
@@ -236,6 +238,8 @@ class Store:
 
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
+        if producer.key not in self.producers:
+            self.producers[producer.key] = producer
         for message in messages:
             if type(message) is FrameBatch:
                 self._frames(producer, message.frames, changed)

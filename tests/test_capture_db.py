@@ -1,0 +1,156 @@
+"""Capture files (SQLite): what the store received, written flush by flush, reads back as it was."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import msgspec
+import pytest
+from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
+
+from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, is_capture, read_capture
+from wsinspect.inspector.files import SessionFileError
+from wsinspect.inspector.store import Producer, Store
+from wsinspect.model import Connection, TracebackEntry
+from wsinspect.wire import WireFrame
+
+PRODUCER = Producer(1, 4242, "shop", since=99.0, host="web-2", stream="s")
+
+
+def received(text: str, at: float, asked: float) -> WireFrame:
+    """A received text frame as the wire carries it, with when the handler asked for it."""
+    frame = text_frame(text, direction="received", at=at)
+    return WireFrame(1, 0, at, 0, frame.content, frame.size_bytes, False, None, asked)
+
+
+def without_times(connection: Connection) -> Connection:
+    return msgspec.structs.replace(connection, messages=[msgspec.structs.replace(f) for f in connection.messages])
+
+
+def test_what_the_store_received_reads_back_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1, path="/ws/chat", query_string="room=1")], 100.0)
+    store.apply(PRODUCER, [batch(1, [text_frame("hello", direction="received"), text_frame("HELLO")])], 100.1)
+    assert writer.flush() == 2
+    traceback = [TracebackEntry(file="app.py", line=3, function="chat", code="raise", app=True)]
+    store.apply(
+        PRODUCER,
+        [
+            batch(1, [binary_frame(b"\x00\xff"), control_frame("ping", b"p"), binary_frame(None, size=9)], start=2),
+            wire_log(1, 0, log_line("joined", error="ValueError: x", traceback=traceback)),
+            batch(1, [text_frame("é" * 3, direction="received", size=600)], start=5),
+        ],
+        100.2,
+    )
+    store.apply(PRODUCER, [batch(1, [close_frame(4001, "bye")], start=6)], 100.3)
+    store.apply(PRODUCER, [update(1, path="/ws/chat", query_string="room=1", state="closed", close_code=4001)], 100.3)
+    writer.close()
+
+    assert is_capture(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    session = read_capture(path)
+    assert session.connections == store.connections()
+    (connection,) = session.connections
+    assert [f.content for f in connection.messages] == ["hello", "HELLO", b"\x00\xff", b"p", None, "ééé", "bye"]
+    assert connection.logs[0].traceback == traceback
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT id, pid, app, host FROM producers").fetchall() == [(1, 4242, "shop", "web-2")]
+        # What people query: frames by connection, direction and type, with the connection's path.
+        assert db.execute(
+            "SELECT c.path, f.direction, f.message_type, f.text FROM frames f JOIN connections c "
+            "ON f.connection = c.id WHERE f.message_type = 'text' ORDER BY f.id"
+        ).fetchall() == [
+            ("/ws/chat", "received", "text", "hello"),
+            ("/ws/chat", "sent", "text", "HELLO"),
+            ("/ws/chat", "received", "text", "ééé"),
+        ]
+
+
+def test_a_handler_time_known_after_a_flush_is_written_by_a_later_one(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1)], 100.0)
+    first = received("one", 101.0, 100.5)
+    store.apply(PRODUCER, [batch(1, [])], 101.0)
+    store.apply(PRODUCER, [msgspec.structs.replace(batch(1, []), frames=[first])], 101.0)
+    writer.flush()  # the handler is still working on "one"
+    second = msgspec.structs.replace(received("two", 101.5, 101.25), index=1)
+    store.apply(PRODUCER, [msgspec.structs.replace(batch(1, []), frames=[second])], 101.5)
+    writer.flush()  # asking for "two" ended the work on "one": 0.25 s
+    writer.close()
+    times = [f.handler_time for f in read_capture(path).connections[0].messages]
+    assert times[0] == pytest.approx(0.25)
+    assert times == [f.handler_time for f in store.connections()[0].messages]
+
+
+def test_an_earlier_capture_is_replaced_and_any_other_file_refused(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    CaptureWriter(path, store).close()
+    store.apply(PRODUCER, [update(1)], 100.0)
+    CaptureWriter(path, store).close()  # an earlier capture goes, as an earlier session file does
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (text)")
+    with pytest.raises(SessionFileError, match=r"notes.db: it exists and is not a wsinspect capture"):
+        CaptureWriter(other, Store())
+    plain = tmp_path / "plain.sqlite"
+    plain.write_text("my notes")
+    with pytest.raises(SessionFileError, match=r"it exists and is not a wsinspect capture"):
+        CaptureWriter(plain, Store())
+    assert plain.read_text() == "my notes"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a wsinspect capture"),  # an empty file is an empty database
+        (b"SQLite format 3\x00" + b"\x00" * 84, "not an SQLite database, or a corrupt one"),
+        (b"x" * 4096, "not an SQLite database, or a corrupt one"),
+    ],
+    ids=["empty", "header-only", "garbage"],
+)
+def test_a_file_that_is_no_capture_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(SessionFileError, match=message) as caught:
+        read_capture(path)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_a_foreign_database_and_a_newer_schema_are_named(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE frames (x)")
+    with pytest.raises(SessionFileError, match="an SQLite database, but not a wsinspect capture"):
+        read_capture(foreign)
+    newer = tmp_path / "newer.sqlite"
+    CaptureWriter(newer, Store()).close()
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SessionFileError, match="written by a newer wsinspect"):
+        read_capture(newer)
+
+
+def test_a_truncated_capture_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1)], 100.0)
+    store.apply(PRODUCER, [batch(1, [text_frame("x" * 500) for _ in range(200)])], 100.0)
+    writer.close()
+    size = path.stat().st_size
+    with open(path, "r+b") as file:
+        file.truncate(size // 2)
+    with pytest.raises(SessionFileError, match="corrupt"):
+        read_capture(path)

@@ -1,0 +1,422 @@
+"""Capture files: SQLite databases written as frames arrive, so that a crash loses at most the last
+second, and read back as sessions.
+
+:class:`CaptureWriter` follows a :class:`~wsinspect.inspector.store.Store`: each
+:meth:`~CaptureWriter.flush` writes the rows that arrived since the last one (frames, log lines,
+the inspector's own events), the connections that changed and the producers that came, in one
+transaction. The database is in WAL mode with ``synchronous=NORMAL``: a committed transaction
+survives the process being killed. :func:`read_capture` turns a capture back into a
+:class:`~wsinspect.inspector.files.Session`. The schema (``SCHEMA``) is the README's, versioned by
+``PRAGMA user_version``; ``PRAGMA application_id`` tells a capture from any other database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from .. import __version__
+from ..model import Connection, Frame, LogLine, SystemEvent, TracebackEntry
+from .files import Session, SessionFileError
+from .store import Store
+
+__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "CaptureWriter", "is_capture", "read_capture")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+APPLICATION_ID = 0x77736931  # "wsi1": what tells a capture from another SQLite database
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE producers (
+    id INTEGER PRIMARY KEY,            -- one app process's link to the inspector, in arrival order
+    pid INTEGER NOT NULL,
+    app TEXT NOT NULL,
+    host TEXT NOT NULL,
+    connected_at REAL NOT NULL         -- Unix seconds, as every time here
+);
+CREATE TABLE connections (
+    id INTEGER PRIMARY KEY,            -- the connection's number: c7 is 7
+    connection_id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    query_string TEXT NOT NULL,
+    state TEXT NOT NULL,               -- connecting, open, closing, closed
+    connected_at REAL NOT NULL,
+    disconnected_at REAL,
+    close_code INTEGER,
+    close_reason TEXT,
+    closed_by TEXT,                    -- server, client or NULL
+    handler TEXT,
+    error TEXT,
+    pid INTEGER,
+    app TEXT,
+    host TEXT,
+    metadata TEXT NOT NULL             -- the whole connection as the session JSON has it, less its frames and logs
+);
+CREATE TABLE frames (
+    id INTEGER PRIMARY KEY,            -- arrival order
+    connection INTEGER NOT NULL REFERENCES connections (id),
+    timestamp REAL NOT NULL,
+    direction TEXT NOT NULL,           -- sent (by the app) or received
+    message_type TEXT NOT NULL,        -- text, binary, ping, pong, close
+    size_bytes INTEGER NOT NULL,       -- the real size, also when truncated
+    truncated INTEGER NOT NULL,
+    close_code INTEGER,
+    handler_time REAL,                 -- a received message: seconds the handler worked on it
+    text TEXT,                         -- a text frame's text, a close frame's reason
+    data BLOB                          -- a binary, ping or pong frame's bytes (NULL: not recorded)
+);
+CREATE INDEX frames_by_time ON frames (timestamp);
+CREATE INDEX frames_by_connection ON frames (connection, id);
+CREATE INDEX frames_by_direction ON frames (direction, message_type);
+CREATE TABLE logs (
+    id INTEGER PRIMARY KEY,            -- arrival order
+    connection INTEGER NOT NULL REFERENCES connections (id),
+    timestamp REAL NOT NULL,
+    level TEXT NOT NULL,
+    levelno INTEGER NOT NULL,
+    logger TEXT NOT NULL,
+    message TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    truncated INTEGER NOT NULL,
+    error TEXT,
+    traceback TEXT NOT NULL            -- JSON: a list of {file, line, function, code, app}
+);
+CREATE INDEX logs_by_connection ON logs (connection, id);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,            -- the inspector's own news: producers coming and going, frames lost
+    timestamp REAL NOT NULL,
+    level TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE info (
+    key TEXT PRIMARY KEY,              -- created_at, closed_at, wsinspect (its version)
+    value
+);
+"""
+_TABLES = frozenset({"producers", "connections", "frames", "logs", "events", "info"})
+_BINARY = frozenset({"binary", "ping", "pong"})
+_TRACEBACK = msgspec.json.Decoder(list[TracebackEntry])
+_CONNECTION = msgspec.json.Decoder(Connection)
+_ENCODER = msgspec.json.Encoder()
+BUSY_TIMEOUT = 2.0  # seconds to wait for a lock another process holds
+
+
+def is_capture(path: Path) -> bool:
+    """Whether ``path`` starts as an SQLite database does (a capture, or another database)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class CaptureWriter:
+    """Writes what ``store`` receives into the capture database ``path``, at each :meth:`flush`.
+
+    The file is created private (mode 0600: it holds payloads), or replaces an earlier capture; any
+    other file at ``path`` is refused. Errors are :class:`SessionFileError` of one line.
+    """
+
+    def __init__(self, path: Path, store: Store) -> None:
+        self.path = path
+        self.store = store
+        self.frames_written = 0
+        self._cursor = store.rows_trimmed + len(store.rows)  # the absolute index of the next row to write
+        self._changed: set[str] = set()
+        self._producers_written: set[int] = set()
+        # Frames written before their handler time was known: (frame, row id, connection id).
+        self._waiting: list[tuple[Frame, int, str]] = []
+        self._db = self._create(path)
+        store.listeners.append(self._note)
+
+    def _create(self, path: Path) -> sqlite3.Connection:
+        if path.exists():
+            if not is_capture(path) or not _is_ours(path):
+                raise SessionFileError(f"cannot write {path}: it exists and is not a wsinspect capture")
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{path}{suffix}")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private from the start
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.executescript(SCHEMA)
+            db.executemany(
+                "INSERT INTO info (key, value) VALUES (?, ?)", [("created_at", time.time()), ("wsinspect", __version__)]
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise SessionFileError(f"cannot write {path}: {_reason(exc)}") from None
+        return db
+
+    def _note(self, changed: set[str]) -> None:
+        self._changed |= changed
+
+    def flush(self) -> int:
+        """Write what arrived since the last flush, in one transaction; return the frames written."""
+        store = self.store
+        rows = store.rows[max(self._cursor - store.rows_trimmed, 0) :]
+        self._cursor = store.rows_trimmed + len(store.rows)
+        changed, self._changed = self._changed, set()
+        entries = store.entries
+        frames: list[tuple[Any, ...]] = []
+        logs: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        working: list[tuple[int, Frame, str]] = []  # (index in frames, frame, connection id)
+        for connection_id, item in rows:
+            if type(item) is Frame:
+                assert connection_id is not None
+                entry = entries.get(connection_id)
+                if entry is not None and entry.working_on is item:
+                    working.append((len(frames), item, connection_id))
+                frames.append(_frame_row(store.connection_number(connection_id), item))
+            elif type(item) is LogLine:
+                assert connection_id is not None
+                logs.append(_log_row(store.connection_number(connection_id), item))
+            elif connection_id is None:  # the inspector's own event (a connection's are in its metadata)
+                assert type(item) is SystemEvent
+                events.append((item.timestamp, item.level, item.text))
+        timed = [(frame.handler_time, rowid) for frame, rowid, _ in self._waiting if frame.handler_time is not UNSET]
+        try:
+            first = self._write(changed, frames, logs, events, timed)
+        except sqlite3.Error as exc:
+            raise SessionFileError(f"cannot write {self.path}: {_reason(exc)}") from None
+        # Received frames whose handler time comes later: updated by a later flush, while it may.
+        waiting = self._waiting + [(frame, first + index, cid) for index, frame, cid in working]
+        self._waiting = [
+            (frame, rowid, cid)
+            for frame, rowid, cid in waiting
+            if frame.handler_time is UNSET and (entry := entries.get(cid)) is not None and entry.working_on is frame
+        ]
+        self.frames_written += len(frames)
+        return len(frames)
+
+    def _write(
+        self,
+        changed: set[str],
+        frames: list[tuple[Any, ...]],
+        logs: list[tuple[Any, ...]],
+        events: list[tuple[Any, ...]],
+        timed: list[tuple[Any, int]],
+    ) -> int:
+        """One transaction; returns the row id of the first frame written."""
+        db = self._db
+        store = self.store
+        new = [producer for key, producer in store.producers.items() if key not in self._producers_written]
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO producers VALUES (?, ?, ?, ?, ?)",
+                [(p.key, p.pid, p.app, p.host, p.since or 0.0) for p in new],
+            )
+            db.executemany(
+                f"INSERT OR REPLACE INTO connections VALUES ({', '.join('?' * 16)})",
+                [_connection_row(store, connection_id) for connection_id in changed if connection_id in store.entries],
+            )
+            first: int = db.execute("SELECT coalesce(max(id), 0) + 1 FROM frames").fetchone()[0]
+            db.executemany(f"INSERT INTO frames VALUES (NULL, {', '.join('?' * 10)})", frames)
+            db.executemany(f"INSERT INTO logs VALUES (NULL, {', '.join('?' * 10)})", logs)
+            db.executemany("INSERT INTO events (timestamp, level, text) VALUES (?, ?, ?)", events)
+            db.executemany("UPDATE frames SET handler_time = ? WHERE id = ?", timed)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        self._producers_written.update(producer.key for producer in new)
+        return first
+
+    def close(self) -> None:
+        """Write what is left, note when the capture ended, and close the database."""
+        try:
+            self.flush()
+            self._db.execute("INSERT OR REPLACE INTO info (key, value) VALUES ('closed_at', ?)", (time.time(),))
+        finally:
+            with contextlib.suppress(ValueError):
+                self.store.listeners.remove(self._note)
+            self._db.close()
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)) as db:
+            return bool(db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID)
+    except sqlite3.Error:
+        return False
+
+
+def _frame_row(number: int, frame: Frame) -> tuple[Any, ...]:
+    content = frame.content
+    binary = frame.message_type in _BINARY
+    return (
+        number,
+        frame.timestamp,
+        frame.direction,
+        frame.message_type,
+        frame.size_bytes,
+        frame.truncated,
+        frame.close_code,
+        None if frame.handler_time is UNSET else frame.handler_time,
+        None if binary else content,
+        content if binary else None,
+    )
+
+
+def _log_row(number: int, line: LogLine) -> tuple[Any, ...]:
+    return (
+        number,
+        line.timestamp,
+        line.level,
+        line.levelno,
+        line.logger,
+        line.message,
+        line.size_bytes,
+        line.truncated,
+        line.error,
+        _ENCODER.encode(line.traceback).decode(),
+    )
+
+
+def _connection_row(store: Store, connection_id: str) -> tuple[Any, ...]:
+    entry = store.entries[connection_id]
+    c = entry.connection
+    # The file holds every frame that arrived: what the store let go for its own bounds is here.
+    kept = msgspec.structs.replace(
+        c,
+        messages_dropped=c.messages_dropped - entry.evicted,
+        messages_not_kept=c.messages_not_kept - entry.evicted,
+        messages=[],
+        logs=[],
+    )
+    return (
+        entry.number,
+        connection_id,
+        c.path,
+        c.query_string,
+        c.state,
+        c.connected_at,
+        c.disconnected_at,
+        c.close_code,
+        c.close_reason,
+        c.closed_by,
+        c.handler,
+        c.error,
+        c.pid,
+        c.app,
+        c.host,
+        _ENCODER.encode(kept).decode(),
+    )
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def read_capture(path: Path) -> Session:
+    """A session from the capture database ``path`` (one another ``record`` may still be writing).
+
+    Whatever is wrong with it is a :class:`SessionFileError` of one line.
+    """
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+    except sqlite3.Error as exc:
+        raise SessionFileError(f"cannot read {path}: {_reason(exc)}") from None
+    try:
+        with contextlib.closing(db):
+            _check(db)
+            return _read(db)
+    except sqlite3.DatabaseError as exc:
+        raise SessionFileError(f"{path}: {_describe(exc)}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise SessionFileError(f"{path}: a connection's metadata cannot be read: {exc}") from None
+    except SessionFileError as exc:
+        raise SessionFileError(f"{path}: {exc}") from None
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text:
+        return "not an SQLite database, or a corrupt one"
+    if "malformed" in text:
+        return "the database is corrupt (malformed), or was cut short"
+    if "locked" in text:
+        return "the database is locked by another program"
+    return text
+
+
+def _check(db: sqlite3.Connection) -> None:
+    application_id = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if application_id != APPLICATION_ID or not tables >= _TABLES:
+        raise SessionFileError("an SQLite database, but not a wsinspect capture")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise SessionFileError(
+            f"a capture of schema version {version}, written by a newer wsinspect (this one reads up to "
+            f"{SCHEMA_VERSION}): upgrade wsinspect"
+        )
+
+
+def _read(db: sqlite3.Connection) -> Session:
+    db.execute("BEGIN")  # one snapshot, while another record may be writing
+    connections: dict[int, Connection] = {
+        number: _CONNECTION.decode(metadata)
+        for number, metadata in db.execute("SELECT id, metadata FROM connections ORDER BY id")
+    }
+    for number, timestamp, direction, kind, size, truncated, code, took, text, data in db.execute(
+        "SELECT connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, "
+        "text, data FROM frames ORDER BY id"
+    ):
+        connection = connections.get(number)
+        if connection is None:
+            continue  # its connection's row did not make it (never: both go in one transaction)
+        connection.messages.append(
+            Frame(
+                direction=direction,
+                message_type=kind,
+                content=data if kind in _BINARY else text,
+                timestamp=timestamp,
+                size_bytes=size,
+                truncated=bool(truncated),
+                close_code=code,
+                handler_time=UNSET if took is None else took,
+            )
+        )
+    for number, timestamp, level, levelno, logger, message, size, truncated, error, traceback in db.execute(
+        "SELECT connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback "
+        "FROM logs ORDER BY id"
+    ):
+        connection = connections.get(number)
+        if connection is not None:
+            connection.logs.append(
+                LogLine(
+                    timestamp=timestamp,
+                    level=level,
+                    levelno=levelno,
+                    logger=logger,
+                    message=message,
+                    size_bytes=size,
+                    truncated=bool(truncated),
+                    error=error,
+                    traceback=_TRACEBACK.decode(traceback),
+                )
+            )
+    info = dict(db.execute("SELECT key, value FROM info").fetchall())
+    newest = db.execute("SELECT max(timestamp) FROM frames").fetchone()[0]
+    moments: Iterable[float] = (
+        m for m in (info.get("closed_at"), newest, *(c.disconnected_at for c in connections.values())) if m
+    )
+    exported_at = info.get("closed_at") or max(moments, default=info.get("created_at") or time.time())
+    return Session(exported_at=float(exported_at), connections=list(connections.values()))
