@@ -28,7 +28,7 @@ def eventually(condition: Callable[[], bool], what: str) -> None:
 
 
 class Terminal:
-    """A command run on a pseudo-terminal of 120×40, its screen output read and thrown away."""
+    """A command run on a pseudo-terminal of 120 by 40, its screen output read and thrown away."""
 
     def __init__(self, *arguments: str, env: dict[str, str] | None = None) -> None:
         self.master, slave = pty.openpty()
