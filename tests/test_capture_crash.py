@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,50 @@ def test_a_capture_name_is_written_as_a_database(private_socket: Path, tmp_path:
     assert record.returncode == 0, err
     assert err.strip().endswith(f"wrote 0 connections, 0 frames to {tmp_path / name}")
     assert read_capture(tmp_path / name).connections == []
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A file system of 1 MiB, full after several hundred frames."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+async def test_a_full_disk_stops_the_recording_with_one_line_and_keeps_what_was_written(
+    private_socket: Path, tiny_disk: Path
+) -> None:
+    output = tiny_disk / "capture.sqlite"
+    record, _ = start_record(private_socket, output)
+    plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(private_socket)))
+    with run_server(Litestar([echo], plugins=[plugin])) as server:
+        async with connect(server.ws_url("/ws/echo")) as ws:
+            deadline = time.monotonic() + 60
+            n = 0
+            while record.poll() is None:  # until the disk is full and record gives up
+                assert time.monotonic() < deadline, "record never stopped"
+                await ws.send(f"{n:06d}" + "x" * 1000)
+                await ws.recv()
+                n += 1
+                await asyncio.sleep(0.005)  # several flushes go through before the disk fills
+            for _ in range(20):  # the app goes on
+                await ws.send("still here")
+                assert await ws.recv() == "STILL HERE"
+    assert record.stderr is not None
+    err = record.stderr.read()
+    assert record.returncode == 1, err
+    (last,) = [line for line in err.splitlines() if "full" in line]
+    assert last == (
+        f"wsinspect: cannot write {output}: database or disk is full; stopped recording. What was written before "
+        f"is in {output}"
+    )
+    assert "Traceback" not in err
+    (connection,) = read_capture(output).connections
+    texts = [f.content for f in connection.messages if f.direction == "received"]
+    assert len(texts) > 10
+    assert texts == [f"{i:06d}" + "x" * 1000 for i in range(len(texts))]  # in order, none missing

@@ -154,3 +154,45 @@ def test_a_truncated_capture_is_one_line(tmp_path: Path) -> None:
         file.truncate(size // 2)
     with pytest.raises(SessionFileError, match="corrupt"):
         read_capture(path)
+
+
+def test_a_capture_locked_by_another_program_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    CaptureWriter(path, Store()).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("PRAGMA locking_mode = EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("INSERT INTO events (timestamp, level, text) VALUES (1, 'info', 'mine')")
+        with pytest.raises(SessionFileError, match=r"capture.sqlite: the database is locked by another program$"):
+            read_capture(path)
+    finally:
+        other.close()
+    assert read_capture(path).connections == []  # and readable once it lets go
+
+
+def test_a_capture_being_written_is_not_replaced_by_another_record(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    first = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1)], 100.0)
+    first.flush()
+    with pytest.raises(SessionFileError, match=r"capture.sqlite: another wsinspect record is writing it$"):
+        CaptureWriter(path, Store())
+    first.close()
+    assert [c.connection_id for c in read_capture(path).connections] == ["c1"]  # untouched
+
+
+def test_a_capture_that_can_still_be_written_reads_as_of_its_newest_moment(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("a", at=150.0)])], 151.0)
+    writer.flush()
+    try:
+        session = read_capture(path)  # while it is open: what was committed, up to its newest frame
+        assert session.exported_at == 150.0
+        assert [f.content for f in session.connections[0].messages] == ["a"]
+    finally:
+        writer.close()
+    assert read_capture(path).exported_at > 150.0  # closed: when it ended

@@ -13,10 +13,11 @@ survives the process being killed. :func:`read_capture` turns a capture back int
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +145,19 @@ class CaptureWriter:
         if path.exists():
             if not is_capture(path) or not _is_ours(path):
                 raise SessionFileError(f"cannot write {path}: it exists and is not a wsinspect capture")
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{path}{suffix}")
+            with _opened(path) as fd:
+                if not _lock(fd):
+                    raise SessionFileError(f"cannot write {path}: another wsinspect record is writing it")
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{path}{suffix}")
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private from the start
+            # Private from the start, and locked while written: another record must not replace it.
+            self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise SessionFileError(f"cannot write {path}: {_reason(exc)}") from None
+        _lock(self._lock_fd)
+        try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
@@ -159,6 +168,7 @@ class CaptureWriter:
                 "INSERT INTO info (key, value) VALUES (?, ?)", [("created_at", time.time()), ("wsinspect", __version__)]
             )
         except (OSError, sqlite3.Error) as exc:
+            os.close(self._lock_fd)
             raise SessionFileError(f"cannot write {path}: {_reason(exc)}") from None
         return db
 
@@ -248,6 +258,25 @@ class CaptureWriter:
             with contextlib.suppress(ValueError):
                 self.store.listeners.remove(self._note)
             self._db.close()
+            os.close(self._lock_fd)  # and its lock
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[int]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int) -> bool:
+    """Take the writer's lock on a capture (flock: apart from SQLite's own locks); False if taken."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _is_ours(path: Path) -> bool:
