@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import msgspec
 import pytest
 from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
 
+from wsinspect.cli import build_parser, main
 from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, is_capture, read_capture
 from wsinspect.inspector.files import SessionFileError
 from wsinspect.inspector.store import Producer, Store
@@ -196,3 +198,85 @@ def test_a_capture_that_can_still_be_written_reads_as_of_its_newest_moment(tmp_p
     finally:
         writer.close()
     assert read_capture(path).exported_at > 150.0  # closed: when it ended
+
+
+def test_max_bytes_deletes_the_oldest_frames_and_counts_them(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store(max_messages=100_000, max_frames=1_000_000)
+    writer = CaptureWriter(path, store, max_bytes=1 << 20)
+    store.apply(PRODUCER, [update(1)], 100.0)
+    payload = "x" * 1000
+    for start in range(0, 4000, 400):  # 4 MB of frames, flushed 400 KB at a time
+        store.apply(PRODUCER, [batch(1, [text_frame(f"{start + n:05d}{payload}") for n in range(400)], start)], 100.0)
+        writer.flush()
+        assert writer._size() <= 1 << 20
+    writer.close()
+    assert path.stat().st_size < 2 << 20  # the space of deleted frames given back
+    capture = read_capture(path)
+    kept = [f.content[:5] for c in capture.connections for f in c.messages]
+    assert capture.frames_deleted == 4000 - len(kept) > 2000
+    assert capture.frames_deleted == writer.frames_deleted
+    # The connection counts them, as frames it does not hold (not kept, by design).
+    (connection,) = capture.connections
+    assert connection.messages_dropped == connection.messages_not_kept == capture.frames_deleted
+    assert [int(k) for k in kept] == list(range(capture.frames_deleted, 4000))  # the newest stay, in order
+
+
+def test_max_age_deletes_frames_older_than_it(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store, max_age=60)
+    now = time.time()
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("old", at=now - 120), text_frame("new", at=now - 5)])], now)
+    writer.flush()
+    writer.close()
+    capture = read_capture(path)
+    assert [f.content for f in capture.connections[0].messages] == ["new"]
+    assert (capture.frames_deleted, capture.connections[0].messages_dropped) == (1, 1)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--max-bytes", "10"], "argument --max-bytes: must be at least 1M, got 10"),
+        (["--max-bytes", "lots"], "argument --max-bytes: not a size: 'lots' (bytes, or 500M, 2G)"),
+        (["--max-age", "0"], "argument --max-age: must be more than 0, got 0"),
+        (["--max-age", "soon"], "argument --max-age: not a duration: 'soon' (seconds, or 30m, 12h, 7d)"),
+    ],
+)
+def test_bad_bounds_are_one_line_and_exit_2(
+    arguments: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["record", "-o", str(tmp_path / "x.sqlite"), *arguments])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"wsinspect record: {message} (see wsinspect record --help)\n"
+
+
+def test_bounds_need_a_capture_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["record", "-o", str(tmp_path / "x.json"), "--max-age", "1h"])
+    assert "--max-bytes and --max-age bound a capture database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "value"), [("1M", 1 << 20), ("2GiB", 2 << 30), ("1500000", 1_500_000)])
+def test_sizes_read_as_people_write_them(text: str, value: int) -> None:
+    assert build_parser().parse_args(["record", "-o", "x.sqlite", "--max-bytes", text]).max_bytes == value
+
+
+@pytest.mark.parametrize(("text", "value"), [("90", 90.0), ("30m", 1800.0), ("12h", 43200.0), ("7d", 604800.0)])
+def test_ages_read_as_people_write_them(text: str, value: float) -> None:
+    assert build_parser().parse_args(["record", "-o", "x.sqlite", "--max-age", text]).max_age == value
+
+
+def test_recover_of_what_is_no_capture_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    session = tmp_path / "session.json"
+    session.write_text('{"format": "wsinspect.session", "version": 1, "exported_at": 1, "connections": []}')
+    assert main(["recover", str(session), "-o", str(tmp_path / "out.json")]) == 1
+    assert capsys.readouterr().err == f"wsinspect: {session}: not an SQLite database, or a corrupt one\n"
+    assert main(["recover", str(tmp_path / "missing.sqlite"), "-o", str(tmp_path / "out.json")]) == 1
+    assert "missing.sqlite" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()

@@ -13,11 +13,12 @@ from typing import Any
 import cbor2
 import msgspec
 import pytest
+from factories import batch, text_frame, update
 from textual.pilot import Pilot
 from tui_data import BASE, CHAT_ID, make_connections
 
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection, Frame, Row, SystemEvent
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.usefixtures("utc_clock")
 
 SIZE = (160, 45)
 SnapCompare = Callable[..., bool]
+PRODUCER = Producer(key=1, pid=4242, app="chat-app")
 
 
 def loaded() -> InspectorApp:
@@ -152,3 +154,28 @@ def test_a_decoded_payload(snap_compare: SnapCompare, payload: str | bytes, subp
     )
     app = InspectorApp(store, source="decoded.json")
     assert snap_compare(app, terminal_size=SIZE, press=["down", "down"])
+
+
+def test_quit_asks_with_frames_not_exported(snap_compare: SnapCompare, private_socket: Path) -> None:
+    """q in a live inspector with 1,234 frames not exported: the question, over the session."""
+    store = Store()
+    app = InspectorApp(
+        store,
+        server=InspectorServer(store, private_socket),
+        source="listening on /run/user/1000/wsinspect/inspector.sock",
+    )
+    opened = Connection(
+        connection_id=CHAT_ID, path="/ws/chat", state="open", connected_at=BASE, accepted_at=BASE + 0.001
+    )
+    closed = msgspec.structs.replace(
+        opened, state="closed", disconnected_at=BASE + 3, close_code=1000, closed_by="client"
+    )
+    frames = [text_frame(f'{{"seq": {i}}}', at=BASE + 1 + i / 1000) for i in range(1234)]
+
+    async def stream(pilot: Pilot[Any]) -> None:
+        store.apply(PRODUCER, [update(1, opened), batch(1, frames), update(1, closed)], BASE + 3)
+        while len(app.timeline.index) < len(frames) or app.table.row_count < 1:
+            await pilot.pause(0.05)
+        await pilot.pause(0.5)  # the panels catch up
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=stream, press=["q"])

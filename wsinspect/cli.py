@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wsinspect {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.add_parser(
+    demo = commands.add_parser(
         "demo",
         help="the inspector plus a built-in Litestar demo app and traffic: start here",
         description="Run a small Litestar app with simulated clients and watch it in the inspector. q quits.",
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "gzip-compressed ones too (x.json.gz).",
     )
     open_.add_argument("file", type=Path, metavar="FILE")
+    for sub in (parser, open_, demo):
+        sub.add_argument(
+            "--no-confirm",
+            action="store_true",
+            help="q and ctrl+l never ask first, even with frames not exported (the demo never asks)",
+        )
     for sub in (parser, open_):
         sub.add_argument(
             "--pair-by",
@@ -72,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
         "second); for the others what arrives is journaled to FILE.journal.sqlite until FILE is written.",
     )
     record.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="where to write the session")
+    record.add_argument(
+        "--max-bytes",
+        type=_bytes,
+        metavar="N",
+        help="bound a capture database (-o x.sqlite): past N bytes of data (K, M, G: powers of 1024) the oldest "
+        "frames are deleted, counted",
+    )
+    record.add_argument(
+        "--max-age",
+        type=_age,
+        metavar="SECONDS",
+        help="bound a capture database (-o x.sqlite): frames older than this (or 30m, 12h, 7d) are deleted, counted",
+    )
     recover = commands.add_parser(
         "recover",
         help="turn a capture database or the journal of a record that died into a session file",
@@ -143,6 +162,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_CAPTURE_BYTES = 1 << 20
+
+
+def _bytes(text: str) -> int:
+    number, unit = text.strip().rstrip("bB").rstrip("iI"), ""
+    if number[-1:].lower() in _SIZE_UNITS:
+        number, unit = number[:-1], number[-1].lower()
+    try:
+        value = int(float(number) * _SIZE_UNITS[unit])
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (bytes, or 500M, 2G)") from None
+    if value < MIN_CAPTURE_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at least 1M, got {text}")
+    return value
+
+
+def _age(text: str) -> float:
+    number, unit = text.strip(), ""
+    if number[-1:].lower() in _AGE_UNITS:
+        number, unit = number[:-1], number[-1].lower()
+    try:
+        value = float(number) * _AGE_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (seconds, or 30m, 12h, 7d)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -177,15 +227,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command is None:
-            return _inspect_live(resolve_socket_path(args.socket), args.max_messages, args.max_frames, args.pair_by)
+            return _inspect_live(
+                resolve_socket_path(args.socket), args.max_messages, args.max_frames, args.pair_by, args.no_confirm
+            )
         if args.command == "open":
-            return _inspect_file(args.file, args.max_frames, args.pair_by)
+            return _inspect_file(args.file, args.max_frames, args.pair_by, args.no_confirm)
         if args.command == "demo":
             return _demo()
         if args.command == "record":
-            from .inspector.headless import record
+            from .inspector.headless import is_capture_name, record
 
-            return asyncio.run(record(resolve_socket_path(args.socket), args.output, max_messages=args.max_messages))
+            if (args.max_bytes or args.max_age) and not is_capture_name(args.output):
+                parser.error("--max-bytes and --max-age bound a capture database: write to a FILE ending in .sqlite")
+            return asyncio.run(
+                record(
+                    resolve_socket_path(args.socket),
+                    args.output,
+                    max_messages=args.max_messages,
+                    max_bytes=args.max_bytes,
+                    max_age=args.max_age,
+                )
+            )
         if args.command == "replay":
             return _replay(args)
         if args.command == "recover":
@@ -245,7 +307,7 @@ def _replay(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by: str) -> int:
+def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by: str, no_confirm: bool) -> int:
     from .inspector.server import InspectorServer
     from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
@@ -253,7 +315,7 @@ def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by
     store = Store(max_messages=max_messages, max_frames=max_frames)
     server = InspectorServer(store, socket_path)
     server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
-    InspectorApp(store, server=server, pair_by=pair_by).run()
+    InspectorApp(store, server=server, pair_by=pair_by, no_confirm=no_confirm).run()
     return 0
 
 
@@ -283,7 +345,8 @@ def _demo() -> int:
         traffic = DemoTraffic(server.path)
         traffic.start()
         try:
-            InspectorApp(store, server=server, source=f"demo app on 127.0.0.1:{traffic.port}").run()
+            # A demo's frames are throwaway: quitting never asks.
+            InspectorApp(store, server=server, source=f"demo app on 127.0.0.1:{traffic.port}", no_confirm=True).run()
         finally:
             traffic.stop()
     finally:
@@ -291,7 +354,7 @@ def _demo() -> int:
     return 0
 
 
-def _inspect_file(path: Path, max_frames: int, pair_by: str) -> int:
+def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
     from .inspector.files import read_session
     from .inspector.headless import ProgressLine
     from .inspector.store import Store
@@ -307,7 +370,7 @@ def _inspect_file(path: Path, max_frames: int, pair_by: str) -> int:
     kept = max([1, *(max(len(c.messages), len(c.logs)) for c in session.connections)])
     store = Store(max_messages=kept, max_frames=max_frames)
     store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
-    InspectorApp(store, source=str(path), pair_by=pair_by).run()
+    InspectorApp(store, source=str(path), pair_by=pair_by, no_confirm=no_confirm).run()
     return 0
 
 

@@ -29,7 +29,7 @@ from ..model import Connection, Frame, LogLine, SystemEvent, TracebackEntry
 from .files import Session, SessionFileError
 from .store import Store
 
-__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "CaptureWriter", "is_capture", "read_capture")
+__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "Capture", "CaptureWriter", "is_capture", "read_capture")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 APPLICATION_ID = 0x77736931  # "wsi1": what tells a capture from another SQLite database
@@ -96,17 +96,29 @@ CREATE TABLE events (
     level TEXT NOT NULL,
     text TEXT NOT NULL
 );
+CREATE TABLE deleted (
+    connection INTEGER PRIMARY KEY,    -- frames of it that --max-bytes or --max-age deleted, oldest first
+    frames INTEGER NOT NULL
+);
 CREATE TABLE info (
     key TEXT PRIMARY KEY,              -- created_at, closed_at, wsinspect (its version)
     value
 );
 """
-_TABLES = frozenset({"producers", "connections", "frames", "logs", "events", "info"})
+_TABLES = frozenset({"producers", "connections", "frames", "logs", "events", "deleted", "info"})
 _BINARY = frozenset({"binary", "ping", "pong"})
 _TRACEBACK = msgspec.json.Decoder(list[TracebackEntry])
 _CONNECTION = msgspec.json.Decoder(Connection)
 _ENCODER = msgspec.json.Encoder()
 BUSY_TIMEOUT = 2.0  # seconds to wait for a lock another process holds
+RETENTION_BATCH = 1000  # frames deleted at a time, at least, to bring a capture back under its bound
+
+
+class Capture(Session, kw_only=True):
+    """A session read from a capture database, and how many of its frames --max-bytes or
+    --max-age deleted (each connection counts its own in ``messages_dropped`` and ``messages_not_kept``)."""
+
+    frames_deleted: int = 0
 
 
 def is_capture(path: Path) -> bool:
@@ -127,12 +139,18 @@ class CaptureWriter:
 
     The file is created private (mode 0600: it holds payloads), or replaces an earlier capture; any
     other file at ``path`` is refused. Errors are :class:`SessionFileError` of one line.
+
+    ``max_bytes`` and ``max_age`` (seconds) bound it: after a flush the oldest frames beyond either
+    are deleted, in batches, and counted per connection (table ``deleted``).
     """
 
-    def __init__(self, path: Path, store: Store) -> None:
+    def __init__(self, path: Path, store: Store, *, max_bytes: int | None = None, max_age: float | None = None) -> None:
         self.path = path
         self.store = store
+        self.max_bytes = max_bytes
+        self.max_age = max_age
         self.frames_written = 0
+        self.frames_deleted = 0
         self._cursor = store.rows_trimmed + len(store.rows)  # the absolute index of the next row to write
         self._changed: set[str] = set()
         self._producers_written: set[int] = set()
@@ -159,6 +177,7 @@ class CaptureWriter:
         _lock(self._lock_fd)
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # so that deleted frames give their space back
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -212,7 +231,53 @@ class CaptureWriter:
             if frame.handler_time is UNSET and (entry := entries.get(cid)) is not None and entry.working_on is frame
         ]
         self.frames_written += len(frames)
+        if self.max_bytes is not None or self.max_age is not None:
+            try:
+                self._retain()
+            except sqlite3.Error as exc:
+                raise SessionFileError(f"cannot write {self.path}: {_reason(exc)}") from None
         return len(frames)
+
+    def _retain(self) -> None:
+        """Delete the oldest frames beyond ``max_age`` and ``max_bytes``, a batch at a time."""
+        db = self._db
+        if self.max_age is not None:
+            newest_gone = db.execute(
+                "SELECT max(id) FROM frames WHERE timestamp < ?", (time.time() - self.max_age,)
+            ).fetchone()[0]
+            if newest_gone is not None:
+                self._delete_through(newest_gone)
+        while self.max_bytes is not None and self._size() > self.max_bytes:
+            first, last = db.execute("SELECT min(id), max(id) FROM frames").fetchone()
+            if first is None:
+                break  # what is left is not frames
+            self._delete_through(first + max(RETENTION_BATCH, (last - first) // 10))
+        db.execute("PRAGMA incremental_vacuum")
+
+    def _size(self) -> int:
+        """Bytes of data the database holds: its pages in use (its log adds at most SQLite's
+        checkpoint size, about 4 MB, before it is copied in)."""
+        db = self._db
+        pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages * db.execute("PRAGMA page_size").fetchone()[0])
+
+    def _delete_through(self, last: int) -> None:
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.execute(
+                "INSERT INTO deleted (connection, frames) SELECT connection, count(*) FROM frames WHERE id <= ? "
+                "GROUP BY connection ON CONFLICT (connection) DO UPDATE SET frames = frames + excluded.frames",
+                (last,),
+            )
+            self.frames_deleted += db.execute("DELETE FROM frames WHERE id <= ?", (last,)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        # The log runs over into the database: bring it back to size.
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _write(
         self,
@@ -353,7 +418,7 @@ def _connection_row(store: Store, connection_id: str) -> tuple[Any, ...]:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def read_capture(path: Path) -> Session:
+def read_capture(path: Path) -> Capture:
     """A session from the capture database ``path`` (one another ``record`` may still be writing).
 
     Whatever is wrong with it is a :class:`SessionFileError` of one line.
@@ -398,7 +463,7 @@ def _check(db: sqlite3.Connection) -> None:
         )
 
 
-def _read(db: sqlite3.Connection) -> Session:
+def _read(db: sqlite3.Connection) -> Capture:
     db.execute("BEGIN")  # one snapshot, while another record may be writing
     connections: dict[int, Connection] = {
         number: _CONNECTION.decode(metadata)
@@ -442,10 +507,17 @@ def _read(db: sqlite3.Connection) -> Session:
                     traceback=_TRACEBACK.decode(traceback),
                 )
             )
+    deleted = 0
+    for number, frames in db.execute("SELECT connection, frames FROM deleted"):
+        connection = connections.get(number)
+        if connection is not None:
+            connection.messages_dropped += frames
+            connection.messages_not_kept += frames
+            deleted += frames
     info = dict(db.execute("SELECT key, value FROM info").fetchall())
     newest = db.execute("SELECT max(timestamp) FROM frames").fetchone()[0]
     moments: Iterable[float] = (
         m for m in (info.get("closed_at"), newest, *(c.disconnected_at for c in connections.values())) if m
     )
     exported_at = info.get("closed_at") or max(moments, default=info.get("created_at") or time.time())
-    return Session(exported_at=float(exported_at), connections=list(connections.values()))
+    return Capture(exported_at=float(exported_at), connections=list(connections.values()), frames_deleted=deleted)

@@ -44,7 +44,15 @@ def journal_for(output: Path) -> Path:
     return output.with_name(f"{output.name}.journal.sqlite")
 
 
-async def record(socket_path: Path, output: Path, *, max_messages: int, out: TextIO = sys.stderr) -> int:
+async def record(
+    socket_path: Path,
+    output: Path,
+    *,
+    max_messages: int,
+    max_bytes: int | None = None,
+    max_age: float | None = None,
+    out: TextIO = sys.stderr,
+) -> int:
     """Serve producers into a store until a signal, then write ``output``. Raises on a bad socket/file.
 
     What arrives is written to a capture database at least once a second: ``output`` itself when
@@ -53,7 +61,7 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
     check_writable(output)
     database = output if is_capture_name(output) else journal_for(output)
     store = Store(max_messages=max_messages)
-    writer = CaptureWriter(database, store)
+    writer = CaptureWriter(database, store, max_bytes=max_bytes, max_age=max_age)
     server = InspectorServer(store, socket_path)
     try:
         await server.start()
@@ -108,7 +116,8 @@ async def record(socket_path: Path, output: Path, *, max_messages: int, out: Tex
             print(f"wsinspect: {failed}; stopped recording. What was written before is in {output}", file=out)
             return 1
         wrote = f"{counted(len(store.entries), 'connection')}, {counted(writer.frames_written, 'frame')}"
-        print(f"wsinspect: wrote {wrote} to {output}", file=out)
+        deleted = f" ({writer.frames_deleted:,} of them, the oldest, deleted: --max-bytes, --max-age)"
+        print(f"wsinspect: wrote {wrote} to {output}{deleted if writer.frames_deleted else ''}", file=out)
         return 0
     if failed is not None:
         print(f"wsinspect: {failed}; stopped recording", file=out)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -39,7 +39,14 @@ from .detail import DetailPane, DetailScroll
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
 from .lifecycle import LifecyclePanel
 from .payloads import Payloads
-from .screens import DecoderScreen, ExportScreen, HelpScreen
+from .screens import (
+    ConfirmClearScreen,
+    ConfirmQuitScreen,
+    ConfirmScreen,
+    DecoderScreen,
+    ExportScreen,
+    HelpScreen,
+)
 from .timeline import TimelineView
 
 # An event loop this late (seconds, at worst) holds up every handler: the status line says so in red.
@@ -89,7 +96,7 @@ class InspectorApp(App[None]):
 
     # The footer shows the ones with show=True, in this order; the help and the palette show them all.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (with frames not exported, it asks first)"),
         Binding("question_mark", "help", "Help", id="help", tooltip="This help"),
         Binding(
             "slash",
@@ -222,7 +229,12 @@ class InspectorApp(App[None]):
             tooltip="Write the selected connection to a session file and show the command that replays it",
         ),
         Binding(
-            "ctrl+l", "clear_session", "Clear session", show=False, id="session.clear", tooltip="Clear the session"
+            "ctrl+l",
+            "clear_session",
+            "Clear session",
+            show=False,
+            id="session.clear",
+            tooltip="Clear the session (with frames not exported, it asks first)",
         ),
         Binding(
             "tab",
@@ -252,8 +264,10 @@ class InspectorApp(App[None]):
         source: str = "",
         export_dir: Path | None = None,
         pair_by: str = "",
+        no_confirm: bool = False,
     ) -> None:
-        """``pair_by``: a JSON field (``a.b``) that pairs requests with replies (--pair-by)."""
+        """``pair_by``: a JSON field (``a.b``) that pairs requests with replies (--pair-by).
+        ``no_confirm``: q and ctrl+l never ask first, whatever was not exported (--no-confirm)."""
         super().__init__()
         self.store = store
         self.payloads = Payloads(store)
@@ -277,6 +291,11 @@ class InspectorApp(App[None]):
         self._followed_row: TimelineView.RowSelected | None = None  # the newest frame, not shown yet
         self._lines: dict[str, Text] = {}  # what the one-line widgets show
         self._search_shown: float | None = None  # the search progress the filter line shows
+        self.no_confirm = no_confirm
+        # ``store.frames_received`` when the whole session was last exported: the frames after it
+        # are saved nowhere. The frames of a file are (it was opened); a live store starts empty.
+        self._saved_frames = store.frames_received
+        self._clears = 0  # ctrl+l's: an export taken before a clear says nothing of the frames after it
 
     def _mark_dirty(self, connection_ids: set[str]) -> None:
         self._dirty.update(connection_ids)
@@ -743,10 +762,13 @@ class InspectorApp(App[None]):
         self.notify(f"Copied {len(text):,} characters to the clipboard")
 
     def action_export(self) -> None:
-        self.export_to(self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json")
+        self.export_to(self._default_export_path())
+
+    def _default_export_path(self) -> Path:
+        return self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json"
 
     def action_export_as(self) -> None:
-        default = self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json"
+        default = self._default_export_path()
 
         def chosen(path: str | None) -> None:
             if path:
@@ -767,12 +789,22 @@ class InspectorApp(App[None]):
         self.export_to(path, [entry.snapshot()], then=f"Replay it into your app (copied): {command}")
         self.copy_to_clipboard(command)
 
-    def export_to(self, path: Path, connections: list[Connection] | None = None, *, then: str = "") -> Worker[None]:
+    def export_to(
+        self,
+        path: Path,
+        connections: list[Connection] | None = None,
+        *,
+        then: str = "",
+        after: Callable[[str], None] | None = None,
+    ) -> Worker[None]:
         """Write the session (or ``connections``) there (session JSON, or HAR when the name ends in
         .har; gzip when it ends in .gz) in a thread, the screen showing its progress while it takes a
-        while; ``then`` is said once it is written."""
+        while; ``then`` is said once it is written, and ``after`` is called with what was written
+        ("Wrote 3 connections, 12 frames to x.json"), unless the export failed."""
+        saved: tuple[int, int] | None = None  # the whole session: its frames, once written, are saved
         if connections is None:
             connections = self.store.connections()  # a copy, taken here: the store goes on changing
+            saved = (self._clears, self.store.frames_received)
 
         def write() -> None:
             def progress(done: int, total: int) -> None:
@@ -784,7 +816,7 @@ class InspectorApp(App[None]):
             except SessionFileError as exc:
                 self.call_from_thread(self._export_done, path, None, str(exc))
                 return
-            self.call_from_thread(self._export_done, path, written.summary(), "", then)
+            self.call_from_thread(self._export_done, path, written.summary(), "", then, saved, after)
 
         return self.run_worker(write, thread=True, group="export", exit_on_error=False)
 
@@ -794,17 +826,72 @@ class InspectorApp(App[None]):
         self.query_one("#export-label", Static).update(f"exporting {path.name}: {done:,} of {total:,} frames")
         self.query_one("#export-bar", ProgressBar).update(total=total, progress=done)
 
-    def _export_done(self, path: Path, summary: str | None, error: str, then: str = "") -> None:
+    def _export_done(
+        self,
+        path: Path,
+        summary: str | None,
+        error: str,
+        then: str = "",
+        saved: tuple[int, int] | None = None,
+        after: Callable[[str], None] | None = None,
+    ) -> None:
         with contextlib.suppress(NoMatches):  # the app may have closed meanwhile
             self.query_one("#export").display = False
         if summary is None:
             self.notify(error, severity="error", timeout=10)
             return
-        self.notify(summary[:1].upper() + summary[1:] + (f"\n{then}" if then else ""), timeout=20 if then else 10)
+        summary = summary[:1].upper() + summary[1:]
+        self.notify(summary + (f"\n{then}" if then else ""), timeout=20 if then else 10)
         self.last_export = path
+        if saved is not None and saved[0] == self._clears:  # no clear since it began
+            self._saved_frames = max(self._saved_frames, saved[1])
+        if after is not None:
+            after(summary)
+
+    # -- quit and clear: asked first when frames not exported would be lost ------------------
+
+    @property
+    def unexported_frames(self) -> int:
+        """Frames that came since the whole session was last exported (or the file was opened, or
+        the session cleared): what quitting or clearing would lose. Log lines and ◉ rows are not
+        counted: they belong to connections whose frames are."""
+        return max(0, self.store.frames_received - self._saved_frames)
+
+    async def action_quit(self) -> None:
+        """q, ctrl+q and the palette's Quit. SIGTERM and SIGHUP call ``exit`` itself: they never ask."""
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen):  # ctrl+q (a priority key) while it asks
+            if isinstance(screen, ConfirmQuitScreen):
+                self.exit()  # asked already: the second quit goes
+                return
+            screen.dismiss(None)  # asking about a clear: ask about quitting instead
+        self._ask_first(ConfirmQuitScreen, self.exit, lambda summary: self.exit(message=Text(f"wsinspect: {summary}")))
 
     def action_clear_session(self) -> None:
+        self._ask_first(ConfirmClearScreen, self._clear_session, lambda _summary: self._clear_session())
+
+    def _ask_first(
+        self, question: type[ConfirmScreen], go: Callable[[], None], go_after_export: Callable[[str], None]
+    ) -> None:
+        """``go`` at once when no frame would be lost (or with --no-confirm); else ask. ``e`` exports
+        the session as ``e`` does and, once it is written, goes on (``go_after_export``, with what
+        was written); a failed export stays, its error on screen."""
+        if self.no_confirm or not self.unexported_frames:
+            go()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "go":
+                go()
+            elif answer == "export":
+                self.export_to(self._default_export_path(), after=go_after_export)
+
+        self.push_screen(question(lambda: self.unexported_frames), answered)
+
+    def _clear_session(self) -> None:
         self.store.clear()
+        self._clears += 1
+        self._saved_frames = 0  # what was cleared is gone: the count starts again
         self._dirty.clear()
         self.timeline.new_while_paused = 0
         self._refresh_all()

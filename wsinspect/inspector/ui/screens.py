@@ -1,18 +1,20 @@
-"""The modal screens: help (generated from the bindings) and the export prompt."""
+"""The modal screens: help (generated from the bindings), the export prompt, the decoder choice,
+and the question asked before frames not exported are lost (quit, clear)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
+from ..formatting import counted
 from .keys import KeyHelp, bindings_of, bound_keys, key_label
 
 KEY_COLUMN = 14  # the width of the help's key column
@@ -135,3 +137,83 @@ class DecoderScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """Asked before frames not exported are lost: "1,234 frames not exported", then ``e`` export,
+    the subclass's key (go on anyway) or ``Esc`` stay. It answers "export", "go" or None.
+
+    ``unexported`` counts them: frames may keep coming while it asks, and the count follows.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "Export", id="confirm.export", tooltip="Export the session, then go on"),
+        Binding("escape", "stay", "Stay", id="confirm.stay", tooltip="Stay: nothing is lost"),
+    ]
+    GO: ClassVar[Binding]  # the subclass's key: go on anyway
+    QUESTION: ClassVar[str] = ""  # what its border says
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: auto; max-width: 100%; height: auto;
+        border: round $warning; border-title-color: $warning; border-title-style: bold;
+        background: $panel; padding: 1 2; }
+    ConfirmScreen Static { width: auto; }
+    ConfirmScreen #confirm-count { margin-bottom: 1; }
+    """
+
+    def __init__(self, unexported: Callable[[], int]) -> None:
+        super().__init__()
+        self.unexported = unexported
+        self._shown = -1
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.QUESTION
+            yield Static(id="confirm-count")
+            yield Static(self.choices(), id="confirm-keys")
+
+    def on_mount(self) -> None:
+        self._show_count()
+        self.set_interval(0.25, self._show_count)
+
+    def _show_count(self) -> None:
+        count = self.unexported()
+        if count != self._shown:
+            self._shown = count
+            self.query_one("#confirm-count", Static).update(f"[b]{counted(count, 'frame')}[/b] not exported")
+
+    def choices(self) -> str:
+        """The keys and what they do, where the app's keymap put them: "e export · q quit anyway · Esc stay"."""
+        keymap = getattr(self.app, "_keymap", {})  # Textual keeps the keymap there (App.set_keymap)
+        export, stay = bindings_of(ConfirmScreen.BINDINGS)
+        choices = [(export, "export"), (self.GO, f"{self.GO.description.lower()} anyway"), (stay, "stay")]
+        return " · ".join(
+            f"[b]{escape(key_label(bound_keys(binding, keymap)[0]))}[/b] {text}" for binding, text in choices
+        )
+
+    def action_export(self) -> None:
+        self.dismiss("export")
+
+    def action_go(self) -> None:
+        self.dismiss("go")
+
+    def action_stay(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmQuitScreen(ConfirmScreen):
+    """q with frames not exported: q again quits."""
+
+    GO = Binding("q", "go", "Quit", id="confirm.quit", tooltip="Quit: the frames not exported are lost")
+    BINDINGS: ClassVar[list[BindingType]] = [GO]
+    QUESTION = "Quit?"
+
+
+class ConfirmClearScreen(ConfirmScreen):
+    """ctrl+l with frames not exported: ctrl+l again (or c) clears."""
+
+    GO = Binding(
+        "ctrl+l,c", "go", "Clear", id="confirm.clear", tooltip="Clear the session: the frames not exported are lost"
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [GO]
+    QUESTION = "Clear the session?"
