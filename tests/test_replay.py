@@ -39,7 +39,7 @@ from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import REDACTED, Connection, Direction, Frame, MessageType
 from wsinspect.replay import ReplayError, replay_session, select
 from wsinspect.replay.compare import MASK, Comparer, parse_path
-from wsinspect.replay.driver import Fault, build_scope
+from wsinspect.replay.driver import Fault, build_scope, replace_query
 
 TESTS = Path(__file__).resolve().parent
 TIMEOUT = 10.0  # a safety net against a hung client, never an assertion
@@ -175,9 +175,17 @@ def record(tmp: Path, name: str, conversation: Any, config: WSInspectConfig | No
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session of every kind of connection (PATHS), recorded once for the module."""
-    path = record(tmp_path_factory.mktemp("recorded"), "session.json", talk)
+    # The guard's tokens replay as they were: not redacted here (a redacted one needs --query, below).
+    config = WSInspectConfig(redact_query_params=frozenset())
+    path = record(tmp_path_factory.mktemp("recorded"), "session.json", talk, config)
     assert [connection.path for connection in read_session(path).connections] == PATHS
     return path
+
+
+@pytest.fixture(scope="module")
+def redacted_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same conversations recorded with the default config: the guard's token redacted."""
+    return record(tmp_path_factory.mktemp("redacted"), "session.json", talk)
 
 
 @pytest.fixture(scope="module")
@@ -656,6 +664,39 @@ def test_a_redacted_header_is_noted_and_can_be_given(session: Path, capsys: pyte
     assert given.out.splitlines()[0] == "c10 /auth: ok (1 frame sent, as recorded)"
 
 
+def test_a_redacted_query_parameter_is_noted_and_can_be_given(
+    redacted_session: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection = read_session(redacted_session).connections[5]
+    assert (connection.path, connection.query_string) == ("/guarded", f"token={REDACTED}")
+
+    without = cli(capsys, redacted_session, *APP, "--connection", "c6")
+    assert without.out.splitlines()[0] == (
+        "c6: recorded as [redacted] and replayed so: query token (give the real values with --query NAME=VALUE)"
+    )
+    assert without.code == 1  # the guard refused "[redacted]"
+    assert "the app refused the upgrade (HTTP 403); the recording has it accepted" in without.out
+
+    given = cli(capsys, redacted_session, *APP, "--connection", "c6", "--query", "token=ok")
+    assert given.code == 0, given.out
+    assert given.out.splitlines()[0] == "c6 /guarded: ok (2 frames sent, as recorded)"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "given", "replayed"),
+    [
+        (f"token={REDACTED}&room=1", {"token": "a b&c"}, "token=a+b%26c&room=1"),
+        ("room=1", {"token": "t"}, "room=1&token=t"),  # added, as a header would be
+        ("%74oken=x", {"token": "y"}, "%74oken=y"),  # by the name the app reads
+        ("a=1", {}, "a=1"),
+    ],
+)
+def test_given_query_parameters_replace_or_join_the_recorded_ones(
+    recorded: str, given: dict[str, str], replayed: str
+) -> None:
+    assert replace_query(recorded, given) == replayed
+
+
 def test_a_given_header_name_is_any_case(session: Path) -> None:
     report = replay_session(
         session, SAME_APP, connections=["c10"], headers={"AUTHORIZATION": "Bearer x", "X-Extra": "1"}
@@ -727,6 +768,19 @@ def test_write_test_keeps_header_values_out_of_the_file(
     # The test takes the value from the environment.
     done = pytest_in_subprocess(test, WSINSPECT_HEADER_AUTHORIZATION="Bearer x")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_write_test_keeps_query_values_out_of_the_file(
+    redacted_session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test = tmp_path / "test_guarded.py"
+    run = cli(capsys, redacted_session, *APP, "--connection", "c6", "--query", "token=ok", "--write-test", test)
+    assert run.code == 0, run.out
+    text = test.read_text()
+    assert '"ok"' not in text
+    assert 'query={"token": os.environ["WSINSPECT_QUERY_TOKEN"]}' in text
+    assert pytest_in_subprocess(test, WSINSPECT_QUERY_TOKEN="ok").returncode == 0
+    assert pytest_in_subprocess(test, WSINSPECT_QUERY_TOKEN="wrong").returncode == 1
 
 
 @pytest.mark.parametrize("name", ["regression.txt", "missing-directory/test_x.py", "test_x"])

@@ -144,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a request header to send (replaces a recorded one, e.g. a redacted Authorization; repeatable)",
     )
     replay.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        type=_query_parameter,
+        metavar="NAME=VALUE",
+        help="a query parameter to send (replaces a recorded one, e.g. a redacted token; repeatable)",
+    )
+    replay.add_argument(
         "--timing",
         choices=("turns", "keep"),
         default="turns",
@@ -208,6 +216,13 @@ def _header(text: str) -> tuple[str, str]:
     if not colon or not name.strip():
         raise argparse.ArgumentTypeError(f"not NAME:VALUE: {text!r}")
     return name.strip(), value.strip()
+
+
+def _query_parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    return name, value
 
 
 def _fault(text: str) -> object:
@@ -284,6 +299,7 @@ def _replay(args: argparse.Namespace) -> int:
         "ignore": args.ignore,
         "mask": args.mask,
         "headers": dict(args.header),
+        "query": dict(args.query),
         "timing": args.timing,
         "patience": args.timeout,
         "fault": args.fault,

@@ -28,7 +28,7 @@ from typing import Any
 from ..inspector.files import SessionFileError, read_session
 from ..model import Connection
 from .compare import Comparer, parse_path
-from .driver import ASGIApp, Fault, ReplayError, Timing, drive, lifespan, redacted_headers
+from .driver import ASGIApp, Fault, ReplayError, Timing, drive, lifespan, redacted_headers, redacted_query
 from .judge import Verdict, judge, judge_fault, unreplayable
 
 __all__ = ("ConnectionResult", "ReplayError", "ReplayReport", "load_app", "replay", "replay_session", "select")
@@ -136,6 +136,7 @@ async def replay(
     ignore: Sequence[str] = (),
     mask: Sequence[str] = (),
     headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
     timing: Timing = "turns",
     patience: float = 5.0,
     fault: Fault | None = None,
@@ -155,8 +156,20 @@ async def replay(
                     f"c{number}: recorded as [redacted] and replayed so: {', '.join(redacted)} "
                     "(give the real values with --header NAME:VALUE)"
                 )
+            if redacted := redacted_query(connection, query or {}):
+                report.notes.append(
+                    f"c{number}: recorded as [redacted] and replayed so: query {', '.join(redacted)} "
+                    "(give the real values with --query NAME=VALUE)"
+                )
             outcome = await drive(
-                app, connection, headers=given, state=state, timing=timing, patience=patience, fault=fault
+                app,
+                connection,
+                headers=given,
+                query=query,
+                state=state,
+                timing=timing,
+                patience=patience,
+                fault=fault,
             )
             if fault is not None:
                 verdict = judge_fault(outcome, fault)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote_plus, unquote_plus
 
 from ..model import KEEPALIVE_TIMEOUT_REASON, REDACTED, Connection, Frame
 
@@ -64,9 +65,11 @@ class Outcome:
     ended: bool = False  # the app ended on its own (not cancelled after the timeout)
 
 
-def build_scope(connection: Connection, headers: dict[str, str], state: dict[str, Any]) -> dict[str, Any]:
+def build_scope(
+    connection: Connection, headers: dict[str, str], state: dict[str, Any], query: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The ``websocket`` scope of a recorded connection; ``headers`` (lowered names) replace or add
-    request headers (a redacted one can only be replayed so)."""
+    request headers, ``query`` query parameters (a redacted one can only be replayed so)."""
     given = dict(headers)
     request: list[tuple[bytes, bytes]] = []
     for name, value in connection.headers:
@@ -84,7 +87,7 @@ def build_scope(connection: Connection, headers: dict[str, str], state: dict[str
         "root_path": "",
         "path": connection.path,
         "raw_path": connection.path.encode("utf-8"),
-        "query_string": connection.query_string.encode("latin-1", "replace"),
+        "query_string": replace_query(connection.query_string, query or {}).encode("latin-1", "replace"),
         "headers": request,
         "subprotocols": list(connection.requested_subprotocols),
         "state": dict(state),
@@ -110,11 +113,40 @@ def redacted_headers(connection: Connection, headers: dict[str, str]) -> list[st
     return sorted({name.lower() for name, value in connection.headers if value == REDACTED} - set(headers))
 
 
+def _query_pairs(query: str) -> list[tuple[str, str, str]]:
+    """Each ``name=value`` of a query string as (its text, its decoded name, its raw value)."""
+    pairs = []
+    for pair in query.split("&") if query else []:
+        name, _, value = pair.partition("=")
+        pairs.append((pair, unquote_plus(name), value))
+    return pairs
+
+
+def replace_query(query: str, given: dict[str, str]) -> str:
+    """The recorded query string with the parameters ``given`` (by name) in place of the recorded
+    values, and those it did not have added."""
+    if not given:
+        return query
+    left = dict(given)
+    parts = [
+        f"{pair.partition('=')[0]}={quote_plus(left.pop(name))}" if name in left else pair
+        for pair, name, _ in _query_pairs(query)
+    ]
+    parts += [f"{quote_plus(name)}={quote_plus(value)}" for name, value in left.items()]
+    return "&".join(parts)
+
+
+def redacted_query(connection: Connection, query: dict[str, str]) -> list[str]:
+    """The query parameters recorded as ``[redacted]`` that ``query`` does not supply."""
+    return sorted({name for _, name, value in _query_pairs(connection.query_string) if value == REDACTED} - set(query))
+
+
 async def drive(
     app: ASGIApp,
     connection: Connection,
     *,
     headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
     state: dict[str, Any] | None = None,
     timing: Timing = "turns",
     patience: float = 5.0,
@@ -163,7 +195,7 @@ async def drive(
             outcome.denial_status = int(message.get("status") or 0) or None
         changed.set()
 
-    scope = build_scope(connection, headers or {}, state or {})
+    scope = build_scope(connection, headers or {}, state or {}, query)
     handler = asyncio.ensure_future(app(scope, receive, send))
     handler.add_done_callback(lambda _: changed.set())
 

@@ -52,6 +52,11 @@ def header_variable(name: str) -> str:
     return "WSINSPECT_HEADER_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
+def query_variable(name: str) -> str:
+    """The environment variable a written test reads a query parameter's value from."""
+    return "WSINSPECT_QUERY_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
 def check_test_path(path: Path) -> None:
     """Before the replay: a test file can be written at ``path`` (raises ReplayError)."""
     if path.suffix != ".py":
@@ -86,6 +91,7 @@ def write_test(
     except (SessionFileError, OSError) as exc:
         raise ReplayError(f"--write-test: {exc}") from None
     headers: dict[str, str] = options.get("headers") or {}
+    query: dict[str, str] = options.get("query") or {}
     lines = [f"        ignore={_literal(list(options['ignore']))}," if options.get("ignore") else ""]
     lines.append(f"        mask={_literal(list(options['mask']))}," if options.get("mask") else "")
     if headers:
@@ -93,6 +99,9 @@ def write_test(
             f"{_literal(name.lower())}: os.environ[{_literal(header_variable(name))}]" for name in headers
         )
         lines.append(f"        headers={{{values}}},")
+    if query:
+        values = ", ".join(f"{_literal(name)}: os.environ[{_literal(query_variable(name))}]" for name in query)
+        lines.append(f"        query={{{values}}},")
     if options.get("timing", "turns") != "turns":
         lines.append(f"        timing={_literal(options['timing'])},")
     if options.get("patience", 5.0) != 5.0:
@@ -101,15 +110,15 @@ def write_test(
     if fault is not None:
         lines.append(f"        fault=Fault.parse({_literal(f'{fault.kind}:{fault.value}')}),")
     note = ""
-    if headers:
-        names = ", ".join(header_variable(name) for name in headers)
-        note = f"\n\nHeader values come from the environment, never from this file: {names}."
+    if headers or query:
+        names = ", ".join([*(header_variable(name) for name in headers), *(query_variable(name) for name in query)])
+        note = f"\n\nSecret values come from the environment, never from this file: {names}."
     text = _TEMPLATE.format(
         date=time.strftime(" on %Y-%m-%d"),
         session=data.name,
         session_literal=_literal(data.name),
         headers=note,
-        imports="import os\n" if headers else "",
+        imports="import os\n" if headers or query else "",
         replay_imports="from wsinspect.replay.driver import Fault\n" if fault is not None else "",
         app_dir=_literal(os.path.relpath(Path(app_dir).resolve(), path.parent.resolve())),
         name="test_" + re.sub(r"\W", "_", path.stem.removeprefix("test_")),
