@@ -48,6 +48,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def remote(session: nox.Session) -> None:
+    """Apps on "remote hosts" stream to one inspector through real `ssh -R` forwards (asyncssh stands in for sshd)."""
+    session.install("-e", ".[dev]", "asyncssh>=2.14")
+    session.run("pytest", "tests/remote", "-v", *session.posargs)
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")

@@ -8,6 +8,7 @@ the app run as the container's user.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,13 +115,53 @@ async def test_a_lost_inspector_is_one_line_and_the_next_one_gets_the_stream(
 
         private_socket.unlink()
         again = Listener(private_socket)
+        streaming = f"wsinspect: streaming to the inspector at {private_socket}"
         try:
             await asyncio.to_thread(wait, lambda: again.has(b"while nobody listens"), "the replay to the next one")
+            # Said once the link has lasted (PROVEN_LINK): a forward with nobody behind it does not.
+            await asyncio.to_thread(wait, lambda: streaming in caplog.messages, "the link to last")
         finally:
             again.close()
-        assert caplog.messages.count(f"wsinspect: streaming to the inspector at {private_socket}") == 1
+        assert caplog.messages.count(streaming) == 1
     finally:
         emitter.stop()
+
+
+async def test_a_forward_with_no_inspector_behind_it_is_one_line_not_a_flood(
+    private_socket: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ssh -R still up, the inspector on the laptop gone: every connect succeeds, then closes at once."""
+    caplog.set_level(logging.INFO, logger="wsinspect")
+    forward = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    forward.bind(str(private_socket))
+    forward.listen(8)
+    forward.settimeout(0.1)
+    closing = True
+
+    def close_each() -> None:
+        while closing:
+            with contextlib.suppress(TimeoutError):
+                forward.accept()[0].close()
+
+    closer = threading.Thread(target=close_each, daemon=True)
+    closer.start()
+    middleware = WSInspectMiddleware(echo_app, WSInspectConfig())
+    emitter = emitter_of(middleware)
+    emitter.start()
+    try:
+        await converse(middleware, ["served"])
+        await asyncio.sleep(3.0)
+        # 50 ms, then twice as long each time up to 1 s: a handful of tries in 3 s, not hundreds.
+        assert 2 <= emitter.connects <= 8
+        assert [m for m in caplog.messages if "inspector" in m] == [
+            f"wsinspect: lost the inspector at {private_socket} (it closed the connection); "
+            "the app goes on and streams again when one listens"
+        ]
+    finally:
+        closing = False
+        emitter.stop()
+        closer.join()
+        forward.close()
 
 
 # -- the container recipe -------------------------------------------------------------------------
@@ -197,7 +239,12 @@ class Container:
     def stop(self) -> str:
         """Stop the app (uvicorn's Ctrl-C) and return what it wrote on stderr."""
         os.killpg(self.process.pid, signal.SIGTERM)
-        _, err = self.process.communicate(timeout=20)
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.communicate()
+            raise
         return err
 
 
@@ -223,9 +270,11 @@ async def test_the_container_recipe(app_dir: Path, tmp_path: Path, uid: int) -> 
         assert replies == ["ONE", "TWO"]  # served, whoever can or cannot reach the inspector
         await asyncio.sleep(0.5)  # a frame in flight reaches the inspector before it stops
     finally:
-        app_log = container.stop()
-        code, record_log = recording.stop()
-        shutil.rmtree(host_dir)
+        try:
+            app_log = container.stop()
+        finally:
+            code, record_log = recording.stop()
+            shutil.rmtree(host_dir)
     assert code == 0, record_log
     ours = [line for line in app_log.splitlines() if "wsinspect" in line]
     # Recording with debug off is loud: one line at startup, then only what goes wrong.

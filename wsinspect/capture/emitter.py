@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -57,6 +58,10 @@ MAX_BACKOFF = 1.0
 # is noticed, and the next one found and given a replay, within about a second with no traffic.
 IDLE_CHECK = 0.5
 SEND_BUFFER = 4 * 1024 * 1024
+# Behind an SSH forward (ssh -R) every connect succeeds, sshd listening on the server, and the forward
+# closes the link as soon as ssh finds no inspector behind it. A link counts as having reached an
+# inspector once it lasted this long (seconds); one that ends sooner is retried with backoff, unlogged.
+PROVEN_LINK = 2.0
 
 # What the app still holds of a connection, for a replay: its key, metadata and newest frames
 # and log lines, in time order.
@@ -176,21 +181,27 @@ class Emitter:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
-            backoff = 0.05
+            opened = time.monotonic()
             try:
-                self._stream(sock)
+                self._stream(sock, opened)
             except OSError as exc:
                 # One line per loss (an inspector quit, an SSH forward dropped): the app goes on.
-                self._problem = "lost"
-                closed = isinstance(exc, (BrokenPipeError, ConnectionResetError))
-                logger.warning(
-                    "wsinspect: lost the inspector at %s (%s); the app goes on and streams again when one listens",
-                    self.socket_path,
-                    "it closed the connection" if closed else exc.strerror or exc,
-                )
+                if self._problem != "lost":
+                    self._problem = "lost"
+                    closed = isinstance(exc, (BrokenPipeError, ConnectionResetError))
+                    logger.warning(
+                        "wsinspect: lost the inspector at %s (%s); the app goes on and streams again when one listens",
+                        self.socket_path,
+                        "it closed the connection" if closed else exc.strerror or exc,
+                    )
             finally:
                 self.live = False
                 sock.close()
+            if time.monotonic() - opened < PROVEN_LINK:  # a link nobody was behind: as a failed connect
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            else:
+                backoff = 0.05
 
     def _report(self, problem: str) -> None:
         """Log why nothing streams, once until it changes or a connection succeeds."""
@@ -214,13 +225,16 @@ class Emitter:
             if exc.errno in (errno.EACCES, errno.EPERM):
                 self._report(_denied(self.socket_path))
             return None  # anything else: no inspector listens yet, which is no problem
-        if self._problem is not None:
-            logger.info("wsinspect: streaming to the inspector at %s", self.socket_path)
-            self._problem = None
+        if self._problem is not None and self._problem != "lost":  # after a loss: once a link lasts
+            self._streaming_again()
         self.connects += 1
         return sock
 
-    def _stream(self, sock: socket.socket) -> None:
+    def _streaming_again(self) -> None:
+        logger.info("wsinspect: streaming to the inspector at %s", self.socket_path)
+        self._problem = None
+
+    def _stream(self, sock: socket.socket, opened: float) -> None:
         with self._flushed:  # what is left from a lost connection: the replay below supersedes it
             self._taken += len(self._queue)
             self._queue.clear()
@@ -235,6 +249,8 @@ class Emitter:
             self._flushed.notify_all()
         queue = self._queue
         while True:
+            if self._problem is not None and time.monotonic() - opened >= PROVEN_LINK:
+                self._streaming_again()
             self._wake.clear()
             if not queue:
                 # Nothing flows: sleep until the next event (its append sets the event).
