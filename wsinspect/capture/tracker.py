@@ -42,7 +42,7 @@ from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, REDACTED, 
 from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
 from .traces import describe_exception, refused_by, traceback_entries
 
-__all__ = ("ConnectionTracker", "TrackerListener", "cut_text", "is_disconnect")
+__all__ = ("ConnectionTracker", "TrackerListener", "cut_text", "is_disconnect", "utf8_size")
 
 
 # Connection keys: small numbers that name a connection in this process's frame records.
@@ -280,7 +280,7 @@ class ConnectionTracker:
         """Record a log record emitted while the handler ran (the caller checked its level)."""
         limit = self._limit
         message = record.getMessage()
-        size = len(message) if message.isascii() else len(message.encode("utf-8", "surrogatepass"))
+        size = len(message) if message.isascii() else utf8_size(message)
         error = None
         traceback: list[Any] = []
         exc_info = record.exc_info
@@ -351,14 +351,24 @@ class ConnectionTracker:
         limit = self._limit
         text = message.get("text")
         if isinstance(text, str):
-            size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if text.isascii():
+                size = len(text)
+            elif len(text) <= UTF8_CHUNK:  # utf8_size, inlined for the short texts of every day
+                size = len(text.encode("utf-8", "surrogatepass"))
+            else:
+                size = utf8_size(text)  # never encoded whole: a 16 MB text is not copied
             code = TEXT + sent
             content: str | bytes | None = text if size <= limit else cut_text(text, limit)
         else:
             data = message.get("bytes")
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 return  # neither text nor bytes: not a frame
-            size = len(data) if not isinstance(data, memoryview) else data.nbytes
+            if type(data) is memoryview:
+                size = data.nbytes
+                if data.itemsize != 1:  # its slices count items; the limit counts bytes
+                    data = data.cast("B") if data.c_contiguous else memoryview(data.tobytes())
+            else:
+                size = len(data)
             code = BINARY + sent
             content = None
             if self._binary_preview:
@@ -401,16 +411,16 @@ class ConnectionTracker:
             return
         limit = self._limit
         if isinstance(payload, str):
-            size = len(payload.encode("utf-8", "surrogatepass"))
+            size = len(payload) if payload.isascii() else utf8_size(payload)
             code = TEXT + sent
             if isinstance(kept, bytes):
-                kept = kept.decode("utf-8", "replace")
+                kept = kept[: limit + 4].decode("utf-8", "replace")  # all that cut_text can keep
             content: str | bytes | None = None if kept is None else cut_text(kept, limit)
         else:
             size = len(payload)
             code = BINARY + sent
             if isinstance(kept, str):
-                kept = kept.encode("utf-8", "surrogatepass")
+                kept = kept[:limit].encode("utf-8", "surrogatepass")
             content = None if kept is None or not self._binary_preview else kept[:limit]
         if sent:
             self._sent += 1
@@ -683,6 +693,24 @@ def _read_failed() -> None:
         logger.debug(
             "wsinspect could not read a WebSocket handler's details (%d so far)", _read_failures, exc_info=True
         )
+
+
+# The characters of a long text that utf8_size encodes at a time: at most 64 KiB of them (4 bytes a
+# character at most), and as much of their UTF-8, exist at once.
+UTF8_CHUNK: Final = 16_384
+
+
+def utf8_size(text: str) -> int:
+    """The size of ``text`` in UTF-8 (a lone surrogate as the 3 bytes "surrogatepass" writes),
+    without a copy of a long text: it is encoded ``UTF8_CHUNK`` characters at a time. Python's
+    encoder writes each code point on its own (it never joins two surrogates), so the pieces' sizes
+    add up to the whole's exactly, wherever the cuts fall."""
+    if len(text) <= UTF8_CHUNK:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(
+        len(text[start : start + UTF8_CHUNK].encode("utf-8", "surrogatepass"))
+        for start in range(0, len(text), UTF8_CHUNK)
+    )
 
 
 def cut_text(text: str, limit: int) -> str:

@@ -18,6 +18,7 @@ import gzip
 import io
 import os
 import re
+import sys
 import tempfile
 import time
 import zlib
@@ -353,6 +354,8 @@ def _read(file: IO[bytes], total: int, progress: Progress | None) -> Session:
         raise SessionFileError("truncated gzip: the file ends before its compressed data does") from None
     except (gzip.BadGzipFile, zlib.error) as exc:
         raise SessionFileError(f"corrupt gzip data: {exc}") from None
+    except RecursionError:  # msgspec's decoders stop at Python's recursion limit
+        raise SessionFileError("JSON nested too deeply to be read") from None
     ticker.finish()
     return session
 
@@ -402,8 +405,8 @@ def _stream(blocks: Iterator[bytes]) -> Session:
         raise _Whole
     _check_version(head)  # before reading on: a newer file may be laid out otherwise
     exported_at = head["exported_at"]
-    if type(exported_at) not in (int, float):
-        raise _Whole
+    if type(exported_at) not in (int, float) or abs(exported_at) > sys.float_info.max:
+        raise _Whole  # not a number, or an integer no float holds
     connections: list[Connection] = []
     if scanner.peek() == b"]":
         scanner.pos += 1
@@ -523,9 +526,14 @@ def _decode_frames(buf: bytes, start: int, stop: int, into: list[Frame]) -> int:
     except msgspec.DecodeError:
         raise _Whole from None
     for frame in frames:
-        if frame.message_type in _BINARY_KINDS and isinstance(frame.content, str):
+        content = frame.content
+        if type(content) is not str:
+            if content is None:
+                continue
+            raise _Whole  # neither text nor null: the whole document's decode says so
+        if frame.message_type in _BINARY_KINDS:
             try:
-                frame.content = base64.b64decode(frame.content, validate=True)
+                frame.content = base64.b64decode(content, validate=True)
             except (binascii.Error, ValueError):
                 raise _Whole from None  # the whole document's decode says so, after any other fault
     into.extend(frames)
@@ -587,15 +595,29 @@ def _decode_generic(data: bytes) -> Session:
 def _check_version(document: dict[str, Any]) -> None:
     if document.get("version") != VERSION:
         raise SessionFileError(
-            f"session format version {document.get('version')} is not supported (this wsinspect reads {VERSION})"
+            f"session format version {document.get('version')!r} is not supported (this wsinspect reads {VERSION})"
         )
 
 
+_JSON_TYPES = {bool: "bool", int: "int", float: "float", list: "array", dict: "object"}
+
+
 def _unbase64_frames(connections: list[Connection]) -> None:
-    for connection in connections:
-        for frame in connection.messages:
-            if frame.message_type in _BINARY_KINDS and isinstance(frame.content, str):
-                frame.content = _unbase64(frame.content)
+    """Binary payloads decoded from base64; a payload that is neither text nor null is refused."""
+    for number, connection in enumerate(connections):
+        for index, frame in enumerate(connection.messages):
+            content = frame.content
+            if content is None:
+                continue
+            binary = frame.message_type in _BINARY_KINDS
+            if type(content) is not str:
+                raise SessionFileError(
+                    f"invalid session: Expected {'base64 ' if binary else ''}`str | null`, got "
+                    f"`{_JSON_TYPES.get(type(content), type(content).__name__)}` - at "
+                    f"`$.connections[{number}].messages[{index}].content`"
+                )
+            if binary:
+                frame.content = _unbase64(content)
 
 
 _MALFORMED = re.compile(r"JSON is malformed: (?P<reason>.*) \(byte (?P<offset>\d+)\)$")
@@ -731,7 +753,7 @@ def _from_har(log: dict[str, Any]) -> Session:
             continue  # plain HTTP requests in a browser's HAR
         try:
             connections.append(_har_connection(entry, number))
-        except (KeyError, TypeError, ValueError, AttributeError, msgspec.ValidationError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, msgspec.ValidationError) as exc:
             raise SessionFileError(f"HAR entry {number} is not a WebSocket entry wsinspect can read: {exc}") from None
     return Session(exported_at=_har_exported_at(log, connections), connections=connections)
 
@@ -740,7 +762,11 @@ def _har_exported_at(log: dict[str, Any], connections: list[Connection]) -> floa
     """When a HAR file was written: as wsinspect noted it, else the latest moment it records."""
     known = log.get("_wsinspect")
     exported_at = known.get("exported_at") if isinstance(known, dict) else None
-    if isinstance(exported_at, int | float) and not isinstance(exported_at, bool):
+    if (
+        isinstance(exported_at, int | float)
+        and not isinstance(exported_at, bool)
+        and abs(exported_at) <= sys.float_info.max  # an integer a float holds
+    ):
         return float(exported_at)
     moments = [
         moment
@@ -754,11 +780,13 @@ def _har_exported_at(log: dict[str, Any], connections: list[Connection]) -> floa
 
 def _har_connection(entry: dict[str, Any], number: int) -> Connection:
     frames = []
-    for message in entry["_webSocketMessages"]:
+    for index, message in enumerate(entry["_webSocketMessages"]):
         opcode = message.get("opcode", 1)
         if opcode not in (1, 2):
             continue
         data = message.get("data", "")
+        if opcode == 1 and type(data) is not str:
+            raise SessionFileError(f"HAR entry {number}: the data of text message {index} is not a string")
         content: str | bytes = data if opcode == 1 else _unbase64(data)
         size = len(content.encode()) if isinstance(content, str) else len(content)
         frames.append(
@@ -776,6 +804,9 @@ def _har_connection(entry: dict[str, Any], number: int) -> Connection:
     url = entry["request"]["url"]
     path, _, query = url.split("://", 1)[-1].partition("/")[2].partition("?")
     started = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
+    headers = [(h["name"], h["value"]) for h in entry["request"].get("headers", [])]
+    if not all(type(name) is str and type(value) is str for name, value in headers):
+        raise SessionFileError(f"HAR entry {number}: a request header's name or value is not a string")
     sent = [f for f in frames if f.direction == "sent"]
     received = [f for f in frames if f.direction == "received"]
     return Connection(
@@ -790,6 +821,6 @@ def _har_connection(entry: dict[str, Any], number: int) -> Connection:
         messages_received=len(received),
         bytes_sent=sum(f.size_bytes for f in sent),
         bytes_received=sum(f.size_bytes for f in received),
-        headers=[(h["name"], h["value"]) for h in entry["request"].get("headers", [])],
+        headers=headers,
         messages=frames,
     )
