@@ -13,8 +13,8 @@ import pytest
 from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
 
 from wsinspect.cli import build_parser, main
-from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, is_capture, read_capture
-from wsinspect.inspector.files import SessionFileError
+from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, read_capture
+from wsinspect.inspector.files import SessionFileError, is_sqlite, read_session
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.model import Connection, TracebackEntry
 from wsinspect.wire import WireFrame
@@ -53,7 +53,8 @@ def test_what_the_store_received_reads_back_the_same(tmp_path: Path) -> None:
     store.apply(PRODUCER, [update(1, path="/ws/chat", query_string="room=1", state="closed", close_code=4001)], 100.3)
     writer.close()
 
-    assert is_capture(path)
+    assert is_sqlite(path)
+    assert read_session(path) == read_capture(path)  # what open, replay and recover read
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     session = read_capture(path)
     assert session.connections == store.connections()
@@ -280,3 +281,19 @@ def test_recover_of_what_is_no_capture_is_one_line(tmp_path: Path, capsys: pytes
     assert main(["recover", str(tmp_path / "missing.sqlite"), "-o", str(tmp_path / "out.json")]) == 1
     assert "missing.sqlite" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_open_shows_a_capture_and_what_its_bound_deleted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cli import fake_app
+
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store, max_age=60)
+    now = time.time()
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("old", at=now - 120), text_frame("new", at=now)])], now)
+    writer.close()
+    opened = fake_app(monkeypatch)
+    assert main(["open", str(path)]) == 0
+    (shown,) = opened
+    assert shown.frames_deleted == 1
+    assert [f.content for f in shown.entries["c1"].frames] == ["new"]

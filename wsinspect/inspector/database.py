@@ -26,12 +26,11 @@ from msgspec import UNSET
 
 from .. import __version__
 from ..model import Connection, Frame, LogLine, SystemEvent, TracebackEntry
-from .files import Session, SessionFileError
+from .files import Session, SessionFileError, is_sqlite
 from .store import Store
 
-__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "Capture", "CaptureWriter", "is_capture", "read_capture")
+__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "Capture", "CaptureWriter", "read_capture")
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 APPLICATION_ID = 0x77736931  # "wsi1": what tells a capture from another SQLite database
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -121,15 +120,6 @@ class Capture(Session, kw_only=True):
     frames_deleted: int = 0
 
 
-def is_capture(path: Path) -> bool:
-    """Whether ``path`` starts as an SQLite database does (a capture, or another database)."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
-        return False
-
-
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
@@ -161,7 +151,7 @@ class CaptureWriter:
 
     def _create(self, path: Path) -> sqlite3.Connection:
         if path.exists():
-            if not is_capture(path) or not _is_ours(path):
+            if not is_sqlite(path) or not _is_ours(path):
                 raise SessionFileError(f"cannot write {path}: it exists and is not a wsinspect capture")
             with _opened(path) as fd:
                 if not _lock(fd):

@@ -18,6 +18,7 @@ import gzip
 import io
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -68,6 +69,7 @@ _CHUNK = 8192  # frames encoded at a time, at most
 _CHUNK_BYTES = 1 << 20  # and payload bytes (their size_bytes), unless one frame has more
 _BLOCK = 1 << 20  # bytes read at a time
 _GZIP_MAGIC = b"\x1f\x8b"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 # zlib's level 5 compresses JSON frames 8.4 times at 131 MB/s here, level 6 9.0 times at 81 MB/s:
 # a million frames (270 MB) in 2 s rather than 3.3.
 _GZIP_LEVEL = 5
@@ -311,11 +313,16 @@ def _umask() -> int:
 
 
 def read_session(path: Path, *, progress: Progress | None = None) -> Session:
-    """A session from a session JSON or HAR file, gzip-compressed or not (told by its first bytes).
+    """A session from a session JSON or HAR file, gzip-compressed or not, or from a capture
+    database (``record -o x.sqlite``): told by its first bytes.
 
     ``progress(done, total)`` counts bytes of the file (:data:`Progress`). Whatever is wrong with
     the file is a :class:`SessionFileError` of one line that names it.
     """
+    if is_sqlite(path):
+        from .database import read_capture  # SQLite reads it, not this module's stream
+
+        return read_capture(path)
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below, the errors of open() told apart
     except OSError as exc:
@@ -330,6 +337,18 @@ def read_session(path: Path, *, progress: Progress | None = None) -> Session:
             raise SessionFileError(f"{path}: {exc}") from None
         except OSError as exc:
             raise SessionFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether ``path`` starts as an SQLite database does (a capture, or another database). Only a
+    regular file can be one: a pipe is not read from here (what is read would be gone)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False  # read_session says why
 
 
 def loads(data: bytes) -> Session:

@@ -193,6 +193,7 @@ class Store:
     rows_trimmed: int = 0
     frames_received: int = 0
     frames_let_go: int = 0  # frames the retention bound (max_frames) let go, oldest first
+    frames_deleted: int = 0  # of an opened capture: frames record --max-bytes or --max-age deleted
     # None while live; for a saved session, the moment it was exported (Unix seconds; a browser's
     # HAR, which does not say, the latest moment it records): the file shows the connections as
     # they were then, so nothing in it is "now" (an open connection is "open at export").

@@ -432,6 +432,8 @@ class InspectorApp(App[None]):
         text.append(f" {active:,} {'open at export' if store.as_of is not None else 'active'}")
         text.append(f" / {counted(len(store.entries), 'connection')} ")
         text.append(f" {counted(store.frames_received, 'frame')} ")
+        if store.frames_deleted:  # an opened capture's bound let its oldest go before
+            text.append(f"({store.frames_deleted:,} deleted: record --max-bytes/--max-age) ", style="bold")
         if store.frames_let_go:  # the retention bound (--max-frames) let the oldest go
             text.append(f"({store.frames_let_go:,} let go: --max-frames {store.max_frames:,}) ", style="bold")
         if self.server is not None:
