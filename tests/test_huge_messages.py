@@ -11,9 +11,6 @@ import asyncio
 import gc
 import hashlib
 import random
-import signal
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from litestar import Litestar, WebSocket, websocket
 from servers import WS_IMPLEMENTATIONS, run_server, wait_until
+from test_resilience import start_recorder, stop_recorder
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -303,24 +301,6 @@ async def echo(socket: WebSocket[Any, Any, Any]) -> None:
             await socket.send_bytes(message["bytes"])
         else:
             await socket.send_text(message["text"])
-
-
-def start_recorder(socket_path: Path, output: Path) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsinspect", "record", "--socket", str(socket_path), "-o", str(output)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    assert "recording on" in process.stderr.readline()
-    return process
-
-
-def stop_recorder(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    return err
 
 
 def digest(payload: str | bytes) -> str:

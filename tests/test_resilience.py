@@ -38,7 +38,7 @@ def start_recorder(socket_path: Path, output: Path) -> subprocess.Popen[str]:
 
 def stop_recorder(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=20)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     return err
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, NamedTuple
 from ..config import WSInspectConfig
 from ..model import Direction
 from .recorder import Recorder
-from .tracker import ConnectionTracker
+from .tracker import ConnectionTracker, FailureLog
 
 __all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "capture_logs", "observe")
 
@@ -283,7 +283,6 @@ def _control_channel(scope: Scope) -> ControlChannel | None:
 # The guard of the connection whose handler runs in this task, for framework exception hooks
 # and log records.
 _current_guard: ContextVar[_Guard | None] = ContextVar("wsinspect_current_guard", default=None)
-_failures = 0
 _NO_LOGS = 1 << 30  # a level above any: no record is captured
 _hook_installed = False
 # What the hook wraps: Logger.callHandlers as it was before (the standard library's, or another
@@ -314,11 +313,7 @@ def capture_logs() -> None:
     logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
 
 
-def _tracking_failed() -> None:
-    """Log a failure of wsinspect itself: with its traceback the first time, briefly after."""
-    global _failures
-    _failures += 1
-    if _failures == 1:
-        logger.warning("wsinspect failed to record a WebSocket event; the app is unaffected", exc_info=True)
-    else:
-        logger.debug("wsinspect failed to record a WebSocket event (%d so far)", _failures, exc_info=True)
+_tracking_failed = FailureLog(
+    "wsinspect failed to record a WebSocket event; the app is unaffected",
+    "wsinspect failed to record a WebSocket event (%d so far)",
+)

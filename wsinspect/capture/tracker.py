@@ -42,7 +42,7 @@ from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, REDACTED, 
 from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
 from .traces import describe_exception, refused_by, traceback_entries
 
-__all__ = ("ConnectionTracker", "TrackerListener", "cut_text", "is_disconnect", "utf8_size")
+__all__ = ("ConnectionTracker", "FailureLog", "TrackerListener", "cut_text", "is_disconnect", "utf8_size")
 
 
 # Connection keys: small numbers that name a connection in this process's frame records.
@@ -668,31 +668,36 @@ def _name(guard: Any) -> str:
     return name if isinstance(name, str) else type(guard).__name__
 
 
-_read_failures = 0
-_redact_failures = 0
 logger = logging.getLogger("wsinspect")
 
 
-def _redact_failed() -> None:
-    """Log a failure of the app's redact hook: with its traceback the first time, briefly after."""
-    global _redact_failures
-    _redact_failures += 1
-    if _redact_failures == 1:
-        logger.warning("wsinspect: the redact hook failed; frames it fails on are recorded by size only", exc_info=True)
-    else:
-        logger.debug("wsinspect: the redact hook failed (%d so far)", _redact_failures, exc_info=True)
+class FailureLog:
+    """Logs a failure of one kind, called in an ``except`` block: the first with its traceback as
+    a warning, the next ones briefly, at debug level, counted. The app is never told."""
+
+    __slots__ = ("count", "first", "later")
+
+    def __init__(self, first: str, later: str) -> None:
+        self.count = 0
+        self.first = first
+        self.later = later  # with %d: how many so far
+
+    def __call__(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            logger.warning(self.first, exc_info=True)
+        else:
+            logger.debug(self.later, self.count, exc_info=True)
 
 
-def _read_failed() -> None:
-    """Log a failure to read the handler: with its traceback the first time, briefly after."""
-    global _read_failures
-    _read_failures += 1
-    if _read_failures == 1:
-        logger.warning("wsinspect could not read a WebSocket handler's details; the app is unaffected", exc_info=True)
-    else:
-        logger.debug(
-            "wsinspect could not read a WebSocket handler's details (%d so far)", _read_failures, exc_info=True
-        )
+_redact_failed = FailureLog(
+    "wsinspect: the redact hook failed; frames it fails on are recorded by size only",
+    "wsinspect: the redact hook failed (%d so far)",
+)
+_read_failed = FailureLog(
+    "wsinspect could not read a WebSocket handler's details; the app is unaffected",
+    "wsinspect could not read a WebSocket handler's details (%d so far)",
+)
 
 
 # The characters of a long text that utf8_size encodes at a time: at most 64 KiB of them (4 bytes a
