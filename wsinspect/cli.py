@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     open_ = commands.add_parser(
         "open",
-        help="the inspector on a saved session file (session JSON or HAR, gzipped or not), offline",
+        help="the inspector on a saved session file (session JSON or HAR, gzipped or not) or a capture database",
         description="Open a session file written by `wsinspect record`, the inspector's export, or a HAR file; "
-        "gzip-compressed ones too (x.json.gz).",
+        "gzip-compressed ones too (x.json.gz); or a capture database (record -o x.sqlite).",
     )
     open_.add_argument("file", type=Path, metavar="FILE")
     for sub in (parser, open_, demo):
