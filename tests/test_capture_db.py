@@ -32,10 +32,11 @@ def without_times(connection: Connection) -> Connection:
     return msgspec.structs.replace(connection, messages=[msgspec.structs.replace(f) for f in connection.messages])
 
 
-def test_what_the_store_received_reads_back_the_same(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", [False, True], ids=["capture", "journal"])
+def test_what_the_store_received_reads_back_the_same(tmp_path: Path, journal: bool) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = CaptureWriter(path, store, journal=journal)
     store.apply(PRODUCER, [update(1, path="/ws/chat", query_string="room=1")], 100.0)
     store.apply(PRODUCER, [batch(1, [text_frame("hello", direction="received"), text_frame("HELLO")])], 100.1)
     assert writer.flush() == 2
@@ -62,6 +63,9 @@ def test_what_the_store_received_reads_back_the_same(tmp_path: Path) -> None:
     assert [f.content for f in connection.messages] == ["hello", "HELLO", b"\x00\xff", b"p", None, "ééé", "bye"]
     assert connection.logs[0].traceback == traceback
     with sqlite3.connect(path) as db:
+        if journal:  # a journal keeps its frames a flush to a row: two flushes, two rows
+            assert db.execute("SELECT count(*) FROM frame_batches").fetchone() == (2,)
+            return
         assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -77,10 +81,11 @@ def test_what_the_store_received_reads_back_the_same(tmp_path: Path) -> None:
         ]
 
 
-def test_a_handler_time_known_after_a_flush_is_written_by_a_later_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", [False, True], ids=["capture", "journal"])
+def test_a_handler_time_known_after_a_flush_is_written_by_a_later_one(tmp_path: Path, journal: bool) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = CaptureWriter(path, store, journal=journal)
     store.apply(PRODUCER, [update(1)], 100.0)
     first = received("one", 101.0, 100.5)
     store.apply(PRODUCER, [batch(1, [])], 101.0)

@@ -104,10 +104,24 @@ CREATE TABLE info (
     value
 );
 """
+# What a journal has besides (its frames table stays empty): see CaptureWriter.
+JOURNAL_SCHEMA = """
+CREATE TABLE frame_batches (
+    id INTEGER PRIMARY KEY,            -- a flush's frames, as MessagePack: the frames table's columns less id
+    frames BLOB NOT NULL
+);
+CREATE TABLE handler_times (
+    frame INTEGER PRIMARY KEY,         -- the frame's number in the journal, from 1
+    seconds REAL NOT NULL
+);
+"""
 _TABLES = frozenset({"producers", "connections", "frames", "logs", "events", "deleted", "info"})
 _BINARY = frozenset({"binary", "ping", "pong"})
 _TRACEBACK = msgspec.json.Decoder(list[TracebackEntry])
 _CONNECTION = msgspec.json.Decoder(Connection)
+_BATCH = msgspec.msgpack.Decoder(
+    list[tuple[int, float, str, str, int, bool, int | None, float | None, str | None, bytes | None]]
+)
 _ENCODER = msgspec.json.Encoder()
 BUSY_TIMEOUT = 2.0  # seconds to wait for a lock another process holds
 RETENTION_BATCH = 1000  # frames deleted at a time, at least, to bring a capture back under its bound
@@ -132,11 +146,24 @@ class CaptureWriter:
 
     ``max_bytes`` and ``max_age`` (seconds) bound it: after a flush the oldest frames beyond either
     are deleted, in batches, and counted per connection (table ``deleted``).
+
+    A ``journal`` (what ``record -o x.json`` keeps until it writes x.json) is read back only after
+    a crash: its frames go a flush at a time, MessagePack in one row of ``frame_batches`` (with the
+    handler times learnt later in ``handler_times``), which costs a fraction of a row per frame.
     """
 
-    def __init__(self, path: Path, store: Store, *, max_bytes: int | None = None, max_age: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        store: Store,
+        *,
+        journal: bool = False,
+        max_bytes: int | None = None,
+        max_age: float | None = None,
+    ) -> None:
         self.path = path
         self.store = store
+        self.journal = journal
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.frames_written = 0
@@ -172,7 +199,7 @@ class CaptureWriter:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.executescript(SCHEMA)
+            db.executescript(SCHEMA + (JOURNAL_SCHEMA if self.journal else ""))
             db.executemany(
                 "INSERT INTO info (key, value) VALUES (?, ?)", [("created_at", time.time()), ("wsinspect", __version__)]
             )
@@ -291,11 +318,17 @@ class CaptureWriter:
                 f"INSERT OR REPLACE INTO connections VALUES ({', '.join('?' * 16)})",
                 [_connection_row(store, connection_id) for connection_id in changed if connection_id in store.entries],
             )
-            first: int = db.execute("SELECT coalesce(max(id), 0) + 1 FROM frames").fetchone()[0]
-            db.executemany(f"INSERT INTO frames VALUES (NULL, {', '.join('?' * 10)})", frames)
+            if self.journal:  # frames are numbered by their order in the journal
+                first = self.frames_written + 1
+                if frames:
+                    db.execute("INSERT INTO frame_batches (frames) VALUES (?)", (msgspec.msgpack.encode(frames),))
+                db.executemany("INSERT OR REPLACE INTO handler_times VALUES (?, ?)", [(n, t) for t, n in timed])
+            else:
+                first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM frames").fetchone()[0]
+                db.executemany(f"INSERT INTO frames VALUES (NULL, {', '.join('?' * 10)})", frames)
+                db.executemany("UPDATE frames SET handler_time = ? WHERE id = ?", timed)
             db.executemany(f"INSERT INTO logs VALUES (NULL, {', '.join('?' * 10)})", logs)
             db.executemany("INSERT INTO events (timestamp, level, text) VALUES (?, ?, ?)", events)
-            db.executemany("UPDATE frames SET handler_time = ? WHERE id = ?", timed)
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -440,9 +473,43 @@ def _describe(exc: sqlite3.Error) -> str:
     return text
 
 
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _add_frame(
+    connections: dict[int, Connection],
+    number: int,
+    timestamp: float,
+    direction: Any,
+    kind: Any,
+    size: int,
+    truncated: Any,
+    code: int | None,
+    took: float | None,
+    text: str | None,
+    data: bytes | None,
+) -> None:
+    connection = connections.get(number)
+    if connection is None:
+        return  # its connection's row did not make it (never: both go in one transaction)
+    connection.messages.append(
+        Frame(
+            direction=direction,
+            message_type=kind,
+            content=data if kind in _BINARY else text,
+            timestamp=timestamp,
+            size_bytes=size,
+            truncated=bool(truncated),
+            close_code=code,
+            handler_time=UNSET if took is None else took,
+        )
+    )
+
+
 def _check(db: sqlite3.Connection) -> None:
     application_id = db.execute("PRAGMA application_id").fetchone()[0]
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = _tables(db)
     if application_id != APPLICATION_ID or not tables >= _TABLES:
         raise SessionFileError("an SQLite database, but not a wsinspect capture")
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -463,21 +530,15 @@ def _read(db: sqlite3.Connection) -> Capture:
         "SELECT connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, "
         "text, data FROM frames ORDER BY id"
     ):
-        connection = connections.get(number)
-        if connection is None:
-            continue  # its connection's row did not make it (never: both go in one transaction)
-        connection.messages.append(
-            Frame(
-                direction=direction,
-                message_type=kind,
-                content=data if kind in _BINARY else text,
-                timestamp=timestamp,
-                size_bytes=size,
-                truncated=bool(truncated),
-                close_code=code,
-                handler_time=UNSET if took is None else took,
-            )
-        )
+        _add_frame(connections, number, timestamp, direction, kind, size, truncated, code, took, text, data)
+    if "frame_batches" in _tables(db):  # a journal
+        took_by_number = dict(db.execute("SELECT frame, seconds FROM handler_times"))
+        number_in_journal = 0
+        for (blob,) in db.execute("SELECT frames FROM frame_batches ORDER BY id"):
+            for number, timestamp, direction, kind, size, truncated, code, took, text, data in _BATCH.decode(blob):
+                number_in_journal += 1
+                took = took_by_number.get(number_in_journal, took)
+                _add_frame(connections, number, timestamp, direction, kind, size, truncated, code, took, text, data)
     for number, timestamp, level, levelno, logger, message, size, truncated, error, traceback in db.execute(
         "SELECT connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback "
         "FROM logs ORDER BY id"

@@ -61,7 +61,7 @@ async def record(
     check_writable(output)
     database = output if is_capture_name(output) else journal_for(output)
     store = Store(max_messages=max_messages)
-    writer = CaptureWriter(database, store, max_bytes=max_bytes, max_age=max_age)
+    writer = CaptureWriter(database, store, journal=database != output, max_bytes=max_bytes, max_age=max_age)
     server = InspectorServer(store, socket_path)
     try:
         await server.start()
