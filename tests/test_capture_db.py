@@ -68,7 +68,7 @@ def test_what_the_store_received_reads_back_the_same(tmp_path: Path, journal: bo
             return
         assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # WAL while written (below)
         assert db.execute("SELECT id, pid, app, host FROM producers").fetchall() == [(1, 4242, "shop", "web-2")]
         # What people query: frames by connection, direction and type, with the connection's path.
         assert db.execute(
@@ -302,3 +302,33 @@ def test_open_shows_a_capture_and_what_its_bound_deleted(tmp_path: Path, monkeyp
     (shown,) = opened
     assert shown.frames_deleted == 1
     assert [f.content for f in shown.entries["c1"].frames] == ["new"]
+
+
+def test_a_finished_capture_is_one_file_and_reading_it_adds_none(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("a")])], 100.0)
+    writer.flush()
+    assert {p.name for p in tmp_path.iterdir()} >= {"capture.sqlite", "capture.sqlite-wal"}  # WAL while written
+    reader = sqlite3.connect(path)
+    assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    reader.close()
+    writer.close()
+    read_capture(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["capture.sqlite"]
+
+
+def test_a_capture_read_while_its_record_ends_is_closed_all_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("a")])], 100.0)
+    writer.flush()
+    reader = sqlite3.connect(path)  # Datasette, say, or wsinspect open
+    try:
+        assert reader.execute("SELECT count(*) FROM frames").fetchone() == (1,)
+        writer.close()  # no error: it stays in WAL mode
+    finally:
+        reader.close()
+    assert [f.content for f in read_capture(path).connections[0].messages] == ["a"]

@@ -342,6 +342,11 @@ class CaptureWriter:
         try:
             self.flush()
             self._db.execute("INSERT OR REPLACE INTO info (key, value) VALUES ('closed_at', ?)", (time.time(),))
+            # Done: one file again, which readers open without making -wal and -shm files beside it;
+            # unless one reads it now (its own tool, say), which keeps it in WAL mode.
+            self._db.execute("PRAGMA busy_timeout = 0")
+            with contextlib.suppress(sqlite3.OperationalError):
+                self._db.execute("PRAGMA journal_mode = DELETE")
         finally:
             with contextlib.suppress(ValueError):
                 self.store.listeners.remove(self._note)
