@@ -58,11 +58,15 @@ class Terminal:
             self.output += data
 
     def stop(self, signum: int) -> int:
+        if signum == signal.SIGHUP:  # as a closed terminal window or SSH session: the terminal goes first
+            os.close(self.master)
+            self.reader.join(PATIENCE)
         self.process.send_signal(signum)
         try:
             return self.process.wait(timeout=PATIENCE)
         finally:
-            os.close(self.master)
+            if signum != signal.SIGHUP:
+                os.close(self.master)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -101,22 +105,15 @@ def test_the_demo_removes_its_directory(tmp_path: Path, terminals: list[Terminal
     assert b"lost the inspector" not in terminal.output  # its app loses it by design: not news
 
 
-def test_record_writes_its_file_when_its_terminal_goes(private_socket: Path, tmp_path: Path) -> None:
+def test_record_writes_its_file_when_its_terminal_goes(
+    private_socket: Path, tmp_path: Path, terminals: list[Terminal]
+) -> None:
     output = tmp_path / "session.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsinspect", "record", "--socket", str(private_socket), "-o", str(output)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        assert "recording on" in process.stderr.readline()
-        process.send_signal(signal.SIGHUP)
-        _, err = process.communicate(timeout=PATIENCE)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err
+    terminal = Terminal("record", "--socket", str(private_socket), "-o", str(output))
+    terminals.append(terminal)
+    eventually(private_socket.exists, "record to listen")
+    eventually(lambda: b"recording on" in terminal.output, "its first line")
+    assert terminal.stop(signal.SIGHUP) == 0
     assert read_session(output).connections == []
     assert not private_socket.exists()
+    assert not (tmp_path / "session.json.journal.sqlite").exists()

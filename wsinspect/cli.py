@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -362,7 +363,9 @@ def _demo() -> int:
         traffic.start()
         try:
             # A demo's frames are throwaway: quitting never asks.
-            InspectorApp(store, server=server, source=f"demo app on 127.0.0.1:{traffic.port}", no_confirm=True).run()
+            app = InspectorApp(store, server=server, source=f"demo app on 127.0.0.1:{traffic.port}", no_confirm=True)
+            app.cleanups.append(functools.partial(shutil.rmtree, directory, ignore_errors=True))
+            app.run()
         finally:
             traffic.stop()
     finally:

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from ..model import Connection
 from .database import CaptureWriter
@@ -59,6 +59,7 @@ async def record(
     it is one (``is_capture_name``), else a journal next to it, removed once ``output`` is written.
     """
     check_writable(output)
+    out = cast(TextIO, _Unfailing(out))  # a closed terminal (SIGHUP) must not stop the file being written
     database = output if is_capture_name(output) else journal_for(output)
     store = Store(max_messages=max_messages)
     writer = CaptureWriter(database, store, journal=database != output, max_bytes=max_bytes, max_age=max_age)
@@ -135,6 +136,28 @@ async def record(
     # "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings, pongs and closes have no place in HAR)"
     print(f"wsinspect: {written.summary()}", file=out)
     return 0 if failed is None else 1
+
+
+class _Unfailing:
+    """``out`` whose writes never fail: when its terminal or SSH session is gone (SIGHUP), what
+    ``record`` has to say is lost, not what it has to write."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            return self._out.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._out.flush()
+
+    def isatty(self) -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            return self._out.isatty()
+        return False
 
 
 def _remove_database(path: Path) -> None:

@@ -52,6 +52,11 @@ class InspectorServer:
         keep: dict[str, Any] = {"cleanup_socket": False} if sys.version_info >= (3, 13) else {}
         self._server = await asyncio.start_unix_server(self._serve, sock=self._listening.socket.dup(), **keep)
 
+    def remove_socket(self) -> None:
+        """Remove the socket file now, for a process that must leave at once (its terminal gone)."""
+        if self._listening is not None:
+            self._listening.close()
+
     async def close(self, grace: float = 1.0) -> None:
         """Stop listening, read what producers already sent (up to ``grace`` seconds), then end."""
         if self._listening is not None:

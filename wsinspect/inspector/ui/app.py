@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -58,11 +59,10 @@ FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scroll
 # frame change this often at most: still readable, and each change costs a layout of the screen.
 PANELS_PER_SECOND = 4
 LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and system events   ≡ what the handler logged"
+# Mouse reports off, the cursor shown, the main screen back: what a terminal needs after a hang-up.
+TERMINAL_RESET = b"\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?25h\x1b[?1049l"
 # n and N share a row of the help.
 FIND = Binding.Group("The next / previous match of the search")
-
-
-QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class InspectorApp(App[None]):
@@ -292,10 +292,23 @@ class InspectorApp(App[None]):
         self._lines: dict[str, Text] = {}  # what the one-line widgets show
         self._search_shown: float | None = None  # the search progress the filter line shows
         self.no_confirm = no_confirm
+        self.cleanups: list[Callable[[], object]] = []  # what leaving at once must still do (SIGHUP)
         # ``store.frames_received`` when the whole session was last exported: the frames after it
         # are saved nowhere. The frames of a file are (it was opened); a live store starts empty.
         self._saved_frames = store.frames_received
         self._clears = 0  # ctrl+l's: an export taken before a clear says nothing of the frames after it
+
+    def _hang_up(self) -> None:
+        """SIGHUP: the terminal is gone, so nothing can be drawn or restored, and Textual's own exit
+        would wait on it for ever. Remove what a quit removes, then leave at once."""
+        if self.server is not None:
+            self.server.remove_socket()
+        for cleanup in self.cleanups:
+            with contextlib.suppress(Exception):
+                cleanup()
+        with contextlib.suppress(OSError):  # should a terminal be there after all (kill -HUP)
+            os.write(1, TERMINAL_RESET)
+        os._exit(0)
 
     def _mark_dirty(self, connection_ids: set[str]) -> None:
         self._dirty.update(connection_ids)
@@ -327,11 +340,10 @@ class InspectorApp(App[None]):
         return self.query_one(ConnectionTable)
 
     async def on_mount(self) -> None:
-        # Killed (SIGTERM) or its terminal closed (SIGHUP): quit as `q` does, so the socket and
-        # the demo's directory go with it.
+        # Killed (SIGTERM): quit as `q` does, so the socket and the demo's directory go with it.
         loop = asyncio.get_running_loop()
-        for signum in QUIT_SIGNALS:
-            loop.add_signal_handler(signum, self.exit)
+        loop.add_signal_handler(signal.SIGTERM, self.exit)
+        loop.add_signal_handler(signal.SIGHUP, self._hang_up)
         if self.server is not None:
             await self.server.start()
         timeline = self.timeline
@@ -349,7 +361,7 @@ class InspectorApp(App[None]):
 
     async def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in QUIT_SIGNALS:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         if self.server is not None:
             await self.server.close()
