@@ -12,6 +12,7 @@ import pytest
 from factories import batch, frame, record, wire_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_readers_fuzz import mutate_bytes
 
 from wsinspect.model import STATES, Connection, Frame
 from wsinspect.wire import (
@@ -578,21 +579,7 @@ def test_fuzz_random_bodies_behind_a_valid_hello(bodies: list[bytes], data: st.D
 
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(encode(draw(streams)))
-    for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "set"]))
-        at = draw(st.integers(0, max(len(data) - 1, 0)))
-        if action == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif action == "set" and data:
-            data[at] = draw(st.integers(0, 255))
-        elif action == "truncate":
-            del data[at:]
-        elif action == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif action == "delete":
-            del data[at : at + draw(st.integers(1, 8))]
-    return bytes(data)
+    return mutate_bytes(draw, encode(draw(streams)))
 
 
 @FUZZ

@@ -29,7 +29,7 @@ from ..model import Connection, Frame, LogLine, SystemEvent, TracebackEntry
 from .files import Session, SessionFileError, is_sqlite
 from .store import Store
 
-__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "Capture", "CaptureWriter", "read_capture")
+__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "Capture", "CaptureWriter", "read_capture", "remove_capture")
 
 APPLICATION_ID = 0x77736931  # "wsi1": what tells a capture from another SQLite database
 SCHEMA_VERSION = 1
@@ -183,9 +183,7 @@ class CaptureWriter:
             with _opened(path) as fd:
                 if not _lock(fd):
                     raise SessionFileError(f"cannot write {path}: another wsinspect record is writing it")
-                for suffix in ("", "-wal", "-shm"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(f"{path}{suffix}")
+                remove_capture(path)
         try:
             # Private from the start, and locked while written: another record must not replace it.
             self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -370,6 +368,13 @@ def _lock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def remove_capture(path: Path) -> None:
+    """Remove a capture database and the files SQLite keeps beside it while it is written."""
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")
 
 
 def _is_ours(path: Path) -> bool:

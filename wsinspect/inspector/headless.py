@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from ..model import Connection
-from .database import CaptureWriter
+from .database import CaptureWriter, remove_capture
 from .files import SessionFileError, Written, check_writable, write_session
 from .formatting import counted, format_size
 from .server import InspectorServer
@@ -68,7 +68,7 @@ async def record(
         await server.start()
     except BaseException:
         writer.close()
-        _remove_database(database)
+        remove_capture(database)
         raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,9 +130,9 @@ async def record(
         rescue = Path(tempfile.gettempdir()) / f"wsinspect-rescued-{os.getpid()}-{int(time.time())}.json"
         _write(rescue, connections, out)
         print(f"wsinspect: {exc}; saved the session to {rescue} instead", file=out)
-        _remove_database(database)
+        remove_capture(database)
         return 1
-    _remove_database(database)
+    remove_capture(database)
     # "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings, pongs and closes have no place in HAR)"
     print(f"wsinspect: {written.summary()}", file=out)
     return 0 if failed is None else 1
@@ -158,12 +158,6 @@ class _Unfailing:
         with contextlib.suppress(OSError, ValueError):
             return self._out.isatty()
         return False
-
-
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(OSError):
-            os.unlink(f"{path}{suffix}")
 
 
 def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:
