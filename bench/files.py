@@ -1,4 +1,5 @@
-"""7. Session files at scale: export (``write_session``) and open (``read_session``).
+"""7. Session files at scale: export (``write_session``) and open (``read_session``, and a capture
+database's ``CaptureStore``).
 
 A session of N frames (~60-byte JSON text payloads over 50 connections) is written to a file and
 read back, in this process. Times are ratios against a baseline measured in the same run on the
@@ -27,6 +28,7 @@ from typing import Any
 import msgspec
 
 from wsinspect.inspector import files
+from wsinspect.inspector.store import Store
 from wsinspect.model import Connection, Frame
 
 from .shared import Row, median
@@ -108,6 +110,53 @@ def _progress_kwargs(function: Callable[..., Any]) -> dict[str, Any]:
     return {}
 
 
+def _into_store(session: files.Session) -> Store:
+    store = Store(max_messages=max(len(c.messages) for c in session.connections))
+    store.load(session.connections, session.exported_at)
+    return store
+
+
+def _capture_rows(
+    workdir: Path, connections: list[Connection], frames: int, base_open: float, repeats: int
+) -> list[Row]:
+    """``wsinspect open`` of the same session as a capture database (``record -o x.sqlite``): the
+    first screen (the connections, the first chunk of rows indexed, a screen of 45 rows read) and
+    every row indexed (which the screen does in the background), against the same baseline as the
+    JSON file's open."""
+    from wsinspect.inspector.capture_store import CaptureStore
+    from wsinspect.inspector.database import write_capture
+
+    path = workdir / "capture.sqlite"
+    write_capture(path, connections, EXPORTED_AT)
+
+    def first_screen() -> CaptureStore:
+        store = CaptureStore(path)
+        store.poll()
+        store.rows[0:45]
+        return store
+
+    def indexed() -> CaptureStore:
+        store = first_screen()
+        while store.reading:
+            store.poll()
+        return store
+
+    first_s, all_s = _timed(first_screen, repeats), _timed(indexed, repeats)
+    peak = _peak(indexed)
+    size = path.stat().st_size
+    path.unlink()
+    return [
+        Row(f"{frames:,} frames: open .sqlite, first screen", first_s, "s", first_s / base_open, f"{_mb(size)} file"),
+        Row(
+            f"{frames:,} frames: open .sqlite, every row indexed",
+            all_s,
+            "s",
+            all_s / base_open,
+            f"peak {_mb(peak)} in Python (SQLite's own page cache not counted)",
+        ),
+    ]
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:,.1f} MB"
 
@@ -184,6 +233,17 @@ def run(sizes: tuple[int, ...], repeats: int) -> list[Row]:
                     f"{open_peak / size:.0%} of the file (the session read included){verdict}",
                 )
             )
+            shown_s = _timed(lambda path=path: _into_store(files.read_session(path, **read_kwargs)), repeats)
+            rows.append(
+                Row(
+                    f"{frames:,} frames: open .json, into the store",
+                    shown_s,
+                    "s",
+                    shown_s / base_open,
+                    "what `wsinspect open` does before its first screen",
+                )
+            )
+            rows += _capture_rows(workdir, connections, frames, base_open, repeats)
             for name in ("session.json.gz", "session.har"):
                 kind, target = name.removeprefix("session"), workdir / name
                 seconds = _timed(export(name), 1)

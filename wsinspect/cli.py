@@ -374,11 +374,17 @@ def _demo() -> int:
 
 
 def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
-    from .inspector.files import read_session
+    from .inspector.capture_store import CaptureStore
+    from .inspector.database import is_journal
+    from .inspector.files import is_sqlite, read_session
     from .inspector.headless import ProgressLine
     from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
 
+    if is_sqlite(path) and not is_journal(path):  # a capture: read as it is looked at, and followed
+        capture = CaptureStore(path)
+        InspectorApp(capture, source=str(path), pair_by=pair_by, no_confirm=no_confirm).run()
+        return 0
     progress = ProgressLine(sys.stderr, f"reading {path}", "bytes")  # shows once it takes over a second
     try:
         session = read_session(path, progress=progress)

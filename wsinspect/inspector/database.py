@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -29,7 +30,24 @@ from ..model import Connection, Frame, LogLine, SystemEvent, TracebackEntry
 from .files import Session, SessionFileError, is_sqlite
 from .store import Store
 
-__all__ = ("APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "Capture", "CaptureWriter", "read_capture", "remove_capture")
+__all__ = (
+    "APPLICATION_ID",
+    "BYTES_TYPES",
+    "CONNECTION_DECODER",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "TRACEBACK_DECODER",
+    "Capture",
+    "CaptureWriter",
+    "check_capture",
+    "describe_error",
+    "error_reason",
+    "is_journal",
+    "read_capture",
+    "remove_capture",
+    "table_names",
+    "write_capture",
+)
 
 APPLICATION_ID = 0x77736931  # "wsi1": what tells a capture from another SQLite database
 SCHEMA_VERSION = 1
@@ -116,9 +134,9 @@ CREATE TABLE handler_times (
 );
 """
 _TABLES = frozenset({"producers", "connections", "frames", "logs", "events", "deleted", "info"})
-_BINARY = frozenset({"binary", "ping", "pong"})
-_TRACEBACK = msgspec.json.Decoder(list[TracebackEntry])
-_CONNECTION = msgspec.json.Decoder(Connection)
+BYTES_TYPES = frozenset({"binary", "ping", "pong"})
+TRACEBACK_DECODER = msgspec.json.Decoder(list[TracebackEntry])
+CONNECTION_DECODER = msgspec.json.Decoder(Connection)
 _BATCH = msgspec.msgpack.Decoder(
     list[tuple[int, float, str, str, int, bool, int | None, float | None, str | None, bytes | None]]
 )
@@ -134,7 +152,7 @@ class Capture(Session, kw_only=True):
     frames_deleted: int = 0
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
@@ -188,7 +206,7 @@ class CaptureWriter:
             # Private from the start, and locked while written: another record must not replace it.
             self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
-            raise SessionFileError(f"cannot write {path}: {_reason(exc)}") from None
+            raise SessionFileError(f"cannot write {path}: {error_reason(exc)}") from None
         _lock(self._lock_fd)
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
@@ -203,7 +221,7 @@ class CaptureWriter:
             )
         except (OSError, sqlite3.Error) as exc:
             os.close(self._lock_fd)
-            raise SessionFileError(f"cannot write {path}: {_reason(exc)}") from None
+            raise SessionFileError(f"cannot write {path}: {error_reason(exc)}") from None
         return db
 
     def _note(self, changed: set[str]) -> None:
@@ -237,7 +255,7 @@ class CaptureWriter:
         try:
             first = self._write(changed, frames, logs, events, timed)
         except sqlite3.Error as exc:
-            raise SessionFileError(f"cannot write {self.path}: {_reason(exc)}") from None
+            raise SessionFileError(f"cannot write {self.path}: {error_reason(exc)}") from None
         # Received frames whose handler time comes later: updated by a later flush, while it may.
         waiting = self._waiting + [(frame, first + index, cid) for index, frame, cid in working]
         self._waiting = [
@@ -250,7 +268,7 @@ class CaptureWriter:
             try:
                 self._retain()
             except sqlite3.Error as exc:
-                raise SessionFileError(f"cannot write {self.path}: {_reason(exc)}") from None
+                raise SessionFileError(f"cannot write {self.path}: {error_reason(exc)}") from None
         return len(frames)
 
     def _retain(self) -> None:
@@ -352,6 +370,19 @@ class CaptureWriter:
             os.close(self._lock_fd)  # and its lock
 
 
+def write_capture(path: Path, connections: list[Connection], exported_at: float | None = None) -> int:
+    """Write a saved session's connections as a capture database; returns the frames written."""
+    kept = max([1, *(max(len(c.messages), len(c.logs)) for c in connections)])
+    store = Store(max_messages=kept, max_frames=sys.maxsize)
+    writer = CaptureWriter(path, store)
+    try:
+        store.load(connections, exported_at)
+        writer._changed = set(store.entries)
+        return writer.flush()
+    finally:
+        writer.close()
+
+
 @contextlib.contextmanager
 def _opened(path: Path) -> Iterator[int]:
     fd = os.open(path, os.O_RDONLY)
@@ -387,7 +418,7 @@ def _is_ours(path: Path) -> bool:
 
 def _frame_row(number: int, frame: Frame) -> tuple[Any, ...]:
     content = frame.content
-    binary = frame.message_type in _BINARY
+    binary = frame.message_type in BYTES_TYPES
     return (
         number,
         frame.timestamp,
@@ -459,20 +490,30 @@ def read_capture(path: Path) -> Capture:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
     except sqlite3.Error as exc:
-        raise SessionFileError(f"cannot read {path}: {_reason(exc)}") from None
+        raise SessionFileError(f"cannot read {path}: {error_reason(exc)}") from None
     try:
         with contextlib.closing(db):
-            _check(db)
+            check_capture(db)
             return _read(db)
     except sqlite3.DatabaseError as exc:
-        raise SessionFileError(f"{path}: {_describe(exc)}") from None
+        raise SessionFileError(f"{path}: {describe_error(exc)}") from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SessionFileError(f"{path}: a connection's metadata cannot be read: {exc}") from None
     except SessionFileError as exc:
         raise SessionFileError(f"{path}: {exc}") from None
 
 
-def _describe(exc: sqlite3.Error) -> str:
+def is_journal(path: Path) -> bool:
+    """Whether ``path`` is a recording's journal (``x.json.journal.sqlite``), whose frames are read
+    whole; False for anything else, a capture or what cannot be read."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)) as db:
+            return "frame_batches" in table_names(db)
+    except sqlite3.Error:
+        return False
+
+
+def describe_error(exc: sqlite3.Error) -> str:
     text = str(exc)
     if "not a database" in text:
         return "not an SQLite database, or a corrupt one"
@@ -483,7 +524,7 @@ def _describe(exc: sqlite3.Error) -> str:
     return text
 
 
-def _tables(db: sqlite3.Connection) -> set[str]:
+def table_names(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
@@ -507,7 +548,7 @@ def _add_frame(
         Frame(
             direction=direction,
             message_type=kind,
-            content=data if kind in _BINARY else text,
+            content=data if kind in BYTES_TYPES else text,
             timestamp=timestamp,
             size_bytes=size,
             truncated=bool(truncated),
@@ -517,9 +558,9 @@ def _add_frame(
     )
 
 
-def _check(db: sqlite3.Connection) -> None:
+def check_capture(db: sqlite3.Connection) -> None:
     application_id = db.execute("PRAGMA application_id").fetchone()[0]
-    tables = _tables(db)
+    tables = table_names(db)
     if application_id != APPLICATION_ID or not tables >= _TABLES:
         raise SessionFileError("an SQLite database, but not a wsinspect capture")
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -533,7 +574,7 @@ def _check(db: sqlite3.Connection) -> None:
 def _read(db: sqlite3.Connection) -> Capture:
     db.execute("BEGIN")  # one snapshot, while another record may be writing
     connections: dict[int, Connection] = {
-        number: _CONNECTION.decode(metadata)
+        number: CONNECTION_DECODER.decode(metadata)
         for number, metadata in db.execute("SELECT id, metadata FROM connections ORDER BY id")
     }
     for number, timestamp, direction, kind, size, truncated, code, took, text, data in db.execute(
@@ -541,7 +582,7 @@ def _read(db: sqlite3.Connection) -> Capture:
         "text, data FROM frames ORDER BY id"
     ):
         _add_frame(connections, number, timestamp, direction, kind, size, truncated, code, took, text, data)
-    if "frame_batches" in _tables(db):  # a journal
+    if "frame_batches" in table_names(db):  # a journal
         took_by_number = dict(db.execute("SELECT frame, seconds FROM handler_times"))
         number_in_journal = 0
         for (blob,) in db.execute("SELECT frames FROM frame_batches ORDER BY id"):
@@ -565,7 +606,7 @@ def _read(db: sqlite3.Connection) -> Capture:
                     size_bytes=size,
                     truncated=bool(truncated),
                     error=error,
-                    traceback=_TRACEBACK.decode(traceback),
+                    traceback=TRACEBACK_DECODER.decode(traceback),
                 )
             )
     deleted = 0

@@ -27,6 +27,8 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
 from ...model import Connection, Frame, LogLine, SystemEvent
+from ..capture_store import CaptureStore, frames_near
+from ..database import read_capture
 from ..decoders import warnings as decoder_warnings
 from ..fields import FieldError
 from ..fields import parse as parse_fields
@@ -296,6 +298,7 @@ class InspectorApp(App[None]):
         # ``store.frames_received`` when the whole session was last exported: the frames after it
         # are saved nowhere. The frames of a file are (it was opened); a live store starts empty.
         self._saved_frames = store.frames_received
+        self._capture_error = ""  # an opened capture that could not be read on: why
         self._clears = 0  # ctrl+l's: an export taken before a clear says nothing of the frames after it
 
     def _hang_up(self) -> None:
@@ -349,10 +352,12 @@ class InspectorApp(App[None]):
         timeline = self.timeline
         timeline.payloads = self.query_one(DetailPane).payloads = self.payloads
         timeline.focus()
-        # A saved session reads from its start; a live one follows the newest frames.
-        timeline.following = timeline.live = self.server is not None
+        # A saved session reads from its start; a live one, or a capture being written, follows
+        # the newest frames.
+        capture = self.store if isinstance(self.store, CaptureStore) else None
+        timeline.following = timeline.live = self.server is not None or (capture is not None and capture.writing)
         self._refresh_all()
-        if self.server is None:
+        if not timeline.live:
             timeline.action_first()
         for message in decoder_warnings():  # a third-party decoder that did not load
             self.notify(message, severity="warning", timeout=10)
@@ -365,15 +370,32 @@ class InspectorApp(App[None]):
             loop.remove_signal_handler(signum)
         if self.server is not None:
             await self.server.close()
+        if isinstance(self.store, CaptureStore):
+            self.store.close()
 
     # -- refresh: batched, at most REFRESH_PER_SECOND times a second -------------------------
 
     def _tick(self) -> None:
         # While the app closes its widgets go before its timers stop: a tick then finds nothing.
         with contextlib.suppress(NoMatches):
+            self._read_capture()
             self._take_in_changes()
             if self.timeline.search_progress != self._search_shown:
                 self._update_filters()
+
+    def _read_capture(self) -> None:
+        """An opened capture: its next rows, or what the record writing it committed since."""
+        store = self.store
+        if not isinstance(store, CaptureStore) or self._capture_error:
+            return
+        reading = store.reading or store.writing
+        try:
+            store.poll()
+        except SessionFileError as exc:
+            self._capture_error = str(exc)
+            self.notify(f"{exc}; showing what was read before", severity="error", timeout=30)
+        if reading and not (store.reading or store.writing):  # read whole, written for good
+            self._panels_due = True
 
     def _take_in_changes(self) -> None:
         store = self.store
@@ -433,7 +455,10 @@ class InspectorApp(App[None]):
         text = Text()
         text.append("wsinspect ", style="bold")
         # Most important first: on a narrow terminal the end of the line is cut.
-        if self.server is None:
+        capture = store if isinstance(store, CaptureStore) else None
+        if capture is not None and capture.reading and not capture.writing:
+            text.append(f" ⧗ reading {capture.read_fraction:.0%} ", style="bold")
+        elif self.server is None and not (capture is not None and capture.writing):
             text.append(" ■ saved session ", style="bold")
         elif timeline.following:
             text.append(" ▶ following ", style="bold")
@@ -489,6 +514,8 @@ class InspectorApp(App[None]):
         """What an empty timeline says: why it is empty and what to do."""
         if self.store.rows:
             return "No rows match the filters.\nEsc clears them."
+        if isinstance(self.store, CaptureStore) and (self.store.writing or self.store.reading):
+            return "Reading the capture…" if self.store.reading else "Waiting for the record writing it."
         if self.server is None:
             return "This session holds no frames."
         return (
@@ -529,12 +556,13 @@ class InspectorApp(App[None]):
     def _show_row(self, event: TimelineView.RowSelected) -> None:
         row = event.row
         entry = self.store.entries.get(row[0]) if row and row[0] else None
+        item = row[1] if row else None
         self.query_one(DetailPane).show(
             row,
             entry.connection if entry else None,
             self.timeline.origin,
             number=entry.number if entry else None,
-            frames=entry.frames if entry else (),
+            frames=frames_near(entry.frames, item) if entry and isinstance(item, Frame) else (),
         )
         if entry is not None:
             self.table.select(entry.connection.connection_id)
@@ -816,7 +844,10 @@ class InspectorApp(App[None]):
         while; ``then`` is said once it is written, and ``after`` is called with what was written
         ("Wrote 3 connections, 12 frames to x.json"), unless the export failed."""
         saved: tuple[int, int] | None = None  # the whole session: its frames, once written, are saved
-        if connections is None:
+        # An opened capture is read whole in the export's thread (as `recover` does), not frame by
+        # frame from the screen's.
+        capture = self.store.path if connections is None and isinstance(self.store, CaptureStore) else None
+        if connections is None and capture is None:
             connections = self.store.connections()  # a copy, taken here: the store goes on changing
             saved = (self._clears, self.store.frames_received)
 
@@ -826,7 +857,8 @@ class InspectorApp(App[None]):
                     self.call_from_thread(self._export_progress, path, done, total)
 
             try:
-                written = write_session(path, connections, time(), progress=progress)
+                chosen = read_capture(capture).connections if capture is not None else connections or []
+                written = write_session(path, chosen, time(), progress=progress)
             except SessionFileError as exc:
                 self.call_from_thread(self._export_done, path, None, str(exc))
                 return
@@ -869,6 +901,8 @@ class InspectorApp(App[None]):
         """Frames that came since the whole session was last exported (or the file was opened, or
         the session cleared): what quitting or clearing would lose. Log lines and ◉ rows are not
         counted: they belong to connections whose frames are."""
+        if isinstance(self.store, CaptureStore):
+            return 0  # they are in the capture
         return max(0, self.store.frames_received - self._saved_frames)
 
     async def action_quit(self) -> None:

@@ -9,12 +9,12 @@ from datetime import datetime
 from time import time
 from typing import ClassVar
 
-from msgspec import UNSET
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from ...model import Connection, Frame, LogLine
+from ...model import Connection
+from ..capture_store import frame_times, handler_times, log_levels
 from ..formatting import format_duration, short_duration
 from ..store import ConnectionEntry, Store, closed_how, closed_who, health
 from .payloads import Payloads
@@ -75,10 +75,10 @@ class LifecyclePanel(Static):
             lines.append(f"  subprotocol {connection.subprotocol}")
         lines.append("\n")
         buckets = max(8, self.size.width - 10)
-        lines.append(f"rate    {_sparkline(entry.frames, connection.connected_at, end, buckets)}\n")
-        handler_times = _handler_times(entry.frames)
-        if handler_times:
-            lines.append(f"took    {handler_times}\n")
+        lines.append(f"rate    {_sparkline(frame_times(entry.frames), connection.connected_at, end, buckets)}\n")
+        took = _handler_times(handler_times(entry.frames))
+        if took:
+            lines.append(f"took    {took}\n")
         if connection.state == "closed":
             lasted = format_duration(end - connection.connected_at)
             lines.append(f"closed  {_clock(end)} after {lasted}{closed_who(connection)}\n")
@@ -95,8 +95,9 @@ class LifecyclePanel(Static):
         if missing:
             lines.append("\n")
             lines.append_text(missing)
-        if entry.logs:
-            lines.append(f"\nlogs    {_log_counts(entry.logs)}")
+        levels = log_levels(entry.logs)
+        if levels:
+            lines.append(f"\nlogs    {_log_counts(levels)}")
         if connection.refused_by:
             lines.append(f"\nrefused by {connection.refused_by}", style=self.style_of("error"))
         if connection.error:
@@ -170,9 +171,9 @@ def _handler_lines(connection: Connection, width: int) -> str:
     return "\n".join(lines)
 
 
-def _handler_times(frames: Iterable[Frame]) -> str:
+def _handler_times(seconds: Iterable[float]) -> str:
     """How long the handler worked on each received message: "p50 0.3 ms · p95 12 ms over 40 messages"."""
-    times = sorted(frame.handler_time for frame in frames if frame.handler_time is not UNSET)
+    times = sorted(seconds)
     if not times:
         return ""
     p50, p95 = (times[min(len(times) - 1, int(len(times) * share))] for share in (0.5, 0.95))
@@ -180,9 +181,9 @@ def _handler_times(frames: Iterable[Frame]) -> str:
     return f"p50 {short_duration(p50)} · p95 {short_duration(p95)} over {count}"
 
 
-def _log_counts(logs: Iterable[LogLine]) -> str:
-    """How many log lines, and of which levels: "12 (9 info, 2 warning, 1 error)"."""
-    levels = Counter(line.level.lower() for line in logs)
+def _log_counts(names: Iterable[str]) -> str:
+    """How many log lines, and of which levels (their names): "12 (9 info, 2 warning, 1 error)"."""
+    levels = Counter(name.lower() for name in names)
     total = sum(levels.values())
     return f"{total:,} ({', '.join(f'{count:,} {level}' for level, count in levels.items())})"
 
@@ -191,12 +192,12 @@ def _clock(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _sparkline(frames: object, start: float, end: float, buckets: int) -> str:
-    """Frames per time slice of the connection's life, as bars."""
+def _sparkline(times: Iterable[float], start: float, end: float, buckets: int) -> str:
+    """Frames per time slice of the connection's life (their times), as bars."""
     span = max(end - start, 1e-6)
     counts = [0] * buckets
-    for frame in frames:  # type: ignore[attr-defined]
-        slot = int((frame.timestamp - start) / span * buckets)
+    for timestamp in times:
+        slot = int((timestamp - start) / span * buckets)
         counts[min(max(slot, 0), buckets - 1)] += 1
     top = max(counts) or 1
     return "".join(BARS[round(count / top * (len(BARS) - 1))] for count in counts)

@@ -6,6 +6,8 @@ of the newest results), never on the way in: a million frames cost nothing until
 
 from __future__ import annotations
 
+from itertools import islice
+
 from textual.cache import LRUCache
 
 from ...model import Frame
@@ -47,7 +49,9 @@ class Payloads:
         # The frames after the last one taken in; when that one is gone (the connection's limit,
         # a clear), every frame held is newer than it.
         fresh: list[Frame] = []
-        for frame in reversed(entry.frames):
+        # At most the newest max_messages, which is all a live store holds; an opened capture holds
+        # every frame, read from disk, and a connection of a million would stall the screen.
+        for frame in islice(reversed(entry.frames), self.store.max_messages):
             if frame is pairing.last:
                 break
             fresh.append(frame)

@@ -1,0 +1,662 @@
+"""A capture database opened lazily: the timeline's columns in memory, its frames read from disk.
+
+:class:`CaptureStore` is a :class:`~wsinspect.inspector.store.Store` whose timeline is built from
+a capture (``record -o x.sqlite``) a chunk at a time, at each :meth:`~CaptureStore.poll`, and
+whose rows are read from the database when something looks at them. In memory there are only the
+columns the filters read (a code and a connection number per row, see ``Store.codes``), each row's
+id in its table, and the connections' metadata: some 17 bytes a row whatever its payload, so a
+capture larger than memory opens at once, its first rows on screen while the rest is indexed.
+Rows, a connection's frames and the text a search looks in are read a page at a time.
+
+While another ``record`` writes the capture (it holds its lock), polls go on reading what it
+commits: new frames, log lines and events, and the connections that changed, as a live store
+takes them in. The database is opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import sys
+import time
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Final, SupportsIndex, overload
+
+import msgspec
+from msgspec import UNSET
+
+from ..model import Connection, Frame, LogLine, Row, SystemEvent, describe_close
+from ..wire import MESSAGE_TYPES
+from .database import (
+    BUSY_TIMEOUT,
+    BYTES_TYPES,
+    CONNECTION_DECODER,
+    TRACEBACK_DECODER,
+    check_capture,
+    describe_error,
+    error_reason,
+    table_names,
+)
+from .files import SessionFileError
+from .store import EVENT, LOG, ConnectionEntry, Store, lifecycle_events, log_text
+
+__all__ = ("CaptureStore", "ConnectionFrames", "ConnectionLogs")
+
+CHUNK_ROWS: Final = 20_000  # rows indexed by one poll while reading (some 20 ms here)
+FOLLOW_EVERY: Final = 0.5  # seconds between looks at a capture being written, once caught up
+PAGE_ROWS: Final = 256  # rows read from the database at a time
+PAGES_KEPT: Final = 64  # pages of rows kept in memory
+ITEMS_KEPT: Final = 65_536  # frames and log lines kept in memory, so that a row stays the same object
+
+# A frame's code (see Store.codes), computed by SQLite: 2 * its type's index + 1 if sent.
+_CODE_SQL: Final = (
+    "(CASE message_type "
+    + " ".join(f"WHEN '{name}' THEN {2 * n}" for n, name in enumerate(MESSAGE_TYPES))
+    + " END) + (direction = 'sent')"
+)
+_FRAME_COLUMNS: Final = (
+    "id, connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, text, data"
+)
+_LOG_COLUMNS: Final = (
+    "id, connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback"
+)
+_FRAME, _LOG = 0, 1  # which table an item cache key is of
+# Rows are placed by time, then connection, then rank: at one moment a connection's connect and
+# accept (rank 0) come before its frames (1), log lines (2) and its other ◉ rows (3), as in a
+# session file read whole (Store.load).
+_PLACE: Final = itemgetter(0, 3, 1)
+
+
+def _frame(row: tuple[Any, ...]) -> Frame:
+    _, _, timestamp, direction, kind, size, truncated, code, took, text, data = row
+    return Frame(
+        direction=direction,
+        message_type=kind,
+        content=data if kind in BYTES_TYPES else text,
+        timestamp=timestamp,
+        size_bytes=size,
+        truncated=bool(truncated),
+        close_code=code,
+        handler_time=UNSET if took is None else took,
+    )
+
+
+def _log(row: tuple[Any, ...]) -> LogLine:
+    _, _, timestamp, level, levelno, logger, message, size, truncated, error, traceback = row
+    return LogLine(
+        timestamp=timestamp,
+        level=level,
+        levelno=levelno,
+        logger=logger,
+        message=message,
+        size_bytes=size,
+        truncated=bool(truncated),
+        error=error,
+        traceback=TRACEBACK_DECODER.decode(traceback),
+    )
+
+
+class CaptureStore(Store):
+    """A capture database as a store: indexed a chunk per :meth:`poll`, read a page at a time,
+    followed while another ``record`` writes it. Errors are :class:`SessionFileError` of one line."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(max_frames=sys.maxsize)
+        self.path = path
+        self.refs = array("q")  # each row's id in its table (frames, logs), or its index in _events
+        self.rows = LazyRows(self)
+        self.texts = LazyTexts(self)
+        self.writing = False  # another record writes it now: polls follow it
+        self.read_fraction = 0.0  # how much of the frames the columns cover (1.0: all, for now)
+        self.failure = ""  # why rows could not be read (the next poll raises it)
+        self._events: list[tuple[str | None, SystemEvent]] = []  # the ◉ rows: in memory, as few as connections and news
+        self._pending: list[tuple[float, int, int, int, int]] = []  # ◉ rows not placed yet (see _read_more)
+        self._frame_cursor = 0  # the highest frame id indexed
+        self._log_cursor = 0
+        self._event_cursor = 0
+        self._frame_ids = (0, 0)  # the lowest and highest frame id when last looked
+        self._caught_up_at = 0.0
+        self._ids: dict[int, str] = {}  # connection number → id
+        self._deleted: dict[int, int] = {}  # connection number → frames the capture's bound deleted
+        self._pages: dict[int, list[Row]] = {}  # page number → its rows
+        self._items: dict[tuple[int, int], Frame | LogLine] = {}  # (table, id) → the item read
+        self._ids_of: dict[int, int] = {}  # id() of a frame in _items → its id in the table
+        self._db = self._open(path)
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise SessionFileError(f"cannot read {path}: {error_reason(exc)}") from None
+        try:
+            check_capture(db)
+            if "frame_batches" in table_names(db):
+                raise SessionFileError("a recording's journal, not a capture")  # read whole (read_capture)
+            self.writing = _being_written(path)
+            with self._snapshot(db):
+                self._frame_ids = db.execute("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM frames").fetchone()
+                self._read_connections(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise SessionFileError(f"{path}: {describe_error(exc)}") from None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            db.close()
+            raise SessionFileError(f"{path}: a connection's metadata cannot be read: {exc}") from None
+        except SessionFileError as exc:
+            db.close()
+            raise SessionFileError(f"{path}: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
+        if not self.writing:
+            self._finish(db)
+        return db
+
+    @contextlib.contextmanager
+    def _snapshot(self, db: sqlite3.Connection) -> Iterator[None]:
+        """One read transaction: what a concurrent record commits meanwhile is not half seen."""
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- reading the timeline --------------------------------------------------------------
+
+    @property
+    def reading(self) -> bool:
+        """Whether rows are left to index (a capture being written always may have more)."""
+        return self.read_fraction < 1.0
+
+    def poll(self, now: float | None = None) -> int:
+        """Index the next chunk of rows, or, caught up with a capture being written, look for what
+        it committed since (every FOLLOW_EVERY seconds); returns the rows added."""
+        if self.failure:
+            raise SessionFileError(f"{self.path}: {self.failure}")
+        now = time.monotonic() if now is None else now
+        if not self.reading and (not self.writing or now - self._caught_up_at < FOLLOW_EVERY):
+            return 0
+        try:
+            added = self._read_more()
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(f"{self.path}: {describe_error(exc)}") from None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise SessionFileError(f"{self.path}: a connection's metadata cannot be read: {exc}") from None
+        if not self.reading:
+            self._caught_up_at = now
+            if self.writing and not _being_written(self.path):  # record ended: read what it wrote last
+                added += self._read_more()  # while still `writing`: its connections too
+                self.writing = False
+                self._finish(self._db)
+        return added
+
+    def _read_more(self) -> int:
+        """Index the next chunk of rows (and, of a capture being written, take in the connections
+        that changed); returns the rows added."""
+        db = self._db
+        changed: set[str] = set()
+        with self._snapshot(db):
+            if self.writing:
+                changed = self._read_connections(db)
+                self._frame_ids = db.execute("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM frames").fetchone()
+            frames = db.execute(
+                f"SELECT timestamp, 1, {_CODE_SQL}, connection, id FROM frames WHERE id > ? ORDER BY id LIMIT ?",
+                (self._frame_cursor, CHUNK_ROWS),
+            ).fetchall()
+            logs = db.execute(
+                f"SELECT timestamp, 2, {LOG}, connection, id FROM logs WHERE id > ? ORDER BY id LIMIT ?",
+                (self._log_cursor, CHUNK_ROWS),
+            ).fetchall()
+            for ref, timestamp, level, text in db.execute(
+                "SELECT id, timestamp, level, text FROM events WHERE id > ? ORDER BY id", (self._event_cursor,)
+            ):
+                self._event_cursor = ref
+                self._add_event(0, None, SystemEvent(timestamp, level, text))
+        more_frames, more_logs = len(frames) == CHUNK_ROWS, len(logs) == CHUNK_ROWS
+        # Rows go in time order across the tables, each table's in its own order: a row waits while
+        # a table with more to read may still have an older one.
+        horizon = min(
+            [table[-1][0] for table, more in ((frames, more_frames), (logs, more_logs)) if more], default=float("inf")
+        )
+        read_frames, read_logs = frames, logs
+        frames, logs = _until(read_frames, horizon), _until(read_logs, horizon)
+        pending = self._pending
+        pending.sort()  # mostly sorted already: the ◉ rows come in time order, a connection's few at a time
+        cut = bisect_right(pending, (horizon, sys.maxsize))
+        events = pending[:cut]
+        if not (frames or logs or events) and horizon != float("inf"):
+            frames, logs, events = read_frames, read_logs, []  # out of time order: never stuck
+        else:
+            del pending[:cut]
+        if frames:
+            self._frame_cursor = frames[-1][4]
+        if logs:
+            self._log_cursor = logs[-1][4]
+        rows = frames + logs + events if logs or events else frames
+        if rows is not frames:
+            rows.sort(key=_PLACE)
+        if rows:
+            _, _, codes, owners, refs = zip(*rows, strict=True)
+            self.codes.extend(codes)
+            self.owners.extend(owners)
+            self.refs.extend(refs)
+            self.frames_received += len(frames)
+            for number in {row[3] for row in rows}:
+                if number in self._ids:
+                    changed.add(self._ids[number])
+        first, last = self._frame_ids
+        more = more_frames or more_logs or bool(self._pending and horizon != float("inf"))
+        self.read_fraction = 1.0 if not more else min(0.99, (self._frame_cursor - first) / max(1, last - first))
+        if changed:
+            for listener in self.listeners:
+                listener(changed)
+        return len(rows)
+
+    def _finish(self, db: sqlite3.Connection) -> None:
+        """Written for good: its connections are as they were when record ended."""
+        info = dict(db.execute("SELECT key, value FROM info").fetchall())
+        newest = db.execute("SELECT max(timestamp) FROM frames").fetchone()[0]
+        moments = [m for m in (newest, *(e.connection.disconnected_at for e in self.entries.values())) if m]
+        self.as_of = float(info.get("closed_at") or max(moments, default=info.get("created_at") or time.time()))
+
+    def _read_connections(self, db: sqlite3.Connection) -> set[str]:
+        """Take in the connections new or changed since the last look (the closed ones change no more)."""
+        self._deleted = dict(db.execute("SELECT connection, frames FROM deleted"))
+        self.frames_deleted = sum(self._deleted.values())
+        known_open = [entry.number for entry in self.entries.values() if entry.connection.state != "closed"]
+        newest = max(self._ids, default=0)
+        found = db.execute("SELECT id, metadata FROM connections WHERE id > ? ORDER BY id", (newest,)).fetchall()
+        for at in range(0, len(known_open), 500):
+            part = known_open[at : at + 500]
+            found += db.execute(
+                f"SELECT id, metadata FROM connections WHERE id IN ({', '.join('?' * len(part))})", part
+            ).fetchall()
+        changed: set[str] = set()
+        for number, metadata in found:
+            connection = CONNECTION_DECODER.decode(metadata)
+            deleted = self._deleted.get(number, 0)
+            connection.messages_dropped += deleted
+            connection.messages_not_kept += deleted
+            self._take_connection(number, connection, changed)
+        return changed
+
+    def _take_connection(self, number: int, connection: Connection, changed: set[str]) -> None:
+        connection_id = connection.connection_id
+        entry = self.entries.get(connection_id)
+        before = entry.connection if entry is not None else None
+        if before is not None and before == connection:
+            return
+        if entry is None:
+            frames, logs = ConnectionFrames(self, number), ConnectionLogs(self, number)
+            entry = ConnectionEntry(connection, frames, number, logs=logs)
+            self.entries[connection_id] = entry
+            self._ids[number] = connection_id
+            self._numbers[connection_id] = number
+            self._next_number = max(self._next_number, number + 1)
+        entry.connection = connection
+        # The connect and accept, when among them, come first (see lifecycle_events).
+        accepted = connection.accepted_at is not None and (before is None or before.accepted_at is None)
+        opening = (before is None) + accepted
+        for n, event in enumerate(lifecycle_events(before, connection)):
+            self._add_event(number, connection_id, event, rank=0 if n < opening else 3)
+        changed.add(connection_id)
+
+    def _add_event(self, number: int, connection_id: str | None, event: SystemEvent, rank: int = 3) -> None:
+        self._pending.append((event.timestamp, rank, EVENT, number, len(self._events)))
+        self._events.append((connection_id, event))
+
+    def _forget_rows(self) -> None:
+        """A clear: the rows so far leave the timeline (not the file), as a live store's do."""
+        self.rows_trimmed += len(self.refs)
+        del self.codes[:]
+        del self.owners[:]
+        del self.refs[:]
+        self._pages.clear()
+        self.system_events.clear()
+        self.frames_received = 0
+        self.frames_let_go = 0
+
+    # -- reading rows ----------------------------------------------------------------------
+
+    def row(self, position: int) -> Row:
+        page, offset = divmod(position, PAGE_ROWS)
+        rows = self._pages.get(page)
+        if rows is None or offset >= len(rows):  # not read, or the last page, which grew since
+            rows = self.rows_between(page * PAGE_ROWS, min((page + 1) * PAGE_ROWS, len(self.refs)))
+            if len(self._pages) >= PAGES_KEPT:
+                del self._pages[next(iter(self._pages))]  # the oldest read
+            self._pages[page] = rows
+        return rows[offset]
+
+    def rows_between(self, start: int, stop: int) -> list[Row]:
+        """Rows ``start:stop``, read from the database (frames and log lines) and from memory (◉ rows)."""
+        codes, refs = self.codes[start:stop], self.refs[start:stop]
+        frames = self._read(_FRAME, [ref for code, ref in zip(codes, refs, strict=True) if code < EVENT])
+        logs = self._read(_LOG, [ref for code, ref in zip(codes, refs, strict=True) if code == LOG])
+        events, ids = self._events, self._ids
+        rows: list[Row] = []
+        for code, ref, number in zip(codes, refs, self.owners[start:stop], strict=True):
+            if code == EVENT:
+                rows.append(events[ref])
+                continue
+            item = (frames if code < EVENT else logs).get(ref)
+            if item is None:  # deleted since it was indexed (record --max-bytes or --max-age), or unreadable
+                item = SystemEvent(0.0, "warning", "(no longer in the capture)")
+            rows.append((ids.get(number), item))
+        return rows
+
+    def _read(self, table: int, ids: list[int], connection: int | None = None) -> dict[int, Any]:
+        """Frames (or log lines) by id: the ones read before from memory, the rest in one query of
+        their span (of one connection's, by its index, when ``connection`` is given)."""
+        items = self._items
+        found: dict[int, Any] = {}
+        missing: list[int] = []
+        for ref in ids:
+            item = items.get((table, ref))
+            if item is None:
+                missing.append(ref)
+            else:
+                found[ref] = item
+        if not missing:
+            return found
+        name, columns, make = ("frames", _FRAME_COLUMNS, _frame) if table == _FRAME else ("logs", _LOG_COLUMNS, _log)
+        where, params = "id BETWEEN ? AND ?", [min(missing), max(missing)]
+        if connection is not None:
+            where, params = "connection = ? AND " + where, [connection, *params]
+        wanted = set(missing)
+        try:
+            read = self._db.execute(f"SELECT {columns} FROM {name} WHERE {where}", params).fetchall()
+        except sqlite3.DatabaseError as exc:  # while a screen draws: told by the next poll
+            self.failure = describe_error(exc)
+            return found
+        ids_of = self._ids_of
+        if len(items) + len(read) > ITEMS_KEPT:  # the oldest read go
+            for key in list(items)[: len(read) + ITEMS_KEPT // 4]:
+                ids_of.pop(id(items.pop(key)), None)
+        for row in read:
+            if row[0] in wanted:
+                item = found[row[0]] = make(row)
+                items[(table, row[0])] = item
+                if table == _FRAME:
+                    ids_of[id(item)] = row[0]
+        return found
+
+    def frame_id(self, frame: Frame) -> int | None:
+        """The id of a frame read from the capture (while it is kept in memory), else None."""
+        return self._ids_of.get(id(frame))
+
+    def search_texts(self, start: int, stop: int) -> list[str]:
+        """What a text search looks in for rows ``start:stop`` (see ``search_text``), read without
+        making frames: text frames' text, closes' code and reason, log lines, ◉ rows."""
+        codes, refs = self.codes[start:stop], self.refs[start:stop]
+        frame_texts: dict[int, str] = {}
+        frame_ids = [ref for code, ref in zip(codes, refs, strict=True) if code < EVENT]
+        try:
+            if frame_ids:
+                for ref, kind, close_code, text in self._db.execute(
+                    "SELECT id, message_type, close_code, text FROM frames WHERE id BETWEEN ? AND ?",
+                    (min(frame_ids), max(frame_ids)),
+                ):
+                    if kind == "text" and text is not None:
+                        frame_texts[ref] = text.lower()
+                    elif kind == "close" and text is not None:
+                        frame_texts[ref] = (describe_close(close_code, text) or text).lower()
+        except sqlite3.DatabaseError as exc:  # while a filter runs: told by the next poll
+            self.failure = describe_error(exc)
+        lines = self._read(_LOG, [ref for code, ref in zip(codes, refs, strict=True) if code == LOG])
+        events = self._events
+        return [
+            frame_texts.get(ref, "")
+            if code < EVENT
+            else events[ref][1].text.lower()
+            if code == EVENT
+            else log_text(lines[ref]).lower()
+            if ref in lines
+            else ""
+            for code, ref in zip(codes, refs, strict=True)
+        ]
+
+
+def _until(rows: list[Any], horizon: float) -> list[Any]:
+    """The rows before the first one later than ``horizon`` (rows of one table, in its order)."""
+    for at, row in enumerate(rows):
+        if row[0] > horizon:
+            return rows[:at]
+    return rows
+
+
+def _being_written(path: Path) -> bool:
+    """Whether a record holds the capture's lock (see database._lock), writing it now."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # and the shared lock with it
+    return False
+
+
+# -- what the UI reads as the live store's lists ---------------------------------------------
+
+
+class LazyRows(list[Row]):
+    """``Store.rows`` of a capture: each row read from the database when asked for (holds none)."""
+
+    def __init__(self, store: CaptureStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self._store.refs)
+
+    def __bool__(self) -> bool:
+        return bool(self._store.refs)
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> Row: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Row]: ...
+    def __getitem__(self, i: SupportsIndex | slice) -> Row | list[Row]:
+        size = len(self._store.refs)
+        if isinstance(i, slice):
+            start, stop, step = i.indices(size)
+            rows = self._store.rows_between(start, max(start, stop))
+            return rows if step == 1 else rows[::step]
+        at = i.__index__()
+        if at < 0:
+            at += size
+        if not 0 <= at < size:
+            raise IndexError("row index out of range")
+        return self._store.row(at)
+
+    def __iter__(self) -> Iterator[Row]:
+        store = self._store
+        for start in range(0, len(store.refs), PAGE_ROWS):
+            yield from store.rows_between(start, min(start + PAGE_ROWS, len(store.refs)))
+
+    def clear(self) -> None:
+        pass  # the store forgets its columns itself (CaptureStore._forget_rows)
+
+
+class LazyTexts(list[str]):
+    """``Store.texts`` of a capture: what a text search looks in, read a slice at a time."""
+
+    def __init__(self, store: CaptureStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self._store.refs)
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: SupportsIndex | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            start, stop, _ = i.indices(len(self._store.refs))
+            return self._store.search_texts(start, max(start, stop))
+        at = i.__index__()
+        return self._store.search_texts(at, at + 1)[0]
+
+    def clear(self) -> None:
+        pass
+
+
+class _ConnectionItems(deque[Any]):
+    """A connection's frames (or log lines) in a capture, as ``ConnectionEntry.frames`` (``.logs``)
+    is in a live store: their ids in memory, each read from the database when looked at."""
+
+    _table = _FRAME
+    _sql = "SELECT id FROM frames WHERE connection = ? AND id > ? ORDER BY id"
+
+    def __init__(self, store: CaptureStore, number: int) -> None:
+        super().__init__()
+        self._store = store
+        self._number = number
+        self.ids = array("q")
+        self._seen = -1  # the store's rows when the ids were last brought up to date
+        self._floor = 0  # ids at or below it were cleared (ctrl+l)
+
+    def _update(self) -> array[int]:
+        store = self._store
+        version = store.rows_trimmed + len(store.refs)
+        if version != self._seen:
+            self._seen = version
+            newest = self.ids[-1] if self.ids else self._floor
+            self._extend(store._db.execute(self._sql, (self._number, newest)).fetchall())
+        return self.ids
+
+    def _extend(self, found: list[tuple[Any, ...]]) -> None:
+        self.ids.extend(map(itemgetter(0), found))
+
+    def __len__(self) -> int:
+        return len(self._update())
+
+    def __bool__(self) -> bool:
+        return bool(self._update())
+
+    def __getitem__(self, i: SupportsIndex) -> Any:  # type: ignore[override]  # as a deque: no slices
+        ref = self._update()[i]
+        return self._store._read(self._table, [ref], self._number)[ref]
+
+    def _pages(self, backwards: bool) -> Iterator[Any]:
+        ids = self._update()
+        starts = range(0, len(ids), PAGE_ROWS)
+        for start in reversed(starts) if backwards else starts:
+            page = ids[start : start + PAGE_ROWS].tolist()
+            found = self._store._read(self._table, page, self._number)
+            items = [found[ref] for ref in page if ref in found]
+            yield from reversed(items) if backwards else items
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._pages(backwards=False)
+
+    def __reversed__(self) -> Iterator[Any]:
+        return self._pages(backwards=True)
+
+    def clear(self) -> None:
+        ids = self._update()
+        self._floor = ids[-1] if ids else self._floor
+        del self.ids[:]
+
+
+class ConnectionFrames(_ConnectionItems):
+    """A connection's frames; their times and handler times in memory too, for the lifecycle panel."""
+
+    _sql = "SELECT id, timestamp, handler_time FROM frames WHERE connection = ? AND id > ? ORDER BY id"
+
+    def __init__(self, store: CaptureStore, number: int) -> None:
+        super().__init__(store, number)
+        self.times = array("d")
+        self.handler_times: list[float] = []
+
+    def _extend(self, found: list[tuple[Any, ...]]) -> None:
+        super()._extend(found)
+        self.times.extend(map(itemgetter(1), found))
+        self.handler_times.extend(took for _, _, took in found if took is not None)
+
+    def around(self, frame: Frame, reach: int = PAGE_ROWS) -> list[Frame]:
+        """The connection's frames within ``reach`` of ``frame`` (before and after it, and it),
+        or none when it is not one of them: where its ping or pong is, without reading them all."""
+        ref = self._store.frame_id(frame)
+        ids = self._update()
+        at = bisect_left(ids, ref) if ref is not None else len(ids)
+        if at == len(ids) or ids[at] != ref:
+            return []
+        near = ids[max(0, at - reach) : at + reach + 1].tolist()
+        found = self._store._read(_FRAME, near, self._number)
+        return [found[ref] for ref in near if ref in found]
+
+    def timestamps(self) -> array[float]:
+        self._update()
+        return self.times
+
+    def clear(self) -> None:
+        super().clear()
+        del self.times[:]
+        self.handler_times.clear()
+
+
+class ConnectionLogs(_ConnectionItems):
+    """A connection's log lines; their levels in memory too, for the lifecycle panel."""
+
+    _table = _LOG
+    _sql = "SELECT id, level FROM logs WHERE connection = ? AND id > ? ORDER BY id"
+
+    def __init__(self, store: CaptureStore, number: int) -> None:
+        super().__init__(store, number)
+        self.levels: list[str] = []
+
+    def _extend(self, found: list[tuple[Any, ...]]) -> None:
+        super()._extend(found)
+        self.levels.extend(map(itemgetter(1), found))
+
+    def clear(self) -> None:
+        super().clear()
+        self.levels.clear()
+
+
+def frames_near(frames: Sequence[Frame], item: Frame) -> Sequence[Frame]:
+    """Where a ping or pong's partner is looked for (the detail pane's): a capture's frames around
+    it (none for other frames, which need none), a live connection's all."""
+    if not isinstance(frames, ConnectionFrames):
+        return frames
+    return frames.around(item) if item.message_type in ("ping", "pong") else ()
+
+
+def log_levels(logs: Iterable[LogLine]) -> list[str]:
+    """The levels of a connection's log lines, without reading a capture's lines themselves."""
+    if isinstance(logs, ConnectionLogs):
+        logs._update()
+        return logs.levels
+    return [line.level for line in logs]
+
+
+def frame_times(frames: Iterable[Frame]) -> Iterable[float]:
+    """The times of a connection's frames, without reading a capture's frames themselves."""
+    if isinstance(frames, ConnectionFrames):
+        return frames.timestamps()
+    return [frame.timestamp for frame in frames]
+
+
+def handler_times(frames: Iterable[Frame]) -> list[float]:
+    """How long the handler worked on each received message that says, in order."""
+    if isinstance(frames, ConnectionFrames):
+        frames.timestamps()  # brought up to date
+        return frames.handler_times
+    return [frame.handler_time for frame in frames if frame.handler_time is not UNSET]
