@@ -13,7 +13,7 @@ import pytest
 from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
 
 from wsinspect.cli import build_parser, main
-from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, read_capture
+from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, read_capture, write_capture
 from wsinspect.inspector.files import SessionFileError, is_sqlite, read_session
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.model import Connection, TracebackEntry
@@ -332,3 +332,12 @@ def test_a_capture_read_while_its_record_ends_is_closed_all_the_same(tmp_path: P
     finally:
         reader.close()
     assert [f.content for f in read_capture(path).connections[0].messages] == ["a"]
+
+
+def test_a_saved_sessions_connections_written_as_a_capture_read_back_the_same(tmp_path: Path) -> None:
+    store = Store()
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("a"), binary_frame(b"\x01")])], 100.0)
+    store.apply(PRODUCER, [wire_log(1, 0, log_line("joined")), update(2)], 100.0)
+    path = tmp_path / "capture.sqlite"
+    assert write_capture(path, store.connections()) == 2
+    assert read_capture(path).connections == store.connections()

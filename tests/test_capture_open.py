@@ -32,7 +32,7 @@ from wsinspect.inspector.capture_store import (
     handler_times,
     log_levels,
 )
-from wsinspect.inspector.database import CaptureWriter, read_capture
+from wsinspect.inspector.database import CaptureWriter, read_capture, write_capture
 from wsinspect.inspector.files import SessionFileError, read_session
 from wsinspect.inspector.filters import FilteredIndex, Filters
 from wsinspect.inspector.store import Producer, Store
@@ -44,7 +44,7 @@ from wsinspect.model import Frame, SystemEvent
 PRODUCER = Producer(1, 4242, "shop", since=99.0, host="web-2", stream="s")
 
 
-def write_capture(path: Path, connections: int = 3, frames: int = 40, *, news: str = "") -> Store:
+def sample_capture(path: Path, connections: int = 3, frames: int = 40, *, news: str = "") -> Store:
     """A capture of a few connections with text, binary, control and close frames and log lines
     (and ``news``, an event of the inspector's own), written flush by flush; returns the store."""
     store = Store()
@@ -99,7 +99,7 @@ def test_a_capture_opened_lazily_shows_what_reading_it_whole_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "capture.sqlite"
-    write_capture(path)
+    sample_capture(path)
     monkeypatch.setattr(capture_store, "CHUNK_ROWS", 17)  # many chunks, log lines and ◉ rows across them
     lazy = CaptureStore(path)
     assert not lazy.writing
@@ -130,7 +130,7 @@ def test_a_capture_opened_lazily_shows_what_reading_it_whole_shows(
 
 def test_the_inspectors_own_news_is_among_the_rows(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    write_capture(path, news="shop (pid 4242): 3 frames dropped in transit")
+    sample_capture(path, news="shop (pid 4242): 3 frames dropped in transit")
     lazy = CaptureStore(path)
     read_all(lazy)
     (news,) = [item for cid, item in lazy.rows if cid is None]  # a session file has no place for it
@@ -143,7 +143,7 @@ def test_the_inspectors_own_news_is_among_the_rows(tmp_path: Path) -> None:
 
 def test_no_frame_is_read_until_a_row_is_looked_at_and_then_a_page(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    write_capture(path, connections=10, frames=100)
+    sample_capture(path, connections=10, frames=100)
     lazy = CaptureStore(path)
     read_all(lazy)
     assert len(lazy.rows) > 1000
@@ -192,7 +192,7 @@ def test_a_ping_finds_its_pong_among_the_frames_around_it(tmp_path: Path) -> Non
 )
 def test_filters_on_a_capture_find_the_rows_they_find_in_a_session(tmp_path: Path, filters: Filters, what: str) -> None:
     path = tmp_path / "capture.sqlite"
-    write_capture(path)
+    sample_capture(path)
     lazy = CaptureStore(path)
     read_all(lazy)
     whole = eager(path)
@@ -283,7 +283,7 @@ def test_clear_leaves_the_rows_so_far_and_follows_the_new_ones(tmp_path: Path) -
 
 def test_open_reads_a_capture_lazily_and_a_journal_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     capture, journal = tmp_path / "capture.sqlite", tmp_path / "x.json.journal.sqlite"
-    write_capture(capture)
+    sample_capture(capture)
     store = Store()
     writer = CaptureWriter(journal, store, journal=True)
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("kept")])], 100.0)
@@ -314,7 +314,7 @@ def test_a_capture_that_goes_bad_while_followed_is_one_line(tmp_path: Path) -> N
 
 def test_rows_that_cannot_be_read_while_drawn_are_told_by_the_next_poll(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    write_capture(path)
+    sample_capture(path)
     lazy = CaptureStore(path)
     read_all(lazy)
     with sqlite3.connect(path) as db:
@@ -420,3 +420,23 @@ async def test_the_inspector_reads_follows_and_then_holds_a_capture(
         assert read_session(app.last_export).connections == read_capture(path).connections
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "quitting without a question")
+
+
+async def test_a_text_filter_on_a_capture_answers_for_the_newest_rows_first(tmp_path: Path) -> None:
+    """Its texts are read from disk: the filter answers at once for the newest search_step rows
+    and searches the older ones in the background, where the same rows in memory go in one step."""
+    path = tmp_path / "capture.sqlite"
+    frames = [text_frame(f"m{n}", at=100.0 + n / 1000) for n in range(CaptureStore.search_step + 5000)]
+    store = Store(max_messages=len(frames))
+    store.apply(PRODUCER, [update(1), batch(1, frames)], 100.0)
+    write_capture(path, store.connections())
+    capture = CaptureStore(path)
+    read_all(capture)
+    for shown, searched_later in ((capture, True), (store, False)):
+        app = InspectorApp(shown, source="test")
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            app._set_filters(Filters(text="m1"))
+            assert (app.timeline.search_progress is not None) == searched_later
+            await wait_for(pilot, lambda app=app: app.timeline.search_progress is None, "the search")
+            assert len(app.timeline.index) == sum(1 for f in frames if "m1" in f.content)

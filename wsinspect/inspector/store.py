@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import sys
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 import msgspec
 
@@ -182,6 +183,9 @@ class Store:
     so a UI can refresh at its own pace.
     """
 
+    # Rows a text search may take at a time, at most (the timeline's own step is smaller); a store
+    # that reads its rows from disk takes fewer, so that a filter answers at once.
+    search_step: ClassVar[int] = sys.maxsize
     max_messages: int = 10_000
     max_frames: int = DEFAULT_MAX_FRAMES
     entries: dict[str, ConnectionEntry] = field(default_factory=dict)

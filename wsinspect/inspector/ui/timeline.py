@@ -145,7 +145,7 @@ class TimelineView(ScrollView, can_focus=True):
         # in the background (see _search_older).
         search = selection.search if selection is not None else None
         # A field filter decodes every frame: it takes far fewer rows at a time than a text search.
-        self._search_rows = min(SEARCH_ROWS, search.rows_per_step) if search is not None else SEARCH_ROWS
+        self._search_rows = min(SEARCH_ROWS, store.search_step, search.rows_per_step if search else SEARCH_ROWS)
         older = len(store.rows) - self._search_rows if search is not None else 0
         self.index.rebuild(store, max(0, older))
         if self._searching is not None:
