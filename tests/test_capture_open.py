@@ -75,6 +75,15 @@ def sample_capture(path: Path, connections: int = 3, frames: int = 40, *, news: 
     return store
 
 
+def being_written(path: Path) -> tuple[Store, CaptureWriter]:
+    """A capture a record is writing: connection c1 and its frame "one" written so far."""
+    store = Store()
+    writer = CaptureWriter(path, store)
+    store.apply(PRODUCER, [update(1), batch(1, [text_frame("one", at=100.1)])], 100.1)
+    writer.flush()
+    return store, writer
+
+
 def read_all(store: CaptureStore) -> None:
     while store.reading:
         store.poll()
@@ -207,10 +216,7 @@ def test_filters_on_a_capture_find_the_rows_they_find_in_a_session(tmp_path: Pat
 
 def test_a_capture_being_written_is_followed_until_its_record_ends(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    store = Store()
-    writer = CaptureWriter(path, store)
-    store.apply(PRODUCER, [update(1), batch(1, [text_frame("one", at=100.1)])], 100.1)
-    writer.flush()
+    store, writer = being_written(path)
     lazy = CaptureStore(path)
     changes: list[set[str]] = []
     lazy.listeners.append(changes.append)
@@ -263,10 +269,7 @@ def test_frames_deleted_while_followed_are_counted_and_shown_as_such(tmp_path: P
 
 def test_clear_leaves_the_rows_so_far_and_follows_the_new_ones(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    store = Store()
-    writer = CaptureWriter(path, store)
-    store.apply(PRODUCER, [update(1), batch(1, [text_frame("one", at=100.1)])], 100.1)
-    writer.flush()
+    store, writer = being_written(path)
     lazy = CaptureStore(path)
     lazy.poll(now=0.0)
     lazy.clear()
@@ -300,10 +303,7 @@ def test_open_reads_a_capture_lazily_and_a_journal_whole(tmp_path: Path, monkeyp
 
 def test_a_capture_that_goes_bad_while_followed_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    store = Store()
-    writer = CaptureWriter(path, store)
-    store.apply(PRODUCER, [update(1), batch(1, [text_frame("one")])], 100.0)
-    writer.flush()
+    _, writer = being_written(path)
     lazy = CaptureStore(path)
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE logs")  # what no record does: a capture spoilt under the reader

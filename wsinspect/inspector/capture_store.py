@@ -36,12 +36,14 @@ from ..model import Connection, Frame, LogLine, Row, SystemEvent, describe_close
 from ..wire import MESSAGE_TYPES
 from .database import (
     BUSY_TIMEOUT,
-    BYTES_TYPES,
     CONNECTION_DECODER,
-    TRACEBACK_DECODER,
+    FRAME_COLUMNS,
+    LOG_COLUMNS,
     check_capture,
     describe_error,
     error_reason,
+    frame_of,
+    log_of,
     table_names,
 )
 from .files import SessionFileError
@@ -61,46 +63,11 @@ _CODE_SQL: Final = (
     + " ".join(f"WHEN '{name}' THEN {2 * n}" for n, name in enumerate(MESSAGE_TYPES))
     + " END) + (direction = 'sent')"
 )
-_FRAME_COLUMNS: Final = (
-    "id, connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, text, data"
-)
-_LOG_COLUMNS: Final = (
-    "id, connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback"
-)
 _FRAME, _LOG = 0, 1  # which table an item cache key is of
 # Rows are placed by time, then connection, then rank: at one moment a connection's connect and
 # accept (rank 0) come before its frames (1), log lines (2) and its other ◉ rows (3), as in a
 # session file read whole (Store.load).
 _PLACE: Final = itemgetter(0, 3, 1)
-
-
-def _frame(row: tuple[Any, ...]) -> Frame:
-    _, _, timestamp, direction, kind, size, truncated, code, took, text, data = row
-    return Frame(
-        direction=direction,
-        message_type=kind,
-        content=data if kind in BYTES_TYPES else text,
-        timestamp=timestamp,
-        size_bytes=size,
-        truncated=bool(truncated),
-        close_code=code,
-        handler_time=UNSET if took is None else took,
-    )
-
-
-def _log(row: tuple[Any, ...]) -> LogLine:
-    _, _, timestamp, level, levelno, logger, message, size, truncated, error, traceback = row
-    return LogLine(
-        timestamp=timestamp,
-        level=level,
-        levelno=levelno,
-        logger=logger,
-        message=message,
-        size_bytes=size,
-        truncated=bool(truncated),
-        error=error,
-        traceback=TRACEBACK_DECODER.decode(traceback),
-    )
 
 
 class CaptureStore(Store):
@@ -371,13 +338,13 @@ class CaptureStore(Store):
                 found[ref] = item
         if not missing:
             return found
-        name, columns, make = ("frames", _FRAME_COLUMNS, _frame) if table == _FRAME else ("logs", _LOG_COLUMNS, _log)
+        name, columns, make = ("frames", FRAME_COLUMNS, frame_of) if table == _FRAME else ("logs", LOG_COLUMNS, log_of)
         where, params = "id BETWEEN ? AND ?", [min(missing), max(missing)]
         if connection is not None:
             where, params = "connection = ? AND " + where, [connection, *params]
         wanted = set(missing)
         try:
-            read = self._db.execute(f"SELECT {columns} FROM {name} WHERE {where}", params).fetchall()
+            read = self._db.execute(f"SELECT id, {columns} FROM {name} WHERE {where}", params).fetchall()
         except sqlite3.DatabaseError as exc:  # while a screen draws: told by the next poll
             self.failure = describe_error(exc)
             return found
@@ -387,7 +354,7 @@ class CaptureStore(Store):
                 ids_of.pop(id(items.pop(key)), None)
         for row in read:
             if row[0] in wanted:
-                item = found[row[0]] = make(row)
+                item = found[row[0]] = make(row[1:])
                 items[(table, row[0])] = item
                 if table == _FRAME:
                     ids_of[id(item)] = row[0]

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ __all__ = (
     "APPLICATION_ID",
     "BYTES_TYPES",
     "CONNECTION_DECODER",
+    "FRAME_COLUMNS",
+    "LOG_COLUMNS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "TRACEBACK_DECODER",
@@ -42,7 +44,9 @@ __all__ = (
     "check_capture",
     "describe_error",
     "error_reason",
+    "frame_of",
     "is_journal",
+    "log_of",
     "read_capture",
     "remove_capture",
     "table_names",
@@ -528,33 +532,40 @@ def table_names(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _add_frame(
-    connections: dict[int, Connection],
-    number: int,
-    timestamp: float,
-    direction: Any,
-    kind: Any,
-    size: int,
-    truncated: Any,
-    code: int | None,
-    took: float | None,
-    text: str | None,
-    data: bytes | None,
-) -> None:
-    connection = connections.get(number)
-    if connection is None:
-        return  # its connection's row did not make it (never: both go in one transaction)
-    connection.messages.append(
-        Frame(
-            direction=direction,
-            message_type=kind,
-            content=data if kind in BYTES_TYPES else text,
-            timestamp=timestamp,
-            size_bytes=size,
-            truncated=bool(truncated),
-            close_code=code,
-            handler_time=UNSET if took is None else took,
-        )
+FRAME_COLUMNS = (
+    "connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, text, data"
+)
+LOG_COLUMNS = "connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback"
+
+
+def frame_of(row: Sequence[Any]) -> Frame:
+    """A frame from a row of FRAME_COLUMNS (its connection first, not read here)."""
+    _, timestamp, direction, kind, size, truncated, code, took, text, data = row
+    return Frame(
+        direction=direction,
+        message_type=kind,
+        content=data if kind in BYTES_TYPES else text,
+        timestamp=timestamp,
+        size_bytes=size,
+        truncated=bool(truncated),
+        close_code=code,
+        handler_time=UNSET if took is None else took,
+    )
+
+
+def log_of(row: Sequence[Any]) -> LogLine:
+    """A log line from a row of LOG_COLUMNS (its connection first, not read here)."""
+    _, timestamp, level, levelno, logger, message, size, truncated, error, traceback = row
+    return LogLine(
+        timestamp=timestamp,
+        level=level,
+        levelno=levelno,
+        logger=logger,
+        message=message,
+        size_bytes=size,
+        truncated=bool(truncated),
+        error=error,
+        traceback=TRACEBACK_DECODER.decode(traceback),
     )
 
 
@@ -577,38 +588,23 @@ def _read(db: sqlite3.Connection) -> Capture:
         number: CONNECTION_DECODER.decode(metadata)
         for number, metadata in db.execute("SELECT id, metadata FROM connections ORDER BY id")
     }
-    for number, timestamp, direction, kind, size, truncated, code, took, text, data in db.execute(
-        "SELECT connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, "
-        "text, data FROM frames ORDER BY id"
-    ):
-        _add_frame(connections, number, timestamp, direction, kind, size, truncated, code, took, text, data)
+    # A frame whose connection's row did not make it is left out (never: both go in one transaction).
+    for row in db.execute(f"SELECT {FRAME_COLUMNS} FROM frames ORDER BY id"):
+        if (connection := connections.get(row[0])) is not None:
+            connection.messages.append(frame_of(row))
     if "frame_batches" in table_names(db):  # a journal
         took_by_number = dict(db.execute("SELECT frame, seconds FROM handler_times"))
         number_in_journal = 0
         for (blob,) in db.execute("SELECT frames FROM frame_batches ORDER BY id"):
-            for number, timestamp, direction, kind, size, truncated, code, took, text, data in _BATCH.decode(blob):
+            for row in _BATCH.decode(blob):
                 number_in_journal += 1
-                took = took_by_number.get(number_in_journal, took)
-                _add_frame(connections, number, timestamp, direction, kind, size, truncated, code, took, text, data)
-    for number, timestamp, level, levelno, logger, message, size, truncated, error, traceback in db.execute(
-        "SELECT connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback "
-        "FROM logs ORDER BY id"
-    ):
-        connection = connections.get(number)
-        if connection is not None:
-            connection.logs.append(
-                LogLine(
-                    timestamp=timestamp,
-                    level=level,
-                    levelno=levelno,
-                    logger=logger,
-                    message=message,
-                    size_bytes=size,
-                    truncated=bool(truncated),
-                    error=error,
-                    traceback=TRACEBACK_DECODER.decode(traceback),
-                )
-            )
+                if (took := took_by_number.get(number_in_journal)) is not None:
+                    row = (*row[:7], took, *row[8:])
+                if (connection := connections.get(row[0])) is not None:
+                    connection.messages.append(frame_of(row))
+    for row in db.execute(f"SELECT {LOG_COLUMNS} FROM logs ORDER BY id"):
+        if (connection := connections.get(row[0])) is not None:
+            connection.logs.append(log_of(row))
     deleted = 0
     for number, frames in db.execute("SELECT connection, frames FROM deleted"):
         connection = connections.get(number)
