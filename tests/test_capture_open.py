@@ -414,6 +414,7 @@ async def test_the_inspector_reads_follows_and_then_holds_a_capture(
         await wait_for(pilot, lambda: app.timeline.selected_row() == app.store.rows[-1], "the newest selected")
         writer.close()
         await wait_for(pilot, lambda: "saved session" in status_line(app), "the end of the record")
+        assert not app.timeline.live  # End goes to the last row now: nothing more to follow
         await pilot.press("e")  # the export reads the capture in its own thread
         await wait_for(pilot, lambda: app.last_export is not None, "the export")
         assert app.last_export is not None

@@ -396,6 +396,9 @@ class InspectorApp(App[None]):
             self.notify(f"{exc}; showing what was read before", severity="error", timeout=30)
         if reading and not (store.reading or store.writing):  # read whole, written for good
             self._panels_due = True
+            if self.timeline.live:  # its record ended: nothing more to follow, End goes to the last row
+                self.timeline.live = self.timeline.following = False
+                self.refresh_bindings()
 
     def _take_in_changes(self) -> None:
         store = self.store
