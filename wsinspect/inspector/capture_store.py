@@ -425,7 +425,10 @@ def _being_written(path: Path) -> bool:
 
 
 class LazyRows(list[Row]):
-    """``Store.rows`` of a capture: each row read from the database when asked for (holds none)."""
+    """``Store.rows`` of a capture: each row read from the database when asked for (holds none).
+
+    A list to the type checker, as a live store's; only ``len``, indexing, slicing and iteration
+    read the capture (``in``, ``reversed`` and comparisons see an empty list)."""
 
     def __init__(self, store: CaptureStore) -> None:
         super().__init__()
