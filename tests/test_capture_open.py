@@ -27,13 +27,14 @@ from wsinspect.inspector import capture_store
 from wsinspect.inspector.capture_store import (
     PAGE_ROWS,
     CaptureStore,
+    ConnectionFrames,
     frame_times,
     frames_near,
     handler_times,
     log_levels,
 )
 from wsinspect.inspector.database import CaptureWriter, read_capture, write_capture
-from wsinspect.inspector.files import SessionFileError, read_session
+from wsinspect.inspector.files import SessionFileError, read_session, write_session
 from wsinspect.inspector.filters import FilteredIndex, Filters
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
@@ -57,7 +58,7 @@ def sample_capture(path: Path, connections: int = 3, frames: int = 40, *, news: 
         for key in keys:
             frame = text_frame(f"Msg {key}-{n}", direction="received" if n % 2 else "sent", at=at)
             if n % 7 == 3:
-                frame = binary_frame(bytes([key, n]), at=at)
+                frame = binary_frame(bytes([key, n % 256]), at=at)
             elif n % 11 == 5:
                 frame = control_frame("ping", b"p", at=at)
             store.apply(PRODUCER, [batch(key, [frame], start=n)], at)
@@ -441,3 +442,32 @@ async def test_a_text_filter_on_a_capture_answers_for_the_newest_rows_first(tmp_
             assert (app.timeline.search_progress is not None) == searched_later
             await wait_for(pilot, lambda app=app: app.timeline.search_progress is None, "the search")
             assert len(app.timeline.index) == sum(1 for f in frames if "m1" in f.content)
+
+
+@pytest.mark.parametrize("name", ["out.json", "out.har.gz"])
+def test_a_capture_is_written_out_a_chunk_of_frames_at_a_time(tmp_path: Path, name: str) -> None:
+    """recover (and the inspector's export) write a capture's frames a chunk at a time as they read
+    them, keeping none: what they write is what reading the capture whole writes."""
+    path = tmp_path / "capture.sqlite"
+    sample_capture(path, connections=4, frames=1500)
+    store = CaptureStore(path)
+    connections, moment = store.session()
+    assert isinstance(connections[0].messages, ConnectionFrames)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    lazily = write_session(tmp_path / name, connections, moment)
+    assert not [item for item in store._items.values() if isinstance(item, Frame)]  # no frame kept
+    assert len([s for s in statements if "BETWEEN" in s]) > 4  # a query per chunk, not one per connection
+    whole = read_capture(path)
+    eagerly = write_session(tmp_path / f"whole-{name}", whole.connections, whole.exported_at)
+    assert lazily.total == eagerly.total == 6004  # 6,000 and the 4 closes
+    assert lazily.frames == eagerly.frames  # less, in HAR, its pings and closes
+    assert read_session(tmp_path / name) == read_session(tmp_path / f"whole-{name}")
+
+
+def test_recover_of_a_capture_writes_what_it_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "capture.sqlite"
+    sample_capture(path)
+    assert main(["recover", str(path), "-o", str(tmp_path / "out.json")]) == 0
+    assert capsys.readouterr().err == f"wsinspect: wrote 3 connections, 123 frames to {tmp_path / 'out.json'}\n"
+    assert read_session(tmp_path / "out.json").connections == read_capture(path).connections

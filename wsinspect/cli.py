@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import sys
 from collections.abc import Sequence
@@ -277,15 +278,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _recover(capture: Path, output: Path) -> int:
-    from .inspector.database import read_capture
+    from .inspector.capture_store import CaptureStore
+    from .inspector.database import is_journal, read_capture
     from .inspector.files import check_writable, write_session
     from .inspector.headless import ProgressLine
 
     check_writable(output)
-    session = read_capture(capture)
     progress = ProgressLine(sys.stderr, f"writing {output}", "frames")
     try:
-        written = write_session(output, session.connections, session.exported_at, progress=progress)
+        if is_journal(capture):  # what a crash left: read whole
+            session = read_capture(capture)
+            written = write_session(output, session.connections, session.exported_at, progress=progress)
+        else:  # a capture: its frames read as they are written, whatever its size
+            with contextlib.closing(CaptureStore(capture)) as store:
+                written = write_session(output, *store.session(), progress=progress)
     finally:
         progress.close()
     print(f"wsinspect: {written.summary()}", file=sys.stderr)

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, ClassVar, Final, SupportsIndex, overload
+from typing import Any, ClassVar, Final, SupportsIndex, cast, overload
 
 import msgspec
 from msgspec import UNSET
@@ -233,10 +233,27 @@ class CaptureStore(Store):
 
     def _finish(self, db: sqlite3.Connection) -> None:
         """Written for good: its connections are as they were when record ended."""
+        self.as_of = self._moment(db)
+
+    def _moment(self, db: sqlite3.Connection) -> float:
+        """The moment the capture shows: when its record ended, else the newest it holds."""
         info = dict(db.execute("SELECT key, value FROM info").fetchall())
         newest = db.execute("SELECT max(timestamp) FROM frames").fetchone()[0]
         moments = [m for m in (newest, *(e.connection.disconnected_at for e in self.entries.values())) if m]
-        self.as_of = float(info.get("closed_at") or max(moments, default=info.get("created_at") or time.time()))
+        return float(info.get("closed_at") or max(moments, default=info.get("created_at") or time.time()))
+
+    def session(self) -> tuple[list[Connection], float]:
+        """The capture as a session file holds it: its connections (in the capture's order) and
+        their moment. Each connection's frames are read as they are written out, a chunk at a time
+        (``files.write_session`` takes them so), so a capture larger than memory exports in a few
+        MB; its log lines are read whole."""
+        entries = sorted(self.entries.values(), key=lambda entry: entry.number)
+        connections = [
+            # A list to the type checker, frames read from the capture to the writer (see _ConnectionItems).
+            msgspec.structs.replace(entry.connection, messages=cast(list[Frame], entry.frames), logs=list(entry.logs))
+            for entry in entries
+        ]
+        return connections, self.as_of if self.as_of is not None else self._moment(self._db)
 
     def _read_connections(self, db: sqlite3.Connection) -> set[str]:
         """Take in the connections new or changed since the last look (the closed ones change no more)."""
@@ -359,6 +376,19 @@ class CaptureStore(Store):
                 if table == _FRAME:
                     ids_of[id(item)] = row[0]
         return found
+
+    def _read_span(self, table: int, connection: int, first: int, last: int) -> list[Any]:
+        """A connection's frames (or log lines) from id ``first`` to ``last``, read for one use (an
+        export): not kept, so a whole capture goes through at the cost of a chunk."""
+        name, columns, make = ("frames", FRAME_COLUMNS, frame_of) if table == _FRAME else ("logs", LOG_COLUMNS, log_of)
+        try:
+            read = self._db.execute(
+                f"SELECT {columns} FROM {name} WHERE connection = ? AND id BETWEEN ? AND ? ORDER BY id",
+                (connection, first, last),
+            )
+            return list(map(make, read))
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(f"{self.path}: {describe_error(exc)}") from None
 
     def frame_id(self, frame: Frame) -> int | None:
         """The id of a frame read from the capture (while it is kept in memory), else None."""
@@ -524,24 +554,29 @@ class _ConnectionItems(deque[Any]):
     def __bool__(self) -> bool:
         return bool(self._update())
 
-    def __getitem__(self, i: SupportsIndex) -> Any:  # type: ignore[override]  # as a deque: no slices
-        ref = self._update()[i]
+    def __getitem__(self, i: SupportsIndex | slice) -> Any:
+        ids = self._update()
+        if isinstance(i, slice):  # as files.write_session takes a connection's frames, a chunk at a time
+            chunk = ids[i]
+            if not chunk or i.step not in (None, 1):
+                return [self[n] for n in range(len(ids))[i]]
+            return self._store._read_span(self._table, self._number, chunk[0], chunk[-1])
+        ref = ids[i]
         return self._store._read(self._table, [ref], self._number)[ref]
 
-    def _pages(self, backwards: bool) -> Iterator[Any]:
-        ids = self._update()
-        starts = range(0, len(ids), PAGE_ROWS)
-        for start in reversed(starts) if backwards else starts:
-            page = ids[start : start + PAGE_ROWS].tolist()
-            found = self._store._read(self._table, page, self._number)
-            items = [found[ref] for ref in page if ref in found]
-            yield from reversed(items) if backwards else items
-
     def __iter__(self) -> Iterator[Any]:
-        return self._pages(backwards=False)
+        """Oldest first, a page at a time, read for one use (an export, a snapshot): none kept."""
+        ids = self._update()
+        for start in range(0, len(ids), PAGE_ROWS):
+            yield from self[start : start + PAGE_ROWS]
 
     def __reversed__(self) -> Iterator[Any]:
-        return self._pages(backwards=True)
+        """Newest first, a page at a time, kept: a pairing knows the last frame it took by identity."""
+        ids = self._update()
+        for start in reversed(range(0, len(ids), PAGE_ROWS)):
+            page = ids[start : start + PAGE_ROWS].tolist()
+            found = self._store._read(self._table, page, self._number)
+            yield from reversed([found[ref] for ref in page if ref in found])
 
     def clear(self) -> None:
         ids = self._update()

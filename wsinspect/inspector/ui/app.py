@@ -28,7 +28,6 @@ from textual.worker import Worker
 
 from ...model import Connection, Frame, LogLine, SystemEvent
 from ..capture_store import CaptureStore, frames_near
-from ..database import read_capture
 from ..decoders import warnings as decoder_warnings
 from ..fields import FieldError
 from ..fields import parse as parse_fields
@@ -847,8 +846,8 @@ class InspectorApp(App[None]):
         while; ``then`` is said once it is written, and ``after`` is called with what was written
         ("Wrote 3 connections, 12 frames to x.json"), unless the export failed."""
         saved: tuple[int, int] | None = None  # the whole session: its frames, once written, are saved
-        # An opened capture is read whole in the export's thread (as `recover` does), not frame by
-        # frame from the screen's.
+        # An opened capture is read again in the export's thread (as `recover` does), not from the
+        # screen's.
         capture = self.store.path if connections is None and isinstance(self.store, CaptureStore) else None
         if connections is None and capture is None:
             connections = self.store.connections()  # a copy, taken here: the store goes on changing
@@ -860,8 +859,11 @@ class InspectorApp(App[None]):
                     self.call_from_thread(self._export_progress, path, done, total)
 
             try:
-                chosen = read_capture(capture).connections if capture is not None else connections or []
-                written = write_session(path, chosen, time(), progress=progress)
+                if capture is not None:  # its own reader, in this thread: the frames read as they are written
+                    with contextlib.closing(CaptureStore(capture)) as store:
+                        written = write_session(path, store.session()[0], time(), progress=progress)
+                else:
+                    written = write_session(path, connections or [], time(), progress=progress)
             except SessionFileError as exc:
                 self.call_from_thread(self._export_done, path, None, str(exc))
                 return
