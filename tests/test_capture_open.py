@@ -325,6 +325,7 @@ def test_rows_that_cannot_be_read_while_drawn_are_told_by_the_next_poll(tmp_path
     assert isinstance(row[1], SystemEvent)
     assert row[1].text == "(no longer in the capture)"
     assert lazy.texts[first] == ""
+    assert not lazy.entries["c1"].frames  # what the lifecycle panel reads: nothing, and no traceback
     with pytest.raises(SessionFileError, match=r"capture\.sqlite: no such table: frames$"):
         lazy.poll()
 

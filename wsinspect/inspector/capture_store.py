@@ -245,8 +245,8 @@ class CaptureStore(Store):
     def session(self) -> tuple[list[Connection], float]:
         """The capture as a session file holds it: its connections (in the capture's order) and
         their moment. Each connection's frames are read as they are written out, a chunk at a time
-        (``files.write_session`` takes them so), so a capture larger than memory exports in a few
-        MB; its log lines are read whole."""
+        (``files.write_session`` takes them so), so a capture larger than memory exports in some 24
+        bytes a frame (their ids and times); its log lines are read whole."""
         entries = sorted(self.entries.values(), key=lambda entry: entry.number)
         connections = [
             # A list to the type checker, frames read from the capture to the writer (see _ConnectionItems).
@@ -542,7 +542,10 @@ class _ConnectionItems(deque[Any]):
         if version != self._seen:
             self._seen = version
             newest = self.ids[-1] if self.ids else self._floor
-            self._extend(store._db.execute(self._sql, (self._number, newest)).fetchall())
+            try:
+                self._extend(store._db.execute(self._sql, (self._number, newest)).fetchall())
+            except sqlite3.DatabaseError as exc:  # while a panel draws: told by the next poll
+                store.failure = describe_error(exc)
         return self.ids
 
     def _extend(self, found: list[tuple[Any, ...]]) -> None:
