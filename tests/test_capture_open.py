@@ -17,7 +17,7 @@ from servers import run_server
 from test_capture_crash import start_record
 from test_cli import fake_app
 from test_record import echo
-from test_tui_confirm import wait_for
+from test_tui import wait_for
 from textual.widgets import Static
 from websockets.asyncio.client import connect
 

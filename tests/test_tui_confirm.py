@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from factories import batch, text_frame, update
+from test_tui import wait_for
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from tui_data import BASE, make_connections
@@ -43,14 +42,6 @@ def feed(app: InspectorApp, count: int, start: int = 0) -> None:
     connection = Connection(connection_id=LIVE_ID, path="/ws/live", state="open", connected_at=BASE, accepted_at=BASE)
     frames = [text_frame(f'{{"seq": {i}}}', at=BASE + 1 + i / 1000) for i in range(start, start + count)]
     app.store.apply(PRODUCER, [update(LIVE_KEY, connection), batch(LIVE_KEY, frames, start=start)], BASE)
-
-
-async def wait_for(pilot: Pilot[Any], check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def dialog_text(app: InspectorApp) -> str:
