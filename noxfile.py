@@ -1,5 +1,6 @@
 """Development sessions: `nox -s tests lint typecheck` is what CI runs."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,21 @@ def remote(session: nox.Session) -> None:
     """Apps on "remote hosts" stream to one inspector through real `ssh -R` forwards (asyncssh stands in for sshd)."""
     session.install("-e", ".[dev]", "asyncssh>=2.14")
     session.run("pytest", "tests/remote", "-v", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The live inspector left open for an hour under 5,000 frames/s, trimming every 4 s while keys
+    are pressed, and the timeline's state machine tried 8 times more, with twice the steps (issue 25).
+    WSINSPECT_SOAK_SECONDS (3600) and WSINSPECT_SOAK_MAX_FRAMES (200000) change the first."""
+    session.install("-e", ".[dev]")
+    env = {
+        "WSINSPECT_SOAK_SECONDS": os.environ.get("WSINSPECT_SOAK_SECONDS", "3600"),
+        "WSINSPECT_SOAK_MAX_FRAMES": os.environ.get("WSINSPECT_SOAK_MAX_FRAMES", "200000"),
+        "WSINSPECT_STATEFUL_EXAMPLES": "200",
+        "WSINSPECT_STATEFUL_STEPS": "50",
+    }
+    session.run("pytest", "tests/test_soak.py", "tests/test_tui_retention.py", "-s", "-v", *session.posargs, env=env)
 
 
 @nox.session

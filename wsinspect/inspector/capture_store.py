@@ -303,7 +303,7 @@ class CaptureStore(Store):
 
     def _forget_rows(self) -> None:
         """A clear: the rows so far leave the timeline (not the file), as a live store's do."""
-        self.rows_trimmed += len(self.refs)
+        gone = len(self.refs)
         del self.codes[:]
         del self.owners[:]
         del self.refs[:]
@@ -311,6 +311,7 @@ class CaptureStore(Store):
         self.system_events.clear()
         self.frames_received = 0
         self.frames_let_go = 0
+        self._rows_gone(gone)
 
     # -- reading rows ----------------------------------------------------------------------
 

@@ -180,7 +180,9 @@ class Store:
     number of the row's connection (``connection_number``; 0 for the inspector's own events),
     every one below ``owner_limit``, and ``texts``, what a text search looks in (``search_text``).
     ``listeners`` are called after each applied batch with the ids of connections that changed,
-    so a UI can refresh at its own pace.
+    so a UI can refresh at its own pace. ``row_listeners`` are called at once, whenever the oldest
+    rows go (a trim, or every row: a clear), with how many went: whoever holds row positions (the
+    timeline) moves them down before anything reads a row again, as the UI's refresh may come later.
     """
 
     # Rows a text search may take at a time, at most (the timeline's own step is smaller); a store
@@ -206,6 +208,7 @@ class Store:
     # mean lag over a second, and when it came), for the status line.
     loop_lags: dict[int, deque[tuple[float, float, float]]] = field(default_factory=dict)
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
+    row_listeners: list[Callable[[int], None]] = field(default_factory=list)
     # Every producer link that sent anything, by its key, in order of arrival (a capture file keeps them).
     producers: dict[int, Producer] = field(default_factory=dict)
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
@@ -357,13 +360,20 @@ class Store:
 
     def _forget_rows(self) -> None:
         self.system_events.clear()
-        self.rows_trimmed += len(self.rows)
+        gone = len(self.rows)
         self.rows.clear()
         self.codes.clear()
         del self.owners[:]
         self.texts.clear()
         self.frames_received = 0
         self.frames_let_go = 0
+        self._rows_gone(gone)
+
+    def _rows_gone(self, count: int) -> None:
+        """The oldest ``count`` rows went: count them and tell whoever holds row positions."""
+        self.rows_trimmed += count
+        for listener in self.row_listeners:
+            listener(count)
 
     def _trim(self, cut: int) -> None:
         """Let the oldest ``cut`` rows go, and their frames leave their connections too."""
@@ -392,7 +402,7 @@ class Store:
         del self.codes[:cut]
         del self.owners[:cut]
         del self.texts[:cut]
-        self.rows_trimmed += cut
+        self._rows_gone(cut)
 
     def _update(self, producer: Producer, key: int, update: Connection, now: float) -> None:
         connection_id = update.connection_id

@@ -123,7 +123,6 @@ class TimelineView(ScrollView, can_focus=True):
         self.index = FilteredIndex(None)
         self._seen = 0  # rows of store.rows already indexed
         self._syncing = False  # sync() is moving the cursor (following new frames)
-        self._trimmed = 0
         self._cache: LRUCache[tuple[int, int, bool, int], Strip] = LRUCache(1024)
         # Times count from here; None: from each row's own connection's start.
         self.origin: float | None = None
@@ -166,28 +165,37 @@ class TimelineView(ScrollView, can_focus=True):
             self._select(cursor)
             self.scroll_to(y=max(0, cursor - self._visible_height // 2), animate=False)
 
+    def on_mount(self) -> None:
+        self.store.row_listeners.append(self._rows_gone)
+
+    def on_unmount(self) -> None:
+        self.store.row_listeners.remove(self._rows_gone)
+
+    def _rows_gone(self, count: int) -> None:
+        """The store let its oldest ``count`` rows go (its retention bound, or a clear), just now:
+        every position held here moves down with them before anything draws or reads a row."""
+        before = len(self.index)
+        self.index.discard_before(count)
+        self._seen = max(0, self._seen - count)
+        self._cache.clear()  # keyed by position
+        lost = before - len(self.index)
+        cursor = self.cursor
+        self._resize()
+        if cursor is not None and cursor >= lost:
+            self.set_reactive(TimelineView.cursor, cursor - lost)  # the same row, under a smaller number
+        elif cursor is not None:
+            self._select(0 if len(self.index) else None)  # it went: the oldest row left instead
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif lost:  # the rows on screen stay there
+            self.scroll_to(y=max(0, int(self.scroll_offset.y) - lost), animate=False, immediate=True)
+        self.refresh()
+
     def sync(self) -> int:
         """Take in the rows the store gained since the last call; returns how many matched."""
         store = self.store
-        if store.rows_trimmed != self._trimmed:
-            gone = store.rows_trimmed - self._trimmed
-            self._trimmed = store.rows_trimmed
-            before = len(self.index)
-            self.index.discard_before(gone)
-            self._seen = max(0, self._seen - gone)
-            lost = before - len(self.index)
-            if self.cursor is not None:
-                # The same row under a smaller number: nothing to announce or scroll.
-                self.set_reactive(TimelineView.cursor, self.cursor - lost if self.cursor >= lost else None)
-            self._cache.clear()
         rows = store.rows
         if self._seen >= len(rows):
-            if self._seen > len(rows):  # cleared
-                self._seen = len(rows)
-                self.index.rebuild(store)
-                self._cache.clear()
-                self._resize()
-                self._select(None)
             return 0
         before = len(self.index)
         self.index.extend(store, self._seen, len(rows))
@@ -204,6 +212,11 @@ class TimelineView(ScrollView, can_focus=True):
             else:
                 self.new_while_paused += added
         return added
+
+    @property
+    def rows_indexed(self) -> int:
+        """How many of the store's rows the index has taken in (the rest come with the next sync)."""
+        return self._seen
 
     @property
     def search_progress(self) -> float | None:
@@ -398,6 +411,9 @@ class TimelineView(ScrollView, can_focus=True):
             return
         if size.width != self.virtual_size.width or self.show_vertical_scrollbar != (size.height > self.size.height):
             self.virtual_size = size  # the scrollbar comes or goes: a layout of the screen
+            # The scrollbar now, not after the layout: until it is there, nothing scrolls (the
+            # follow would stay at the top).
+            self._scroll_update(size)
             return
         # Only more (or fewer) rows: what Textual does on a resize, without laying out the whole
         # screen again, which it does for every change of a virtual size (as often as frames come).
