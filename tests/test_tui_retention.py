@@ -40,6 +40,7 @@ from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import DetailPane
+from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.inspector.ui.timeline import TimelineView
 from wsinspect.model import Frame, LogLine, Row, SystemEvent
 from wsinspect.wire import WireMessage
@@ -232,6 +233,7 @@ class TimelineMachine(RuleBasedStateMachine):
         assert cursor is None or 0 <= cursor < len(index)
         if len(index) and timeline.following:
             assert cursor == len(index) - 1
+        assert timeline.new_while_paused >= 0
 
     @invariant()
     def each_line_drawn_shows_its_row(self) -> None:
@@ -326,6 +328,9 @@ async def test_a_paused_screen_keeps_its_rows_in_place_and_a_let_go_selection_mo
         await pilot.pause()
         assert app.query_one(DetailPane).row == store.rows[0]  # and the detail pane shows it
         await wait_for(pilot, lambda: "+30 new" in str(app.query_one("#status").render()), "the status line")
+        # Why c1's first 35 frames are missing: this inspector's bound let them go.
+        panel = app.query_one(LifecyclePanel)
+        assert "missing 35 let go (--max-frames, --max-messages)" in str(panel.render())
 
 
 async def test_ctrl_l_between_two_refreshes_leaves_nothing_pointing_at_the_rows_it_cleared(tmp_path: Path) -> None:

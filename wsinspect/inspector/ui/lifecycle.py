@@ -91,7 +91,7 @@ class LifecyclePanel(Static):
         pairing = payloads.pairing(connection_id) if payloads is not None else None
         if pairing is not None and (replies := pairing.summary_parts()):
             lines.append("\nreplies " + "\n        ".join(replies))
-        missing = self._missing_line(connection)
+        missing = self._missing_line(entry)
         if missing:
             lines.append("\n")
             lines.append_text(missing)
@@ -135,17 +135,24 @@ class LifecyclePanel(Static):
         text, component = KEEPALIVE_MARKS[state]
         return Text.assemble(f"ping    {rtts}  ", (text, self.style_of(component)))
 
-    def _missing_line(self, connection: Connection) -> Text | None:
+    def _missing_line(self, entry: ConnectionEntry) -> Text | None:
         """The frames this inspector does not hold, and why."""
+        connection = entry.connection
         lost, not_kept = connection.messages_lost, connection.messages_not_kept
         if not lost and not not_kept:
             return None
-        line = Text("missing ")
+        parts: list[tuple[str, Style]] = []
         if lost:
-            line.append(f"{lost:,} lost on the way (the app's queue overflowed)", self.style_of("late"))
-        if not_kept:
-            line.append(f"{', ' if lost else ''}{not_kept:,} not kept", self.style_of("muted"))
-            line.append(" (before this inspector listened, or past a buffer's limit)", self.style_of("muted"))
+            parts.append((f"{lost:,} lost on the way (the app's queue overflowed)", self.style_of("late")))
+        let_go = min(entry.evicted, not_kept)  # by this inspector's own bounds
+        if let_go:
+            parts.append((f"{let_go:,} let go (--max-frames, --max-messages)", self.style_of("muted")))
+        if not_kept > let_go:
+            before = f"{not_kept - let_go:,} not kept (before this inspector listened, or past the app's buffer)"
+            parts.append((before, self.style_of("muted")))
+        line = Text("missing ")
+        for n, (text, style) in enumerate(parts):
+            line.append(f"{', ' if n else ''}{text}", style)
         return line
 
 

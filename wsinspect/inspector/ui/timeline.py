@@ -189,6 +189,8 @@ class TimelineView(ScrollView, can_focus=True):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         elif lost:  # the rows on screen stay there
             self.scroll_to(y=max(0, int(self.scroll_offset.y) - lost), animate=False, immediate=True)
+        # "+N new" while paused: only rows that are still there to see.
+        self.new_while_paused = max(0, min(self.new_while_paused, len(self.index) - 1 - (self.cursor or 0)))
         self.refresh()
 
     def sync(self) -> int:
