@@ -127,6 +127,8 @@ def run_wsinspect(arguments: Sequence[str]) -> int:
             continue
 
 
-def _after_exception(exc: Exception, scope: Scope) -> None:
+async def _after_exception(exc: Exception, scope: Scope) -> None:
+    # A coroutine function, though it never waits: Litestar runs a sync hook in a worker thread,
+    # which would add a thread hop (and a point where the task can be cancelled) before the close.
     if scope.get("type") == ScopeType.WEBSOCKET:
         note_handler_error(exc)

@@ -66,7 +66,8 @@ class WSInspectMiddleware:
             capture_logs()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._active or scope["type"] != "websocket":
+        # get: a scope with no type (a broken server) reaches the app as it would without us.
+        if not self._active or scope.get("type") != "websocket":
             await self.app(scope, receive, send)
             return
         await observe(self.app, scope, receive, send, self.recorder)
@@ -74,13 +75,20 @@ class WSInspectMiddleware:
 
 async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, recorder: Recorder) -> None:
     """Run ``app`` for one ``websocket`` scope while recording its traffic into ``recorder``."""
-    if recorder.config.excludes(scope.get("path", "")):
+    path = scope.get("path")
+    # A path that is not a str (a broken server) is recorded as "", and matched as "" too: re.search
+    # would raise on it into the app.
+    if recorder.config.excludes(path if isinstance(path, str) else ""):
         await app(scope, receive, send)
         return
     try:
-        tracker = recorder.start(scope, time())
+        tracker: ConnectionTracker | None = recorder.start(scope, time())
     except Exception:
         _tracking_failed()
+        tracker = None
+    if tracker is None:
+        # Not in the except block: there the app would run with our error as the exception being
+        # handled (sys.exception(), the __context__ of whatever it raises, a bare raise).
         await app(scope, receive, send)
         return
 

@@ -49,9 +49,10 @@ class Recorder:
 
     def start(self, scope: Mapping[str, Any], now: float) -> ConnectionTracker:
         tracker = ConnectionTracker(scope, self.config, now, listener=self.listener)
-        self._open[tracker.connection.connection_id] = tracker
         if self._lag is not None:
             self._lag.opened()
+        # Held last: a start that fails leaves no open connection behind that nothing will finish.
+        self._open[tracker.connection.connection_id] = tracker
         return tracker
 
     def finish(self, tracker: ConnectionTracker) -> None:

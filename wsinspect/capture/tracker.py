@@ -21,6 +21,7 @@ the accept says what refused the handshake.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -684,10 +685,12 @@ class FailureLog:
 
     def __call__(self) -> None:
         self.count += 1
-        if self.count == 1:
-            logger.warning(self.first, exc_info=True)
-        else:
-            logger.debug(self.later, self.count, exc_info=True)
+        # The app's logging setup may raise (a broken filter on our logger): the app is not told of that either.
+        with contextlib.suppress(Exception):
+            if self.count == 1:
+                logger.warning(self.first, exc_info=True)
+            else:
+                logger.debug(self.later, self.count, exc_info=True)
 
 
 _redact_failed = FailureLog(
