@@ -437,3 +437,60 @@ async def test_a_connection_that_ends_within_one_slice_is_shown_in_order(private
     saved = Store()
     saved.load(store.connections())
     assert row_words(saved.rows) == live
+
+
+async def store_until(store: Store, condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 10.0
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def texts_of(store: Store) -> list[str]:
+    return [item.content for _, item in store.rows if isinstance(item, Frame) and item.message_type == "text"]
+
+
+async def test_text_utf8_cannot_hold_is_streamed_escaped_and_the_rest_flows_on(private_socket: Path) -> None:
+    """A lone surrogate (``os.fsdecode`` names an undecodable file so) failed the whole batch to
+    encode, and the writer thread died with it: nothing streamed again for the life of the process."""
+    store = Store()
+    inspector = InspectorServer(store, private_socket)
+    await inspector.start()
+    middleware, emitter = live_emitter(private_socket)
+    try:
+        await converse(middleware, ["no such file: " + os.fsdecode(b"/data/\xff"), "after"])
+        await store_until(store, lambda: "after" in texts_of(store), "the frames after it")
+        await converse(middleware, ["another connection"])
+        await store_until(store, lambda: "another connection" in texts_of(store), "a later connection's frames")
+    finally:
+        emitter.stop()
+        await inspector.close()
+    assert texts_of(store)[:2] == ["no such file: /data/\\udcff"] * 2  # received, and echoed
+
+
+async def test_a_failure_of_the_writers_own_ends_one_link_not_the_stream(
+    private_socket: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store()
+    inspector = InspectorServer(store, private_socket)
+    await inspector.start()
+    middleware, emitter = live_emitter(private_socket)
+    messages = Emitter._messages
+    failures = iter([RuntimeError("a bug of ours")])
+
+    def fails_once(self: Emitter, events: list[Any]) -> list[WireMessage]:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return messages(self, events)
+
+    monkeypatch.setattr(Emitter, "_messages", fails_once)
+    try:
+        await converse(middleware, ["lost with the link"])
+        await store_until(store, lambda: emitter.connects == 2, "a new link")
+        await converse(middleware, ["on the new link"])
+        await store_until(store, lambda: "on the new link" in texts_of(store), "the frames on the new link")
+    finally:
+        emitter.stop()
+        await inspector.close()
+    assert "wsinspect failed to stream to the inspector; it streams again on a new link" in caplog.text

@@ -184,7 +184,18 @@ def frames_message(records: list[FrameRecord]) -> FrameBatch:
 
 
 def encode(messages: list[WireMessage]) -> bytes:
-    """Length-prefixed MessagePack for a batch of messages."""
+    """Length-prefixed MessagePack for a batch of messages.
+
+    A str that UTF-8 cannot hold (a lone surrogate: ``os.fsdecode`` names an undecodable file so,
+    and a handler may log it) goes escaped (``\\udcff``), rather than failing the whole batch.
+    """
+    try:
+        return _encode(messages)
+    except UnicodeEncodeError:
+        return _encode([_encodable(message) for message in messages])
+
+
+def _encode(messages: list[WireMessage]) -> bytes:
     buffer = bytearray()
     for message in messages:
         start = len(buffer)
@@ -192,6 +203,20 @@ def encode(messages: list[WireMessage]) -> bytes:
         _encoder.encode_into(message, buffer, -1)
         _LENGTH.pack_into(buffer, start, len(buffer) - start - 4)
     return bytes(buffer)
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with its every str (in structs, lists, tuples and dicts too) encodable as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, msgspec.Struct):
+        fields = {name: _encodable(getattr(value, name)) for name in value.__struct_fields__}
+        return msgspec.structs.replace(value, **fields)
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_encodable, value))
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    return value
 
 
 class ProtocolError(Exception):

@@ -42,6 +42,7 @@ from ..wire import (
     encode,
     frames_message,
 )
+from .tracker import FailureLog
 
 __all__ = ("Emitter", "HeldConnection")
 
@@ -194,6 +195,10 @@ class Emitter:
                         self.socket_path,
                         "it closed the connection" if closed else exc.strerror or exc,
                     )
+            except Exception:
+                # A failure of ours must not end the stream for the life of the process: a new link
+                # (its replay resends what the app holds) after the backoff below.
+                _stream_failed()
             finally:
                 self.live = False
                 sock.close()
@@ -312,6 +317,12 @@ class Emitter:
         # no longer holds ended unseen (its close was lost with an overflow, or in a reconnect's gap).
         sock.sendall(encode([*self._messages(events), Held([key for key, _, _ in held])]))
         self.replays += 1
+
+
+_stream_failed = FailureLog(
+    "wsinspect failed to stream to the inspector; it streams again on a new link, and the app is unaffected",
+    "wsinspect failed to stream to the inspector (%d so far)",
+)
 
 
 def _denied(path: Path) -> str:
