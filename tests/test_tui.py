@@ -543,14 +543,14 @@ async def test_a_keymap_moves_a_key_and_the_help_follows() -> None:
         await pilot.press("escape")
         commands = {command.title: command.help for command in app.get_system_commands(app.screen)}
         assert commands["Direction"].endswith("key z")
-        # A timeline key too: k no longer moves up, w does.
-        app.set_keymap({"timeline.up": "w"})
+        # A timeline key too: k no longer moves up, u does.
+        app.set_keymap({"timeline.up": "u"})
         await pilot.press("G")
         last = app.timeline.cursor
         assert last is not None
         await pilot.press("k")
         assert app.timeline.cursor == last
-        await pilot.press("w")
+        await pilot.press("u")
         assert app.timeline.cursor == last - 1
 
 

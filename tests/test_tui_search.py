@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 from factories import binary_frame, text_frame
 from test_tui import filters_line, shown_rows, wait_for
+from textual import events
+from textual.widgets import Input
 
 from wsinspect.inspector.filters import Filters
 from wsinspect.inspector.store import Store
 from wsinspect.inspector.ui import timeline as timeline_module
 from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.model import Connection
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
@@ -177,3 +180,24 @@ async def test_a_hex_search_marks_the_bytes_in_the_dump() -> None:
         style = detail.get_component_rich_style("detail--match", partial=True)
         body = detail._render_detail()[-1]  # type: ignore[attr-defined]
         assert [body.plain[span.start : span.end] for span in body.spans if span.style == style] == ["77  88 ff"]
+
+
+@pytest.mark.parametrize(("opens", "purpose"), [("slash", "filter"), ("s", "search"), ("w", "fields")])
+async def test_what_is_typed_in_one_go_after_the_key_that_opens_the_box_goes_into_the_box(
+    opens: str, purpose: str
+) -> None:
+    """ "/seq" in one read (a paste, a slow SSH link): "seq" is the filter's, not three commands
+    (s would search, e export, q quit)."""
+    app = InspectorApp(chatty(50), source="chatty.json", no_confirm=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        for key in [opens, "s", "e", "q"]:  # queued together, as one read of the terminal delivers them
+            app.post_message(events.Key(key, "/" if key == "slash" else key))
+        await pilot.pause()
+        assert app.is_running
+        box = app.query_one("#filter-input", Input)
+        assert (app._input_for, box.value, app.focused) == (purpose, "seq", box)
+        await pilot.press("enter", "escape", "question_mark")  # the box closed, the keys are commands again
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("s")  # over the help, a key of the help's own
+        assert isinstance(app.screen, HelpScreen)

@@ -64,6 +64,11 @@ LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and syst
 TERMINAL_RESET = b"\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?25h\x1b[?1049l"
 # n and N share a row of the help.
 FIND = Binding.Group("The next / previous match of the search")
+# The keys that open the text box are priority bindings: they run as the key arrives, before the
+# keys after it are handed to the focused widget, so that "/err" typed in one go (a paste, a slow
+# SSH link) puts "err" in the box rather than exporting (e) and showing raw payloads (r). A text
+# box with the focus, or another screen on top, takes them as keys (see InspectorApp.check_action).
+OPENS_THE_TEXT_BOX = frozenset({"filter_text", "filter_fields", "search_text", "match_connections", "pair_by"})
 
 
 class InspectorApp(App[None]):
@@ -104,6 +109,7 @@ class InspectorApp(App[None]):
             "filter_text",
             "Filter",
             id="filter.text",
+            priority=True,  # see OPENS_THE_TEXT_BOX
             tooltip="Filter frames by text (Enter applies, Esc cancels)",
         ),
         Binding(
@@ -112,6 +118,7 @@ class InspectorApp(App[None]):
             "Where",
             show=False,
             id="filter.fields",
+            priority=True,  # see OPENS_THE_TEXT_BOX
             tooltip='Filter frames on the fields of decoded payloads: type == "chat" and payload.symbol = WSI',
         ),
         Binding(
@@ -119,6 +126,7 @@ class InspectorApp(App[None]):
             "search_text",
             "Search",
             id="search.text",
+            priority=True,  # see OPENS_THE_TEXT_BOX
             tooltip="Search frames by text, hiding none (n / N: next / previous match)",
         ),
         Binding("n", "find(True)", "Next match", show=False, id="search.next", tooltip="The next match", group=FIND),
@@ -137,6 +145,7 @@ class InspectorApp(App[None]):
             "Find conns",
             show=False,
             id="connections.match",
+            priority=True,  # see OPENS_THE_TEXT_BOX
             tooltip="List only the connections whose path or state (open, closed, error…) holds a text",
         ),
         Binding(
@@ -209,6 +218,7 @@ class InspectorApp(App[None]):
             "Pair by",
             show=False,
             id="pair.by",
+            priority=True,  # see OPENS_THE_TEXT_BOX
             tooltip="Pair requests and replies by a JSON field (empty: by the protocols' own ids)",
         ),
         Binding("y", "copy", "Copy", id="frame.copy", tooltip="Copy the selected frame's content"),
@@ -299,6 +309,11 @@ class InspectorApp(App[None]):
         self._saved_frames = store.frames_received
         self._capture_error = ""  # an opened capture that could not be read on: why
         self._clears = 0  # ctrl+l's: an export taken before a clear says nothing of the frames after it
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in OPENS_THE_TEXT_BOX:
+            return not isinstance(self.focused, Input) and self.screen is self.screen_stack[0]
+        return True
 
     def _hang_up(self) -> None:
         """SIGHUP: the terminal is gone, so nothing can be drawn or restored, and Textual's own exit
@@ -653,7 +668,7 @@ class InspectorApp(App[None]):
         box.placeholder = placeholder
         box.add_class("-shown")
         self.query_one("#filters").add_class("-editing")
-        box.focus()
+        self.screen.set_focus(box)
 
     @on(Input.Changed, "#filter-input")
     def _filter_typed(self, event: Input.Changed) -> None:
