@@ -108,12 +108,12 @@ class SoakReport:
     final_recorded_texts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def growth(self, name: str) -> tuple[int, int, float]:
-        """RSS (KiB) just after warm-up (the highest of the main phase's second third) and at the
-        end (the highest of its last third), and the growth from one to the other."""
-        main = [s for s in self.samples if s.at <= self.config.seconds]
-        third = len(main) // 3
-        early = max(s.rss[name] for s in main[third : 2 * third])
-        late = max(s.rss[name] for s in main[2 * third :])
+        """RSS (KiB) just after warm-up and at the end (the highest of a tenth of the main phase
+        each), and the growth from one to the other. Warm-up: a third of it, 5 minutes at most."""
+        seconds = self.config.seconds
+        warm, window = min(300.0, seconds / 3), max(10.0, seconds / 10)
+        early = max(s.rss[name] for s in self.samples if warm <= s.at < warm + window)
+        late = max(s.rss[name] for s in self.samples if seconds - window <= s.at <= seconds)
         return early, late, late / early - 1
 
     def cpu_percent(self, name: str) -> float:
