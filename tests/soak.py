@@ -121,11 +121,11 @@ class SoakReport:
         return 100 * (main[-1].cpu[name] - main[0].cpu[name]) / max(1e-9, main[-1].at - main[0].at)
 
     def summary(self) -> str:
-        frames = sum(counts[0] + counts[1] for counts in self.client_counts.values())
+        main = [sent + echoed for tag, (sent, echoed) in self.client_counts.items() if tag.endswith("phase=main")]
         lines = [
-            f"soak: {self.config.seconds:.0f} s at {2 * self.config.rate:,.0f} frames/s, --max-frames "
-            f"{self.config.max_frames:,}: {self.trims} trims, {self.keys} key actions, "
-            f"{len(self.client_counts)} connections, {frames:,} messages both ways",
+            f"soak: {self.config.seconds:.0f} s at {sum(main) / self.config.seconds:,.0f} frames/s (asked "
+            f"{2 * self.config.rate:,.0f}), --max-frames {self.config.max_frames:,}: {self.trims} trims, "
+            f"{self.keys} key actions, {len(main)} connections, {sum(main):,} frames",
         ]
         for name in ("tui", "app", "record"):
             early, late, growth = self.growth(name)
