@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from wsinspect.inspector import files
+from wsinspect import sessions as files
 from wsinspect.inspector.store import Store
 from wsinspect.model import Connection, Frame
 
@@ -124,10 +124,10 @@ def _capture_rows(
     every row indexed (which the screen does in the background), against the same baseline as the
     JSON file's open."""
     from wsinspect.inspector.capture_store import CaptureStore
-    from wsinspect.inspector.database import write_capture
+    from wsinspect.inspector.database_writer import write_database
 
     path = workdir / "capture.sqlite"
-    write_capture(path, connections, EXPORTED_AT)
+    write_database(path, connections, EXPORTED_AT)
 
     def first_screen() -> CaptureStore:
         store = CaptureStore(path)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wsinspect.inspector.capture_store import CaptureStore
-from wsinspect.inspector.database import write_capture
+from wsinspect.inspector.database_writer import write_database
 from wsinspect.inspector.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection, Frame
@@ -99,7 +99,7 @@ async def _time_keys(store: Store, repeats: int) -> dict[str, float]:
 
 def as_capture(store: Store, path: Path) -> CaptureStore:
     """The same connections written as a capture database and opened (every row indexed)."""
-    write_capture(path, store.connections())
+    write_database(path, store.connections())
     capture = CaptureStore(path)
     while capture.reading:
         capture.poll()

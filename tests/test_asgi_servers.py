@@ -42,8 +42,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from wsinspect.inspector.files import read_session
 from wsinspect.model import Connection
+from wsinspect.sessions import read_session
 
 TESTS = Path(__file__).resolve().parent
 START_TIMEOUT = 30.0  # for a server process to answer (all of them start at once, on 2 cores)

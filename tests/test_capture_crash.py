@@ -21,9 +21,9 @@ from test_record import echo
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
-from wsinspect.inspector.database import read_capture
-from wsinspect.inspector.files import read_session
 from wsinspect.litestar import WSInspectPlugin
+from wsinspect.sessions import read_session
+from wsinspect.sessions.sqlite import read_database
 
 SAFE_BEFORE_KILL = 1.5  # seconds: a frame this old when record died was written (at least once a second)
 
@@ -90,7 +90,7 @@ async def test_a_killed_capture_keeps_all_but_the_last_second(private_socket: Pa
     sent, killed_at = await talk_until_killed(private_socket, record)
     assert record.returncode == -signal.SIGKILL
     assert stat.S_IMODE(os.stat(output).st_mode) == 0o600
-    check_prefix(received_texts(read_capture(output).connections), sent, killed_at)
+    check_prefix(received_texts(read_database(output).connections), sent, killed_at)
 
     recovered = tmp_path / "recovered.json"
     done = await asyncio.to_thread(recover, output, recovered)
@@ -130,7 +130,7 @@ def test_a_capture_name_is_written_as_a_database(private_socket: Path, tmp_path:
     _, err = record.communicate(timeout=30)
     assert record.returncode == 0, err
     assert err.strip().endswith(f"wrote 0 connections, 0 frames to {tmp_path / name}")
-    assert read_capture(tmp_path / name).connections == []
+    assert read_database(tmp_path / name).connections == []
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ async def test_a_full_disk_stops_the_recording_with_one_line_and_keeps_what_was_
         f"is in {output}"
     )
     assert "Traceback" not in err
-    (connection,) = read_capture(output).connections
+    (connection,) = read_database(output).connections
     texts = [f.content for f in connection.messages if f.direction == "received"]
     assert len(texts) > 10
     assert texts == [f"{i:06d}" + "x" * 1000 for i in range(len(texts))]  # in order, none missing

@@ -13,10 +13,11 @@ import pytest
 from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
 
 from wsinspect.cli import build_parser, main
-from wsinspect.inspector.database import APPLICATION_ID, SCHEMA_VERSION, CaptureWriter, read_capture, write_capture
-from wsinspect.inspector.files import SessionFileError, is_sqlite, read_session
+from wsinspect.inspector.database_writer import DatabaseWriter, write_database
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.model import Connection, TracebackEntry
+from wsinspect.sessions import SessionFileError, is_sqlite, read_session
+from wsinspect.sessions.sqlite import APPLICATION_ID, SCHEMA_VERSION, read_database
 from wsinspect.wire import WireFrame
 
 PRODUCER = Producer(1, 4242, "shop", since=99.0, host="web-2", stream="s")
@@ -36,7 +37,7 @@ def without_times(connection: Connection) -> Connection:
 def test_what_the_store_received_reads_back_the_same(tmp_path: Path, journal: bool) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store, journal=journal)
+    writer = DatabaseWriter(path, store, journal=journal)
     store.apply(PRODUCER, [update(1, path="/ws/chat", query_string="room=1")], 100.0)
     store.apply(PRODUCER, [batch(1, [text_frame("hello", direction="received"), text_frame("HELLO")])], 100.1)
     assert writer.flush() == 2
@@ -55,9 +56,9 @@ def test_what_the_store_received_reads_back_the_same(tmp_path: Path, journal: bo
     writer.close()
 
     assert is_sqlite(path)
-    assert read_session(path) == read_capture(path)  # what open, replay and recover read
+    assert read_session(path) == read_database(path)  # what open, replay and recover read
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    session = read_capture(path)
+    session = read_database(path)
     assert session.connections == store.connections()
     (connection,) = session.connections
     assert [f.content for f in connection.messages] == ["hello", "HELLO", b"\x00\xff", b"p", None, "ééé", "bye"]
@@ -85,7 +86,7 @@ def test_what_the_store_received_reads_back_the_same(tmp_path: Path, journal: bo
 def test_a_handler_time_known_after_a_flush_is_written_by_a_later_one(tmp_path: Path, journal: bool) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store, journal=journal)
+    writer = DatabaseWriter(path, store, journal=journal)
     store.apply(PRODUCER, [update(1)], 100.0)
     first = received("one", 101.0, 100.5)
     store.apply(PRODUCER, [batch(1, [])], 101.0)
@@ -95,7 +96,7 @@ def test_a_handler_time_known_after_a_flush_is_written_by_a_later_one(tmp_path: 
     store.apply(PRODUCER, [msgspec.structs.replace(batch(1, []), frames=[second])], 101.5)
     writer.flush()  # asking for "two" ended the work on "one": 0.25 s
     writer.close()
-    times = [f.handler_time for f in read_capture(path).connections[0].messages]
+    times = [f.handler_time for f in read_database(path).connections[0].messages]
     assert times[0] == pytest.approx(0.25)
     assert times == [f.handler_time for f in store.connections()[0].messages]
 
@@ -103,18 +104,18 @@ def test_a_handler_time_known_after_a_flush_is_written_by_a_later_one(tmp_path: 
 def test_an_earlier_capture_is_replaced_and_any_other_file_refused(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    CaptureWriter(path, store).close()
+    DatabaseWriter(path, store).close()
     store.apply(PRODUCER, [update(1)], 100.0)
-    CaptureWriter(path, store).close()  # an earlier capture goes, as an earlier session file does
+    DatabaseWriter(path, store).close()  # an earlier capture goes, as an earlier session file does
     other = tmp_path / "notes.db"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE notes (text)")
     with pytest.raises(SessionFileError, match=r"notes.db: it exists and is not a wsinspect capture"):
-        CaptureWriter(other, Store())
+        DatabaseWriter(other, Store())
     plain = tmp_path / "plain.sqlite"
     plain.write_text("my notes")
     with pytest.raises(SessionFileError, match=r"it exists and is not a wsinspect capture"):
-        CaptureWriter(plain, Store())
+        DatabaseWriter(plain, Store())
     assert plain.read_text() == "my notes"
 
 
@@ -131,7 +132,7 @@ def test_a_file_that_is_no_capture_is_one_line(tmp_path: Path, content: bytes, m
     path = tmp_path / "bad.sqlite"
     path.write_bytes(content)
     with pytest.raises(SessionFileError, match=message) as caught:
-        read_capture(path)
+        read_database(path)
     assert "\n" not in str(caught.value)
     assert str(caught.value).startswith(f"{path}: ")
 
@@ -141,19 +142,19 @@ def test_a_foreign_database_and_a_newer_schema_are_named(tmp_path: Path) -> None
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE frames (x)")
     with pytest.raises(SessionFileError, match="an SQLite database, but not a wsinspect capture"):
-        read_capture(foreign)
+        read_database(foreign)
     newer = tmp_path / "newer.sqlite"
-    CaptureWriter(newer, Store()).close()
+    DatabaseWriter(newer, Store()).close()
     with sqlite3.connect(newer) as db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(SessionFileError, match="written by a newer wsinspect"):
-        read_capture(newer)
+        read_database(newer)
 
 
 def test_a_truncated_capture_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1)], 100.0)
     store.apply(PRODUCER, [batch(1, [text_frame("x" * 500) for _ in range(200)])], 100.0)
     writer.close()
@@ -161,55 +162,55 @@ def test_a_truncated_capture_is_one_line(tmp_path: Path) -> None:
     with open(path, "r+b") as file:
         file.truncate(size // 2)
     with pytest.raises(SessionFileError, match="corrupt"):
-        read_capture(path)
+        read_database(path)
 
 
 def test_a_capture_locked_by_another_program_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
-    CaptureWriter(path, Store()).close()
+    DatabaseWriter(path, Store()).close()
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("PRAGMA locking_mode = EXCLUSIVE")
         other.execute("BEGIN EXCLUSIVE")
         other.execute("INSERT INTO events (timestamp, level, text) VALUES (1, 'info', 'mine')")
         with pytest.raises(SessionFileError, match=r"capture.sqlite: the database is locked by another program$"):
-            read_capture(path)
+            read_database(path)
     finally:
         other.close()
-    assert read_capture(path).connections == []  # and readable once it lets go
+    assert read_database(path).connections == []  # and readable once it lets go
 
 
 def test_a_capture_being_written_is_not_replaced_by_another_record(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    first = CaptureWriter(path, store)
+    first = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1)], 100.0)
     first.flush()
     with pytest.raises(SessionFileError, match=r"capture.sqlite: another wsinspect record is writing it$"):
-        CaptureWriter(path, Store())
+        DatabaseWriter(path, Store())
     first.close()
-    assert [c.connection_id for c in read_capture(path).connections] == ["c1"]  # untouched
+    assert [c.connection_id for c in read_database(path).connections] == ["c1"]  # untouched
 
 
 def test_a_capture_that_can_still_be_written_reads_as_of_its_newest_moment(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("a", at=150.0)])], 151.0)
     writer.flush()
     try:
-        session = read_capture(path)  # while it is open: what was committed, up to its newest frame
+        session = read_database(path)  # while it is open: what was committed, up to its newest frame
         assert session.exported_at == 150.0
         assert [f.content for f in session.connections[0].messages] == ["a"]
     finally:
         writer.close()
-    assert read_capture(path).exported_at > 150.0  # closed: when it ended
+    assert read_database(path).exported_at > 150.0  # closed: when it ended
 
 
 def test_max_bytes_deletes_the_oldest_frames_and_counts_them(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store(max_messages=100_000, max_frames=1_000_000)
-    writer = CaptureWriter(path, store, max_bytes=1 << 20)
+    writer = DatabaseWriter(path, store, max_bytes=1 << 20)
     store.apply(PRODUCER, [update(1)], 100.0)
     payload = "x" * 1000
     for start in range(0, 4000, 400):  # 4 MB of frames, flushed 400 KB at a time
@@ -218,7 +219,7 @@ def test_max_bytes_deletes_the_oldest_frames_and_counts_them(tmp_path: Path) -> 
         assert writer._size() <= 1 << 20
     writer.close()
     assert path.stat().st_size < 2 << 20  # the space of deleted frames given back
-    capture = read_capture(path)
+    capture = read_database(path)
     kept = [f.content[:5] for c in capture.connections for f in c.messages]
     assert capture.frames_deleted == 4000 - len(kept) > 2000
     assert capture.frames_deleted == writer.frames_deleted
@@ -231,12 +232,12 @@ def test_max_bytes_deletes_the_oldest_frames_and_counts_them(tmp_path: Path) -> 
 def test_max_age_deletes_frames_older_than_it(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store, max_age=60)
+    writer = DatabaseWriter(path, store, max_age=60)
     now = time.time()
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("old", at=now - 120), text_frame("new", at=now - 5)])], now)
     writer.flush()
     writer.close()
-    capture = read_capture(path)
+    capture = read_database(path)
     assert [f.content for f in capture.connections[0].messages] == ["new"]
     assert (capture.frames_deleted, capture.connections[0].messages_dropped) == (1, 1)
 
@@ -293,7 +294,7 @@ def test_open_shows_a_capture_and_what_its_bound_deleted(tmp_path: Path, monkeyp
 
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store, max_age=60)
+    writer = DatabaseWriter(path, store, max_age=60)
     now = time.time()
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("old", at=now - 120), text_frame("new", at=now)])], now)
     writer.close()
@@ -307,7 +308,7 @@ def test_open_shows_a_capture_and_what_its_bound_deleted(tmp_path: Path, monkeyp
 def test_a_finished_capture_is_one_file_and_reading_it_adds_none(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("a")])], 100.0)
     writer.flush()
     assert {p.name for p in tmp_path.iterdir()} >= {"capture.sqlite", "capture.sqlite-wal"}  # WAL while written
@@ -315,14 +316,14 @@ def test_a_finished_capture_is_one_file_and_reading_it_adds_none(tmp_path: Path)
     assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     reader.close()
     writer.close()
-    read_capture(path)
+    read_database(path)
     assert [p.name for p in tmp_path.iterdir()] == ["capture.sqlite"]
 
 
 def test_a_capture_read_while_its_record_ends_is_closed_all_the_same(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("a")])], 100.0)
     writer.flush()
     reader = sqlite3.connect(path)  # Datasette, say, or wsinspect open
@@ -331,7 +332,7 @@ def test_a_capture_read_while_its_record_ends_is_closed_all_the_same(tmp_path: P
         writer.close()  # no error: it stays in WAL mode
     finally:
         reader.close()
-    assert [f.content for f in read_capture(path).connections[0].messages] == ["a"]
+    assert [f.content for f in read_database(path).connections[0].messages] == ["a"]
 
 
 def test_a_saved_sessions_connections_written_as_a_capture_read_back_the_same(tmp_path: Path) -> None:
@@ -339,5 +340,5 @@ def test_a_saved_sessions_connections_written_as_a_capture_read_back_the_same(tm
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("a"), binary_frame(b"\x01")])], 100.0)
     store.apply(PRODUCER, [wire_log(1, 0, log_line("joined")), update(2)], 100.0)
     path = tmp_path / "capture.sqlite"
-    assert write_capture(path, store.connections()) == 2
-    assert read_capture(path).connections == store.connections()
+    assert write_database(path, store.connections()) == 2
+    assert read_database(path).connections == store.connections()

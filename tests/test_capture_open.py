@@ -33,14 +33,15 @@ from wsinspect.inspector.capture_store import (
     handler_times,
     log_levels,
 )
-from wsinspect.inspector.database import CaptureWriter, read_capture, write_capture
-from wsinspect.inspector.files import SessionFileError, read_session, write_session
+from wsinspect.inspector.database_writer import DatabaseWriter, write_database
 from wsinspect.inspector.filters import FilteredIndex, Filters
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import pair_of
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import Frame, SystemEvent
+from wsinspect.sessions import SessionFileError, read_session, write_session
+from wsinspect.sessions.sqlite import read_database
 
 PRODUCER = Producer(1, 4242, "shop", since=99.0, host="web-2", stream="s")
 
@@ -49,7 +50,7 @@ def sample_capture(path: Path, connections: int = 3, frames: int = 40, *, news: 
     """A capture of a few connections with text, binary, control and close frames and log lines
     (and ``news``, an event of the inspector's own), written flush by flush; returns the store."""
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     keys = range(1, connections + 1)
     store.apply(PRODUCER, [update(key, path=f"/ws/{key}") for key in keys], 100.0)
     at = 100.0
@@ -76,10 +77,10 @@ def sample_capture(path: Path, connections: int = 3, frames: int = 40, *, news: 
     return store
 
 
-def being_written(path: Path) -> tuple[Store, CaptureWriter]:
+def being_written(path: Path) -> tuple[Store, DatabaseWriter]:
     """A capture a record is writing: connection c1 and its frame "one" written so far."""
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("one", at=100.1)])], 100.1)
     writer.flush()
     return store, writer
@@ -92,7 +93,7 @@ def read_all(store: CaptureStore) -> None:
 
 def eager(path: Path) -> Store:
     """The capture read whole, as a session file is."""
-    session = read_capture(path)
+    session = read_database(path)
     store = Store(max_messages=10_000)
     store.load(session.connections, session.exported_at)
     return store
@@ -170,7 +171,7 @@ def test_no_frame_is_read_until_a_row_is_looked_at_and_then_a_page(tmp_path: Pat
 def test_a_ping_finds_its_pong_among_the_frames_around_it(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     frames = [text_frame(f"m{n}", at=100 + n / 1000) for n in range(2000)]
     frames[10] = control_frame("ping", b"k", direction="sent", at=frames[10].timestamp)
     frames[12] = control_frame("pong", b"k", direction="received", at=frames[12].timestamp)
@@ -244,13 +245,13 @@ def test_a_capture_being_written_is_followed_until_its_record_ends(tmp_path: Pat
     assert "c2" in lazy.entries
     assert not lazy.writing
     assert lazy.as_of is not None
-    assert lazy.connections() == read_capture(path).connections
+    assert lazy.connections() == read_database(path).connections
 
 
 def test_frames_deleted_while_followed_are_counted_and_shown_as_such(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store, max_age=60)
+    writer = DatabaseWriter(path, store, max_age=60)
     now = time.time()
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("old", at=now - 30), text_frame("new", at=now)])], now)
     writer.flush()
@@ -289,7 +290,7 @@ def test_open_reads_a_capture_lazily_and_a_journal_whole(tmp_path: Path, monkeyp
     capture, journal = tmp_path / "capture.sqlite", tmp_path / "x.json.journal.sqlite"
     sample_capture(capture)
     store = Store()
-    writer = CaptureWriter(journal, store, journal=True)
+    writer = DatabaseWriter(journal, store, journal=True)
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("kept")])], 100.0)
     writer.flush()  # and then the record crashed: never closed
     opened = fake_app(monkeypatch)
@@ -397,7 +398,7 @@ async def test_the_inspector_reads_follows_and_then_holds_a_capture(
     without asking (the frames are in the capture)."""
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     frames = [text_frame(f"m{n}", at=100.0 + n / 1000) for n in range(600)]
     store.apply(PRODUCER, [update(1), batch(1, frames)], 100.0)
     writer.flush()
@@ -420,7 +421,7 @@ async def test_the_inspector_reads_follows_and_then_holds_a_capture(
         await pilot.press("e")  # the export reads the capture in its own thread
         await wait_for(pilot, lambda: app.last_export is not None, "the export")
         assert app.last_export is not None
-        assert read_session(app.last_export).connections == read_capture(path).connections
+        assert read_session(app.last_export).connections == read_database(path).connections
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, "quitting without a question")
 
@@ -432,7 +433,7 @@ async def test_a_text_filter_on_a_capture_answers_for_the_newest_rows_first(tmp_
     frames = [text_frame(f"m{n}", at=100.0 + n / 1000) for n in range(CaptureStore.search_step + 5000)]
     store = Store(max_messages=len(frames))
     store.apply(PRODUCER, [update(1), batch(1, frames)], 100.0)
-    write_capture(path, store.connections())
+    write_database(path, store.connections())
     capture = CaptureStore(path)
     read_all(capture)
     for shown, searched_later in ((capture, True), (store, False)):
@@ -459,7 +460,7 @@ def test_a_capture_is_written_out_a_chunk_of_frames_at_a_time(tmp_path: Path, na
     lazily = write_session(tmp_path / name, connections, moment)
     assert not [item for item in store._items.values() if isinstance(item, Frame)]  # no frame kept
     assert len([s for s in statements if "BETWEEN" in s]) > 4  # a query per chunk, not one per connection
-    whole = read_capture(path)
+    whole = read_database(path)
     eagerly = write_session(tmp_path / f"whole-{name}", whole.connections, whole.exported_at)
     assert lazily.total == eagerly.total == 6004  # 6,000 and the 4 closes
     assert lazily.frames == eagerly.frames  # less, in HAR, its pings and closes
@@ -471,4 +472,4 @@ def test_recover_of_a_capture_writes_what_it_holds(tmp_path: Path, capsys: pytes
     sample_capture(path)
     assert main(["recover", str(path), "-o", str(tmp_path / "out.json")]) == 0
     assert capsys.readouterr().err == f"wsinspect: wrote 3 connections, 123 frames to {tmp_path / 'out.json'}\n"
-    assert read_session(tmp_path / "out.json").connections == read_capture(path).connections
+    assert read_session(tmp_path / "out.json").connections == read_database(path).connections

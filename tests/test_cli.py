@@ -10,10 +10,11 @@ import pytest
 
 from wsinspect import __version__
 from wsinspect.cli import main
-from wsinspect.inspector.files import dumps, write_session
-from wsinspect.inspector.formatting import format_size
+from wsinspect.formatting import format_size
 from wsinspect.inspector.store import Store
 from wsinspect.model import Connection, Frame, LogLine
+from wsinspect.sessions import base as sessions_base
+from wsinspect.sessions import dumps, jsonfile, write_session
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,7 +222,6 @@ def test_open_a_gzipped_session_and_a_har_without_websockets(tmp_path: Path, mon
 def test_open_a_slow_file_shows_its_progress_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wsinspect.inspector.files as files
     import wsinspect.inspector.headless as headless
 
     opened = fake_app(monkeypatch)
@@ -230,8 +230,8 @@ def test_open_a_slow_file_shows_its_progress_first(
     assert main(["open", str(path)]) == 0
     assert capsys.readouterr().err == ""  # quick: nothing
     monkeypatch.setattr(headless, "PROGRESS_AFTER", 0.0)  # as if each step took over a second
-    monkeypatch.setattr(files, "PROGRESS_EVERY", 0.0)
-    monkeypatch.setattr(files, "_BLOCK", 1 << 14)
+    monkeypatch.setattr(sessions_base, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(jsonfile, "_BLOCK", 1 << 14)
     assert main(["open", str(path)]) == 0
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) >= 2

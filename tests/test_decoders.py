@@ -15,7 +15,7 @@ import pytest
 import socketio.packet as sio
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, struct_pb2
 
-from wsinspect.inspector.decoders import (
+from wsinspect.decoders import (
     SUMMARY_LIMIT,
     CborDecoder,
     Decoded,
@@ -31,8 +31,8 @@ from wsinspect.inspector.decoders import (
     decode_raw,
     operation_name,
 )
-from wsinspect.inspector.decoders.binary import cbor_prefix, msgpack_prefix, plausible
-from wsinspect.inspector.decoders.jsonish import NOT_JSON, close_json_prefix, parse_json
+from wsinspect.decoders.binary import cbor_prefix, msgpack_prefix, plausible
+from wsinspect.decoders.jsonish import NOT_JSON, close_json_prefix, parse_json
 
 
 def decoded(subprotocol: str | None, payload: str | bytes, truncated: bool = False) -> Decoded:

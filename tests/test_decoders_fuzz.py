@@ -17,16 +17,9 @@ import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector.decoders import (
-    SUMMARY_LIMIT,
-    ConnectionDecoding,
-    Decoded,
-    available,
-    choose,
-    compact,
-)
-from wsinspect.inspector.decoders.binary import cbor_prefix, msgpack_prefix
-from wsinspect.inspector.decoders.jsonish import NOT_JSON, parse_json
+from wsinspect.decoders import SUMMARY_LIMIT, ConnectionDecoding, Decoded, available, choose, compact
+from wsinspect.decoders.binary import cbor_prefix, msgpack_prefix
+from wsinspect.decoders.jsonish import NOT_JSON, parse_json
 
 SUBPROTOCOLS = [None, "graphql-transport-ws", "graphql-ws", "v12.stomp", "jsonrpc", "msgpack", "cbor", "protobuf", "x"]
 

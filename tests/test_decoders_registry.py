@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from wsinspect.inspector import decoders
-from wsinspect.inspector.decoders import (
+from wsinspect import decoders
+from wsinspect.decoders import (
     ENTRY_POINT_GROUP,
     ConnectionDecoding,
     Decoded,

@@ -7,7 +7,7 @@ import json
 import pytest
 from factories import frame
 
-from wsinspect.inspector.formatting import (
+from wsinspect.formatting import (
     counted,
     format_count,
     format_duration,

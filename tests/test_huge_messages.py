@@ -26,9 +26,9 @@ from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.tracker import UTF8_CHUNK, ConnectionTracker, utf8_size
-from wsinspect.inspector.files import read_session
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import Frame
+from wsinspect.sessions import read_session
 
 MB16 = 16 * 1024 * 1024
 LIMIT = WSInspectConfig().max_message_size  # the default, 10 KiB

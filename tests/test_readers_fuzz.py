@@ -27,8 +27,8 @@ from factories import record, wire_frame
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector.files import Session, SessionFileError, dumps, read_session
 from wsinspect.model import STATES, Connection, Frame, LogLine, TracebackEntry
+from wsinspect.sessions import Session, SessionFileError, dumps, read_session
 from wsinspect.wire import (
     PROTOCOL_VERSION,
     ConnectionUpdate,

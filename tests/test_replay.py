@@ -34,12 +34,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from wsinspect.capture.recorder import Recorder
 from wsinspect.cli import main
 from wsinspect.config import WSInspectConfig
-from wsinspect.inspector.files import read_session, write_session
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import REDACTED, Connection, Direction, Frame, MessageType
 from wsinspect.replay import ReplayError, replay_session, select
 from wsinspect.replay.compare import MASK, Comparer, parse_path
 from wsinspect.replay.driver import Fault, build_scope, replace_query
+from wsinspect.sessions import read_session, write_session
 
 TESTS = Path(__file__).resolve().parent
 TIMEOUT = 10.0  # a safety net against a hung client, never an assertion

@@ -18,9 +18,9 @@ from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.inspector.files import read_session
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Store
+from wsinspect.sessions import read_session
 
 T = TypeVar("T")
 

@@ -16,16 +16,18 @@ import msgspec
 import pytest
 from factories import binary_frame, close_frame, control_frame, text_frame
 
-from wsinspect.inspector.files import (
+from wsinspect.model import Connection
+from wsinspect.sessions import (
     SessionFileError,
     check_writable,
     dumps,
     har_left_out,
+    jsonfile,
     loads,
     read_session,
     write_session,
 )
-from wsinspect.model import Connection
+from wsinspect.sessions import base as sessions_base
 
 EXPORTED_AT = 1764350000.123
 UNICODE = 'héllo wörld — 你好 🎉 \u0000 "quoted" \\ \n'
@@ -804,22 +806,20 @@ def test_a_har_file_has_one_message_a_line() -> None:
 
 
 def test_a_file_this_wsinspect_writes_is_read_without_decoding_it_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    import wsinspect.inspector.files as files
 
     def whole(data: bytes) -> None:
         raise AssertionError("decoded whole")
 
-    monkeypatch.setattr(files, "_decode_whole", whole)
+    monkeypatch.setattr(jsonfile, "_decode_whole", whole)
     for connections in ([], [other_connection()], [full_connection(), other_connection()], many_frames(20_000)):
         assert loads(dumps(connections, EXPORTED_AT)).connections == connections
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1000, 4096])
 def test_reading_block_by_block_splits_anywhere(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import wsinspect.inspector.files as files
 
-    monkeypatch.setattr(files, "_BLOCK", block)
-    monkeypatch.setattr(files, "_decode_whole", lambda data: pytest.fail("decoded whole"))
+    monkeypatch.setattr(jsonfile, "_BLOCK", block)
+    monkeypatch.setattr(jsonfile, "_decode_whole", lambda data: pytest.fail("decoded whole"))
     connections = [full_connection(), other_connection(), *many_frames(300, 3)]
     assert loads(dumps(connections, EXPORTED_AT)).connections == connections
 
@@ -841,7 +841,7 @@ def test_files_laid_out_otherwise_read_the_same() -> None:
 
 def generic_error(data: bytes) -> str:
     """What the generic decode (every file's before files were streamed) says of ``data``."""
-    from wsinspect.inspector.files import _decode_generic
+    from wsinspect.sessions.jsonfile import _decode_generic
 
     with pytest.raises(SessionFileError) as info:
         _decode_generic(data)
@@ -1002,9 +1002,8 @@ def test_a_broken_gzip_file_is_one_line(tmp_path: Path, breakage: Any, message: 
 
 def calls_of(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """A list the progress callback appends to, reporting every time it may."""
-    import wsinspect.inspector.files as files
 
-    monkeypatch.setattr(files, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(sessions_base, "PROGRESS_EVERY", 0.0)
     return []
 
 
@@ -1029,12 +1028,11 @@ def test_write_session_reports_progress_in_frames(tmp_path: Path, name: str, mon
 def test_read_session_reports_progress_in_bytes_of_the_file(
     tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wsinspect.inspector.files as files
 
     path = tmp_path / name
     write_session(path, [full_connection(), *many_frames(50_000)], EXPORTED_AT)
     calls = calls_of(monkeypatch)
-    monkeypatch.setattr(files, "_BLOCK", 1 << 16)
+    monkeypatch.setattr(jsonfile, "_BLOCK", 1 << 16)
     read_session(path, progress=lambda done, total: calls.append((done, total)))
     assert_progress(calls, path.stat().st_size)
     assert len(calls) > 3
@@ -1043,15 +1041,13 @@ def test_read_session_reports_progress_in_bytes_of_the_file(
 def test_progress_is_called_at_most_ten_times_a_second(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
-    import wsinspect.inspector.files as files
-
     now = [0.0]
 
     def monotonic() -> float:
         now[0] += 0.03  # each chunk of frames takes 30 ms
         return now[0]
 
-    monkeypatch.setattr(files, "time", types.SimpleNamespace(monotonic=monotonic))
+    monkeypatch.setattr(sessions_base, "time", types.SimpleNamespace(monotonic=monotonic))
     moments: list[float] = []
     calls: list[tuple[int, int]] = []
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wsinspect.inspector.files import read_session
+from wsinspect.sessions import read_session
 
 PATIENCE = 30.0  # seconds; a safety net on a loaded machine, never a measure
 

@@ -31,8 +31,8 @@ from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.emitter import Emitter
-from wsinspect.inspector.files import read_session
 from wsinspect.paths import default_socket_path
+from wsinspect.sessions import read_session
 
 
 def emitter_of(middleware: WSInspectMiddleware) -> Emitter:

@@ -25,7 +25,7 @@ from factories import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector import files
+from wsinspect import sessions as files
 from wsinspect.inspector.filters import FilteredIndex, Filters
 from wsinspect.inspector.store import (
     EVENT,
@@ -40,6 +40,7 @@ from wsinspect.inspector.store import (
     search_text,
 )
 from wsinspect.model import Connection, Frame, LogLine, Row, SystemEvent, TracebackEntry
+from wsinspect.sessions import jsonfile
 from wsinspect.wire import FrameBatch, FramesDropped, LoopLag, WireFrame, WireMessage
 
 APP = Producer(key=1, pid=1001, app="chat-app")
@@ -646,7 +647,7 @@ def test_a_session_file_leaves_unknown_handler_times_out() -> None:
 def test_a_written_session_with_log_lines_is_read_block_by_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "_decode_whole", lambda data: pytest.fail("decoded whole"))
+    monkeypatch.setattr(jsonfile, "_decode_whole", lambda data: pytest.fail("decoded whole"))
     for name in ("session.json", "session.json.gz"):
         path = tmp_path / name
         files.write_session(path, SESSION, EXPORTED_AT)
@@ -657,8 +658,8 @@ def test_a_written_session_with_log_lines_is_read_block_by_block(
 
 @pytest.mark.parametrize("block", [1, 7, 64, 1000])
 def test_log_lines_split_across_blocks_read_the_same(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "_BLOCK", block)
-    monkeypatch.setattr(files, "_decode_whole", lambda data: pytest.fail("decoded whole"))
+    monkeypatch.setattr(jsonfile, "_BLOCK", block)
+    monkeypatch.setattr(jsonfile, "_decode_whole", lambda data: pytest.fail("decoded whole"))
     assert files.loads(files.dumps(SESSION, EXPORTED_AT)).connections == SESSION
 
 

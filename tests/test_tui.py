@@ -33,7 +33,6 @@ from tui_data import (
 )
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.inspector.files import read_session
 from wsinspect.inspector.filters import Filters
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Producer, Store
@@ -45,6 +44,7 @@ from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.inspector.ui.timeline import TimelineView
 from wsinspect.model import Connection, Frame, Row, SystemEvent
+from wsinspect.sessions import read_session
 from wsinspect.wire import WireMessage
 
 pytestmark = pytest.mark.usefixtures("utc_clock")

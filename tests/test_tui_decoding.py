@@ -10,7 +10,7 @@ import pytest
 from factories import binary_frame, text_frame
 from test_tui import text_of, wait_for
 
-from wsinspect.inspector.decoders import JsonDecoder
+from wsinspect.decoders import JsonDecoder
 from wsinspect.inspector.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import DetailPane

@@ -305,8 +305,8 @@ async def test_rows_off_screen_are_redrawn_when_they_scroll_into_view() -> None:
 async def test_a_long_export_shows_its_progress_and_the_screen_stays_live(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wsinspect.inspector.files import write_session
     from wsinspect.inspector.ui import app as app_module
+    from wsinspect.sessions import write_session
 
     halfway = threading.Event()
     go_on = threading.Event()

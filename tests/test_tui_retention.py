@@ -35,7 +35,7 @@ from test_tui import wait_for
 
 from wsinspect.inspector import capture_store
 from wsinspect.inspector.capture_store import CaptureStore
-from wsinspect.inspector.database import CaptureWriter
+from wsinspect.inspector.database_writer import DatabaseWriter
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
@@ -354,7 +354,7 @@ async def test_an_opened_capture_followed_and_cleared_keeps_every_line_on_a_live
     file), and the rows written after it are followed, each line on its own row."""
     path = tmp_path / "capture.sqlite"
     store = Store()
-    writer = CaptureWriter(path, store)
+    writer = DatabaseWriter(path, store)
     store.apply(PRODUCER, [update(1), *_messages(1, 0, 200)], 1000.0)
     writer.flush()
     monkeypatch.setattr(capture_store, "FOLLOW_EVERY", 0.05)

@@ -239,8 +239,8 @@ def _fault(text: str) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .inspector.files import SessionFileError
     from .paths import SocketPathError, resolve_socket_path
+    from .sessions import SessionFileError
 
     try:
         if args.command is None:
@@ -279,15 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _recover(capture: Path, output: Path) -> int:
     from .inspector.capture_store import CaptureStore
-    from .inspector.database import is_journal, read_capture
-    from .inspector.files import check_writable, write_session
     from .inspector.headless import ProgressLine
+    from .sessions import check_writable, write_session
+    from .sessions.sqlite import is_journal, read_database
 
     check_writable(output)
     progress = ProgressLine(sys.stderr, f"writing {output}", "frames")
     try:
         if is_journal(capture):  # what a crash left: read whole
-            session = read_capture(capture)
+            session = read_database(capture)
             written = write_session(output, session.connections, session.exported_at, progress=progress)
         else:  # a capture: its frames read as they are written, whatever its size
             with contextlib.closing(CaptureStore(capture)) as store:
@@ -381,11 +381,11 @@ def _demo() -> int:
 
 def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
     from .inspector.capture_store import CaptureStore
-    from .inspector.database import is_journal
-    from .inspector.files import is_sqlite, read_session
     from .inspector.headless import ProgressLine
     from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
+    from .sessions import is_sqlite, read_session
+    from .sessions.sqlite import is_journal
 
     if is_sqlite(path) and not is_journal(path):  # a capture: read as it is looked at, and followed
         capture = CaptureStore(path)
@@ -401,7 +401,7 @@ def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -
     kept = max([1, *(max(len(c.messages), len(c.logs)) for c in session.connections)])
     store = Store(max_messages=kept, max_frames=max_frames)
     store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
-    store.frames_deleted = getattr(session, "frames_deleted", 0)  # a capture's (Capture)
+    store.frames_deleted = getattr(session, "frames_deleted", 0)  # a capture database's (DatabaseSession)
     InspectorApp(store, source=str(path), pair_by=pair_by, no_confirm=no_confirm).run()
     return 0
 

@@ -28,8 +28,8 @@ asyncssh = pytest.importorskip("asyncssh", reason="the SSH proof needs asyncssh 
 from harness import SSH, Lab, RemoteApp  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
-from wsinspect.inspector.files import read_session  # noqa: E402
 from wsinspect.model import Connection  # noqa: E402
+from wsinspect.sessions import read_session  # noqa: E402
 
 LOST = "wsinspect: lost the inspector at"
 

@@ -33,20 +33,20 @@ import msgspec
 from msgspec import UNSET
 
 from ..model import Connection, Frame, LogLine, Row, SystemEvent, describe_close
-from ..wire import MESSAGE_TYPES
-from .database import (
+from ..sessions import SessionFileError
+from ..sessions.sqlite import (
     BUSY_TIMEOUT,
     CONNECTION_DECODER,
     FRAME_COLUMNS,
     LOG_COLUMNS,
-    check_capture,
+    check_database,
     describe_error,
     error_reason,
     frame_of,
     log_of,
     table_names,
 )
-from .files import SessionFileError
+from ..wire import MESSAGE_TYPES
 from .store import EVENT, LOG, ConnectionEntry, Store, lifecycle_events, log_text
 
 __all__ = ("CaptureStore", "ConnectionFrames", "ConnectionLogs")
@@ -105,9 +105,9 @@ class CaptureStore(Store):
         except sqlite3.Error as exc:
             raise SessionFileError(f"cannot read {path}: {error_reason(exc)}") from None
         try:
-            check_capture(db)
+            check_database(db)
             if "frame_batches" in table_names(db):
-                raise SessionFileError("a recording's journal, not a capture")  # read whole (read_capture)
+                raise SessionFileError("a recording's journal, not a capture")  # read whole (read_database)
             self.writing = _being_written(path)
             with self._snapshot(db):
                 self._frame_ids = db.execute("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM frames").fetchone()

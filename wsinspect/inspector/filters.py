@@ -19,11 +19,11 @@ from itertools import compress, repeat
 from operator import contains, is_not
 from typing import Any, ClassVar, Final, Literal, Protocol
 
+from ..formatting import parse_json
 from ..model import Frame, LogLine, Row, SystemEvent, describe_close
 from ..wire import DIRECTIONS, MESSAGE_TYPES
 from .fields import Clause, FieldError, matches
 from .fields import parse as parse_fields
-from .formatting import parse_json
 from .store import EVENT, LOG, ORPHAN, log_text
 
 __all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection", "TextSearch", "both_flags")

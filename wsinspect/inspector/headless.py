@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO, cast
 
+from ..formatting import counted, format_size
 from ..model import Connection
-from .database import CaptureWriter, remove_capture
-from .files import SessionFileError, Written, check_writable, write_session
-from .formatting import counted, format_size
+from ..sessions import SessionFileError, Written, check_writable, write_session
+from ..sessions.sqlite import remove_database
+from .database_writer import DatabaseWriter
 from .server import InspectorServer
 from .store import Store
 
@@ -62,13 +63,13 @@ async def record(
     out = cast(TextIO, _Unfailing(out))  # a closed terminal (SIGHUP) must not stop the file being written
     database = output if is_capture_name(output) else journal_for(output)
     store = Store(max_messages=max_messages)
-    writer = CaptureWriter(database, store, journal=database != output, max_bytes=max_bytes, max_age=max_age)
+    writer = DatabaseWriter(database, store, journal=database != output, max_bytes=max_bytes, max_age=max_age)
     server = InspectorServer(store, socket_path)
     try:
         await server.start()
     except BaseException:
         writer.close()
-        remove_capture(database)
+        remove_database(database)
         raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,9 +131,9 @@ async def record(
         rescue = Path(tempfile.gettempdir()) / f"wsinspect-rescued-{os.getpid()}-{int(time.time())}.json"
         _write(rescue, connections, out)
         print(f"wsinspect: {exc}; saved the session to {rescue} instead", file=out)
-        remove_capture(database)
+        remove_database(database)
         return 1
-    remove_capture(database)
+    remove_database(database)
     # "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings, pongs and closes have no place in HAR)"
     print(f"wsinspect: {written.summary()}", file=out)
     return 0 if failed is None else 1

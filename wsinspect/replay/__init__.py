@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..inspector.files import SessionFileError, read_session
 from ..model import Connection
+from ..sessions import SessionFileError, read_session
 from .compare import Comparer, parse_path
 from .driver import ASGIApp, Fault, ReplayError, Timing, drive, lifespan, redacted_headers, redacted_query
 from .judge import Verdict, judge, judge_fault, unreplayable

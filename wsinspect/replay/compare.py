@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..capture.tracker import cut_text
-from ..inspector.decoders import choose
-from ..inspector.formatting import hexdump
+from ..decoders import choose
+from ..formatting import hexdump
 from ..model import Frame, describe_close
 
 __all__ = ("MASK", "Comparer", "FieldPath", "parse_path")

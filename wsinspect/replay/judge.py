@@ -10,7 +10,7 @@ from typing import Literal
 
 from ..capture.traces import describe_exception
 from ..capture.tracker import is_disconnect
-from ..inspector.formatting import preview
+from ..formatting import preview
 from ..model import Connection, Frame
 from .compare import Comparer
 from .driver import Fault, Outcome, expected_frames

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..inspector.files import SessionFileError, check_writable, read_session, write_session
+from ..sessions import SessionFileError, check_writable, read_session, write_session
 from . import select
 from .driver import ReplayError
 

@@ -26,14 +26,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
+from ...decoders import warnings as decoder_warnings
+from ...formatting import counted, short_duration
 from ...model import Connection, Frame, LogLine, SystemEvent
+from ...sessions import SessionFileError, write_session
 from ..capture_store import CaptureStore, frames_near
-from ..decoders import warnings as decoder_warnings
 from ..fields import FieldError
 from ..fields import parse as parse_fields
-from ..files import SessionFileError, write_session
 from ..filters import FilterError, Filters
-from ..formatting import counted, short_duration
 from ..server import InspectorServer
 from ..store import LAG_SHOWN_FOR, Store, log_text, loop_lag
 from .connections import ConnectionTable

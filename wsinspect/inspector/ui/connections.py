@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from ...formatting import format_duration, format_size, short_duration
 from ...model import Connection, describe_close
-from ..formatting import format_duration, format_size, short_duration
 from ..store import LOCAL_HOST, ConnectionEntry, Store, health
 
 STATE_DOTS = {"connecting": "◌", "open": "●", "closing": "◐", "closed": "○"}

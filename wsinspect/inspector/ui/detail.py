@@ -21,10 +21,10 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from ...decoders import Decoded
+from ...formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 from ...model import REDACTED, Connection, Frame, LogLine, Row, SystemEvent, describe_close
-from ..decoders import Decoded
 from ..filters import TextSearch
-from ..formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 from .payloads import Payloads, latency_of
 from .tracebacks import traceback_text
 

@@ -13,9 +13,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from ...formatting import format_duration, short_duration
 from ...model import Connection
 from ..capture_store import frame_times, handler_times, log_levels
-from ..formatting import format_duration, short_duration
 from ..store import ConnectionEntry, Store, closed_how, closed_who, health
 from .payloads import Payloads
 

@@ -10,8 +10,8 @@ from itertools import islice
 
 from textual.cache import LRUCache
 
+from ...decoders import RAW, ConnectionDecoding, Decoded, available
 from ...model import Frame
-from ..decoders import RAW, ConnectionDecoding, Decoded, available
 from ..pairing import Pairing, field_pair_id
 from ..store import Store
 

@@ -14,7 +14,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
-from ..formatting import counted
+from ...formatting import counted
 from .keys import KeyHelp, bindings_of, bound_keys, key_label
 
 KEY_COLUMN = 14  # the width of the help's key column

@@ -18,9 +18,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
+from ...formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ...model import Frame, LogLine, Row, SystemEvent
 from ..filters import FilteredIndex, Selection, TextSearch, both_flags
-from ..formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ..store import Store, log_text
 from .payloads import Payloads, latency_of
 

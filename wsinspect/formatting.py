@@ -9,7 +9,7 @@ import json
 import math
 from typing import Final
 
-from ..model import Frame, describe_close
+from .model import Frame, describe_close
 
 __all__ = (
     "ARROWS",

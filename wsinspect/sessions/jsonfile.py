@@ -1,12 +1,12 @@
-"""Session files: the session JSON of the contract, and HAR 1.2 with Chrome's WebSocket messages.
+"""Session JSON (the contract's) and HAR, written and read as JSON text, gzip-compressed or not.
 
 Both are written and read a piece at a time, so that a session of a million frames never has a
 second full copy in memory: :func:`write_session` encodes the frames of a connection in chunks
-(one frame a line), and :func:`read_session` decodes such a file block by block, typed, straight
+(one frame a line), and :func:`read` decodes such a file block by block, typed, straight
 into :class:`~wsinspect.model.Frame` structs. A file laid out otherwise (hand-written, from an
 older wsinspect, HAR) is read whole and decoded in one go, with the same checks and messages.
 A name ending in ``.gz`` is written gzip-compressed; reading detects gzip by its magic bytes.
-Both take an optional ``progress(done, total)`` callback (see :data:`Progress`).
+Both take an optional ``progress(done, total)`` callback (see :data:`~wsinspect.sessions.base.Progress`).
 """
 
 from __future__ import annotations
@@ -18,58 +18,31 @@ import gzip
 import io
 import os
 import re
-import stat
 import sys
 import tempfile
-import time
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import parse_qsl
 
 import msgspec
 
 from ..model import Connection, Frame
-from .formatting import counted
+from .base import FORMAT, VERSION, Progress, Session, SessionFileError, Ticker, Written, umask, unbase64
+from .har import har_chunk, har_document, har_left_out, session_from_har
 
-__all__ = (
-    "FORMAT",
-    "VERSION",
-    "Progress",
-    "Session",
-    "SessionFileError",
-    "Written",
-    "dumps",
-    "har_left_out",
-    "loads",
-    "read_session",
-    "write_session",
-)
+__all__ = ("dumps", "loads", "read", "write_session")
 
-FORMAT = "wsinspect.session"
-VERSION = 1
 _BINARY_KINDS = frozenset({"binary", "ping", "pong"})
-# What HAR's _webSocketMessages can hold (opcode 1 and 2); pings, pongs and closes have no place.
-_HAR_KINDS = frozenset({"text", "binary"})
-_PLURALS = {"ping": "pings", "pong": "pongs", "close": "closes"}
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``, called from the thread doing the work: first ``(0, total)``, then
-with increasing ``done`` at most ten times a second, last ``(total, total)`` once it is all done.
-:func:`write_session` counts frames (``total``: every frame of the session it was given, HAR's
-left-out ones included); :func:`read_session` counts bytes of the file (compressed bytes for a
-gzip file; ``total``: the file's size)."""
-
-PROGRESS_EVERY = 0.1  # seconds, at least, between two progress calls
 _CHUNK = 8192  # frames encoded at a time, at most
+
 _CHUNK_BYTES = 1 << 20  # and payload bytes (their size_bytes), unless one frame has more
+
 _BLOCK = 1 << 20  # bytes read at a time
+
 _GZIP_MAGIC = b"\x1f\x8b"
-SQLITE_MAGIC = b"SQLite format 3\x00"
+
 # zlib's level 5 compresses JSON frames 8.4 times at 131 MB/s here, level 6 9.0 times at 81 MB/s:
 # a million frames (270 MB) in 2 s rather than 3.3.
 _GZIP_LEVEL = 5
@@ -83,97 +56,13 @@ class _Reader(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-class Session(msgspec.Struct, kw_only=True):
-    format: str = FORMAT
-    version: int = VERSION
-    exported_at: float
-    connections: list[Connection]
-
-
-class SessionFileError(Exception):
-    """A session file that cannot be read or written; ``str()`` is one line for the user."""
-
-
-class _Ticker:
-    """Calls a :data:`Progress` callback at most every ``PROGRESS_EVERY`` seconds, ``done`` increasing."""
-
-    __slots__ = ("_last", "_progress", "_shown", "total")
-
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self._progress = progress
-        self.total = total
-        self._shown = 0
-        self._last = time.monotonic()
-        if progress is not None:
-            progress(0, total)
-
-    def __call__(self, done: int) -> None:
-        if self._progress is None:
-            return
-        done = min(done, self.total - 1)  # the total only once it is all done
-        now = time.monotonic()
-        if done > self._shown and now - self._last >= PROGRESS_EVERY:
-            self._shown, self._last = done, now
-            self._progress(done, self.total)
-
-    def finish(self) -> None:
-        if self._progress is not None and self._shown != self.total:
-            self._shown = self.total
-            self._progress(self.total, self.total)
-
-
 # -- writing ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What :func:`write_session` put in a file, and what the file's format had no place for."""
-
-    path: Path
-    connections: int
-    frames: int  # frames the file holds
-    total: int  # frames of the session it was given
-    har: bool = False
-    # Frames of each kind the format left out, by message type ("ping", "pong", "close"; only
-    # HAR leaves any out): ``frames + sum(left_out.values()) == total``.
-    left_out: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def omitted(self) -> int:
-        return self.total - self.frames
-
-    def left_out_text(self) -> str:
-        """ "760 pings, pongs and closes have no place in HAR", or "" when nothing was left out."""
-        if not self.omitted:
-            return ""
-        kinds = [_PLURALS.get(kind, kind) if self.omitted != 1 else kind for kind in self.left_out]
-        listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
-        return f"{self.omitted:,} {listed} {'has' if self.omitted == 1 else 'have'} no place in HAR"
-
-    def summary(self) -> str:
-        """One line for the user: "wrote 3 connections, 2,193 frames of 2,953 to x.har (760 pings,
-        pongs and closes have no place in HAR)", or "wrote 1 connection, 12 frames to s.json"."""
-        connections = counted(self.connections, "connection")
-        if not self.omitted:
-            return f"wrote {connections}, {counted(self.frames, 'frame')} to {self.path}"
-        return f"wrote {connections}, {self.frames:,} frames of {self.total:,} to {self.path} ({self.left_out_text()})"
-
-
-def har_left_out(connections: list[Connection]) -> dict[str, int]:
-    """How many frames of each kind a HAR file of ``connections`` leaves out (pings, pongs, closes)."""
-    left_out = Counter(
-        frame.message_type
-        for connection in connections
-        for frame in connection.messages
-        if frame.message_type not in _HAR_KINDS
-    )
-    return {kind: left_out[kind] for kind in ("ping", "pong", "close") if left_out[kind]}
 
 
 def dumps(connections: list[Connection], exported_at: float, *, har: bool = False) -> bytes:
     """The bytes :func:`write_session` writes (before any compression), in memory."""
     out = io.BytesIO()
-    _write(out, connections, exported_at, har=har, ticker=_Ticker(None, 0))
+    _write(out, connections, exported_at, har=har, ticker=Ticker(None, 0))
     return out.getvalue()
 
 
@@ -195,7 +84,7 @@ def write_session(
     except OSError as exc:
         raise SessionFileError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        ticker = _Ticker(progress, total)
+        ticker = Ticker(progress, total)
         with os.fdopen(fd, "wb") as file:
             if compressed:
                 # The name in the gzip header is the file's, less ".gz" (not the temporary's).
@@ -203,7 +92,7 @@ def write_session(
                     _write(packed, connections, exported_at, har=har, ticker=ticker)
             else:
                 _write(file, connections, exported_at, har=har, ticker=ticker)
-        os.chmod(temporary, 0o644 & ~_umask())
+        os.chmod(temporary, 0o644 & ~umask())
         os.replace(temporary, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -219,17 +108,19 @@ def write_session(
 
 
 _ENCODER = msgspec.json.Encoder()
+
 _MESSAGES = b'"messages": []'  # where a connection's frames go in the skeleton of a session file
+
 _HAR_MESSAGES = b'"_webSocketMessages": []'
 
 
-def _write(out: _Writer, connections: list[Connection], exported_at: float, *, har: bool, ticker: _Ticker) -> None:
+def _write(out: _Writer, connections: list[Connection], exported_at: float, *, har: bool, ticker: Ticker) -> None:
     """The file: its skeleton (every list of frames empty) formatted with an indent of 1, each
     list of frames filled in, one frame a line ("{"direction": "sent", ...}," as in the contract)."""
     skeleton: object
     encode: Callable[[list[Frame]], bytes | None]
     if har:
-        skeleton, marker, encode = _to_har(connections, exported_at), _HAR_MESSAGES, _har_chunk
+        skeleton, marker, encode = har_document(connections, exported_at), _HAR_MESSAGES, har_chunk
     else:
         empty = [msgspec.structs.replace(connection, messages=[]) for connection in connections]
         skeleton, marker, encode = Session(exported_at=exported_at, connections=empty), _MESSAGES, _ENCODER.encode
@@ -243,7 +134,7 @@ def _fill(
     marker: bytes,
     lists: list[list[Frame]],
     encode: Callable[[list[Frame]], bytes | None],
-    ticker: _Ticker,
+    ticker: Ticker,
 ) -> None:
     """Write ``skeleton`` with its n-th ``marker`` (a key and an empty list) holding ``lists[n]``.
 
@@ -293,36 +184,15 @@ def _chunks(frames: list[Frame]) -> Iterator[list[Frame]]:
         count = min(2 * len(chunk), _CHUNK)
 
 
-def check_writable(path: Path) -> None:
-    """Fail early, before a long recording, when ``path`` could not be written at the end."""
-    if path.is_dir():
-        raise SessionFileError(f"cannot write {path}: it is a directory")
-    if not path.parent.is_dir():
-        raise SessionFileError(f"cannot write {path}: directory {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise SessionFileError(f"cannot write {path}: directory {path.parent} is not writable")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # -- reading ---------------------------------------------------------------------------------
 
 
-def read_session(path: Path, *, progress: Progress | None = None) -> Session:
-    """A session from a session JSON or HAR file, gzip-compressed or not, or from a capture
-    database (``record -o x.sqlite``): told by its first bytes.
+def read(path: Path, *, progress: Progress | None = None) -> Session:
+    """A session from a session JSON or HAR file, gzip-compressed or not.
 
     ``progress(done, total)`` counts bytes of the file (:data:`Progress`). Whatever is wrong with
     the file is a :class:`SessionFileError` of one line that names it.
     """
-    if is_sqlite(path):
-        from .database import read_capture  # SQLite reads it, not this module's stream
-
-        return read_capture(path)
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below, the errors of open() told apart
     except OSError as exc:
@@ -339,18 +209,6 @@ def read_session(path: Path, *, progress: Progress | None = None) -> Session:
             raise SessionFileError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def is_sqlite(path: Path) -> bool:
-    """Whether ``path`` starts as an SQLite database does (a capture, or another database). Only a
-    regular file can be one: a pipe is not read from here (what is read would be gone)."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as file:
-            return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
-        return False  # read_session says why
-
-
 def loads(data: bytes) -> Session:
     """A session from session JSON or HAR bytes, gzip-compressed or not."""
     return _read(io.BytesIO(data), len(data), None)
@@ -358,7 +216,7 @@ def loads(data: bytes) -> Session:
 
 def _read(file: IO[bytes], total: int, progress: Progress | None) -> Session:
     """Streamed when the file is laid out as :func:`write_session` writes it, else decoded whole."""
-    ticker = _Ticker(progress, total)
+    ticker = Ticker(progress, total)
     compressed = file.read(2) == _GZIP_MAGIC
     try:
         session: Session | None = None
@@ -379,7 +237,7 @@ def _read(file: IO[bytes], total: int, progress: Progress | None) -> Session:
     return session
 
 
-def _blocks(file: IO[bytes], compressed: bool, ticker: _Ticker) -> Iterator[bytes]:
+def _blocks(file: IO[bytes], compressed: bool, ticker: Ticker) -> Iterator[bytes]:
     """The file's bytes from its start, decompressed, a block at a time."""
     file.seek(0)
     source: _Reader = gzip.GzipFile(fileobj=file, mode="rb") if compressed else file
@@ -396,15 +254,25 @@ class _Whole(Exception):
 
 
 _HEAD_KEYS = ["format", "version", "exported_at", "connections"]
+
 _CONNECTIONS_KEY = b'"connections": ['
+
 _MESSAGES_KEY = b'"messages": ['
+
 _NOT_SPACE = re.compile(rb"[^ \t\r\n]")
+
 _LIST_END = re.compile(rb"\n[ \t\r]*\]")  # a line that starts with "]": the end of a list of frames
+
 _HEAD_LIMIT = 1 << 16  # bytes before the connections
+
 _META_LIMIT = 1 << 24  # bytes of a connection before its frames
+
 _LINE_LIMIT = 1 << 28  # bytes of a line of frames (an 8 MiB payload, escaped, fits)
+
 _ANY = msgspec.json.Decoder()
+
 _CONNECTION = msgspec.json.Decoder(Connection)
+
 _FRAMES = msgspec.json.Decoder(list[Frame])
 
 
@@ -559,9 +427,6 @@ def _decode_frames(buf: bytes, start: int, stop: int, into: list[Frame]) -> int:
     return len(frames)
 
 
-# -- reading a whole document ----------------------------------------------------------------
-
-
 class _Document(msgspec.Struct):
     """A session file, or a HAR file's log, decoded typed in one go."""
 
@@ -583,7 +448,7 @@ def _decode_whole(data: bytes) -> Session:
     except msgspec.DecodeError:
         return _decode_generic(data)
     if document.log is not None:
-        return _from_har(document.log)
+        return session_from_har(document.log)
     connections = document.connections
     if document.format != FORMAT or document.version != VERSION or document.exported_at is None or connections is None:
         return _decode_generic(data)
@@ -599,7 +464,7 @@ def _decode_generic(data: bytes) -> Session:
     except msgspec.DecodeError as exc:
         raise SessionFileError(_json_error(data, str(exc))) from None
     if isinstance(document, dict) and isinstance(document.get("log"), dict):
-        return _from_har(document["log"])
+        return session_from_har(document["log"])
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise SessionFileError("neither a wsinspect session nor a HAR file")
     _check_version(document)
@@ -636,7 +501,7 @@ def _unbase64_frames(connections: list[Connection]) -> None:
                     f"`$.connections[{number}].messages[{index}].content`"
                 )
             if binary:
-                frame.content = _unbase64(content)
+                frame.content = unbase64(content)
 
 
 _MALFORMED = re.compile(r"JSON is malformed: (?P<reason>.*) \(byte (?P<offset>\d+)\)$")
@@ -670,176 +535,3 @@ def _where(data: bytes, offset: int) -> str:
     column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
     line = data.count(b"\n", 0, offset) + 1
     return f"line {line:,}, column {column:,} (byte {offset:,})"
-
-
-def _unbase64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise SessionFileError("a binary frame's content is not base64") from None
-
-
-# -- HAR -------------------------------------------------------------------------------------
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _to_har(connections: list[Connection], exported_at: float) -> dict[str, Any]:
-    from .. import __version__
-
-    return {
-        "log": {
-            "version": "1.2",
-            "creator": {"name": "wsinspect", "version": __version__},
-            "entries": [_har_entry(connection) for connection in connections],
-            # HAR has no export time of its own; `wsinspect open` shows the file as of this moment.
-            "_wsinspect": {"exported_at": exported_at},
-        }
-    }
-
-
-def _har_entry(connection: Connection) -> dict[str, Any]:
-    host = next((value for name, value in connection.headers if name.lower() == "host"), "localhost")
-    query = f"?{connection.query_string}" if connection.query_string else ""
-    end = connection.disconnected_at or connection.connected_at
-    status = 101 if connection.accepted_at is not None else (connection.denial_status or 0)
-    return {
-        "startedDateTime": _iso(connection.connected_at),
-        "time": round((end - connection.connected_at) * 1000, 3),
-        "request": {
-            "method": "GET",
-            "url": f"{connection.scheme}://{host}{connection.path}{query}",
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "headers": [{"name": name, "value": value} for name, value in connection.headers],
-            "queryString": [{"name": k, "value": v} for k, v in parse_qsl(connection.query_string)],
-            "headersSize": -1,
-            "bodySize": 0,
-        },
-        "response": {
-            "status": status,
-            "statusText": "Switching Protocols" if status == 101 else "",
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "headers": [],
-            "content": {"size": 0, "mimeType": "x-unknown"},
-            "redirectURL": "",
-            "headersSize": -1,
-            "bodySize": -1,
-        },
-        "cache": {},
-        "timings": {"send": 0, "wait": 0, "receive": 0},
-        "_resourceType": "websocket",
-        # Filled in by _fill, from _har_chunk.
-        "_webSocketMessages": [],
-        # Everything else wsinspect knows, so that `wsinspect open` shows it again.
-        "_wsinspect": msgspec.to_builtins(msgspec.structs.replace(connection, messages=[])),
-    }
-
-
-class _HarMessage(msgspec.Struct):
-    type: str
-    time: float
-    opcode: int
-    data: Any
-
-
-def _har_chunk(frames: list[Frame]) -> bytes | None:
-    """A chunk of frames as the _webSocketMessages of a HAR entry, or None when it has no text or binary."""
-    messages = [
-        # HAR is the client's record: "send" is what the client sent, that is what the app received.
-        _HarMessage(
-            "send" if frame.direction == "received" else "receive",
-            frame.timestamp,
-            1 if frame.message_type == "text" else 2,
-            frame.content if frame.message_type == "text" else base64.b64encode(frame.content or b"").decode(),
-        )
-        for frame in frames
-        if frame.message_type in _HAR_KINDS
-    ]
-    return _ENCODER.encode(messages) if messages else None
-
-
-def _from_har(log: dict[str, Any]) -> Session:
-    connections: list[Connection] = []
-    entries = log.get("entries")
-    if not isinstance(entries, list):
-        raise SessionFileError("a HAR file without entries")
-    for number, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "_webSocketMessages" not in entry:
-            continue  # plain HTTP requests in a browser's HAR
-        try:
-            connections.append(_har_connection(entry, number))
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, msgspec.ValidationError) as exc:
-            raise SessionFileError(f"HAR entry {number} is not a WebSocket entry wsinspect can read: {exc}") from None
-    return Session(exported_at=_har_exported_at(log, connections), connections=connections)
-
-
-def _har_exported_at(log: dict[str, Any], connections: list[Connection]) -> float:
-    """When a HAR file was written: as wsinspect noted it, else the latest moment it records."""
-    known = log.get("_wsinspect")
-    exported_at = known.get("exported_at") if isinstance(known, dict) else None
-    if (
-        isinstance(exported_at, int | float)
-        and not isinstance(exported_at, bool)
-        and abs(exported_at) <= sys.float_info.max  # an integer a float holds
-    ):
-        return float(exported_at)
-    moments = [
-        moment
-        for connection in connections
-        for moment in (connection.connected_at, connection.accepted_at, connection.disconnected_at)
-        if moment is not None
-    ]
-    moments += [frame.timestamp for connection in connections for frame in connection.messages]
-    return max(moments, default=0.0)
-
-
-def _har_connection(entry: dict[str, Any], number: int) -> Connection:
-    frames = []
-    for index, message in enumerate(entry["_webSocketMessages"]):
-        opcode = message.get("opcode", 1)
-        if opcode not in (1, 2):
-            continue
-        data = message.get("data", "")
-        if opcode == 1 and type(data) is not str:
-            raise SessionFileError(f"HAR entry {number}: the data of text message {index} is not a string")
-        content: str | bytes = data if opcode == 1 else _unbase64(data)
-        size = len(content.encode()) if isinstance(content, str) else len(content)
-        frames.append(
-            Frame(
-                direction="received" if message["type"] == "send" else "sent",
-                message_type="text" if opcode == 1 else "binary",
-                content=content,
-                timestamp=float(message["time"]),
-                size_bytes=size,
-            )
-        )
-    known = entry.get("_wsinspect")
-    if isinstance(known, dict):
-        return msgspec.structs.replace(msgspec.convert({**known, "messages": []}, Connection), messages=frames)
-    url = entry["request"]["url"]
-    path, _, query = url.split("://", 1)[-1].partition("/")[2].partition("?")
-    started = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
-    headers = [(h["name"], h["value"]) for h in entry["request"].get("headers", [])]
-    if not all(type(name) is str and type(value) is str for name, value in headers):
-        raise SessionFileError(f"HAR entry {number}: a request header's name or value is not a string")
-    sent = [f for f in frames if f.direction == "sent"]
-    received = [f for f in frames if f.direction == "received"]
-    return Connection(
-        connection_id=f"har-{number}",
-        path="/" + path,
-        query_string=query,
-        state="closed",
-        connected_at=started,
-        accepted_at=started,
-        disconnected_at=started + float(entry.get("time", 0)) / 1000,
-        messages_sent=len(sent),
-        messages_received=len(received),
-        bytes_sent=sum(f.size_bytes for f in sent),
-        bytes_received=sum(f.size_bytes for f in received),
-        headers=headers,
-        messages=frames,
-    )
