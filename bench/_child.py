@@ -29,8 +29,8 @@ def percentile(ordered: list[float], q: float) -> float | None:
 
 
 async def inspector(path: str) -> None:
+    from wsinspect.inspector.core.store import Store
     from wsinspect.inspector.server import InspectorServer
-    from wsinspect.inspector.store import Store
 
     latencies: list[float] = []
 

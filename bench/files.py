@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from wsinspect import sessions as files
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.store import Store
 from wsinspect.model import Connection, Frame
 
 from .shared import Row, median
@@ -123,8 +123,8 @@ def _capture_rows(
     first screen (the connections, the first chunk of rows indexed, a screen of 45 rows read) and
     every row indexed (which the screen does in the background), against the same baseline as the
     JSON file's open."""
-    from wsinspect.inspector.capture_store import CaptureStore
-    from wsinspect.inspector.database_writer import write_database
+    from wsinspect.inspector.core.database_store import CaptureStore
+    from wsinspect.inspector.core.database_writer import write_database
 
     path = workdir / "capture.sqlite"
     write_database(path, connections, EXPORTED_AT)

@@ -27,8 +27,8 @@ from typing import Any
 
 import msgspec
 
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store
 from wsinspect.model import Connection
 from wsinspect.wire import (
     PROTOCOL_VERSION,

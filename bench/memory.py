@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection
 from wsinspect.wire import ConnectionUpdate, FrameBatch, WireFrame

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wsinspect.inspector.capture_store import CaptureStore
-from wsinspect.inspector.database_writer import write_database
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.database_store import CaptureStore
+from wsinspect.inspector.core.database_writer import write_database
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection, Frame
 

@@ -13,8 +13,8 @@ import pytest
 from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
 
 from wsinspect.cli import build_parser, main
-from wsinspect.inspector.database_writer import DatabaseWriter, write_database
-from wsinspect.inspector.store import Producer, Store
+from wsinspect.inspector.core.database_writer import DatabaseWriter, write_database
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.model import Connection, TracebackEntry
 from wsinspect.sessions import SessionFileError, is_sqlite, read_session
 from wsinspect.sessions.sqlite import APPLICATION_ID, SCHEMA_VERSION, read_database

@@ -23,8 +23,8 @@ from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
 from wsinspect.cli import main
-from wsinspect.inspector import capture_store
-from wsinspect.inspector.capture_store import (
+from wsinspect.inspector.core import database_store as capture_store
+from wsinspect.inspector.core.database_store import (
     PAGE_ROWS,
     CaptureStore,
     ConnectionFrames,
@@ -33,9 +33,9 @@ from wsinspect.inspector.capture_store import (
     handler_times,
     log_levels,
 )
-from wsinspect.inspector.database_writer import DatabaseWriter, write_database
-from wsinspect.inspector.filters import FilteredIndex, Filters
-from wsinspect.inspector.store import Producer, Store
+from wsinspect.inspector.core.database_writer import DatabaseWriter, write_database
+from wsinspect.inspector.core.filters import FilteredIndex, Filters
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import pair_of
 from wsinspect.litestar import WSInspectPlugin

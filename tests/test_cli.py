@@ -11,7 +11,7 @@ import pytest
 from wsinspect import __version__
 from wsinspect.cli import main
 from wsinspect.formatting import format_size
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.store import Store
 from wsinspect.model import Connection, Frame, LogLine
 from wsinspect.sessions import base as sessions_base
 from wsinspect.sessions import dumps, jsonfile, write_session

@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from wsinspect import cli
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection
 

@@ -17,8 +17,8 @@ from factories import binary_frame, echo_app, record, text_frame
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.emitter import BATCH_BYTES, SLICE, Emitter, HeldConnection
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Store
 from wsinspect.model import Connection, Frame
 from wsinspect.wire import (
     MAX_MESSAGE_BYTES,

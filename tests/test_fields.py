@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wsinspect.inspector.fields import FieldError, matches, parse
+from wsinspect.inspector.core.fields import FieldError, matches, parse
 
 TREE = {
     "type": "chat",
@@ -81,7 +81,7 @@ def test_a_field_filter_indexes_with_the_other_filters_and_rejects_a_bad_express
     from factories import frame
     from test_filters import Table, contents
 
-    from wsinspect.inspector.filters import FilteredIndex, FilterError, Filters
+    from wsinspect.inspector.core.filters import FilteredIndex, FilterError, Filters
 
     table = Table(
         [

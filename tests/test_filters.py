@@ -14,9 +14,10 @@ from factories import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector import filters as filters_module
-from wsinspect.inspector.filters import FilteredIndex, FilterError, Filters, Selection
-from wsinspect.inspector.store import row_code, search_text
+from wsinspect.inspector.core import filters as filters_module
+from wsinspect.inspector.core.filters import FilteredIndex, FilterError, Filters, Selection
+from wsinspect.inspector.core.rows import code_of as row_code
+from wsinspect.inspector.core.store import search_text
 from wsinspect.model import Row, SystemEvent
 
 

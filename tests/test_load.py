@@ -28,8 +28,8 @@ import pytest
 from servers import wait_until
 from websockets.asyncio.client import ClientConnection, connect
 
+from wsinspect.inspector.core.store import ConnectionEntry, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import ConnectionEntry, Store
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads the app's memory from /proc")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from factories import text_frame
 
-from wsinspect.inspector.pairing import Pairing, field_pair_id, percentile
+from wsinspect.inspector.core.pairing import Pairing, field_pair_id, percentile
 
 
 def test_a_reply_finds_its_request_and_the_latency_is_kept() -> None:

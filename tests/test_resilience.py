@@ -18,8 +18,8 @@ from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Store
 from wsinspect.sessions import read_session
 
 T = TypeVar("T")

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 from factories import batch, text_frame, update, wire_frame
 
+from wsinspect.inspector.core.store import LOCAL_HOST, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import LOCAL_HOST, Store
 from wsinspect.model import Connection
 from wsinspect.paths import SocketPathError
 from wsinspect.wire import PROTOCOL_VERSION, FrameBatch, Hello, encode

@@ -12,8 +12,9 @@ from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
+from wsinspect.inspector.core.describe import describe_ending
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store, describe_ending
 from wsinspect.model import Connection
 from wsinspect.wire import Held
 

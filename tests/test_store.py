@@ -11,7 +11,9 @@ from factories import batch, control_frame, frame, text_frame, update, wire_fram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsinspect.inspector.store import EVENT, ORPHAN, Producer, Store, health, row_code, search_text
+from wsinspect.inspector.core.describe import health
+from wsinspect.inspector.core.rows import RowCode, code_of
+from wsinspect.inspector.core.store import Producer, Store, search_text
 from wsinspect.model import Connection, SystemEvent
 from wsinspect.wire import PROTOCOL_VERSION, ConnectionUpdate, FrameBatch, FramesDropped, Hello, WireMessage
 
@@ -703,7 +705,7 @@ def assert_columns_in_step(store: Store) -> None:
     """``codes``, ``owners`` and ``texts`` say of each row what it is, whose it is and what a search
     reads of it, item for item."""
     assert len(store.codes) == len(store.owners) == len(store.rows)
-    assert list(store.codes) == [row_code(row) for row in store.rows]
+    assert list(store.codes) == [code_of(row) for row in store.rows]
     assert store.texts == [search_text(item) for _, item in store.rows]
     numbers: dict[str | None, int] = {None: 0}
     numbers.update((connection_id, entry.number) for connection_id, entry in store.entries.items())
@@ -715,12 +717,12 @@ def assert_columns_in_step(store: Store) -> None:
 
 
 def test_the_codes_of_rows() -> None:
-    assert [row_code(("c", frame(kind, direction="received"))) for kind in ("text", "binary", "ping")] == [0, 2, 4]
-    assert [row_code(("c", frame(kind))) for kind in ("text", "binary", "ping", "pong", "close")] == [1, 3, 5, 7, 9]
-    assert row_code(("c", SystemEvent(1.0, "info", "connect /"))) == row_code((None, SystemEvent(1.0, "info", "x")))
-    assert row_code((None, frame("pong"))) == ORPHAN + 7
-    assert EVENT not in range(10)
-    assert ORPHAN > EVENT
+    assert [code_of(("c", frame(kind, direction="received"))) for kind in ("text", "binary", "ping")] == [0, 2, 4]
+    assert [code_of(("c", frame(kind))) for kind in ("text", "binary", "ping", "pong", "close")] == [1, 3, 5, 7, 9]
+    assert code_of(("c", SystemEvent(1.0, "info", "connect /"))) == code_of((None, SystemEvent(1.0, "info", "x")))
+    assert code_of((None, frame("pong"))) == RowCode.ORPHAN + 7
+    assert RowCode.EVENT not in range(10)
+    assert RowCode.ORPHAN > RowCode.EVENT
 
 
 def test_the_columns_stay_in_step_with_the_rows_through_every_change() -> None:
@@ -766,7 +768,7 @@ def test_a_loaded_session_has_its_columns_in_time_order() -> None:
     store.load([first, second])
     assert_columns_in_step(store)
     # connect, accepted, a text, the second's connect, its binary, a ping, closed
-    assert list(store.codes) == [EVENT, EVENT, 1, EVENT, 3, 4, EVENT]
+    assert list(store.codes) == [RowCode.EVENT, RowCode.EVENT, 1, RowCode.EVENT, 3, 4, RowCode.EVENT]
     assert store.entries["first"].number != store.entries["second"].number
 
 

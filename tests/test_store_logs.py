@@ -26,19 +26,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wsinspect import sessions as files
-from wsinspect.inspector.filters import FilteredIndex, Filters
-from wsinspect.inspector.store import (
-    EVENT,
-    LAG_REPORTS_KEPT,
-    LAG_SHOWN_FOR,
-    LOG,
-    Producer,
-    Store,
-    log_text,
-    loop_lag,
-    row_code,
-    search_text,
-)
+from wsinspect.inspector.core.describe import LAG_SHOWN_FOR, log_text, loop_lag
+from wsinspect.inspector.core.filters import FilteredIndex, Filters
+from wsinspect.inspector.core.rows import RowCode
+from wsinspect.inspector.core.rows import code_of as row_code
+from wsinspect.inspector.core.store import LAG_REPORTS_KEPT, Producer, Store, search_text
 from wsinspect.model import Connection, Frame, LogLine, Row, SystemEvent, TracebackEntry
 from wsinspect.sessions import jsonfile
 from wsinspect.wire import FrameBatch, FramesDropped, LoopLag, WireFrame, WireMessage
@@ -105,7 +97,7 @@ def test_a_log_line_after_its_connection_becomes_a_row_with_its_columns() -> Non
     line = log_line("User Joined", logger="Chat.Rooms", at=200.0)
     store.apply(APP, [wire_log(1, 0, line)], NOW)
     assert store.rows[-1] == ("c1", line)
-    assert store.codes[-1] == LOG
+    assert store.codes[-1] == RowCode.LOG
     assert store.owners[-1] == store.entries["c1"].number != 0
     assert store.texts[-1] == "chat.rooms: user joined"
     assert calls == [{"c1"}]
@@ -525,7 +517,18 @@ def test_a_loaded_session_has_its_log_lines_among_its_frames_in_time_order() -> 
         ("first", "Frame", 100.9),
         ("first", "SystemEvent", 101.0),
     ]
-    assert list(store.codes) == [EVENT, EVENT, 0, LOG, EVENT, 1, LOG, LOG, 8, EVENT]
+    assert list(store.codes) == [
+        RowCode.EVENT,
+        RowCode.EVENT,
+        0,
+        RowCode.LOG,
+        RowCode.EVENT,
+        1,
+        RowCode.LOG,
+        RowCode.LOG,
+        8,
+        RowCode.EVENT,
+    ]
     assert store.texts[3] == "chat.rooms: joined"
     assert store.texts[7] == "chat.rooms: failed (valueerror: bad)"
     assert_columns_in_step(store)
@@ -553,8 +556,8 @@ def test_the_search_text_of_a_log_line() -> None:
     assert log_text(failed) == "app: Failed (KeyError: 'Room')"
     assert search_text(failed) == "app: failed (keyerror: 'room')"
     assert search_text(log_line("", logger="")) == ": "
-    assert row_code(("c1", line)) == row_code((None, line)) == LOG
-    assert LOG not in (*range(10), EVENT)
+    assert row_code(("c1", line)) == row_code((None, line)) == RowCode.LOG
+    assert RowCode.LOG not in (*range(10), RowCode.EVENT)
 
 
 # -- session files ---------------------------------------------------------------------------
@@ -864,8 +867,8 @@ def lag(store: Store, producer: Producer, worst: float, mean: float, at: float) 
 
 def test_no_loop_lag_reported_is_none() -> None:
     store = Store()
-    assert loop_lag(store, [], NOW) is None
-    assert loop_lag(store, [APP.key], NOW) is None
+    assert loop_lag(store.loop_lags, [], NOW) is None
+    assert loop_lag(store.loop_lags, [APP.key], NOW) is None
 
 
 def test_a_loop_lag_report_is_a_row_of_nothing_and_changes_no_connection() -> None:
@@ -876,36 +879,36 @@ def test_a_loop_lag_report_is_a_row_of_nothing_and_changes_no_connection() -> No
     assert store.rows == []
     assert calls == []
     assert list(store.loop_lags[APP.key]) == [(0.25, 0.01, NOW)]
-    assert loop_lag(store, [APP.key], NOW) == (0.25, 0.01)
+    assert loop_lag(store.loop_lags, [APP.key], NOW) == (0.25, 0.01)
 
 
 def test_loop_lag_reports_are_shown_for_a_while() -> None:
     store = Store()
     lag(store, APP, 0.9, 0.05, NOW)
     lag(store, APP, 0.1, 0.02, NOW + 3)
-    assert loop_lag(store, [APP.key], NOW + 3) == (0.9, 0.02)  # the worst of them, the newest mean
-    assert loop_lag(store, [APP.key], NOW + LAG_SHOWN_FOR) == (0.9, 0.02)
-    assert loop_lag(store, [APP.key], NOW + LAG_SHOWN_FOR + 0.5) == (0.1, 0.02)  # the first is too old
-    assert loop_lag(store, [APP.key], NOW + 3 + LAG_SHOWN_FOR + 0.01) is None
+    assert loop_lag(store.loop_lags, [APP.key], NOW + 3) == (0.9, 0.02)  # the worst of them, the newest mean
+    assert loop_lag(store.loop_lags, [APP.key], NOW + LAG_SHOWN_FOR) == (0.9, 0.02)
+    assert loop_lag(store.loop_lags, [APP.key], NOW + LAG_SHOWN_FOR + 0.5) == (0.1, 0.02)  # the first is too old
+    assert loop_lag(store.loop_lags, [APP.key], NOW + 3 + LAG_SHOWN_FOR + 0.01) is None
 
 
 def test_loop_lag_of_two_producers_is_the_worse() -> None:
     store = Store()
     lag(store, APP, 0.2, 0.01, NOW)
     lag(store, OTHER, 0.5, 0.002, NOW + 1)
-    assert loop_lag(store, [APP.key, OTHER.key], NOW + 1) == (0.5, 0.01)
-    assert loop_lag(store, iter([OTHER.key, APP.key]), NOW + 1) == (0.5, 0.01)
+    assert loop_lag(store.loop_lags, [APP.key, OTHER.key], NOW + 1) == (0.5, 0.01)
+    assert loop_lag(store.loop_lags, iter([OTHER.key, APP.key]), NOW + 1) == (0.5, 0.01)
     # A producer whose reports are all old counts for nothing.
-    assert loop_lag(store, [APP.key, OTHER.key], NOW + LAG_SHOWN_FOR + 0.5) == (0.5, 0.002)
+    assert loop_lag(store.loop_lags, [APP.key, OTHER.key], NOW + LAG_SHOWN_FOR + 0.5) == (0.5, 0.002)
 
 
 def test_loop_lag_only_of_the_producers_asked_for() -> None:
     store = Store()
     lag(store, APP, 0.2, 0.01, NOW)
     lag(store, OTHER, 0.5, 0.3, NOW)
-    assert loop_lag(store, [APP.key], NOW) == (0.2, 0.01)
-    assert loop_lag(store, [OTHER.key], NOW) == (0.5, 0.3)
-    assert loop_lag(store, [3], NOW) is None  # a producer that never reported
+    assert loop_lag(store.loop_lags, [APP.key], NOW) == (0.2, 0.01)
+    assert loop_lag(store.loop_lags, [OTHER.key], NOW) == (0.5, 0.3)
+    assert loop_lag(store.loop_lags, [3], NOW) is None  # a producer that never reported
 
 
 def test_loop_lag_keeps_the_newest_reports_of_each_producer() -> None:
@@ -914,7 +917,7 @@ def test_loop_lag_keeps_the_newest_reports_of_each_producer() -> None:
     for n in range(LAG_REPORTS_KEPT):
         lag(store, APP, 0.01 * (n + 1), 0.001, NOW + 0.1 * (n + 1))
     assert len(store.loop_lags[APP.key]) == LAG_REPORTS_KEPT
-    assert loop_lag(store, [APP.key], NOW + 1) == pytest.approx((0.01 * LAG_REPORTS_KEPT, 0.001))
+    assert loop_lag(store.loop_lags, [APP.key], NOW + 1) == pytest.approx((0.01 * LAG_REPORTS_KEPT, 0.001))
 
 
 def test_loop_lag_survives_clear_and_load() -> None:
@@ -922,7 +925,7 @@ def test_loop_lag_survives_clear_and_load() -> None:
     store = Store()
     lag(store, APP, 0.2, 0.01, NOW)
     store.clear()
-    assert loop_lag(store, [APP.key], NOW) == (0.2, 0.01)
+    assert loop_lag(store.loop_lags, [APP.key], NOW) == (0.2, 0.01)
 
 
 # -- the wire messages, decoded as the inspector gets them ----------------------------------------
@@ -950,7 +953,7 @@ def test_log_lines_loop_lag_and_asked_come_through_the_wire() -> None:
     (line,) = log_rows(store)
     assert (line.message, line.error, line.traceback) == ("hi", "ValueError: bad", TRACEBACK)
     assert frame_of(store, "c1", 0).handler_time == pytest.approx(0.25)
-    assert loop_lag(store, [APP.key], NOW) == (0.3, 0.02)
+    assert loop_lag(store.loop_lags, [APP.key], NOW) == (0.3, 0.02)
 
 
 def test_a_frame_of_the_factories_times_nothing() -> None:

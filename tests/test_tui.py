@@ -33,9 +33,9 @@ from tui_data import (
 )
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.inspector.filters import Filters
+from wsinspect.inspector.core.filters import Filters
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.connections import ConnectionTable
 from wsinspect.inspector.ui.detail import DetailPane

@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from tui_data import BASE, make_connections
 
 from wsinspect import cli
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.screens import ConfirmClearScreen, ConfirmQuitScreen, ConfirmScreen
 from wsinspect.model import Connection

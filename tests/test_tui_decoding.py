@@ -11,7 +11,7 @@ from factories import binary_frame, text_frame
 from test_tui import text_of, wait_for
 
 from wsinspect.decoders import JsonDecoder
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import DetailPane
 from wsinspect.inspector.ui.screens import DecoderScreen

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from tui_data import BINARY_TRUNCATED_KEPT, BINARY_TRUNCATED_SIZE, CHAT_ID, DENIED_ID, make_connections
 
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import DetailPane, DetailScroll, pair_of
 from wsinspect.inspector.ui.screens import HelpScreen

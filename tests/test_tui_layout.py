@@ -15,8 +15,8 @@ from test_tui import filters_line, make_app, status, text_of, wait_for
 from textual.widgets import Footer, Input
 from tui_data import BASE, CHAT_ID, TICKER_ID
 
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.model import Connection

@@ -33,11 +33,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from test_tui import wait_for
 
-from wsinspect.inspector import capture_store
-from wsinspect.inspector.capture_store import CaptureStore
-from wsinspect.inspector.database_writer import DatabaseWriter
+from wsinspect.inspector.core import database_store as capture_store
+from wsinspect.inspector.core.database_store import CaptureStore
+from wsinspect.inspector.core.database_writer import DatabaseWriter
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.detail import DetailPane
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel

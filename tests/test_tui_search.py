@@ -9,8 +9,8 @@ from test_tui import filters_line, shown_rows, wait_for
 from textual import events
 from textual.widgets import Input
 
-from wsinspect.inspector.filters import Filters
-from wsinspect.inspector.store import Store
+from wsinspect.inspector.core.filters import Filters
+from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui import timeline as timeline_module
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.screens import HelpScreen

@@ -17,8 +17,8 @@ from factories import batch, text_frame, update
 from textual.pilot import Pilot
 from tui_data import BASE, CHAT_ID, make_connections
 
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
-from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.model import Connection, Frame, Row, SystemEvent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .inspector.store import DEFAULT_MAX_FRAMES
+from .inspector.core.store import DEFAULT_MAX_FRAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _recover(capture: Path, output: Path) -> int:
-    from .inspector.capture_store import CaptureStore
+    from .inspector.core.database_store import CaptureStore
     from .inspector.headless import ProgressLine
     from .sessions import check_writable, write_session
     from .sessions.sqlite import is_journal, read_database
@@ -331,8 +331,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by: str, no_confirm: bool) -> int:
+    from .inspector.core.store import Store
     from .inspector.server import InspectorServer
-    from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
 
     store = Store(max_messages=max_messages, max_frames=max_frames)
@@ -355,8 +355,8 @@ def _demo() -> int:
             file=sys.stderr,
         )
         return 1
+    from .inspector.core.store import Store
     from .inspector.server import InspectorServer
-    from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
 
     # A private socket of its own, so the demo never meets an inspector the user already runs.
@@ -380,9 +380,9 @@ def _demo() -> int:
 
 
 def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
-    from .inspector.capture_store import CaptureStore
+    from .inspector.core.database_store import CaptureStore
+    from .inspector.core.store import Store
     from .inspector.headless import ProgressLine
-    from .inspector.store import Store
     from .inspector.ui.app import InspectorApp
     from .sessions import is_sqlite, read_session
     from .sessions.sqlite import is_journal

@@ -20,9 +20,9 @@ from ..formatting import counted, format_size
 from ..model import Connection
 from ..sessions import SessionFileError, Written, check_writable, write_session
 from ..sessions.sqlite import remove_database
-from .database_writer import DatabaseWriter
+from .core.database_writer import DatabaseWriter
+from .core.store import Store
 from .server import InspectorServer
-from .store import Store
 
 __all__ = ("ProgressLine", "record")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..paths import ListeningSocket, bind_listening_socket
 from ..wire import Decoder, ProtocolError
-from .store import Producer, Store
+from .core.store import Producer, Store
 
 __all__ = ("InspectorServer",)
 

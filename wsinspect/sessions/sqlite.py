@@ -1,5 +1,5 @@
 """Capture databases: SQLite files a ``record`` writes as frames arrive (see
-:class:`~wsinspect.inspector.database_writer.DatabaseWriter`), so that a crash loses at most the
+:class:`~wsinspect.inspector.core.database_writer.DatabaseWriter`), so that a crash loses at most the
 last second, and journals (what ``record -o x.json`` keeps until it writes x.json). Here: their
 schema (``SCHEMA``, the README's, versioned by ``PRAGMA user_version``; ``PRAGMA
 application_id`` tells a capture from any other database), how a file is created and locked, how

@@ -30,12 +30,13 @@ from ...decoders import warnings as decoder_warnings
 from ...formatting import counted, short_duration
 from ...model import Connection, Frame, LogLine, SystemEvent
 from ...sessions import SessionFileError, write_session
-from ..capture_store import CaptureStore, frames_near
-from ..fields import FieldError
-from ..fields import parse as parse_fields
-from ..filters import FilterError, Filters
+from ..core.database_store import CaptureStore, frames_near
+from ..core.describe import LAG_SHOWN_FOR, log_text, loop_lag
+from ..core.fields import FieldError
+from ..core.fields import parse as parse_fields
+from ..core.filters import FilterError, Filters
+from ..core.store import Store
 from ..server import InspectorServer
-from ..store import LAG_SHOWN_FOR, Store, log_text, loop_lag
 from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
@@ -492,7 +493,7 @@ class InspectorApp(App[None]):
             text.append(f"({store.frames_let_go:,} let go: --max-frames {store.max_frames:,}) ", style="bold")
         if self.server is not None:
             text.append(f" {counted(len(self.server.producers), 'app')} ")
-            lag = loop_lag(store, self.server.producers, time())
+            lag = loop_lag(store.loop_lags, self.server.producers, time())
             if lag is not None:
                 worst, mean = lag
                 style = "bold red" if worst >= BLOCKED_LOOP else ""

@@ -13,7 +13,8 @@ from textual.widgets import DataTable
 
 from ...formatting import format_duration, format_size, short_duration
 from ...model import Connection, describe_close
-from ..store import LOCAL_HOST, ConnectionEntry, Store, health
+from ..core.describe import health
+from ..core.store import LOCAL_HOST, ConnectionEntry, Store
 
 STATE_DOTS = {"connecting": "◌", "open": "●", "closing": "◐", "closed": "○"}
 # The colour of the dot and the state, as a component class: connections--received and so on.

@@ -24,7 +24,7 @@ from textual.widgets import Static
 from ...decoders import Decoded
 from ...formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 from ...model import REDACTED, Connection, Frame, LogLine, Row, SystemEvent, describe_close
-from ..filters import TextSearch
+from ..core.filters import TextSearch
 from .payloads import Payloads, latency_of
 from .tracebacks import traceback_text
 

@@ -15,8 +15,9 @@ from textual.widgets import Static
 
 from ...formatting import format_duration, short_duration
 from ...model import Connection
-from ..capture_store import frame_times, handler_times, log_levels
-from ..store import ConnectionEntry, Store, closed_how, closed_who, health
+from ..core.database_store import frame_times, handler_times, log_levels
+from ..core.describe import closed_how, closed_who, health
+from ..core.store import ConnectionEntry, Store
 from .payloads import Payloads
 
 BARS = " ▁▂▃▄▅▆▇█"

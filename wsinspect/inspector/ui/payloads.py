@@ -12,8 +12,8 @@ from textual.cache import LRUCache
 
 from ...decoders import RAW, ConnectionDecoding, Decoded, available
 from ...model import Frame
-from ..pairing import Pairing, field_pair_id
-from ..store import Store
+from ..core.pairing import Pairing, field_pair_id
+from ..core.store import Store
 
 __all__ = ("AUTO", "Payloads", "latency_of")
 

@@ -20,8 +20,9 @@ from textual.timer import Timer
 
 from ...formatting import ARROWS, format_offset, format_size, preview, short_duration
 from ...model import Frame, LogLine, Row, SystemEvent
-from ..filters import FilteredIndex, Selection, TextSearch, both_flags
-from ..store import Store, log_text
+from ..core.describe import log_text
+from ..core.filters import FilteredIndex, Selection, TextSearch, both_flags
+from ..core.store import Store
 from .payloads import Payloads, latency_of
 
 PONG_LOOKBACK = 64  # rows before a pong searched for its ping

@@ -6,17 +6,15 @@ import socket
 import sys
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final
 
 import msgspec
 
-from ..model import (
-    KEEPALIVE_TIMEOUT_CODE,
-    KEEPALIVE_TIMEOUT_REASON,
+from ...model import (
     Connection,
     Frame,
     Level,
@@ -25,7 +23,7 @@ from ..model import (
     SystemEvent,
     describe_close,
 )
-from ..wire import (
+from ...wire import (
     BINARY,
     CLOSE,
     DIRECTIONS,
@@ -41,24 +39,16 @@ from ..wire import (
     WireFrame,
     WireLog,
     WireMessage,
+    frame_code,
 )
+from .describe import describe_ending, log_text
+from .rows import RowCode
 
 __all__ = (
-    "EVENT",
-    "LOG",
-    "ORPHAN",
     "ConnectionEntry",
-    "Health",
     "Producer",
     "Store",
     "SystemEvent",
-    "closed_how",
-    "closed_who",
-    "describe_ending",
-    "health",
-    "log_text",
-    "loop_lag",
-    "row_code",
     "search_text",
 )
 
@@ -68,22 +58,16 @@ __all__ = (
 # ``max_message_size`` (10 KiB by default) bound the rest.
 DEFAULT_MAX_FRAMES: Final = 1_000_000
 
-# What ``Store.codes`` says of each row: a frame's wire code (2 * type index + 1 if sent, 0..9),
-# EVENT for a ◉ event, LOG for a log line, and ORPHAN + the wire code for a frame of no connection
-# (the store makes none, but a Row can say it: the filters treat it as they treat events).
-EVENT: Final = 10
-LOG: Final = 11
-ORPHAN: Final = 16
-_TYPE_CODES: Final = {name: 2 * n for n, name in enumerate(MESSAGE_TYPES)}
-# A loaded row's code by its item's direction and type (an event has neither).
+# A loaded row's code by its item's direction and type (an event has neither: see rows.RowCode).
 _LOADED_CODES: Final[dict[tuple[str | None, str | None], int]] = {
-    (direction, name): code + (direction == "sent") for name, code in _TYPE_CODES.items() for direction in DIRECTIONS
+    (direction, name): frame_code(direction, name) for name in MESSAGE_TYPES for direction in DIRECTIONS
 }
-_LOADED_CODES[(None, None)] = EVENT
-_LOADED_CODES[(None, LogLine.message_type)] = LOG
+_LOADED_CODES[(None, None)] = RowCode.EVENT
+_LOADED_CODES[(None, LogLine.message_type)] = RowCode.LOG
 
 
 LOCAL_HOST: Final = socket.gethostname()
+LAG_REPORTS_KEPT: Final = 8  # a producer's newest loop lag reports kept (see describe.loop_lag)
 
 
 def _row_time(row: Row) -> float:
@@ -176,7 +160,7 @@ class Store:
     (the retention bound, ``--max-frames``): when it overflows the oldest tenth goes (the frames
     among them leave their connections too, counted as not kept and in ``frames_let_go``) and
     ``rows_trimmed`` counts the rows gone. Three columns run parallel to it, one item per row, for
-    the filters to read without touching the rows: ``codes`` (see ``row_code``), ``owners``, the
+    the filters to read without touching the rows: ``codes`` (see ``rows.RowCode``), ``owners``, the
     number of the row's connection (``connection_number``; 0 for the inspector's own events),
     every one below ``owner_limit``, and ``texts``, what a text search looks in (``search_text``).
     ``listeners`` are called after each applied batch with the ids of connections that changed,
@@ -240,7 +224,7 @@ class Store:
         event = SystemEvent(timestamp, level, text)
         self.system_events.append(event)
         self.rows.append((None, event))
-        self.codes.append(EVENT)
+        self.codes.append(RowCode.EVENT)
         self.owners.append(0)
         self.texts.append(text.lower())
 
@@ -447,7 +431,7 @@ class Store:
     def _add_events(self, connection_id: str, entry: ConnectionEntry, events: list[SystemEvent]) -> None:
         if events:
             self.rows.extend((connection_id, event) for event in events)
-            self.codes.extend(bytes((EVENT,)) * len(events))
+            self.codes.extend(bytes((RowCode.EVENT,)) * len(events))
             self.owners.extend(array("q", (entry.number,)) * len(events))
             self.texts.extend(event.text.lower() for event in events)
 
@@ -570,7 +554,7 @@ class Store:
             connection.logs_dropped += 1
         entry.logs.append(line)
         self.rows.append((connection.connection_id, line))
-        self.codes.append(LOG)
+        self.codes.append(RowCode.LOG)
         self.owners.append(entry.number)
         self.texts.append(search_text(line))
         changed.add(connection.connection_id)
@@ -602,46 +586,6 @@ def search_text(item: Frame | SystemEvent | LogLine) -> str:
     return ""
 
 
-# A producer's loop lag is shown while its reports are this recent (seconds): it reports once a
-# second while connections are open, and not at all while none is. The worst lag shown is the worst
-# of these seconds, so that a loop blocked now and then stays in sight.
-LAG_SHOWN_FOR: Final = 5.0
-LAG_REPORTS_KEPT: Final = 8
-
-
-def loop_lag(store: Store, producers: Iterable[int], now: float) -> tuple[float, float] | None:
-    """The loop lag of the connected producers (their keys) that reported lately: the worst lag of
-    their last :data:`LAG_SHOWN_FOR` seconds and the highest of their newest means (seconds);
-    None when none reported."""
-    recent = [
-        [report for report in reports if now - report[2] <= LAG_SHOWN_FOR]
-        for key in producers
-        if (reports := store.loop_lags.get(key))
-    ]
-    recent = [reports for reports in recent if reports]
-    if not recent:
-        return None
-    return max(report[0] for reports in recent for report in reports), max(reports[-1][1] for reports in recent)
-
-
-def log_text(line: LogLine) -> str:
-    """A log line as one line of text: "chat.rooms: user joined" (" (ValueError: bad)" after it
-    when logged with an exception)."""
-    error = f" ({line.error})" if line.error else ""
-    return f"{line.logger}: {line.message}{error}"
-
-
-def row_code(row: Row) -> int:
-    """What ``Store.codes`` holds for a row (its frame's wire code, EVENT, LOG, or ORPHAN + code)."""
-    connection_id, item = row
-    if isinstance(item, SystemEvent):
-        return EVENT
-    if isinstance(item, LogLine):
-        return LOG
-    code = _TYPE_CODES[item.message_type] + (item.direction == "sent")
-    return code if connection_id is not None else ORPHAN + code
-
-
 def lifecycle_events(before: Connection | None, after: Connection, now: float | None = None) -> list[SystemEvent]:
     """The ◉ rows for what changed from ``before`` (None: not seen yet) to ``after``, seen at ``now``."""
     events: list[SystemEvent] = []
@@ -660,46 +604,3 @@ def lifecycle_events(before: Connection | None, after: Connection, now: float | 
         level: Level = "error" if after.denial_status else "warning" if after.end_lost else "info"
         events.append(SystemEvent(ended_at, level, describe_ending(after)))
     return events
-
-
-def describe_ending(connection: Connection) -> str:
-    """How a closed connection ended: "closed by client: 1001 Going Away", "upgrade denied: HTTP 403"."""
-    if connection.denial_status is not None or connection.end_lost:
-        return closed_how(connection)
-    return f"closed{closed_who(connection)}: {closed_how(connection)}"
-
-
-def closed_how(connection: Connection) -> str:
-    """The close itself: "1001 Going Away", "upgrade denied: HTTP 403", "no close frame"."""
-    if connection.denial_status is not None:
-        by = f" by {connection.refused_by}" if connection.refused_by and not connection.error else ""
-        return f"upgrade denied{by}: HTTP {connection.denial_status}"
-    if connection.end_lost:
-        return "ended while frames were lost (how it closed is unknown)"
-    return describe_close(connection.close_code, connection.close_reason) or "no close frame"
-
-
-def closed_who(connection: Connection) -> str:
-    return f" by {connection.closed_by}" if connection.closed_by else ""
-
-
-# -- keepalive health, from the ping bookkeeping above ----------------------------------------
-
-Health = Literal["ok", "late", "timeout", "unknown"]
-LATE_AFTER = 1.0  # seconds a ping may wait for its pong before it counts as late (at least)
-
-
-def health(connection: Connection, unanswered_ping: float | None, now: float) -> Health:
-    """How the keepalive is doing: a pong is late, the keepalive timed out, or all is well.
-
-    ``unanswered_ping`` is when the server's oldest ping still waiting for a pong went out.
-    ``unknown`` when ping/pong cannot be seen (the server runs without wsinspect's protocol).
-    """
-    if connection.close_code == KEEPALIVE_TIMEOUT_CODE and connection.close_reason == KEEPALIVE_TIMEOUT_REASON:
-        return "timeout"
-    if not connection.ping_observable:
-        return "unknown"
-    if connection.state != "open" or unanswered_ping is None:
-        return "ok"
-    patience = max(LATE_AFTER, 4 * (connection.avg_rtt or 0.0))
-    return "late" if now - unanswered_ping > patience else "ok"

@@ -1,6 +1,6 @@
 """A capture database opened lazily: the timeline's columns in memory, its frames read from disk.
 
-:class:`CaptureStore` is a :class:`~wsinspect.inspector.store.Store` whose timeline is built from
+:class:`CaptureStore` is a :class:`~wsinspect.inspector.core.store.Store` whose timeline is built from
 a capture (``record -o x.sqlite``) a chunk at a time, at each :meth:`~CaptureStore.poll`, and
 whose rows are read from the database when something looks at them. In memory there are only the
 columns the filters read (a code and a connection number per row, see ``Store.codes``), each row's
@@ -32,9 +32,9 @@ from typing import Any, ClassVar, Final, SupportsIndex, cast, overload
 import msgspec
 from msgspec import UNSET
 
-from ..model import Connection, Frame, LogLine, Row, SystemEvent, describe_close
-from ..sessions import SessionFileError
-from ..sessions.sqlite import (
+from ...model import Connection, Frame, LogLine, Row, SystemEvent, describe_close
+from ...sessions import SessionFileError
+from ...sessions.sqlite import (
     BUSY_TIMEOUT,
     CONNECTION_DECODER,
     FRAME_COLUMNS,
@@ -46,8 +46,9 @@ from ..sessions.sqlite import (
     log_of,
     table_names,
 )
-from ..wire import MESSAGE_TYPES
-from .store import EVENT, LOG, ConnectionEntry, Store, lifecycle_events, log_text
+from .describe import log_text
+from .rows import CODE_SQL, RowCode
+from .store import ConnectionEntry, Store, lifecycle_events
 
 __all__ = ("CaptureStore", "ConnectionFrames", "ConnectionLogs")
 
@@ -57,12 +58,6 @@ PAGE_ROWS: Final = 256  # rows read from the database at a time
 PAGES_KEPT: Final = 64  # pages of rows kept in memory
 ITEMS_KEPT: Final = 65_536  # frames and log lines kept in memory, so that a row stays the same object
 
-# A frame's code (see Store.codes), computed by SQLite: 2 * its type's index + 1 if sent.
-_CODE_SQL: Final = (
-    "(CASE message_type "
-    + " ".join(f"WHEN '{name}' THEN {2 * n}" for n, name in enumerate(MESSAGE_TYPES))
-    + " END) + (direction = 'sent')"
-)
 _FRAME, _LOG = 0, 1  # which table an item cache key is of
 # Rows are placed by time, then connection, then rank: at one moment a connection's connect and
 # accept (rank 0) come before its frames (1), log lines (2) and its other ◉ rows (3), as in a
@@ -179,11 +174,11 @@ class CaptureStore(Store):
                 changed = self._read_connections(db)
                 self._frame_ids = db.execute("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM frames").fetchone()
             frames = db.execute(
-                f"SELECT timestamp, 1, {_CODE_SQL}, connection, id FROM frames WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT timestamp, 1, {CODE_SQL}, connection, id FROM frames WHERE id > ? ORDER BY id LIMIT ?",
                 (self._frame_cursor, CHUNK_ROWS),
             ).fetchall()
             logs = db.execute(
-                f"SELECT timestamp, 2, {LOG}, connection, id FROM logs WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT timestamp, 2, {RowCode.LOG:d}, connection, id FROM logs WHERE id > ? ORDER BY id LIMIT ?",
                 (self._log_cursor, CHUNK_ROWS),
             ).fetchall()
             for ref, timestamp, level, text in db.execute(
@@ -298,7 +293,7 @@ class CaptureStore(Store):
         changed.add(connection_id)
 
     def _add_event(self, number: int, connection_id: str | None, event: SystemEvent, rank: int = 3) -> None:
-        self._pending.append((event.timestamp, rank, EVENT, number, len(self._events)))
+        self._pending.append((event.timestamp, rank, RowCode.EVENT, number, len(self._events)))
         self._events.append((connection_id, event))
 
     def _forget_rows(self) -> None:
@@ -328,15 +323,15 @@ class CaptureStore(Store):
     def rows_between(self, start: int, stop: int) -> list[Row]:
         """Rows ``start:stop``, read from the database (frames and log lines) and from memory (◉ rows)."""
         codes, refs = self.codes[start:stop], self.refs[start:stop]
-        frames = self._read(_FRAME, [ref for code, ref in zip(codes, refs, strict=True) if code < EVENT])
-        logs = self._read(_LOG, [ref for code, ref in zip(codes, refs, strict=True) if code == LOG])
+        frames = self._read(_FRAME, [ref for code, ref in zip(codes, refs, strict=True) if code < RowCode.EVENT])
+        logs = self._read(_LOG, [ref for code, ref in zip(codes, refs, strict=True) if code == RowCode.LOG])
         events, ids = self._events, self._ids
         rows: list[Row] = []
         for code, ref, number in zip(codes, refs, self.owners[start:stop], strict=True):
-            if code == EVENT:
+            if code == RowCode.EVENT:
                 rows.append(events[ref])
                 continue
-            item = (frames if code < EVENT else logs).get(ref)
+            item = (frames if code < RowCode.EVENT else logs).get(ref)
             if item is None:  # deleted since it was indexed (record --max-bytes or --max-age), or unreadable
                 item = SystemEvent(0.0, "warning", "(no longer in the capture)")
             rows.append((ids.get(number), item))
@@ -400,7 +395,7 @@ class CaptureStore(Store):
         making frames: text frames' text, closes' code and reason, log lines, ◉ rows."""
         codes, refs = self.codes[start:stop], self.refs[start:stop]
         frame_texts: dict[int, str] = {}
-        frame_ids = [ref for code, ref in zip(codes, refs, strict=True) if code < EVENT]
+        frame_ids = [ref for code, ref in zip(codes, refs, strict=True) if code < RowCode.EVENT]
         try:
             if frame_ids:
                 for ref, kind, close_code, text in self._db.execute(
@@ -413,13 +408,13 @@ class CaptureStore(Store):
                         frame_texts[ref] = (describe_close(close_code, text) or text).lower()
         except sqlite3.DatabaseError as exc:  # while a filter runs: told by the next poll
             self.failure = describe_error(exc)
-        lines = self._read(_LOG, [ref for code, ref in zip(codes, refs, strict=True) if code == LOG])
+        lines = self._read(_LOG, [ref for code, ref in zip(codes, refs, strict=True) if code == RowCode.LOG])
         events = self._events
         return [
             frame_texts.get(ref, "")
-            if code < EVENT
+            if code < RowCode.EVENT
             else events[ref][1].text.lower()
-            if code == EVENT
+            if code == RowCode.EVENT
             else log_text(lines[ref]).lower()
             if ref in lines
             else ""

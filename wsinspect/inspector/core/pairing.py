@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..formatting import parse_json
-from ..model import Frame
+from ...formatting import parse_json
+from ...model import Frame
 
 __all__ = ("Pairing", "field_pair_id", "percentile")
 

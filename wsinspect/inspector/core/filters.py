@@ -19,12 +19,12 @@ from itertools import compress, repeat
 from operator import contains, is_not
 from typing import Any, ClassVar, Final, Literal, Protocol
 
-from ..formatting import parse_json
-from ..model import Frame, LogLine, Row, SystemEvent, describe_close
-from ..wire import DIRECTIONS, MESSAGE_TYPES
+from ...formatting import parse_json
+from ...model import Frame, LogLine, Row, SystemEvent, describe_close
+from .describe import log_text
 from .fields import Clause, FieldError, matches
 from .fields import parse as parse_fields
-from .store import EVENT, LOG, ORPHAN, log_text
+from .rows import FRAME_CODES, RowCode, carries_bytes, direction_of, is_row_code, kind_of
 
 __all__ = ("Columns", "FilterError", "FilteredIndex", "Filters", "Selection", "TextSearch", "both_flags")
 
@@ -69,7 +69,7 @@ class Selection:
 
 
 # The codes of rows whose payload is bytes (binary, ping, pong; of a connection or of none).
-_PAYLOAD_CODES: Final = bytes(1 if code % ORPHAN in range(2, 8) and code < ORPHAN + 10 else 0 for code in range(256))
+_PAYLOAD_CODES: Final = bytes(carries_bytes(code) for code in range(256))
 
 
 # What decodes a row's payload for a field filter: its connection id and frame to a tree, or None.
@@ -167,9 +167,7 @@ class TextSearch:
 
 
 # Every code a row can have (frames, events, frames of no connection).
-_ANY_CODE: Final = bytes(
-    1 if code < 10 or code in (EVENT, LOG) or ORPHAN <= code < ORPHAN + 10 else 0 for code in range(256)
-)
+_ANY_CODE: Final = bytes(is_row_code(code) for code in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +181,7 @@ class Filters:
     kind: Kind = "all"
     hide_ping_pong: bool = False
     connection_id: str | None = None
-    fields: str = ""  # a filter on decoded fields (see wsinspect.inspector.fields)
+    fields: str = ""  # a filter on decoded fields (see wsinspect.inspector.core.fields)
 
     def __post_init__(self) -> None:
         # A typo would otherwise filter silently by nothing.
@@ -285,12 +283,12 @@ class Filters:
         types = _KIND_TYPES[self.kind] - ({"ping", "pong"} if self.hide_ping_pong else set())
         events = direction is None and self.kind == "all"
         table = bytearray(256)
-        for code in range(2 * len(MESSAGE_TYPES)):
-            if (direction is None or DIRECTIONS[code & 1] == direction) and MESSAGE_TYPES[code >> 1] in types:
+        for code in FRAME_CODES:
+            if (direction is None or direction_of(code) == direction) and kind_of(code) in types:
                 table[code] = 1
-                table[ORPHAN + code] = events  # a frame of no connection goes as events go
-        table[EVENT] = events
-        table[LOG] = direction is None and self.kind in ("all", "logs")
+                table[RowCode.ORPHAN + code] = events  # a frame of no connection goes as events go
+        table[RowCode.EVENT] = events
+        table[RowCode.LOG] = direction is None and self.kind in ("all", "logs")
         return bytes(table)
 
     def _row_test(self) -> Callable[[Row], bool] | None:

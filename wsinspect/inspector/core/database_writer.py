@@ -1,5 +1,5 @@
 """The capture database of a live store: :class:`DatabaseWriter` follows a
-:class:`~wsinspect.inspector.store.Store`, and each :meth:`~DatabaseWriter.flush` writes the rows
+:class:`~wsinspect.inspector.core.store.Store`, and each :meth:`~DatabaseWriter.flush` writes the rows
 that arrived since the last one (frames, log lines, the inspector's own events), the connections
 that changed and the producers that came, in one transaction. The database is in WAL mode with
 ``synchronous=NORMAL``: a committed transaction survives the process being killed. The format
@@ -19,9 +19,9 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from ..model import Connection, Frame, LogLine, SystemEvent
-from ..sessions import SessionFileError
-from ..sessions.sqlite import connection_row, create_database, error_reason, frame_row, log_row
+from ...model import Connection, Frame, LogLine, SystemEvent
+from ...sessions import SessionFileError
+from ...sessions.sqlite import connection_row, create_database, error_reason, frame_row, log_row
 from .store import Store
 
 __all__ = ("DatabaseWriter", "write_database")
