@@ -1,5 +1,5 @@
 """7. Session files at scale: export (``write_session``) and open (``read_session``, and a capture
-database's ``CaptureStore``).
+database's ``DatabaseStore``).
 
 A session of N frames (~60-byte JSON text payloads over 50 connections) is written to a file and
 read back, in this process. Times are ratios against a baseline measured in the same run on the
@@ -123,19 +123,19 @@ def _capture_rows(
     first screen (the connections, the first chunk of rows indexed, a screen of 45 rows read) and
     every row indexed (which the screen does in the background), against the same baseline as the
     JSON file's open."""
-    from wsinspect.inspector.core.database_store import CaptureStore
+    from wsinspect.inspector.core.database_store import DatabaseStore
     from wsinspect.inspector.core.database_writer import write_database
 
     path = workdir / "capture.sqlite"
     write_database(path, connections, EXPORTED_AT)
 
-    def first_screen() -> CaptureStore:
-        store = CaptureStore(path)
+    def first_screen() -> DatabaseStore:
+        store = DatabaseStore(path)
         store.poll()
         store.rows[0:45]
         return store
 
-    def indexed() -> CaptureStore:
+    def indexed() -> DatabaseStore:
         store = first_screen()
         while store.reading:
             store.poll()

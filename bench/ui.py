@@ -4,7 +4,7 @@ A store holding N frames (over 50 connections) is shown in the real app, headles
 Each key's action is run and then every visible timeline line is rendered, timed around both:
 that is the work a key press costs. (Textual's pilot adds a fixed harness delay of its own, so
 pressing through it would measure the harness.) The same frames are then written as a capture
-database and opened (``CaptureStore``: rows read from disk as they are drawn). The baseline is the
+database and opened (``DatabaseStore``: rows read from disk as they are drawn). The baseline is the
 same on a store of 1,000 frames, measured in the same run. The target: under 100 ms with 100,000
 frames.
 """
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wsinspect.inspector.core.database_store import CaptureStore
+from wsinspect.inspector.core.database_store import DatabaseStore
 from wsinspect.inspector.core.database_writer import write_database
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
@@ -97,10 +97,10 @@ async def _time_keys(store: Store, repeats: int) -> dict[str, float]:
     return {key: median(samples) for key, samples in timings.items()}
 
 
-def as_capture(store: Store, path: Path) -> CaptureStore:
+def as_capture(store: Store, path: Path) -> DatabaseStore:
     """The same connections written as a capture database and opened (every row indexed)."""
     write_database(path, store.connections())
-    capture = CaptureStore(path)
+    capture = DatabaseStore(path)
     while capture.reading:
         capture.poll()
     return capture
@@ -131,7 +131,7 @@ def run(sizes: tuple[int, ...], repeats: int) -> list[Row]:
                         f"per key ms: {detail}; store built in {built:.1f} s;{verdict}",
                     )
                 )
-                if isinstance(shown, CaptureStore):
+                if isinstance(shown, DatabaseStore):
                     shown.close()
             del store
     finally:

@@ -302,7 +302,7 @@ def test_open_shows_a_capture_and_what_its_bound_deleted(tmp_path: Path, monkeyp
     assert main(["open", str(path)]) == 0
     (shown,) = opened
     assert shown.frames_deleted == 1
-    assert [f.content for f in shown.entries["c1"].frames] == ["new"]
+    assert [f.content for f in shown.snapshot("c1").messages] == ["new"]
 
 
 def test_a_finished_capture_is_one_file_and_reading_it_adds_none(tmp_path: Path) -> None:

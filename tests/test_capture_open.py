@@ -26,12 +26,8 @@ from wsinspect.cli import main
 from wsinspect.inspector.core import database_store as capture_store
 from wsinspect.inspector.core.database_store import (
     PAGE_ROWS,
-    CaptureStore,
     ConnectionFrames,
-    frame_times,
-    frames_near,
-    handler_times,
-    log_levels,
+    DatabaseStore,
 )
 from wsinspect.inspector.core.database_writer import DatabaseWriter, write_database
 from wsinspect.inspector.core.filters import FilteredIndex, Filters
@@ -86,7 +82,7 @@ def being_written(path: Path) -> tuple[Store, DatabaseWriter]:
     return store, writer
 
 
-def read_all(store: CaptureStore) -> None:
+def read_all(store: DatabaseStore) -> None:
     while store.reading:
         store.poll()
 
@@ -112,7 +108,7 @@ def test_a_capture_opened_lazily_shows_what_reading_it_whole_shows(
     path = tmp_path / "capture.sqlite"
     sample_capture(path)
     monkeypatch.setattr(capture_store, "CHUNK_ROWS", 17)  # many chunks, log lines and ◉ rows across them
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     assert not lazy.writing
     assert lazy.reading
     lazy.poll()
@@ -132,17 +128,16 @@ def test_a_capture_opened_lazily_shows_what_reading_it_whole_shows(
     assert lazy.rows[-1] == whole.rows[-1]
     assert lazy.rows[3:9] == whole.rows[3:9]
     # What the lifecycle panel reads of a connection, without its frames.
-    for connection_id, entry in whole.entries.items():
-        held = lazy.entries[connection_id]
-        assert list(frame_times(held.frames)) == list(frame_times(entry.frames))
-        assert handler_times(held.frames) == handler_times(entry.frames)
-        assert log_levels(held.logs) == log_levels(entry.logs)
+    for connection_id in whole.entries:
+        assert list(lazy.frame_times(connection_id)) == list(whole.frame_times(connection_id))
+        assert list(lazy.handler_times(connection_id)) == list(whole.handler_times(connection_id))
+        assert list(lazy.log_levels(connection_id)) == list(whole.log_levels(connection_id))
 
 
 def test_the_inspectors_own_news_is_among_the_rows(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     sample_capture(path, news="shop (pid 4242): 3 frames dropped in transit")
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     read_all(lazy)
     (news,) = [item for cid, item in lazy.rows if cid is None]  # a session file has no place for it
     assert isinstance(news, SystemEvent)
@@ -155,7 +150,7 @@ def test_the_inspectors_own_news_is_among_the_rows(tmp_path: Path) -> None:
 def test_no_frame_is_read_until_a_row_is_looked_at_and_then_a_page(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     sample_capture(path, connections=10, frames=100)
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     read_all(lazy)
     assert len(lazy.rows) > 1000
     statements: list[str] = []
@@ -177,18 +172,18 @@ def test_a_ping_finds_its_pong_among_the_frames_around_it(tmp_path: Path) -> Non
     frames[12] = control_frame("pong", b"k", direction="received", at=frames[12].timestamp)
     store.apply(PRODUCER, [update(1), batch(1, frames)], 100.0)
     writer.close()
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     read_all(lazy)
     ping = lazy.rows[12][1]  # after connect and accept
     assert isinstance(ping, Frame)
     assert ping.message_type == "ping"
-    near = frames_near(lazy.entries["c1"].frames, ping)
+    near = lazy.frames_near("c1", ping)
     assert len(near) == PAGE_ROWS + 11  # itself, the 10 before it and a page after: not 2,000
     found, pong = pair_of(near, ping)
     assert found
     assert pong is not None
     assert pong.timestamp == frames[12].timestamp
-    assert frames_near(lazy.entries["c1"].frames, lazy.rows[5][1]) == ()  # type: ignore[arg-type]  # a text
+    assert lazy.frames_near("c1", lazy.rows[5][1]) == ()  # type: ignore[arg-type]  # a text
 
 
 @pytest.mark.parametrize(
@@ -204,7 +199,7 @@ def test_a_ping_finds_its_pong_among_the_frames_around_it(tmp_path: Path) -> Non
 def test_filters_on_a_capture_find_the_rows_they_find_in_a_session(tmp_path: Path, filters: Filters, what: str) -> None:
     path = tmp_path / "capture.sqlite"
     sample_capture(path)
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     read_all(lazy)
     whole = eager(path)
     found = []
@@ -219,7 +214,7 @@ def test_filters_on_a_capture_find_the_rows_they_find_in_a_session(tmp_path: Pat
 def test_a_capture_being_written_is_followed_until_its_record_ends(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store, writer = being_written(path)
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     changes: list[set[str]] = []
     lazy.listeners.append(changes.append)
     assert lazy.writing
@@ -236,7 +231,7 @@ def test_a_capture_being_written_is_followed_until_its_record_ends(tmp_path: Pat
     assert lazy.entries["c1"].connection.state == "closed"
     assert {"c1"} in changes
     assert str(lazy.rows[-1][1].text) == "closed: 1000 Normal Closure"  # type: ignore[union-attr]
-    assert [f.content for f in lazy.entries["c1"].frames] == ["one", "two", ""]
+    assert [f.content for f in lazy.snapshot("c1").messages] == ["one", "two", ""]
     assert lazy.writing
 
     store.apply(PRODUCER, [update(2)], 100.4)  # what the record's last write brings is read too
@@ -255,7 +250,7 @@ def test_frames_deleted_while_followed_are_counted_and_shown_as_such(tmp_path: P
     now = time.time()
     store.apply(PRODUCER, [update(1), batch(1, [text_frame("old", at=now - 30), text_frame("new", at=now)])], now)
     writer.flush()
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     lazy.poll(now=0.0)
     writer.max_age = 10  # the record's bound now deletes "old"
     writer.flush()
@@ -265,24 +260,24 @@ def test_frames_deleted_while_followed_are_counted_and_shown_as_such(tmp_path: P
     deleted = lazy.rows[2][1]  # connect, accept, then what was "old"
     assert isinstance(deleted, SystemEvent)
     assert deleted.text == "(no longer in the capture)"
-    assert [f.content for f in lazy.entries["c1"].frames] == ["new"]
+    assert [f.content for f in lazy.snapshot("c1").messages] == ["new"]
     writer.close()
 
 
 def test_clear_leaves_the_rows_so_far_and_follows_the_new_ones(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     store, writer = being_written(path)
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     lazy.poll(now=0.0)
     lazy.clear()
     assert not lazy.rows
-    assert not lazy.entries["c1"].frames
+    assert not lazy.snapshot("c1").messages
     assert lazy.rows_trimmed == 3
     store.apply(PRODUCER, [batch(1, [text_frame("two", at=100.2)], start=1)], 100.2)
     writer.flush()
     lazy.poll(now=1.0)
     assert [row[1].content for row in lazy.rows] == ["two"]  # type: ignore[union-attr]
-    assert [f.content for f in lazy.entries["c1"].frames] == ["two"]
+    assert [f.content for f in lazy.snapshot("c1").messages] == ["two"]
     writer.close()
 
 
@@ -297,16 +292,16 @@ def test_open_reads_a_capture_lazily_and_a_journal_whole(tmp_path: Path, monkeyp
     assert main(["open", str(capture)]) == 0
     assert main(["open", str(journal)]) == 0
     lazy, whole = opened
-    assert isinstance(lazy, CaptureStore)
+    assert isinstance(lazy, DatabaseStore)
     assert not lazy.rows
-    assert not isinstance(whole, CaptureStore)
+    assert not isinstance(whole, DatabaseStore)
     assert [f.content for f in whole.entries["c1"].frames] == ["kept"]
 
 
 def test_a_capture_that_goes_bad_while_followed_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     _, writer = being_written(path)
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE logs")  # what no record does: a capture spoilt under the reader
     with pytest.raises(SessionFileError, match=r"^\S+capture\.sqlite: no such table: logs$"):
@@ -317,7 +312,7 @@ def test_a_capture_that_goes_bad_while_followed_is_one_line(tmp_path: Path) -> N
 def test_rows_that_cannot_be_read_while_drawn_are_told_by_the_next_poll(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     sample_capture(path)
-    lazy = CaptureStore(path)
+    lazy = DatabaseStore(path)
     read_all(lazy)
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE frames")
@@ -326,7 +321,7 @@ def test_rows_that_cannot_be_read_while_drawn_are_told_by_the_next_poll(tmp_path
     assert isinstance(row[1], SystemEvent)
     assert row[1].text == "(no longer in the capture)"
     assert lazy.texts[first] == ""
-    assert not lazy.entries["c1"].frames  # what the lifecycle panel reads: nothing, and no traceback
+    assert not lazy.frame_times("c1")  # what the lifecycle panel reads: nothing, and no traceback
     with pytest.raises(SessionFileError, match=r"capture\.sqlite: no such table: frames$"):
         lazy.poll()
 
@@ -346,10 +341,10 @@ async def test_a_real_recording_is_followed_as_it_is_written(private_socket: Pat
     record, _ = start_record(private_socket, output)
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(private_socket), app_name="followed"))
     sent: list[str] = []
-    lazy: CaptureStore | None = None
+    lazy: DatabaseStore | None = None
     seen_while_written = 0
 
-    def received(store: CaptureStore) -> list[str]:
+    def received(store: DatabaseStore) -> list[str]:
         return [
             item.content
             for _, item in store.rows
@@ -365,7 +360,7 @@ async def test_a_real_recording_is_followed_as_it_is_written(private_socket: Pat
                     assert await ws.recv() == sent[-1].upper()
                     if n == 100:
                         await asyncio.sleep(1.2)  # written at least once
-                        lazy = CaptureStore(output)
+                        lazy = DatabaseStore(output)
                     if lazy is not None and n % 20 == 0:
                         lazy.poll()
                         seen_while_written = max(seen_while_written, len(received(lazy)))
@@ -404,7 +399,7 @@ async def test_the_inspector_reads_follows_and_then_holds_a_capture(
     writer.flush()
     monkeypatch.setattr(capture_store, "CHUNK_ROWS", 100)
     monkeypatch.setattr(capture_store, "FOLLOW_EVERY", 0.05)
-    app = InspectorApp(CaptureStore(path), source=str(path), export_dir=tmp_path)
+    app = InspectorApp(DatabaseStore(path), source=str(path), export_dir=tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: len(app.store.rows) > 0, "the first rows")
         assert "reading" in status_line(app) or "following" in status_line(app)
@@ -430,11 +425,11 @@ async def test_a_text_filter_on_a_capture_answers_for_the_newest_rows_first(tmp_
     """Its texts are read from disk: the filter answers at once for the newest search_step rows
     and searches the older ones in the background, where the same rows in memory go in one step."""
     path = tmp_path / "capture.sqlite"
-    frames = [text_frame(f"m{n}", at=100.0 + n / 1000) for n in range(CaptureStore.search_step + 5000)]
+    frames = [text_frame(f"m{n}", at=100.0 + n / 1000) for n in range(DatabaseStore.search_step + 5000)]
     store = Store(max_messages=len(frames))
     store.apply(PRODUCER, [update(1), batch(1, frames)], 100.0)
     write_database(path, store.connections())
-    capture = CaptureStore(path)
+    capture = DatabaseStore(path)
     read_all(capture)
     for shown, searched_later in ((capture, True), (store, False)):
         app = InspectorApp(shown, source="test")
@@ -452,7 +447,7 @@ def test_a_capture_is_written_out_a_chunk_of_frames_at_a_time(tmp_path: Path, na
     them, keeping none: what they write is what reading the capture whole writes."""
     path = tmp_path / "capture.sqlite"
     sample_capture(path, connections=4, frames=1500)
-    store = CaptureStore(path)
+    store = DatabaseStore(path)
     connections, moment = store.session()
     assert isinstance(connections[0].messages, ConnectionFrames)
     statements: list[str] = []

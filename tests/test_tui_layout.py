@@ -305,7 +305,7 @@ async def test_rows_off_screen_are_redrawn_when_they_scroll_into_view() -> None:
 async def test_a_long_export_shows_its_progress_and_the_screen_stays_live(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wsinspect.inspector.ui import app as app_module
+    from wsinspect.inspector.core import store as store_module
     from wsinspect.sessions import write_session
 
     halfway = threading.Event()
@@ -318,7 +318,7 @@ async def test_a_long_export_shows_its_progress_and_the_screen_stays_live(
         assert go_on.wait(10)
         return write_session(path, connections, exported_at, progress=progress)
 
-    monkeypatch.setattr(app_module, "write_session", slow_write)
+    monkeypatch.setattr(store_module, "write_session", slow_write)  # what a live store's exporter writes with
     app = make_app(export_dir=tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("e")

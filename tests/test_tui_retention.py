@@ -34,7 +34,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from test_tui import wait_for
 
 from wsinspect.inspector.core import database_store as capture_store
-from wsinspect.inspector.core.database_store import CaptureStore
+from wsinspect.inspector.core.database_store import DatabaseStore
 from wsinspect.inspector.core.database_writer import DatabaseWriter
 from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
@@ -358,7 +358,7 @@ async def test_an_opened_capture_followed_and_cleared_keeps_every_line_on_a_live
     store.apply(PRODUCER, [update(1), *_messages(1, 0, 200)], 1000.0)
     writer.flush()
     monkeypatch.setattr(capture_store, "FOLLOW_EVERY", 0.05)
-    app = InspectorApp(CaptureStore(path), source=str(path), no_confirm=True)
+    app = InspectorApp(DatabaseStore(path), source=str(path), no_confirm=True)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: "m199" in lines_drawn(app.timeline), "the capture's newest row")
         await pilot.press("ctrl+l")

@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _recover(capture: Path, output: Path) -> int:
-    from .inspector.core.database_store import CaptureStore
+    from .inspector.core.database_store import DatabaseStore
     from .inspector.headless import ProgressLine
     from .sessions import check_writable, write_session
     from .sessions.sqlite import is_journal, read_database
@@ -290,7 +290,7 @@ def _recover(capture: Path, output: Path) -> int:
             session = read_database(capture)
             written = write_session(output, session.connections, session.exported_at, progress=progress)
         else:  # a capture: its frames read as they are written, whatever its size
-            with contextlib.closing(CaptureStore(capture)) as store:
+            with contextlib.closing(DatabaseStore(capture)) as store:
                 written = write_session(output, *store.session(), progress=progress)
     finally:
         progress.close()
@@ -380,7 +380,7 @@ def _demo() -> int:
 
 
 def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
-    from .inspector.core.database_store import CaptureStore
+    from .inspector.core.database_store import DatabaseStore
     from .inspector.core.store import Store
     from .inspector.headless import ProgressLine
     from .inspector.ui.app import InspectorApp
@@ -388,7 +388,7 @@ def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -
     from .sessions.sqlite import is_journal
 
     if is_sqlite(path) and not is_journal(path):  # a capture: read as it is looked at, and followed
-        capture = CaptureStore(path)
+        capture = DatabaseStore(path)
         InspectorApp(capture, source=str(path), pair_by=pair_by, no_confirm=no_confirm).run()
         return 0
     progress = ProgressLine(sys.stderr, f"reading {path}", "bytes")  # shows once it takes over a second

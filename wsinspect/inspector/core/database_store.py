@@ -1,7 +1,7 @@
 """A capture database opened lazily: the timeline's columns in memory, its frames read from disk.
 
-:class:`CaptureStore` is a :class:`~wsinspect.inspector.core.store.Store` whose timeline is built from
-a capture (``record -o x.sqlite``) a chunk at a time, at each :meth:`~CaptureStore.poll`, and
+:class:`DatabaseStore` is a :class:`~wsinspect.inspector.core.store.Store` whose timeline is built from
+a capture (``record -o x.sqlite``) a chunk at a time, at each :meth:`~DatabaseStore.poll`, and
 whose rows are read from the database when something looks at them. In memory there are only the
 columns the filters read (a code and a connection number per row, see ``Store.codes``), each row's
 id in its table, and the connections' metadata: some 17 bytes a row whatever its payload, so a
@@ -24,16 +24,15 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, ClassVar, Final, SupportsIndex, cast, overload
+from typing import Any, ClassVar, Final, cast, overload
 
 import msgspec
-from msgspec import UNSET
 
 from ...model import Connection, Frame, LogLine, Row, SystemEvent, describe_close
-from ...sessions import SessionFileError
+from ...sessions import Progress, SessionFileError, Written, write_session
 from ...sessions.sqlite import (
     BUSY_TIMEOUT,
     CONNECTION_DECODER,
@@ -48,9 +47,9 @@ from ...sessions.sqlite import (
 )
 from .describe import log_text
 from .rows import CODE_SQL, RowCode
-from .store import ConnectionEntry, Store, lifecycle_events
+from .store import BaseStore, ConnectionEntry, Exporter, lifecycle_events
 
-__all__ = ("CaptureStore", "ConnectionFrames", "ConnectionLogs")
+__all__ = ("ConnectionFrames", "ConnectionLogs", "DatabaseStore")
 
 CHUNK_ROWS: Final = 20_000  # rows indexed by one poll while reading (some 20 ms here)
 FOLLOW_EVERY: Final = 0.5  # seconds between looks at a capture being written, once caught up
@@ -65,20 +64,25 @@ _FRAME, _LOG = 0, 1  # which table an item cache key is of
 _PLACE: Final = itemgetter(0, 3, 1)
 
 
-class CaptureStore(Store):
+class DatabaseStore(BaseStore):
     """A capture database as a store: indexed a chunk per :meth:`poll`, read a page at a time,
-    followed while another ``record`` writes it. Errors are :class:`SessionFileError` of one line."""
+    followed while another ``record`` writes it. Errors are :class:`SessionFileError` of one line.
+
+    Its entries hold no frames or log lines: a connection's are read from the file when the screen
+    asks (:meth:`frames_near`, :meth:`newest_frames`...), their ids and times in memory."""
 
     search_step: ClassVar[int] = 16_384  # read from disk: some 25 ms a step
+    kept_on_disk: ClassVar[bool] = True
 
     def __init__(self, path: Path) -> None:
         super().__init__(max_frames=sys.maxsize)
         self.path = path
         self.refs = array("q")  # each row's id in its table (frames, logs), or its index in _events
-        self.rows = LazyRows(self)
-        self.texts = LazyTexts(self)
-        self.writing = False  # another record writes it now: polls follow it
+        self.rows = RowSequence(self)
+        self.texts = TextSequence(self)
         self.read_fraction = 0.0  # how much of the frames the columns cover (1.0: all, for now)
+        self._frames: dict[int, ConnectionFrames] = {}  # connection number → its frames, read when asked
+        self._logs: dict[int, ConnectionLogs] = {}
         self.failure = ""  # why rows could not be read (the next poll raises it)
         self._events: list[tuple[str | None, SystemEvent]] = []  # the ◉ rows: in memory, as few as connections and news
         self._pending: list[tuple[float, int, int, int, int]] = []  # ◉ rows not placed yet (see _read_more)
@@ -136,11 +140,6 @@ class CaptureStore(Store):
         self._db.close()
 
     # -- reading the timeline --------------------------------------------------------------
-
-    @property
-    def reading(self) -> bool:
-        """Whether rows are left to index (a capture being written always may have more)."""
-        return self.read_fraction < 1.0
 
     def poll(self, now: float | None = None) -> int:
         """Index the next chunk of rows, or, caught up with a capture being written, look for what
@@ -244,11 +243,60 @@ class CaptureStore(Store):
         bytes a frame (their ids and times); its log lines are read whole."""
         entries = sorted(self.entries.values(), key=lambda entry: entry.number)
         connections = [
-            # A list to the type checker, frames read from the capture to the writer (see _ConnectionItems).
-            msgspec.structs.replace(entry.connection, messages=cast(list[Frame], entry.frames), logs=list(entry.logs))
+            msgspec.structs.replace(
+                entry.connection,
+                # A list to the type checker; a Sequence read from the capture to the writer, which slices it.
+                messages=cast(list[Frame], self._frames[entry.number]),
+                logs=list(self._logs[entry.number]),
+            )
             for entry in entries
         ]
         return connections, self.as_of if self.as_of is not None else self._moment(self._db)
+
+    # -- what the screen reads of a connection (see interface.StoreView) ---------------------
+
+    def frames_near(self, connection_id: str, frame: Frame) -> Sequence[Frame]:
+        """Where a ping or pong's partner is looked for: the frames around it (none for other
+        frames, which need none)."""
+        if frame.message_type not in ("ping", "pong"):
+            return ()
+        return self._frames[self.entries[connection_id].number].around(frame)
+
+    def newest_frames(self, connection_id: str) -> Iterator[Frame]:
+        return reversed(self._frames[self.entries[connection_id].number])
+
+    def frame_times(self, connection_id: str) -> Sequence[float]:
+        return self._frames[self.entries[connection_id].number].timestamps()
+
+    def handler_times(self, connection_id: str) -> Sequence[float]:
+        frames = self._frames[self.entries[connection_id].number]
+        frames.timestamps()  # brought up to date
+        return frames.handler_times
+
+    def log_levels(self, connection_id: str) -> Sequence[str]:
+        return self._logs[self.entries[connection_id].number].levels()
+
+    def snapshot(self, connection_id: str) -> Connection:
+        entry = self.entries[connection_id]
+        frames, logs = self._frames[entry.number], self._logs[entry.number]
+        return msgspec.structs.replace(entry.connection, messages=list(frames), logs=list(logs))
+
+    def connections(self) -> list[Connection]:
+        return [self.snapshot(connection_id) for connection_id in sorted(self.entries, key=self._by_start)]
+
+    def _by_start(self, connection_id: str) -> float:
+        return self.entries[connection_id].connection.connected_at
+
+    def exporter(self) -> Exporter:
+        """An export reads the capture again, in its own thread and with its own reader, as
+        ``recover`` does: its frames a chunk at a time as they are written out."""
+        capture = self.path
+
+        def export(path: Path, exported_at: float, progress: Progress | None) -> Written:
+            with contextlib.closing(DatabaseStore(capture)) as store:
+                return write_session(path, store.session()[0], exported_at, progress=progress)
+
+        return export
 
     def _read_connections(self, db: sqlite3.Connection) -> set[str]:
         """Take in the connections new or changed since the last look (the closed ones change no more)."""
@@ -278,8 +326,8 @@ class CaptureStore(Store):
         if before is not None and before == connection:
             return
         if entry is None:
-            frames, logs = ConnectionFrames(self, number), ConnectionLogs(self, number)
-            entry = ConnectionEntry(connection, frames, number, logs=logs)
+            self._frames[number], self._logs[number] = ConnectionFrames(self, number), ConnectionLogs(self, number)
+            entry = ConnectionEntry(connection, deque(), number)
             self.entries[connection_id] = entry
             self._ids[number] = connection_id
             self._numbers[connection_id] = number
@@ -295,6 +343,10 @@ class CaptureStore(Store):
     def _add_event(self, number: int, connection_id: str | None, event: SystemEvent, rank: int = 3) -> None:
         self._pending.append((event.timestamp, rank, RowCode.EVENT, number, len(self._events)))
         self._events.append((connection_id, event))
+
+    def _clear_items(self, entry: ConnectionEntry) -> None:
+        self._frames[entry.number].forget()
+        self._logs[entry.number].forget()
 
     def _forget_rows(self) -> None:
         """A clear: the rows so far leave the timeline (not the file), as a live store's do."""
@@ -447,38 +499,29 @@ def _being_written(path: Path) -> bool:
     return False
 
 
-# -- what the UI reads as the live store's lists ---------------------------------------------
+# -- the store's sequences: each item read from the database when asked for ------------------
 
 
-class LazyRows(list[Row]):
-    """``Store.rows`` of a capture: each row read from the database when asked for (holds none).
+class RowSequence(Sequence[Row]):
+    """``rows`` of a capture database: each row read when asked for (the store keeps a page cache)."""
 
-    A list to the type checker, as a live store's; only ``len``, indexing, slicing and iteration
-    read the capture (``in``, ``reversed`` and comparisons see an empty list)."""
-
-    def __init__(self, store: CaptureStore) -> None:
-        super().__init__()
+    def __init__(self, store: DatabaseStore) -> None:
         self._store = store
 
     def __len__(self) -> int:
         return len(self._store.refs)
 
-    def __bool__(self) -> bool:
-        return bool(self._store.refs)
-
     @overload
-    def __getitem__(self, i: SupportsIndex) -> Row: ...
+    def __getitem__(self, i: int) -> Row: ...
     @overload
     def __getitem__(self, i: slice) -> list[Row]: ...
-    def __getitem__(self, i: SupportsIndex | slice) -> Row | list[Row]:
+    def __getitem__(self, i: int | slice) -> Row | list[Row]:
         size = len(self._store.refs)
         if isinstance(i, slice):
             start, stop, step = i.indices(size)
             rows = self._store.rows_between(start, max(start, stop))
             return rows if step == 1 else rows[::step]
-        at = i.__index__()
-        if at < 0:
-            at += size
+        at = i + size if i < 0 else i
         if not 0 <= at < size:
             raise IndexError("row index out of range")
         return self._store.row(at)
@@ -488,44 +531,39 @@ class LazyRows(list[Row]):
         for start in range(0, len(store.refs), PAGE_ROWS):
             yield from store.rows_between(start, min(start + PAGE_ROWS, len(store.refs)))
 
-    def clear(self) -> None:
-        pass  # the store forgets its columns itself (CaptureStore._forget_rows)
 
+class TextSequence(Sequence[str]):
+    """``texts`` of a capture database: what a text search looks in, read a slice at a time."""
 
-class LazyTexts(list[str]):
-    """``Store.texts`` of a capture: what a text search looks in, read a slice at a time."""
-
-    def __init__(self, store: CaptureStore) -> None:
-        super().__init__()
+    def __init__(self, store: DatabaseStore) -> None:
         self._store = store
 
     def __len__(self) -> int:
         return len(self._store.refs)
 
     @overload
-    def __getitem__(self, i: SupportsIndex) -> str: ...
+    def __getitem__(self, i: int) -> str: ...
     @overload
     def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: SupportsIndex | slice) -> str | list[str]:
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        size = len(self._store.refs)
         if isinstance(i, slice):
-            start, stop, _ = i.indices(len(self._store.refs))
+            start, stop, _ = i.indices(size)
             return self._store.search_texts(start, max(start, stop))
-        at = i.__index__()
+        at = i + size if i < 0 else i
+        if not 0 <= at < size:
+            raise IndexError("text index out of range")
         return self._store.search_texts(at, at + 1)[0]
 
-    def clear(self) -> None:
-        pass
 
-
-class _ConnectionItems(deque[Any]):
-    """A connection's frames (or log lines) in a capture, as ``ConnectionEntry.frames`` (``.logs``)
-    is in a live store: their ids in memory, each read from the database when looked at."""
+class _ConnectionItems(Sequence[Any]):
+    """A connection's frames (or log lines) in a capture database: their ids in memory, each read
+    from the database when looked at."""
 
     _table = _FRAME
     _sql = "SELECT id FROM frames WHERE connection = ? AND id > ? ORDER BY id"
 
-    def __init__(self, store: CaptureStore, number: int) -> None:
-        super().__init__()
+    def __init__(self, store: DatabaseStore, number: int) -> None:
         self._store = store
         self._number = number
         self.ids = array("q")
@@ -550,12 +588,9 @@ class _ConnectionItems(deque[Any]):
     def __len__(self) -> int:
         return len(self._update())
 
-    def __bool__(self) -> bool:
-        return bool(self._update())
-
-    def __getitem__(self, i: SupportsIndex | slice) -> Any:
+    def __getitem__(self, i: Any) -> Any:
         ids = self._update()
-        if isinstance(i, slice):  # as files.write_session takes a connection's frames, a chunk at a time
+        if isinstance(i, slice):  # as sessions' write_session takes a connection's frames, a chunk at a time
             chunk = ids[i]
             if not chunk or i.step not in (None, 1):
                 return [self[n] for n in range(len(ids))[i]]
@@ -577,7 +612,8 @@ class _ConnectionItems(deque[Any]):
             found = self._store._read(self._table, page, self._number)
             yield from reversed([found[ref] for ref in page if ref in found])
 
-    def clear(self) -> None:
+    def forget(self) -> None:
+        """A clear (ctrl+l): the items so far are no longer the connection's (they stay in the file)."""
         ids = self._update()
         self._floor = ids[-1] if ids else self._floor
         del self.ids[:]
@@ -588,7 +624,7 @@ class ConnectionFrames(_ConnectionItems):
 
     _sql = "SELECT id, timestamp, handler_time FROM frames WHERE connection = ? AND id > ? ORDER BY id"
 
-    def __init__(self, store: CaptureStore, number: int) -> None:
+    def __init__(self, store: DatabaseStore, number: int) -> None:
         super().__init__(store, number)
         self.times = array("d")
         self.handler_times: list[float] = []
@@ -614,8 +650,8 @@ class ConnectionFrames(_ConnectionItems):
         self._update()
         return self.times
 
-    def clear(self) -> None:
-        super().clear()
+    def forget(self) -> None:
+        super().forget()
         del self.times[:]
         self.handler_times.clear()
 
@@ -626,45 +662,18 @@ class ConnectionLogs(_ConnectionItems):
     _table = _LOG
     _sql = "SELECT id, level FROM logs WHERE connection = ? AND id > ? ORDER BY id"
 
-    def __init__(self, store: CaptureStore, number: int) -> None:
+    def __init__(self, store: DatabaseStore, number: int) -> None:
         super().__init__(store, number)
-        self.levels: list[str] = []
+        self._levels: list[str] = []
 
     def _extend(self, found: list[tuple[Any, ...]]) -> None:
         super()._extend(found)
-        self.levels.extend(map(itemgetter(1), found))
+        self._levels.extend(map(itemgetter(1), found))
 
-    def clear(self) -> None:
-        super().clear()
-        self.levels.clear()
+    def levels(self) -> list[str]:
+        self._update()
+        return self._levels
 
-
-def frames_near(frames: Sequence[Frame], item: Frame) -> Sequence[Frame]:
-    """Where a ping or pong's partner is looked for (the detail pane's): a capture's frames around
-    it (none for other frames, which need none), a live connection's all."""
-    if not isinstance(frames, ConnectionFrames):
-        return frames
-    return frames.around(item) if item.message_type in ("ping", "pong") else ()
-
-
-def log_levels(logs: Iterable[LogLine]) -> list[str]:
-    """The levels of a connection's log lines, without reading a capture's lines themselves."""
-    if isinstance(logs, ConnectionLogs):
-        logs._update()
-        return logs.levels
-    return [line.level for line in logs]
-
-
-def frame_times(frames: Iterable[Frame]) -> Iterable[float]:
-    """The times of a connection's frames, without reading a capture's frames themselves."""
-    if isinstance(frames, ConnectionFrames):
-        return frames.timestamps()
-    return [frame.timestamp for frame in frames]
-
-
-def handler_times(frames: Iterable[Frame]) -> list[float]:
-    """How long the handler worked on each received message that says, in order."""
-    if isinstance(frames, ConnectionFrames):
-        frames.timestamps()  # brought up to date
-        return frames.handler_times
-    return [frame.handler_time for frame in frames if frame.handler_time is not UNSET]
+    def forget(self) -> None:
+        super().forget()
+        self._levels.clear()

@@ -6,13 +6,15 @@ import socket
 import sys
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter
+from pathlib import Path
 from typing import ClassVar, Final
 
 import msgspec
+from msgspec import UNSET
 
 from ...model import (
     Connection,
@@ -23,6 +25,7 @@ from ...model import (
     SystemEvent,
     describe_close,
 )
+from ...sessions import Progress, Written, write_session
 from ...wire import (
     BINARY,
     CLOSE,
@@ -45,6 +48,7 @@ from .describe import describe_ending, log_text
 from .rows import RowCode
 
 __all__ = (
+    "BaseStore",
     "ConnectionEntry",
     "Producer",
     "Store",
@@ -67,6 +71,8 @@ _LOADED_CODES[(None, LogLine.message_type)] = RowCode.LOG
 
 
 LOCAL_HOST: Final = socket.gethostname()
+# Writes a whole session to a file (path, exported_at, progress): see BaseStore.exporter.
+Exporter = Callable[[Path, float, Progress | None], Written]
 LAG_REPORTS_KEPT: Final = 8  # a producer's newest loop lag reports kept (see describe.loop_lag)
 
 
@@ -132,7 +138,158 @@ class ConnectionEntry:
 
 
 @dataclass(slots=True)
-class Store:
+class BaseStore:
+    """What both stores hold: the connections, the columns the filters read, the counts, who
+    listens, and what the screen reads of a connection (see :class:`~.interface.StoreView`).
+    The live :class:`Store` takes what producers send; a capture database is read by
+    :class:`~.database_store.DatabaseStore`."""
+
+    # Rows a text search may take at a time, at most (the timeline's own step is smaller); a store
+    # that reads its rows from disk takes fewer, so that a filter answers at once.
+    search_step: ClassVar[int] = sys.maxsize
+    # Whether the frames are in a file (a capture database): quitting or clearing loses none.
+    kept_on_disk: ClassVar[bool] = False
+    max_messages: int = 10_000
+    max_frames: int = DEFAULT_MAX_FRAMES
+    entries: dict[str, ConnectionEntry] = field(default_factory=dict)
+    system_events: list[SystemEvent] = field(default_factory=list)
+    codes: bytearray = field(default_factory=bytearray)
+    owners: array[int] = field(default_factory=lambda: array("q"))
+    rows_trimmed: int = 0
+    frames_received: int = 0
+    frames_let_go: int = 0  # frames the retention bound (max_frames) let go, oldest first
+    frames_deleted: int = 0  # of an opened capture: frames record --max-bytes or --max-age deleted
+    # None while live; for a saved session, the moment it was exported (Unix seconds; a browser's
+    # HAR, which does not say, the latest moment it records): the file shows the connections as
+    # they were then, so nothing in it is "now" (an open connection is "open at export").
+    as_of: float | None = None
+    # Of a capture database: another record writes it now (it is followed), and how much of its
+    # rows are indexed (1.0: all there is).
+    writing: bool = False
+    read_fraction: float = 1.0
+    # How late each producer's event loop ran: its key → its newest reports (each the worst and the
+    # mean lag over a second, and when it came), for the status line.
+    loop_lags: dict[int, deque[tuple[float, float, float]]] = field(default_factory=dict)
+    listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
+    row_listeners: list[Callable[[int], None]] = field(default_factory=list)
+    # Every producer link that sent anything, by its key, in order of arrival (a capture file keeps them).
+    producers: dict[int, Producer] = field(default_factory=dict)
+    # Connection id → its number in ``owners``; numbers are never given twice.
+    _numbers: dict[str, int] = field(default_factory=dict)
+    _next_number: int = 1
+    # Closed connections a clear removed: a replay (after an overflow, or a producer's reconnect)
+    # sends the app's recently closed connections again, and they must not come back.
+    _cleared_ids: set[str] = field(default_factory=set)
+
+    @property
+    def owner_limit(self) -> int:
+        """Every number in ``owners`` is below this."""
+        return self._next_number
+
+    def connection_number(self, connection_id: str) -> int:
+        """The number of the connection's rows in ``owners``; a connection not seen yet gets the one
+        its rows will carry when it comes."""
+        number = self._numbers.get(connection_id)
+        if number is None:
+            number = self._numbers[connection_id] = self._next_number
+            self._next_number += 1
+        return number
+
+    def connections(self) -> list[Connection]:
+        """Snapshots of every connection, oldest first."""
+        return sorted(
+            (entry.snapshot() for entry in self.entries.values()), key=lambda connection: connection.connected_at
+        )
+
+    def clear(self) -> None:
+        """Forget every frame and event, and the closed connections; the others stay, emptied.
+
+        A connection not closed keeps its entry in ``entries`` (the same object, so its producer
+        keys still find it): all its metadata (path, state, client, headers, observability...),
+        its number, the counts its app reports and an unanswered ping. Its frames go, and its
+        dropped, not-kept and lost counts start again from 0: the frames cleared on purpose are
+        counted in ``entry.cleared`` only. A closed connection goes for good: a replay that sends
+        it again does not bring it back.
+        """
+        for connection_id, entry in list(self.entries.items()):
+            connection = entry.connection
+            if connection.state == "closed":
+                del self.entries[connection_id]
+                self._cleared_ids.add(connection_id)
+                continue
+            self._clear_items(entry)
+            entry.working_on = None
+            entry.cleared = entry.next_index
+            entry.evicted = 0
+            connection.messages_dropped = connection.messages_not_kept = connection.messages_lost = 0
+            connection.logs_dropped = 0
+        entries = self.entries
+        # The connections kept keep their numbers; the others' go (a new number if one comes back).
+        self._numbers = {connection_id: entry.number for connection_id, entry in entries.items()}
+        self._forget_rows()
+
+    def _clear_items(self, entry: ConnectionEntry) -> None:
+        entry.frames.clear()
+        entry.logs.clear()
+
+    def _forget_rows(self) -> None:
+        raise NotImplementedError
+
+    def _rows_gone(self, count: int) -> None:
+        """The oldest ``count`` rows went: count them and tell whoever holds row positions."""
+        self.rows_trimmed += count
+        for listener in self.row_listeners:
+            listener(count)
+
+    # -- what the screen reads of a connection (see interface.StoreView) ---------------------
+
+    def poll(self) -> int:
+        """Take in what came since (a capture database being written); returns the rows added."""
+        return 0
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def reading(self) -> bool:
+        """Whether rows are left to index (a capture database being read, or being written)."""
+        return self.read_fraction < 1.0
+
+    def frames_near(self, connection_id: str, frame: Frame) -> Sequence[Frame]:
+        """The connection's frames around ``frame``, where its ping or pong is looked for."""
+        return self.entries[connection_id].frames
+
+    def newest_frames(self, connection_id: str) -> Iterator[Frame]:
+        """The connection's frames, newest first."""
+        return reversed(self.entries[connection_id].frames)
+
+    def frame_times(self, connection_id: str) -> Sequence[float]:
+        return [frame.timestamp for frame in self.entries[connection_id].frames]
+
+    def handler_times(self, connection_id: str) -> Sequence[float]:
+        """How long the handler worked on each received message that says, in order."""
+        return [frame.handler_time for frame in self.entries[connection_id].frames if frame.handler_time is not UNSET]
+
+    def log_levels(self, connection_id: str) -> Sequence[str]:
+        return [line.level for line in self.entries[connection_id].logs]
+
+    def snapshot(self, connection_id: str) -> Connection:
+        """The connection with its frames and log lines, a copy."""
+        return self.entries[connection_id].snapshot()
+
+    def exporter(self) -> Exporter:
+        """What writes the whole session to a file, to be called in the export's own thread: a live
+        store's connections are copied now, as it goes on changing."""
+        connections = self.connections()
+
+        def export(path: Path, exported_at: float, progress: Progress | None) -> Written:
+            return write_session(path, connections, exported_at, progress=progress)
+
+        return export
+
+
+@dataclass(slots=True)
+class Store(BaseStore):
     """Keeps per connection up to ``max_messages`` frames and counts what it drops.
 
     A connection's ``messages_dropped`` (the frames of it the store does not hold) is split in
@@ -169,56 +326,12 @@ class Store:
     timeline) moves them down before anything reads a row again, as the UI's refresh may come later.
     """
 
-    # Rows a text search may take at a time, at most (the timeline's own step is smaller); a store
-    # that reads its rows from disk takes fewer, so that a filter answers at once.
-    search_step: ClassVar[int] = sys.maxsize
-    max_messages: int = 10_000
-    max_frames: int = DEFAULT_MAX_FRAMES
-    entries: dict[str, ConnectionEntry] = field(default_factory=dict)
-    system_events: list[SystemEvent] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
-    codes: bytearray = field(default_factory=bytearray)
-    owners: array[int] = field(default_factory=lambda: array("q"))
     texts: list[str] = field(default_factory=list)
-    rows_trimmed: int = 0
-    frames_received: int = 0
-    frames_let_go: int = 0  # frames the retention bound (max_frames) let go, oldest first
-    frames_deleted: int = 0  # of an opened capture: frames record --max-bytes or --max-age deleted
-    # None while live; for a saved session, the moment it was exported (Unix seconds; a browser's
-    # HAR, which does not say, the latest moment it records): the file shows the connections as
-    # they were then, so nothing in it is "now" (an open connection is "open at export").
-    as_of: float | None = None
-    # How late each producer's event loop ran: its key → its newest reports (each the worst and the
-    # mean lag over a second, and when it came), for the status line.
-    loop_lags: dict[int, deque[tuple[float, float, float]]] = field(default_factory=dict)
-    listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
-    row_listeners: list[Callable[[int], None]] = field(default_factory=list)
-    # Every producer link that sent anything, by its key, in order of arrival (a capture file keeps them).
-    producers: dict[int, Producer] = field(default_factory=dict)
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
     _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
-    # Connection id → its number in ``owners``; numbers are never given twice.
-    _numbers: dict[str, int] = field(default_factory=dict)
-    _next_number: int = 1
     # FramesDropped messages seen per producer link (its key): what tells lost from not kept.
     _overflows: dict[int, int] = field(default_factory=dict)
-    # Closed connections a clear removed: a replay (after an overflow, or a producer's reconnect)
-    # sends the app's recently closed connections again, and they must not come back.
-    _cleared_ids: set[str] = field(default_factory=set)
-
-    @property
-    def owner_limit(self) -> int:
-        """Every number in ``owners`` is below this."""
-        return self._next_number
-
-    def connection_number(self, connection_id: str) -> int:
-        """The number of the connection's rows in ``owners``; a connection not seen yet gets the one
-        its rows will carry when it comes."""
-        number = self._numbers.get(connection_id)
-        if number is None:
-            number = self._numbers[connection_id] = self._next_number
-            self._next_number += 1
-        return number
 
     def add_system_event(self, timestamp: float, text: str, level: Level = "info") -> None:
         event = SystemEvent(timestamp, level, text)
@@ -305,42 +418,12 @@ class Store:
         if len(rows) > self.max_frames:  # the newest frames, as live; the status says how many went
             self._trim(len(rows) - self.max_frames)
 
-    def connections(self) -> list[Connection]:
-        """Snapshots of every connection, oldest first."""
-        return sorted(
-            (entry.snapshot() for entry in self.entries.values()), key=lambda connection: connection.connected_at
-        )
-
     def clear(self) -> None:
-        """Forget every frame and event, and the closed connections; the others stay, emptied.
-
-        A connection not closed keeps its entry in ``entries`` (the same object, so its producer
-        keys still find it): all its metadata (path, state, client, headers, observability...),
-        its number, the counts its app reports and an unanswered ping. Its frames go, and its
-        dropped, not-kept and lost counts start again from 0: the frames cleared on purpose are
-        counted in ``entry.cleared`` only. A closed connection goes for good: a replay that sends
-        it again does not bring it back.
-        """
-        for connection_id, entry in list(self.entries.items()):
-            connection = entry.connection
-            if connection.state == "closed":
-                del self.entries[connection_id]
-                self._cleared_ids.add(connection_id)
-                continue
-            entry.frames.clear()
-            entry.logs.clear()
-            entry.working_on = None
-            entry.cleared = entry.next_index
-            entry.evicted = 0
-            connection.messages_dropped = connection.messages_not_kept = connection.messages_lost = 0
-            connection.logs_dropped = 0
+        super(Store, self).clear()  # (a slots dataclass: super() needs its arguments)
         entries = self.entries
         self._by_key = {
             key: entry for key, entry in self._by_key.items() if entries.get(entry.connection.connection_id) is entry
         }
-        # The connections kept keep their numbers; the others' go (a new number if one comes back).
-        self._numbers = {connection_id: entry.number for connection_id, entry in entries.items()}
-        self._forget_rows()
 
     def _forget_rows(self) -> None:
         self.system_events.clear()
@@ -352,12 +435,6 @@ class Store:
         self.frames_received = 0
         self.frames_let_go = 0
         self._rows_gone(gone)
-
-    def _rows_gone(self, count: int) -> None:
-        """The oldest ``count`` rows went: count them and tell whoever holds row positions."""
-        self.rows_trimmed += count
-        for listener in self.row_listeners:
-            listener(count)
 
     def _trim(self, cut: int) -> None:
         """Let the oldest ``cut`` rows go, and their frames leave their connections too."""

@@ -29,13 +29,12 @@ from textual.worker import Worker
 from ...decoders import warnings as decoder_warnings
 from ...formatting import counted, short_duration
 from ...model import Connection, Frame, LogLine, SystemEvent
-from ...sessions import SessionFileError, write_session
-from ..core.database_store import CaptureStore, frames_near
+from ...sessions import Progress, SessionFileError, Written, write_session
 from ..core.describe import LAG_SHOWN_FOR, log_text, loop_lag
 from ..core.fields import FieldError
 from ..core.fields import parse as parse_fields
 from ..core.filters import FilterError, Filters
-from ..core.store import Store
+from ..core.interface import StoreView
 from ..server import InspectorServer
 from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
@@ -270,7 +269,7 @@ class InspectorApp(App[None]):
 
     def __init__(
         self,
-        store: Store,
+        store: StoreView,
         *,
         server: InspectorServer | None = None,
         source: str = "",
@@ -369,8 +368,7 @@ class InspectorApp(App[None]):
         timeline.focus()
         # A saved session reads from its start; a live one, or a capture being written, follows
         # the newest frames.
-        capture = self.store if isinstance(self.store, CaptureStore) else None
-        timeline.following = timeline.live = self.server is not None or (capture is not None and capture.writing)
+        timeline.following = timeline.live = self.server is not None or self.store.writing
         self._refresh_all()
         if not timeline.live:
             timeline.action_first()
@@ -385,8 +383,7 @@ class InspectorApp(App[None]):
             loop.remove_signal_handler(signum)
         if self.server is not None:
             await self.server.close()
-        if isinstance(self.store, CaptureStore):
-            self.store.close()
+        self.store.close()
 
     # -- refresh: batched, at most REFRESH_PER_SECOND times a second -------------------------
 
@@ -401,7 +398,7 @@ class InspectorApp(App[None]):
     def _read_capture(self) -> None:
         """An opened capture: its next rows, or what the record writing it committed since."""
         store = self.store
-        if not isinstance(store, CaptureStore) or self._capture_error:
+        if self._capture_error:
             return
         reading = store.reading or store.writing
         try:
@@ -473,10 +470,9 @@ class InspectorApp(App[None]):
         text = Text()
         text.append("wsinspect ", style="bold")
         # Most important first: on a narrow terminal the end of the line is cut.
-        capture = store if isinstance(store, CaptureStore) else None
-        if capture is not None and capture.reading and not capture.writing:
-            text.append(f" ⧗ reading {capture.read_fraction:.0%} ", style="bold")
-        elif self.server is None and not (capture is not None and capture.writing):
+        if store.reading and not store.writing:
+            text.append(f" ⧗ reading {store.read_fraction:.0%} ", style="bold")
+        elif self.server is None and not store.writing:
             text.append(" ■ saved session ", style="bold")
         elif timeline.following:
             text.append(" ▶ following ", style="bold")
@@ -532,7 +528,7 @@ class InspectorApp(App[None]):
         """What an empty timeline says: why it is empty and what to do."""
         if self.store.rows:
             return "No rows match the filters.\nEsc clears them."
-        if isinstance(self.store, CaptureStore) and (self.store.writing or self.store.reading):
+        if self.store.writing or self.store.reading:
             return "Reading the capture…" if self.store.reading else "Waiting for the record writing it."
         if self.server is None:
             return "This session holds no frames."
@@ -580,7 +576,9 @@ class InspectorApp(App[None]):
             entry.connection if entry else None,
             self.timeline.origin,
             number=entry.number if entry else None,
-            frames=frames_near(entry.frames, item) if entry and isinstance(item, Frame) else (),
+            frames=self.store.frames_near(entry.connection.connection_id, item)
+            if entry and isinstance(item, Frame)
+            else (),
         )
         if entry is not None:
             self.table.select(entry.connection.connection_id)
@@ -846,7 +844,11 @@ class InspectorApp(App[None]):
             return
         path = self.export_dir / f"wsinspect-c{entry.number}-{datetime.now():%Y%m%d-%H%M%S}.json"
         command = f"wsinspect replay {path} --app MODULE:APP"
-        self.export_to(path, [entry.snapshot()], then=f"Replay it into your app (copied): {command}")
+        self.export_to(
+            path,
+            [self.store.snapshot(entry.connection.connection_id)],
+            then=f"Replay it into your app (copied): {command}",
+        )
         self.copy_to_clipboard(command)
 
     def export_to(
@@ -862,12 +864,11 @@ class InspectorApp(App[None]):
         while; ``then`` is said once it is written, and ``after`` is called with what was written
         ("Wrote 3 connections, 12 frames to x.json"), unless the export failed."""
         saved: tuple[int, int] | None = None  # the whole session: its frames, once written, are saved
-        # An opened capture is read again in the export's thread (as `recover` does), not from the
-        # screen's.
-        capture = self.store.path if connections is None and isinstance(self.store, CaptureStore) else None
-        if connections is None and capture is None:
-            connections = self.store.connections()  # a copy, taken here: the store goes on changing
+        if connections is None:  # the whole session: a live store's copied now, a capture read in the thread
+            export = self.store.exporter()
             saved = (self._clears, self.store.frames_received)
+        else:
+            export = partial(_write_connections, connections)
 
         def write() -> None:
             def progress(done: int, total: int) -> None:
@@ -875,11 +876,7 @@ class InspectorApp(App[None]):
                     self.call_from_thread(self._export_progress, path, done, total)
 
             try:
-                if capture is not None:  # its own reader, in this thread: the frames read as they are written
-                    with contextlib.closing(CaptureStore(capture)) as store:
-                        written = write_session(path, store.session()[0], time(), progress=progress)
-                else:
-                    written = write_session(path, connections or [], time(), progress=progress)
+                written = export(path, time(), progress)
             except SessionFileError as exc:
                 self.call_from_thread(self._export_done, path, None, str(exc))
                 return
@@ -922,7 +919,7 @@ class InspectorApp(App[None]):
         """Frames that came since the whole session was last exported (or the file was opened, or
         the session cleared): what quitting or clearing would lose. Log lines and ◉ rows are not
         counted: they belong to connections whose frames are."""
-        if isinstance(self.store, CaptureStore):
+        if self.store.kept_on_disk:
             return 0  # they are in the capture
         return max(0, self.store.frames_received - self._saved_frames)
 
@@ -1003,3 +1000,9 @@ class InspectorApp(App[None]):
                 escape(f"{binding.tooltip} — {label}"),
                 partial(self.run_action, binding.action, owners.get(id(binding), self)),
             )
+
+
+def _write_connections(
+    connections: list[Connection], path: Path, exported_at: float, progress: Progress | None
+) -> Written:
+    return write_session(path, connections, exported_at, progress=progress)

@@ -14,7 +14,8 @@ from textual.widgets import DataTable
 from ...formatting import format_duration, format_size, short_duration
 from ...model import Connection, describe_close
 from ..core.describe import health
-from ..core.store import LOCAL_HOST, ConnectionEntry, Store
+from ..core.interface import StoreView
+from ..core.store import LOCAL_HOST, ConnectionEntry
 
 STATE_DOTS = {"connecting": "◌", "open": "●", "closing": "◐", "closed": "○"}
 # The colour of the dot and the state, as a component class: connections--received and so on.
@@ -92,7 +93,7 @@ class ConnectionTable(DataTable[Text]):
     ConnectionTable > .connections--muted { text-style: dim; }
     """
 
-    def __init__(self, store: Store, *, id: str | None = None) -> None:
+    def __init__(self, store: StoreView, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.store = store
         self.order: list[str] = []

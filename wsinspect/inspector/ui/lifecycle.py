@@ -15,9 +15,9 @@ from textual.widgets import Static
 
 from ...formatting import format_duration, short_duration
 from ...model import Connection
-from ..core.database_store import frame_times, handler_times, log_levels
 from ..core.describe import closed_how, closed_who, health
-from ..core.store import ConnectionEntry, Store
+from ..core.interface import StoreView
+from ..core.store import ConnectionEntry
 from .payloads import Payloads
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -55,9 +55,9 @@ class LifecyclePanel(Static):
         """The theme's style for a kind of text: healthy, late, timeout, error, muted."""
         return self.get_component_rich_style(f"lifecycle--{component}", partial=True)
 
-    def show(self, store: Store, connection_id: str | None, payloads: Payloads | None = None) -> None:
+    def show(self, store: StoreView, connection_id: str | None, payloads: Payloads | None = None) -> None:
         entry = store.entries.get(connection_id) if connection_id else None
-        if entry is None:
+        if connection_id is None or entry is None:
             self._show(Text("No connection selected", style=self.style_of("muted")))
             return
         connection = entry.connection
@@ -76,8 +76,8 @@ class LifecyclePanel(Static):
             lines.append(f"  subprotocol {connection.subprotocol}")
         lines.append("\n")
         buckets = max(8, self.size.width - 10)
-        lines.append(f"rate    {_sparkline(frame_times(entry.frames), connection.connected_at, end, buckets)}\n")
-        took = _handler_times(handler_times(entry.frames))
+        lines.append(f"rate    {_sparkline(store.frame_times(connection_id), connection.connected_at, end, buckets)}\n")
+        took = _handler_times(store.handler_times(connection_id))
         if took:
             lines.append(f"took    {took}\n")
         if connection.state == "closed":
@@ -96,7 +96,7 @@ class LifecyclePanel(Static):
         if missing:
             lines.append("\n")
             lines.append_text(missing)
-        levels = log_levels(entry.logs)
+        levels = store.log_levels(connection_id)
         if levels:
             lines.append(f"\nlogs    {_log_counts(levels)}")
         if connection.refused_by:

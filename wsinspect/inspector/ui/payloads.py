@@ -12,8 +12,8 @@ from textual.cache import LRUCache
 
 from ...decoders import RAW, ConnectionDecoding, Decoded, available
 from ...model import Frame
+from ..core.interface import StoreView
 from ..core.pairing import Pairing, field_pair_id
-from ..core.store import Store
 
 __all__ = ("AUTO", "Payloads", "latency_of")
 
@@ -24,7 +24,7 @@ CACHED = 4096
 class Payloads:
     """Decodes frames for the timeline and the detail pane, with each connection's own choice."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreView) -> None:
         self.store = store
         self._decodings: dict[str, ConnectionDecoding] = {}
         self._cache: LRUCache[int, tuple[Frame, Decoded | None]] = LRUCache(CACHED)
@@ -51,7 +51,7 @@ class Payloads:
         fresh: list[Frame] = []
         # At most the newest max_messages, which is all a live store holds; an opened capture holds
         # every frame, read from disk, and a connection of a million would stall the screen.
-        for frame in islice(reversed(entry.frames), self.store.max_messages):
+        for frame in islice(self.store.newest_frames(connection_id), self.store.max_messages):
             if frame is pairing.last:
                 break
             fresh.append(frame)

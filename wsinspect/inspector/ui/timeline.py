@@ -22,7 +22,7 @@ from ...formatting import ARROWS, format_offset, format_size, preview, short_dur
 from ...model import Frame, LogLine, Row, SystemEvent
 from ..core.describe import log_text
 from ..core.filters import FilteredIndex, Selection, TextSearch, both_flags
-from ..core.store import Store
+from ..core.interface import StoreView
 from .payloads import Payloads, latency_of
 
 PONG_LOOKBACK = 64  # rows before a pong searched for its ping
@@ -118,7 +118,7 @@ class TimelineView(ScrollView, can_focus=True):
             self.row = row
             self.live = live  # the follow moved the cursor to a new frame (not the user)
 
-    def __init__(self, store: Store, *, id: str | None = None) -> None:
+    def __init__(self, store: StoreView, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.index = FilteredIndex(None)
