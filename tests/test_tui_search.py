@@ -7,12 +7,12 @@ import pytest
 from factories import binary_frame, text_frame
 from test_tui import filters_line, shown_rows, wait_for
 from textual import events
-from textual.widgets import Input
 
 from wsinspect.inspector.core.filters import Filters
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui import timeline as timeline_module
 from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.filter_bar import FilterBar
 from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.model import Connection
 
@@ -195,8 +195,8 @@ async def test_what_is_typed_in_one_go_after_the_key_that_opens_the_box_goes_int
             app.post_message(events.Key(key, "/" if key == "slash" else key))
         await pilot.pause()
         assert app.is_running
-        box = app.query_one("#filter-input", Input)
-        assert (app._input_for, box.value, app.focused) == (purpose, "seq", box)
+        box = app.query_one(FilterBar)
+        assert (box.purpose, box.value, app.focused) == (purpose, "seq", box)
         await pilot.press("enter", "escape", "question_mark")  # the box closed, the keys are commands again
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("s")  # over the help, a key of the help's own

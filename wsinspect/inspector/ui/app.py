@@ -8,7 +8,6 @@ import dataclasses
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from time import time
@@ -24,35 +23,27 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
-from textual.worker import Worker
 
 from ...decoders import warnings as decoder_warnings
-from ...formatting import counted, short_duration
-from ...model import Connection, Frame, LogLine, SystemEvent
-from ...sessions import Progress, SessionFileError, Written, write_session
-from ..core.describe import LAG_SHOWN_FOR, log_text, loop_lag
-from ..core.fields import FieldError
-from ..core.fields import parse as parse_fields
+from ...model import Frame, LogLine, SystemEvent
+from ...sessions import SessionFileError
+from ..core.describe import log_text
 from ..core.filters import FilterError, Filters
 from ..core.interface import StoreView
 from ..server import InspectorServer
 from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
+from .export import ExportFlow
+from .filter_bar import FilterBar, Purpose
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
 from .lifecycle import LifecyclePanel
 from .payloads import Payloads
 from .screens import (
-    ConfirmClearScreen,
-    ConfirmQuitScreen,
-    ConfirmScreen,
     DecoderScreen,
-    ExportScreen,
     HelpScreen,
 )
+from .status import empty_text, filters_line, status_line
 from .timeline import TimelineView
-
-# An event loop this late (seconds, at worst) holds up every handler: the status line says so in red.
-BLOCKED_LOOP = 0.1
 
 REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a quiet spell shows at once,
 FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scrolls this often (each scroll redraws it)
@@ -71,7 +62,7 @@ FIND = Binding.Group("The next / previous match of the search")
 OPENS_THE_TEXT_BOX = frozenset({"filter_text", "filter_fields", "search_text", "match_connections", "pair_by"})
 
 
-class InspectorApp(App[None]):
+class InspectorApp(ExportFlow):
     """Live when given a server; otherwise it shows what the store holds (``wsinspect open``)."""
 
     TITLE = "wsinspect"
@@ -80,10 +71,7 @@ class InspectorApp(App[None]):
     #status { height: 1; background: $panel; color: $text; padding: 0 1; }
     #filters { height: 1; padding: 0 1; color: $text-muted; }
     #filters.-active { color: $warning; }
-    /* The filter box takes the filter line's place while it is open: nothing below it moves. */
-    #filter-input { display: none; height: 1; border: none; padding: 0 1; background: $boost; }
-    #filter-input.-shown { display: block; }
-    #filters.-editing { display: none; }
+    #filters.-editing { display: none; }  /* the filter bar in its place */
     #top { height: 30%; min-height: 6; }
     #connections { width: 1fr; }
     #lifecycle { width: 56; padding: 0 1; border-left: solid $panel-lighten-2; }
@@ -91,7 +79,6 @@ class InspectorApp(App[None]):
     #detail-scroll { height: 25%; min-height: 4; border-top: solid $panel-lighten-2; padding: 0 1; }
     #legend { height: 1; padding: 0 1; color: $text-muted; }
     #legend.-problem { color: $error; text-style: bold; }
-    #filter-input.-bad-fields { background: $error 30%; }
     #export { display: none; height: 1; padding: 0 1; background: $panel; }
     #export-label { width: auto; padding-right: 2; }
     Screen.-narrow #lifecycle { display: none; }
@@ -290,7 +277,6 @@ class InspectorApp(App[None]):
         self.applied_filters = Filters()  # what the timeline shows: the filters, unless they failed
         self.filter_error = ""
         self.search_text = ""  # what n / N find (s): marked, nothing hidden
-        self._input_for = "filter"  # what the text box is open for: "filter" or "search"
         self._dirty: set[str] = set()
         store.listeners.append(self._mark_dirty)
         self._last_version: tuple[int, int, int] = (-1, -1, -1)
@@ -335,7 +321,7 @@ class InspectorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         yield Static(id="filters")
-        yield Input(placeholder="filter frames: text (x toggles regex), Enter applies, Esc cancels", id="filter-input")
+        yield FilterBar(id="filter-input")
         with Horizontal(id="top"):
             yield ConnectionTable(self.store, id="connections")
             yield LifecyclePanel(id="lifecycle")
@@ -455,6 +441,11 @@ class InspectorApp(App[None]):
         if any(entry.connection.state != "closed" for entry in self.store.entries.values()):
             self._durations_due = self._panels_due = True
 
+    def _forget_shown(self) -> None:
+        self._dirty.clear()
+        self.timeline.new_while_paused = 0
+        self._refresh_all()
+
     def _refresh_all(self) -> None:
         self._followed_row = None
         self.table.sync(None)
@@ -463,80 +454,33 @@ class InspectorApp(App[None]):
         self._update_lifecycle()
 
     def _update_status(self) -> None:
-        store = self.store
-        entries = store.entries.values()
-        active = sum(entry.connection.state != "closed" for entry in entries)
         timeline = self.timeline
-        text = Text()
-        text.append("wsinspect ", style="bold")
-        # Most important first: on a narrow terminal the end of the line is cut.
-        if store.reading and not store.writing:
-            text.append(f" ⧗ reading {store.read_fraction:.0%} ", style="bold")
-        elif self.server is None and not store.writing:
-            text.append(" ■ saved session ", style="bold")
-        elif timeline.following:
-            text.append(" ▶ following ", style="bold")
-        else:
-            new = f" +{timeline.new_while_paused:,} new" if timeline.new_while_paused else ""
-            text.append(f" ⏸ paused{new} (G resumes) ", style="bold reverse")
-        # A file is one moment: what was open then is "open at export", not active.
-        text.append(f" {active:,} {'open at export' if store.as_of is not None else 'active'}")
-        text.append(f" / {counted(len(store.entries), 'connection')} ")
-        text.append(f" {counted(store.frames_received, 'frame')} ")
-        if store.frames_deleted:  # an opened capture's bound let its oldest go before
-            text.append(f"({store.frames_deleted:,} deleted: record --max-bytes/--max-age) ", style="bold")
-        if store.frames_let_go:  # the retention bound (--max-frames) let the oldest go
-            text.append(f"({store.frames_let_go:,} let go: --max-frames {store.max_frames:,}) ", style="bold")
-        if self.server is not None:
-            text.append(f" {counted(len(self.server.producers), 'app')} ")
-            lag = loop_lag(store.loop_lags, self.server.producers, time())
-            if lag is not None:
-                worst, mean = lag
-                style = "bold red" if worst >= BLOCKED_LOOP else ""
-                lag_text = f"loop lag {short_duration(mean)} (worst {short_duration(worst)} in {LAG_SHOWN_FOR:.0f}s)"
-                text.append(f" {lag_text} ", style=style)
-        text.append(f" {self.source}" if self.source else "", style="dim")
-        self._set_line("#status", text)
+        line = status_line(
+            self.store,
+            producers=self.server.producers if self.server is not None else None,
+            following=timeline.following,
+            new_while_paused=timeline.new_while_paused,
+            source=self.source,
+            now=time(),
+        )
+        self._set_line("#status", line)
 
     def _update_filters(self) -> None:
-        shown = len(self.timeline.index)
-        total = len(self.store.rows)
-        applied = self.applied_filters
-        if applied.active:
-            chips = "  ".join(f"[{chip}]" for chip in applied.describe())
-            # Text, not markup: a chip such as [sent only] would read as a markup tag.
-            line = f"filters: {chips}   {shown:,} of {total:,} rows match   (Esc clears)"
-        else:
-            line = f"no filters   {total:,} rows   (/ text, d direction, t kind, p ping/pong, c connection)"
-        if self.search_text:
-            line += f'   search "{self.search_text}" (n / N)'
-        if self.table.match:
-            line += f'   connections "{self.table.match}" ({self.table.row_count:,} of {len(self.store.entries):,})'
         progress = self.timeline.search_progress
-        if progress is not None:  # the older rows are still being searched
-            line += f"   searching… {progress:.0%}"
-        self._search_shown = progress
-        if self.filter_error:
-            # The filter that failed was not applied: say so, and what still is.
-            text = Text.assemble((f"⚠ {self.filter_error} (not applied)", "bold red"), f"   {line}")
-        else:
-            text = Text(line)
-        self._set_line("#filters", text).set_class(applied.active, "-active")
-        self.timeline.empty_text = self._empty_text()
-
-    def _empty_text(self) -> str:
-        """What an empty timeline says: why it is empty and what to do."""
-        if self.store.rows:
-            return "No rows match the filters.\nEsc clears them."
-        if self.store.writing or self.store.reading:
-            return "Reading the capture…" if self.store.reading else "Waiting for the record writing it."
-        if self.server is None:
-            return "This session holds no frames."
-        return (
-            "Waiting for an app.\n"
-            "Add WSInspectPlugin() to a Litestar app (or wrap any ASGI app in WSInspectMiddleware)\n"
-            f"and run it: it finds this inspector by its socket and streams to it ({self.source})."
+        line = filters_line(
+            self.applied_filters,
+            shown=len(self.timeline.index),
+            total=len(self.store.rows),
+            search=self.search_text,
+            connections_match=self.table.match,
+            connections_shown=self.table.row_count,
+            connections=len(self.store.entries),
+            progress=progress,
+            error=self.filter_error,
         )
+        self._search_shown = progress
+        self._set_line("#filters", line).set_class(self.applied_filters.active, "-active")
+        self.timeline.empty_text = empty_text(self.store, live=self.server is not None, source=self.source)
 
     def _set_line(self, selector: str, text: Text) -> Static:
         """Show ``text`` in a one-line widget; one line high whatever it says, so no layout."""
@@ -626,19 +570,13 @@ class InspectorApp(App[None]):
         return decoded.tree if decoded is not None else None
 
     def action_filter_fields(self) -> None:
-        self._open_input(
-            "fields",
-            self.filters.fields,
-            'fields of decoded payloads: type == "chat" and payload.symbol = WSI (Enter applies, Esc cancels)',
-        )
+        self._open_filter_bar("fields", self.filters.fields)
 
     def action_filter_text(self) -> None:
-        self._open_input(
-            "filter", self.filters.text, "filter frames: text (x toggles regex), Enter applies, Esc cancels"
-        )
+        self._open_filter_bar("filter", self.filters.text)
 
     def action_search_text(self) -> None:
-        self._open_input("search", self.search_text, "search frames: text (x toggles regex), Enter finds, Esc cancels")
+        self._open_filter_bar("search", self.search_text)
 
     def action_partner(self) -> None:
         row = self.timeline.selected_row()
@@ -649,56 +587,37 @@ class InspectorApp(App[None]):
             self.notify("No request or reply paired with this row", severity="warning")
 
     def action_pair_by(self) -> None:
-        self._open_input(
-            "pair", ".".join(self.payloads.pair_by), "pair requests and replies by a JSON field (a.b), Enter applies"
-        )
+        self._open_filter_bar("pair", ".".join(self.payloads.pair_by))
 
     def action_match_connections(self) -> None:
-        self._open_input(
-            "connections",
-            self.table.match,
-            "connections: a path or a state (open, closed, error, denied), Enter applies, Esc cancels",
-        )
+        self._open_filter_bar("connections", self.table.match)
 
-    def _open_input(self, purpose: str, value: str, placeholder: str) -> None:
-        box = self.query_one("#filter-input", Input)
-        self._input_for = purpose
-        box.value = value
-        box.placeholder = placeholder
-        box.add_class("-shown")
+    def _open_filter_bar(self, purpose: Purpose, value: str) -> None:
+        self.query_one(FilterBar).open(purpose, value)
         self.query_one("#filters").add_class("-editing")
-        self.screen.set_focus(box)
 
-    @on(Input.Changed, "#filter-input")
-    def _filter_typed(self, event: Input.Changed) -> None:
+    @on(FilterBar.Checked)
+    def _filter_checked(self, event: FilterBar.Checked) -> None:
         """A field filter is checked as it is typed: the line below says what is wrong, if anything."""
-        problem = ""
-        if self._input_for == "fields":
-            try:
-                parse_fields(event.value)
-            except FieldError as exc:
-                problem = str(exc)
-        event.input.set_class(bool(problem), "-bad-fields")
+        problem = event.problem
         legend = self.query_one("#legend", Static)
         legend.set_class(bool(problem), "-problem")
         legend.update(f"⚠ {problem} (Enter is refused until it is fixed)" if problem else LEGEND, layout=False)
 
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        if event.input.has_class("-bad-fields"):
-            return  # the line below says why
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
         self._close_filter_input()
-        if self._input_for == "search":
+        if event.purpose == "search":
             self._set_search(event.value)
-        elif self._input_for == "fields":
+        elif event.purpose == "fields":
             self._set_filters(dataclasses.replace(self.filters, fields=event.value))
-        elif self._input_for == "pair":
+        elif event.purpose == "pair":
             self.payloads.set_pair_by(event.value)
             self.timeline.set_highlight(self.timeline.highlight)  # redraws every row
             self._update_lifecycle()
             field = ".".join(self.payloads.pair_by)
             self.notify(f"Pairing by the field {field}" if field else "Pairing by the protocols' own ids")
-        elif self._input_for == "connections":
+        elif event.purpose == "connections":
             self.table.set_match(event.value)
             self._update_filters()
         else:
@@ -729,8 +648,7 @@ class InspectorApp(App[None]):
             self.notify(f"Search wrapped to the {'start' if forward else 'end'}")
 
     def _close_filter_input(self) -> None:
-        box = self.query_one("#filter-input", Input)
-        box.remove_class("-shown", "-bad-fields")
+        self.query_one(FilterBar).close()
         self.query_one("#filters").remove_class("-editing")
         legend = self.query_one("#legend", Static)
         legend.remove_class("-problem")
@@ -760,8 +678,7 @@ class InspectorApp(App[None]):
         self._set_filters(dataclasses.replace(self.filters, connection_id=target))
 
     def action_clear_filters(self) -> None:
-        box = self.query_one("#filter-input", Input)
-        if box.has_class("-shown"):
+        if self.query_one(FilterBar).is_open:
             self._close_filter_input()
             return
         self._set_filters(Filters())
@@ -819,150 +736,6 @@ class InspectorApp(App[None]):
         self.copy_to_clipboard(text)
         self.notify(f"Copied {len(text):,} characters to the clipboard")
 
-    def action_export(self) -> None:
-        self.export_to(self._default_export_path())
-
-    def _default_export_path(self) -> Path:
-        return self.export_dir / f"wsinspect-{datetime.now():%Y%m%d-%H%M%S}.json"
-
-    def action_export_as(self) -> None:
-        default = self._default_export_path()
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.export_to(self.export_dir / Path(path).expanduser())
-
-        self.push_screen(ExportScreen(str(default)), chosen)
-
-    def action_replay_connection(self) -> None:
-        """The selected connection alone in a session file, and the command that replays it into the
-        app (``wsinspect replay``): the step from "I saw the bug" to "the bug has a test"."""
-        connection_id = self._selected_connection()
-        entry = self.store.entries.get(connection_id) if connection_id else None
-        if entry is None:
-            self.notify("No connection selected", severity="warning")
-            return
-        path = self.export_dir / f"wsinspect-c{entry.number}-{datetime.now():%Y%m%d-%H%M%S}.json"
-        command = f"wsinspect replay {path} --app MODULE:APP"
-        self.export_to(
-            path,
-            [self.store.snapshot(entry.connection.connection_id)],
-            then=f"Replay it into your app (copied): {command}",
-        )
-        self.copy_to_clipboard(command)
-
-    def export_to(
-        self,
-        path: Path,
-        connections: list[Connection] | None = None,
-        *,
-        then: str = "",
-        after: Callable[[str], None] | None = None,
-    ) -> Worker[None]:
-        """Write the session (or ``connections``) there (session JSON, or HAR when the name ends in
-        .har; gzip when it ends in .gz) in a thread, the screen showing its progress while it takes a
-        while; ``then`` is said once it is written, and ``after`` is called with what was written
-        ("Wrote 3 connections, 12 frames to x.json"), unless the export failed."""
-        saved: tuple[int, int] | None = None  # the whole session: its frames, once written, are saved
-        if connections is None:  # the whole session: a live store's copied now, a capture read in the thread
-            export = self.store.exporter()
-            saved = (self._clears, self.store.frames_received)
-        else:
-            export = partial(_write_connections, connections)
-
-        def write() -> None:
-            def progress(done: int, total: int) -> None:
-                if 0 < done < total:  # a second call: it takes a while
-                    self.call_from_thread(self._export_progress, path, done, total)
-
-            try:
-                written = export(path, time(), progress)
-            except SessionFileError as exc:
-                self.call_from_thread(self._export_done, path, None, str(exc))
-                return
-            self.call_from_thread(self._export_done, path, written.summary(), "", then, saved, after)
-
-        return self.run_worker(write, thread=True, group="export", exit_on_error=False)
-
-    def _export_progress(self, path: Path, done: int, total: int) -> None:
-        box = self.query_one("#export")
-        box.display = True
-        self.query_one("#export-label", Static).update(f"exporting {path.name}: {done:,} of {total:,} frames")
-        self.query_one("#export-bar", ProgressBar).update(total=total, progress=done)
-
-    def _export_done(
-        self,
-        path: Path,
-        summary: str | None,
-        error: str,
-        then: str = "",
-        saved: tuple[int, int] | None = None,
-        after: Callable[[str], None] | None = None,
-    ) -> None:
-        with contextlib.suppress(NoMatches):  # the app may have closed meanwhile
-            self.query_one("#export").display = False
-        if summary is None:
-            self.notify(error, severity="error", timeout=10)
-            return
-        summary = summary[:1].upper() + summary[1:]
-        self.notify(summary + (f"\n{then}" if then else ""), timeout=20 if then else 10)
-        self.last_export = path
-        if saved is not None and saved[0] == self._clears:  # no clear since it began
-            self._saved_frames = max(self._saved_frames, saved[1])
-        if after is not None:
-            after(summary)
-
-    # -- quit and clear: asked first when frames not exported would be lost ------------------
-
-    @property
-    def unexported_frames(self) -> int:
-        """Frames that came since the whole session was last exported (or the file was opened, or
-        the session cleared): what quitting or clearing would lose. Log lines and ◉ rows are not
-        counted: they belong to connections whose frames are."""
-        if self.store.kept_on_disk:
-            return 0  # they are in the capture
-        return max(0, self.store.frames_received - self._saved_frames)
-
-    async def action_quit(self) -> None:
-        """q, ctrl+q and the palette's Quit. SIGTERM and SIGHUP call ``exit`` itself: they never ask."""
-        screen = self.screen
-        if isinstance(screen, ConfirmScreen):  # ctrl+q (a priority key) while it asks
-            if isinstance(screen, ConfirmQuitScreen):
-                self.exit()  # asked already: the second quit goes
-                return
-            screen.dismiss(None)  # asking about a clear: ask about quitting instead
-        self._ask_first(ConfirmQuitScreen, self.exit, lambda summary: self.exit(message=Text(f"wsinspect: {summary}")))
-
-    def action_clear_session(self) -> None:
-        self._ask_first(ConfirmClearScreen, self._clear_session, lambda _summary: self._clear_session())
-
-    def _ask_first(
-        self, question: type[ConfirmScreen], go: Callable[[], None], go_after_export: Callable[[str], None]
-    ) -> None:
-        """``go`` at once when no frame would be lost (or with --no-confirm); else ask. ``e`` exports
-        the session as ``e`` does and, once it is written, goes on (``go_after_export``, with what
-        was written); a failed export stays, its error on screen."""
-        if self.no_confirm or not self.unexported_frames:
-            go()
-            return
-
-        def answered(answer: str | None) -> None:
-            if answer == "go":
-                go()
-            elif answer == "export":
-                self.export_to(self._default_export_path(), after=go_after_export)
-
-        self.push_screen(question(lambda: self.unexported_frames), answered)
-
-    def _clear_session(self) -> None:
-        self.store.clear()
-        self._clears += 1
-        self._saved_frames = 0  # what was cleared is gone: the count starts again
-        self._dirty.clear()
-        self.timeline.new_while_paused = 0
-        self._refresh_all()
-        self.notify("Session cleared")
-
     # -- the key table: the help and the palette are generated from the bindings -------------
 
     @classmethod
@@ -1000,9 +773,3 @@ class InspectorApp(App[None]):
                 escape(f"{binding.tooltip} — {label}"),
                 partial(self.run_action, binding.action, owners.get(id(binding), self)),
             )
-
-
-def _write_connections(
-    connections: list[Connection], path: Path, exported_at: float, progress: Progress | None
-) -> Written:
-    return write_session(path, connections, exported_at, progress=progress)
