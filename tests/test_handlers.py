@@ -26,7 +26,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wsinspect import Connection, Recorder, WSInspectMiddleware
-from wsinspect.capture.tracker import ConnectionTracker, read_handler
+from wsinspect.capture.handlers import read_handler
+from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.config import WSInspectConfig
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel, _handler_lines
 from wsinspect.litestar import WSInspectPlugin

@@ -52,7 +52,7 @@ from hypothesis import strategies as st
 from litestar import Litestar, WebSocket, websocket
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.capture import middleware as middleware_module
+from wsinspect.capture import failures as failure_logs
 from wsinspect.capture import tracker as tracker_module
 from wsinspect.capture.emitter import Emitter
 from wsinspect.capture.looplag import LoopLagSampler
@@ -795,7 +795,7 @@ def scripts_of(app: AppScript, server: ServerScript) -> tuple[AppScript, ServerS
 
 def tracking_failures() -> int:
     """How many times the middleware has swallowed a failure of its own so far."""
-    return middleware_module._tracking_failed.count
+    return failure_logs.tracking_failed.count
 
 
 SETTINGS = settings(

@@ -25,7 +25,8 @@ from test_resilience import start_recorder, stop_recorder
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
-from wsinspect.capture.tracker import UTF8_CHUNK, ConnectionTracker, utf8_size
+from wsinspect.capture.text import UTF8_CHUNK, utf8_size
+from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import Frame
 from wsinspect.sessions import read_session

@@ -126,7 +126,7 @@ async def test_a_redact_hook_scrubs_what_is_recorded_and_nothing_the_client_sees
 async def test_a_failing_redact_hook_records_size_only_and_logs_once(
     hook: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("wsinspect.capture.tracker._redact_failed.count", 0)
+    monkeypatch.setattr("wsinspect.capture.failures.redact_failed.count", 0)
     middleware = WSInspectMiddleware(echo_app, WSInspectConfig(redact=hook))
     with caplog.at_level(logging.DEBUG, logger="wsinspect"):
         echoes = await echo_through(middleware, ["secret one", b"secret two"])

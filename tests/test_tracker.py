@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from wsinspect import WSInspectConfig
-from wsinspect.capture.tracker import ConnectionTracker, cut_text, is_disconnect
+from wsinspect.capture.text import cut_text
+from wsinspect.capture.traces import is_disconnect
+from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.model import Connection, Frame
 from wsinspect.wire import FrameRecord, record_to_frame
 

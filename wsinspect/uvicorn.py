@@ -31,7 +31,8 @@ import asyncio
 import re
 from typing import Any
 
-from .capture.middleware import CONTROL_EXTENSION, ControlChannel, _tracking_failed
+from .capture.failures import tracking_failed
+from .capture.middleware import CONTROL_EXTENSION, ControlChannel
 
 __all__ = ("MIN_UVICORN_VERSION", "SansIOWebSocketProtocol", "WSProtoWebSocketProtocol", "WebSocketProtocol")
 
@@ -96,7 +97,7 @@ def _open_channel(scope: Any) -> ControlChannel | None:
         channel = ControlChannel()
         extensions[CONTROL_EXTENSION] = channel
     except Exception:  # pragma: no cover - defensive: never break the upgrade
-        _tracking_failed()
+        tracking_failed()
         return None
     return channel
 
@@ -188,7 +189,7 @@ if _HAVE_SANSIO:
                         self._wsinspect_next = index + 1
                         return bytes(event.data)
             except Exception:  # pragma: no cover - defensive
-                _tracking_failed()
+                tracking_failed()
             return None  # pragma: no cover - a websockets that hands over a copy of its events
 
 

@@ -42,7 +42,7 @@ from ..wire import (
     encode,
     frames_message,
 )
-from .tracker import FailureLog
+from .failures import stream_failed
 
 __all__ = ("Emitter", "HeldConnection")
 
@@ -198,7 +198,7 @@ class Emitter:
             except Exception:
                 # A failure of ours must not end the stream for the life of the process: a new link
                 # (its replay resends what the app holds) after the backoff below.
-                _stream_failed()
+                stream_failed()
             finally:
                 self.live = False
                 sock.close()
@@ -317,12 +317,6 @@ class Emitter:
         # no longer holds ended unseen (its close was lost with an overflow, or in a reconnect's gap).
         sock.sendall(encode([*self._messages(events), Held([key for key, _, _ in held])]))
         self.replays += 1
-
-
-_stream_failed = FailureLog(
-    "wsinspect failed to stream to the inspector; it streams again on a new link, and the app is unaffected",
-    "wsinspect failed to stream to the inspector (%d so far)",
-)
 
 
 def _denied(path: Path) -> str:

@@ -28,8 +28,9 @@ from typing import Any, Literal, NamedTuple
 
 from ..config import WSInspectConfig
 from ..model import Direction
+from .failures import tracking_failed
 from .recorder import Recorder
-from .tracker import ConnectionTracker, FailureLog
+from .tracker import ConnectionTracker
 
 __all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "capture_logs", "observe")
 
@@ -84,7 +85,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     try:
         tracker: ConnectionTracker | None = recorder.start(scope, time())
     except Exception:
-        _tracking_failed()
+        tracking_failed()
         tracker = None
     if tracker is None:
         # Not in the except block: there the app would run with our error as the exception being
@@ -167,7 +168,7 @@ class _Guard:
                 if name != "wsinspect" and not name.startswith("wsinspect."):  # our own records are never rows
                     self.tracker.log(record)
         except Exception:  # the record's own fault (a bad format, an odd level): the app's logging reports it
-            _tracking_failed()
+            tracking_failed()
 
     def call(self, step: Callable[..., None], *args: Any) -> None:
         if self.working:
@@ -178,7 +179,7 @@ class _Guard:
 
     def failed(self) -> None:
         self.working = False
-        _tracking_failed()
+        tracking_failed()
 
     # -- the server's control frames (see ControlChannel) -----------------------------------
 
@@ -190,7 +191,7 @@ class _Guard:
         try:
             channel.detach(self)
         except Exception:
-            _tracking_failed()
+            tracking_failed()
 
     def control(self, event: _ControlEvent, earliest: float = 0.0) -> None:
         if self.working:
@@ -207,7 +208,7 @@ class _Guard:
         try:
             recorder.finish(self.tracker)
         except Exception:
-            _tracking_failed()
+            tracking_failed()
 
 
 class _ControlEvent(NamedTuple):
@@ -283,7 +284,7 @@ def _control_channel(scope: Scope) -> ControlChannel | None:
         extensions = scope.get("extensions")
         channel = extensions.get(CONTROL_EXTENSION) if isinstance(extensions, Mapping) else None
     except Exception:  # pragma: no cover - an odd scope mapping: record without control frames
-        _tracking_failed()
+        tracking_failed()
         return None
     return channel if isinstance(channel, ControlChannel) else None
 
@@ -319,9 +320,3 @@ def capture_logs() -> None:
         call_handlers(self, record)
 
     logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
-
-
-_tracking_failed = FailureLog(
-    "wsinspect failed to record a WebSocket event; the app is unaffected",
-    "wsinspect failed to record a WebSocket event (%d so far)",
-)

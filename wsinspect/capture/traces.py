@@ -18,7 +18,15 @@ from typing import Final
 
 from ..model import TracebackEntry
 
-__all__ = ("MAX_ENTRIES", "describe_exception", "is_app_file", "refused_by", "traceback_entries")
+__all__ = (
+    "DISCONNECT_EXCEPTIONS",
+    "MAX_ENTRIES",
+    "describe_exception",
+    "is_app_file",
+    "is_disconnect",
+    "refused_by",
+    "traceback_entries",
+)
 
 # Frames kept of a traceback: the innermost, where it failed (deep framework stacks run to 60).
 MAX_ENTRIES: Final = 80
@@ -116,3 +124,17 @@ def refused_by(entries: Sequence[TracebackEntry], handler: str | None) -> str:
     if own:
         return own[-1].function.rsplit(".", 1)[-1]
     return f"handler {short}" if short else "the app"
+
+
+# The exceptions that say the client is gone, by class name (any class along the MRO), so that
+# recognising them imports no framework: Litestar's and Starlette's WebSocketDisconnect (raised
+# by receive after a websocket.disconnect), uvicorn's ClientDisconnected (an OSError raised by a
+# send to a client that left).
+DISCONNECT_EXCEPTIONS: Final = frozenset({"WebSocketDisconnect", "ClientDisconnected"})
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` says the client is gone: a disconnect exception, or a lost connection."""
+    if isinstance(exc, ConnectionError):  # BrokenPipeError, ConnectionResetError: the peer went away
+        return True
+    return any(cls.__name__ in DISCONNECT_EXCEPTIONS for cls in type(exc).__mro__)

@@ -21,29 +21,27 @@ the accept says what refused the handshake.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import logging
 import math
-import os
-import re
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
-from functools import partial
-from inspect import unwrap
+from collections.abc import Mapping
 from itertools import count
-from typing import Any, Final, Literal, Protocol
-from urllib.parse import unquote_plus
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from ..config import WSInspectConfig
-from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, REDACTED, ClosedBy, Connection, Direction, Frame
+from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, ClosedBy, Connection, Direction, Frame
 from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
-from .traces import describe_exception, refused_by, traceback_entries
+from .failures import redact_failed
+from .handlers import read_handler
+from .scope import address, as_int, as_text, headers, latin1, query, strings
+from .text import UTF8_CHUNK, cut_text, utf8_size
+from .traces import describe_exception, is_disconnect, refused_by, traceback_entries
 
-__all__ = ("ConnectionTracker", "FailureLog", "TrackerListener", "cut_text", "is_disconnect", "utf8_size")
+__all__ = ("ConnectionTracker", "TrackerListener")
 
 
 # Connection keys: small numbers that name a connection in this process's frame records.
@@ -128,13 +126,13 @@ class ConnectionTracker:
         self._send_error: BaseException | None = None  # what the failed send raised
         self._connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
-            path=_text(scope.get("path")),
-            query_string=_query(_latin1(scope.get("query_string")), config.redact_query_params),
+            path=as_text(scope.get("path")),
+            query_string=query(latin1(scope.get("query_string")), config.redact_query_params),
             connected_at=now,
-            client=_address(scope.get("client")),
-            scheme=_text(scope.get("scheme")) or "ws",
-            headers=_headers(scope.get("headers"), config.redact_headers),
-            requested_subprotocols=_strings(scope.get("subprotocols")),
+            client=address(scope.get("client")),
+            scheme=as_text(scope.get("scheme")) or "ws",
+            headers=headers(scope.get("headers"), config.redact_headers),
+            requested_subprotocols=strings(scope.get("subprotocols")),
         )
         # Kept until the handler is found in it, or the connection ends (see _changed).
         self._scope: Mapping[str, Any] | None = scope
@@ -405,7 +403,7 @@ class ConnectionTracker:
             if kept is not None and not isinstance(kept, (str, bytes)):
                 raise TypeError(f"the redact hook returned {type(kept).__name__}, not str, bytes or None")
         except Exception:
-            _redact_failed()
+            redact_failed()
             kept = None
         if kept is payload:
             self.data(sent, message, now, asked)
@@ -447,8 +445,8 @@ class ConnectionTracker:
         conn = self.connection
         if conn.state == "closed":
             return
-        code = _int(message.get("code"), 1000)
-        reason = _text(message.get("reason"))
+        code = as_int(message.get("code"), 1000)
+        reason = as_text(message.get("reason"))
         conn.close_code = code
         conn.close_reason = reason
         conn.closed_by = conn.closed_by or "server"
@@ -471,12 +469,12 @@ class ConnectionTracker:
             # code and reason stand.
             self._end(now, "server")
             return
-        code = _int(message.get("code"), 1005)
+        code = as_int(message.get("code"), 1005)
         if code == 1005 and "reason" not in message:
             # uvicorn reports a dropped connection as 1005 with no reason key, while a close
             # frame that carried no code always comes with one: the drop is a 1006.
             code = 1006
-        reason = _text(message.get("reason"))
+        reason = as_text(message.get("reason"))
         conn.close_code = code
         conn.close_reason = reason
         if conn.state == "open":
@@ -487,7 +485,7 @@ class ConnectionTracker:
         conn = self.connection
         if conn.state != "connecting":
             return
-        conn.denial_status = _int(message.get("status"), 0) or None
+        conn.denial_status = as_int(message.get("status"), 0) or None
         conn.refused_by = conn.refused_by or _by_handler(conn)
         conn.state = "closing"
         conn.closed_by = "server"
@@ -542,7 +540,7 @@ class ConnectionTracker:
         conn = self._connection
         found = read_handler(scope)
         conn.handler, conn.handler_location, conn.route, conn.path_params, conn.guards = found
-        if found[0] is not None or found[2] is not None or conn.state == "closed":
+        if found.handler is not None or found.route is not None or conn.state == "closed":
             self._scope = None  # found, or too late: the scope need not be kept alive
 
 
@@ -553,228 +551,3 @@ def _time_of(record: Any) -> float:
 def _by_handler(connection: Connection) -> str:
     """A refusal with no exception: the handler (or what the scope knows of it) closed it."""
     return f"handler {connection.handler.rsplit('.', 1)[-1]}" if connection.handler else "the app"
-
-
-# The exceptions that say the client is gone, by class name (any class along the MRO), so that
-# recognising them imports no framework: Litestar's and Starlette's WebSocketDisconnect (raised
-# by receive after a websocket.disconnect), uvicorn's ClientDisconnected (an OSError raised by a
-# send to a client that left).
-DISCONNECT_EXCEPTIONS: Final = frozenset({"WebSocketDisconnect", "ClientDisconnected"})
-
-
-def is_disconnect(exc: BaseException) -> bool:
-    """Whether ``exc`` says the client is gone: a disconnect exception, or a lost connection."""
-    if isinstance(exc, ConnectionError):  # BrokenPipeError, ConnectionResetError: the peer went away
-        return True
-    return any(cls.__name__ in DISCONNECT_EXCEPTIONS for cls in type(exc).__mro__)
-
-
-HandlerInfo = tuple[str | None, str | None, str | None, dict[str, str], list[str]]
-
-
-def read_handler(scope: Mapping[str, Any]) -> HandlerInfo:
-    """The handler of a ``websocket`` scope: its qualified name, ``file.py:line``, the route's path
-    template, the path parameters and the guards' names. What the scope does not say is None or
-    empty, and nothing here raises: a part that fails to read is left out (and logged).
-
-    Litestar puts ``route_handler`` (with ``fn`` and its guards), ``path_template`` and
-    ``path_params`` in the scope; Starlette and FastAPI ``endpoint``, ``route`` (with ``path``) and
-    ``path_params``.
-    """
-    handler = location = route = None
-    params: dict[str, str] = {}
-    guards: list[str] = []
-    try:
-        route_handler = scope.get("route_handler")
-        endpoint = scope.get("endpoint")
-    except Exception:
-        _read_failed()
-        return handler, location, route, params, guards
-    try:
-        fn = getattr(route_handler, "fn", None) if route_handler is not None else endpoint
-        fn = getattr(fn, "value", fn) if fn is not None and not callable(fn) else fn  # older Litestar: a Ref
-        if fn is not None:
-            handler, location = _function(fn)
-    except Exception:
-        _read_failed()
-    try:
-        template = scope.get("path_template")
-        if not isinstance(template, str):
-            template = getattr(scope.get("route"), "path", None)
-        paths = getattr(route_handler, "paths", None) if route_handler is not None else None
-        paths = list(paths) if isinstance(paths, (set, frozenset, list, tuple)) else []
-        if isinstance(template, str):
-            route = _typed(template, paths)
-        elif len(paths) == 1 and isinstance(paths[0], str):
-            route = paths[0]
-    except Exception:
-        _read_failed()
-    try:
-        values = scope.get("path_params")
-        if isinstance(values, Mapping):
-            params = {str(name): str(value) for name, value in values.items()}
-    except Exception:
-        _read_failed()
-    try:
-        if route_handler is not None:
-            resolve = getattr(route_handler, "resolve_guards", None)
-            layers = resolve() if callable(resolve) else getattr(route_handler, "guards", None)
-            guards = [_name(guard) for guard in layers or ()]
-    except Exception:
-        _read_failed()
-    return handler, location, route, params, guards
-
-
-def _function(fn: Any) -> tuple[str | None, str | None]:
-    """A callable's ``module.qualname`` and ``path/of/module.py:line``."""
-    fn = unwrap(fn)
-    while isinstance(fn, partial):  # the function a partial calls names it
-        fn = unwrap(fn.func)
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None)
-    if not isinstance(qualname, str):  # an instance with __call__: its class names it
-        qualname = type(fn).__qualname__
-        module = type(fn).__module__
-    name = f"{module}.{qualname}" if isinstance(module, str) and module != "__main__" else qualname
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-    if code is None:
-        return name, None
-    # The file as its module names it ("chat/handlers.py" for chat.handlers), not its full path.
-    parts = code.co_filename.replace(os.sep, "/").split("/")
-    depth = module.count(".") + 1 if isinstance(module, str) and module != "__main__" else 1
-    if parts[-1] == "__init__.py":
-        depth += 1
-    return name, f"{'/'.join(parts[-depth:])}:{code.co_firstlineno}"
-
-
-def _typed(template: str, paths: list[Any]) -> str:
-    """Litestar's ``path_template`` with the parameters' types of the handler's own path put back:
-    "/api/ws/{room}" and the handler's "/ws/{room:str}" give "/api/ws/{room:str}"."""
-    for path in paths:
-        if isinstance(path, str):
-            plain = _PARAMETER.sub(r"{\1}", path)
-            if plain != path and template.endswith(plain):
-                return template[: len(template) - len(plain)] + path
-    return template
-
-
-_PARAMETER: Final = re.compile(r"\{(\w+):[^}]*\}")
-
-
-def _name(guard: Any) -> str:
-    """A guard's name; Litestar wraps them (``AsyncCallable``, like ``functools.partial``, has ``func``)."""
-    name = getattr(guard, "__name__", None)
-    if not isinstance(name, str):
-        name = getattr(getattr(guard, "func", None), "__name__", None)
-    return name if isinstance(name, str) else type(guard).__name__
-
-
-logger = logging.getLogger("wsinspect")
-
-
-class FailureLog:
-    """Logs a failure of one kind, called in an ``except`` block: the first with its traceback as
-    a warning, the next ones briefly, at debug level, counted. The app is never told."""
-
-    __slots__ = ("count", "first", "later")
-
-    def __init__(self, first: str, later: str) -> None:
-        self.count = 0
-        self.first = first
-        self.later = later  # with %d: how many so far
-
-    def __call__(self) -> None:
-        self.count += 1
-        # The app's logging setup may raise (a broken filter on our logger): the app is not told of that either.
-        with contextlib.suppress(Exception):
-            if self.count == 1:
-                logger.warning(self.first, exc_info=True)
-            else:
-                logger.debug(self.later, self.count, exc_info=True)
-
-
-_redact_failed = FailureLog(
-    "wsinspect: the redact hook failed; frames it fails on are recorded by size only",
-    "wsinspect: the redact hook failed (%d so far)",
-)
-_read_failed = FailureLog(
-    "wsinspect could not read a WebSocket handler's details; the app is unaffected",
-    "wsinspect could not read a WebSocket handler's details (%d so far)",
-)
-
-
-# The characters of a long text that utf8_size encodes at a time: at most 64 KiB of them (4 bytes a
-# character at most), and as much of their UTF-8, exist at once.
-UTF8_CHUNK: Final = 16_384
-
-
-def utf8_size(text: str) -> int:
-    """The size of ``text`` in UTF-8 (a lone surrogate as the 3 bytes "surrogatepass" writes),
-    without a copy of a long text: it is encoded ``UTF8_CHUNK`` characters at a time. Python's
-    encoder writes each code point on its own (it never joins two surrogates), so the pieces' sizes
-    add up to the whole's exactly, wherever the cuts fall."""
-    if len(text) <= UTF8_CHUNK:
-        return len(text.encode("utf-8", "surrogatepass"))
-    return sum(
-        len(text[start : start + UTF8_CHUNK].encode("utf-8", "surrogatepass"))
-        for start in range(0, len(text), UTF8_CHUNK)
-    )
-
-
-def cut_text(text: str, limit: int) -> str:
-    """The longest prefix of ``text`` whose UTF-8 form fits in ``limit`` bytes."""
-    # Each character takes at least one byte, so at most ``limit`` characters are encoded.
-    return text[:limit].encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: Any, default: int) -> int:
-    # int() turns the IntEnum close codes some servers pass (websockets' CloseCode) into ints.
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _strings(values: Any) -> list[str]:
-    if not isinstance(values, (list, tuple)):
-        return []
-    return [value for value in values if isinstance(value, str) and value]
-
-
-def _latin1(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("latin-1")
-    return _text(value)
-
-
-def _address(client: Any) -> str | None:
-    if isinstance(client, (list, tuple)) and len(client) == 2:
-        return f"{client[0]}:{client[1]}"
-    return None
-
-
-def _query(query: str, redacted: frozenset[str]) -> str:
-    """The query string with the values of the ``redacted`` parameters replaced, all else as it came."""
-    if not query or not redacted:
-        return query
-    pairs = query.split("&")
-    for i, pair in enumerate(pairs):
-        name, equals, _ = pair.partition("=")
-        if equals and unquote_plus(name).lower() in redacted:
-            pairs[i] = f"{name}={REDACTED}"
-    return "&".join(pairs)
-
-
-def _headers(raw: Any, redacted: frozenset[str]) -> list[tuple[str, str]]:
-    headers: list[tuple[str, str]] = []
-    if not isinstance(raw, Iterable):
-        return headers
-    for pair in raw:
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            continue
-        if not all(isinstance(part, (bytes, bytearray, str)) for part in pair):
-            continue
-        name, value = (_latin1(part) for part in pair)
-        headers.append((name, REDACTED if name.lower() in redacted else value))
-    return headers

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..capture.tracker import cut_text
+from ..capture.text import cut_text
 from ..decoders import choose
 from ..formatting import hexdump
 from ..model import Frame, describe_close

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..capture.traces import describe_exception
-from ..capture.tracker import is_disconnect
+from ..capture.traces import describe_exception, is_disconnect
 from ..formatting import preview
 from ..model import Connection, Frame
 from .compare import Comparer
