@@ -222,14 +222,14 @@ def test_open_a_gzipped_session_and_a_har_without_websockets(tmp_path: Path, mon
 def test_open_a_slow_file_shows_its_progress_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wsinspect.inspector.headless as headless
+    import wsinspect.commands.progress as progress_line
 
     opened = fake_app(monkeypatch)
     path = tmp_path / "s.json"
     path.write_bytes(session_bytes(20_000))
     assert main(["open", str(path)]) == 0
     assert capsys.readouterr().err == ""  # quick: nothing
-    monkeypatch.setattr(headless, "PROGRESS_AFTER", 0.0)  # as if each step took over a second
+    monkeypatch.setattr(progress_line, "PROGRESS_AFTER", 0.0)  # as if each step took over a second
     monkeypatch.setattr(sessions_base, "PROGRESS_EVERY", 0.0)
     monkeypatch.setattr(jsonfile, "_BLOCK", 1 << 14)
     assert main(["open", str(path)]) == 0

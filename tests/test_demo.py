@@ -133,7 +133,7 @@ async def run_demo_clients(socket_path: Path, *clients: Callable[[str], Awaitabl
     connections it recorded once every handler has ended."""
     from servers import run_server, wait_until
 
-    from wsinspect.inspector.demo import demo_app
+    from wsinspect.demo.app import demo_app
     from wsinspect.litestar import WSInspectPlugin
 
     app = demo_app(socket_path)
@@ -157,7 +157,7 @@ def texts(connection: Connection) -> list[tuple[str, str]]:
 async def test_the_demo_echo_handler_ends_cleanly_when_its_client_closes(private_socket: Path) -> None:
     """The demo's plain handler (it never catches the disconnect) under uvicorn, with the demo's own
     client: each connection is a clean 1001 close by the client, with no handler error."""
-    from wsinspect.inspector.demo import echo_client
+    from wsinspect.demo.clients import echo_client
 
     connections = await run_demo_clients(
         private_socket, lambda base: echo_client(base, "one"), lambda base: echo_client(base, "two")
@@ -178,7 +178,7 @@ def assert_closed_cleanly_by(connection: Connection, closed_by: str, reason: str
 
 
 async def test_the_demo_socketio_exchange_is_engine_io_v4_and_socket_io_v5(private_socket: Path) -> None:
-    from wsinspect.inspector.demo import socketio_client
+    from wsinspect.demo.clients import socketio_client
 
     [connection] = await run_demo_clients(private_socket, lambda base: socketio_client(base, "carol"))
     assert connection.path == "/ws/socket.io"
@@ -214,7 +214,8 @@ async def test_the_demo_socketio_exchange_is_engine_io_v4_and_socket_io_v5(priva
 
 
 async def test_the_demo_graphql_subscription_speaks_graphql_transport_ws(private_socket: Path) -> None:
-    from wsinspect.inspector.demo import PRICE_SUBSCRIPTION, graphql_client
+    from wsinspect.demo.app import PRICE_SUBSCRIPTION
+    from wsinspect.demo.clients import graphql_client
 
     [connection] = await run_demo_clients(private_socket, graphql_client)
     assert connection.path == "/ws/graphql"
@@ -262,7 +263,7 @@ async def test_the_demo_graphql_endpoint_refuses_a_client_without_its_subprotoco
 
 
 async def test_the_demo_msgpack_ticker_sends_msgpack_maps(private_socket: Path) -> None:
-    from wsinspect.inspector.demo import msgpack_ticker_client
+    from wsinspect.demo.clients import msgpack_ticker_client
 
     [connection] = await run_demo_clients(private_socket, msgpack_ticker_client)
     assert connection.path == "/ws/ticker.msgpack"
@@ -278,7 +279,7 @@ async def test_the_demo_msgpack_ticker_sends_msgpack_maps(private_socket: Path) 
 
 
 async def test_the_demo_json_rpc_exchange(private_socket: Path) -> None:
-    from wsinspect.inspector.demo import rpc_client
+    from wsinspect.demo.clients import rpc_client
 
     [connection] = await run_demo_clients(private_socket, rpc_client)
     messages = [(direction, json.loads(text)) for direction, text in texts(connection)]
@@ -298,7 +299,7 @@ def test_demo_without_its_extra_says_how_to_install_it(
 ) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "wsinspect.inspector.demo", None)  # as if uvicorn/websockets were missing
+    monkeypatch.setitem(sys.modules, "wsinspect.demo", None)  # as if uvicorn/websockets were missing
     assert cli.main(["demo"]) == 1
     err = capsys.readouterr().err
     assert "pip install 'wsinspect[demo]'" in err
@@ -309,7 +310,7 @@ async def test_the_demo_shows_what_its_handlers_did(private_socket: Path) -> Non
     """A guard that refuses, a handler that logs and raises, and a slow one that blocks the loop."""
     from websockets.exceptions import InvalidStatus
 
-    from wsinspect.inspector.demo import admin_client, jobs_client, reports_client
+    from wsinspect.demo.clients import admin_client, jobs_client, reports_client
 
     async def refused_admin(base: str) -> None:
         with pytest.raises(InvalidStatus):  # the guard refuses: HTTP 403

@@ -22,7 +22,7 @@ from servers import run_server, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
-from wsinspect.inspector.headless import ProgressLine
+from wsinspect.commands.progress import ProgressLine
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import Connection, Frame
 from wsinspect.sessions import base as sessions_base
@@ -333,10 +333,11 @@ def test_progress_on_a_terminal_rewrites_one_line_and_ends_it() -> None:
 
 
 def test_record_writes_with_progress_lines_when_it_takes_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import wsinspect.inspector.headless as headless
+    import wsinspect.commands.progress as progress_line
+    import wsinspect.commands.record as headless
 
-    monkeypatch.setattr(headless, "PROGRESS_AFTER", 0.0)  # as if it took over a second
-    monkeypatch.setattr(headless, "PROGRESS_LOG_EVERY", 0.0)
+    monkeypatch.setattr(progress_line, "PROGRESS_AFTER", 0.0)  # as if it took over a second
+    monkeypatch.setattr(progress_line, "PROGRESS_LOG_EVERY", 0.0)
     monkeypatch.setattr(sessions_base, "PROGRESS_EVERY", 0.0)
     frames = [Frame(direction="sent", message_type="text", content="x", timestamp=1.0, size_bytes=1)] * 40_000
     out = io.StringIO()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import sys
 from collections.abc import Sequence
@@ -252,9 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo()
         if args.command == "record":
-            from .inspector.headless import is_capture_name, record
+            from .commands.record import is_database_name, record
 
-            if (args.max_bytes or args.max_age) and not is_capture_name(args.output):
+            if (args.max_bytes or args.max_age) and not is_database_name(args.output):
                 parser.error("--max-bytes and --max-age bound a capture database: write to a FILE ending in .sqlite")
             return asyncio.run(
                 record(
@@ -268,34 +267,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
         if args.command == "recover":
-            return _recover(args.capture, args.output)
+            from .commands.recover import recover
+
+            return recover(args.capture, args.output)
     except (SocketPathError, SessionFileError) as exc:
         print(f"wsinspect: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while closing
         return 130
     return 2  # pragma: no cover - argparse refuses unknown commands
-
-
-def _recover(capture: Path, output: Path) -> int:
-    from .inspector.core.database_store import DatabaseStore
-    from .inspector.headless import ProgressLine
-    from .sessions import check_writable, write_session
-    from .sessions.sqlite import is_journal, read_database
-
-    check_writable(output)
-    progress = ProgressLine(sys.stderr, f"writing {output}", "frames")
-    try:
-        if is_journal(capture):  # what a crash left: read whole
-            session = read_database(capture)
-            written = write_session(output, session.connections, session.exported_at, progress=progress)
-        else:  # a capture: its frames read as they are written, whatever its size
-            with contextlib.closing(DatabaseStore(capture)) as store:
-                written = write_session(output, *store.session(), progress=progress)
-    finally:
-        progress.close()
-    print(f"wsinspect: {written.summary()}", file=sys.stderr)
-    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -347,7 +327,7 @@ def _demo() -> int:
     import tempfile
 
     try:
-        from .inspector.demo import DemoTraffic
+        from .demo import DemoTraffic
     except ImportError as exc:
         print(
             f"wsinspect: the demo needs uvicorn and websockets ({exc}); install them with: "
@@ -380,9 +360,9 @@ def _demo() -> int:
 
 
 def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
+    from .commands.progress import ProgressLine
     from .inspector.core.database_store import DatabaseStore
     from .inspector.core.store import Store
-    from .inspector.headless import ProgressLine
     from .inspector.ui.app import InspectorApp
     from .sessions import is_sqlite, read_session
     from .sessions.sqlite import is_journal

@@ -31,7 +31,7 @@ __all__ = (
 # Frames kept of a traceback: the innermost, where it failed (deep framework stacks run to 60).
 MAX_ENTRIES: Final = 80
 _MAX_CODE: Final = 200  # characters of a source line
-# wsinspect's own app side is no part of the app (the demo's handlers, in wsinspect/inspector, are),
+# wsinspect's own app side is no part of the app (the demo's handlers, in wsinspect/demo, are),
 # wherever wsinspect is installed.
 _PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _OURS: Final = tuple(

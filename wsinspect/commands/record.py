@@ -1,7 +1,4 @@
-"""``wsinspect record``: the inspector without a screen. Records until SIGINT or SIGTERM, then saves.
-
-Also :class:`ProgressLine`, the progress of a long write (here) or read (``wsinspect open``) on stderr.
-"""
+"""``wsinspect record``: the inspector without a screen. Records until SIGINT or SIGTERM, then saves."""
 
 from __future__ import annotations
 
@@ -12,30 +9,27 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO, cast
 
-from ..formatting import counted, format_size
+from ..formatting import counted
+from ..inspector.core.database_writer import DatabaseWriter
+from ..inspector.core.store import Store
+from ..inspector.server import InspectorServer
 from ..model import Connection
 from ..sessions import SessionFileError, Written, check_writable, write_session
 from ..sessions.sqlite import remove_database
-from .core.database_writer import DatabaseWriter
-from .core.store import Store
-from .server import InspectorServer
+from .progress import CLEAR_LINE, ProgressLine
 
-__all__ = ("ProgressLine", "record")
+__all__ = ("is_database_name", "journal_for", "record")
 
 STATUS_EVERY = 0.5  # seconds between status updates on a terminal
 LOG_EVERY = 5.0  # and between status lines when stderr is not a terminal
-PROGRESS_AFTER = 1.0  # seconds a write or a read runs before its progress shows
-PROGRESS_LOG_EVERY = 1.0  # seconds between progress lines when stderr is not a terminal
-CLEAR_LINE = "\r\x1b[K"
 # Ctrl-C, a kill, and a closed terminal or SSH session: each stops the recording and writes the file.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def is_capture_name(path: Path) -> bool:
+def is_database_name(path: Path) -> bool:
     """Whether ``record -o`` writes ``path`` as a capture database (a name ending in .sqlite or .db)."""
     return path.suffix.lower() in (".sqlite", ".db")
 
@@ -57,11 +51,11 @@ async def record(
     """Serve producers into a store until a signal, then write ``output``. Raises on a bad socket/file.
 
     What arrives is written to a capture database at least once a second: ``output`` itself when
-    it is one (``is_capture_name``), else a journal next to it, removed once ``output`` is written.
+    it is one (``is_database_name``), else a journal next to it, removed once ``output`` is written.
     """
     check_writable(output)
     out = cast(TextIO, _Unfailing(out))  # a closed terminal (SIGHUP) must not stop the file being written
-    database = output if is_capture_name(output) else journal_for(output)
+    database = output if is_database_name(output) else journal_for(output)
     store = Store(max_messages=max_messages)
     writer = DatabaseWriter(database, store, journal=database != output, max_bytes=max_bytes, max_age=max_age)
     server = InspectorServer(store, socket_path)
@@ -168,62 +162,6 @@ def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:
         return write_session(path, connections, time.time(), progress=progress)
     finally:
         progress.close()
-
-
-class ProgressLine:
-    """``progress(done, total)`` (:data:`~wsinspect.inspector.files.Progress`) printed on ``out``.
-
-    Nothing while the work is younger than ``after`` seconds (default ``PROGRESS_AFTER``: most
-    files take less); then "wsinspect: writing x.json… 40% (400,000 of 1,000,000 frames)": on a
-    terminal one line rewritten in place, else a line of its own at most every
-    ``PROGRESS_LOG_EVERY`` seconds, and the last one (100%). ``unit`` is "bytes" (shown as sizes)
-    or a noun for the counts. :meth:`close` ends the line on a terminal; call it whether the work
-    succeeded or not.
-    """
-
-    def __init__(
-        self,
-        out: TextIO,
-        what: str,
-        unit: str,
-        *,
-        after: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.out = out
-        self.what = what
-        self.unit = unit
-        self.after = PROGRESS_AFTER if after is None else after
-        self.clock = clock
-        self.tty = out.isatty()
-        self.started = clock()
-        self.shown = False  # anything printed yet
-        self.last = 0.0  # when the last line was printed
-
-    def text(self, done: int, total: int) -> str:
-        percent = done * 100 // total if total else 100
-        if self.unit == "bytes":
-            counts = f"{format_size(done)} of {format_size(total)}"
-        else:
-            counts = f"{done:,} of {total:,} {self.unit}"
-        return f"wsinspect: {self.what}… {percent}% ({counts})"
-
-    def __call__(self, done: int, total: int) -> None:
-        now = self.clock()
-        if now - self.started < self.after:
-            return
-        if self.tty:
-            print(f"{CLEAR_LINE}{self.text(done, total)}", end="", file=self.out, flush=True)
-        elif not self.shown or now - self.last >= PROGRESS_LOG_EVERY or done == total:
-            print(self.text(done, total), file=self.out, flush=True)
-        else:
-            return
-        self.shown, self.last = True, now
-
-    def close(self) -> None:
-        if self.tty and self.shown:
-            print(file=self.out, flush=True)
-        self.shown = False
 
 
 def _status(store: Store, server: InspectorServer) -> str:

@@ -1,46 +1,33 @@
-"""``wsinspect demo``: a Litestar app using the plugin, served by uvicorn, with simulated clients.
-
-It is also an example of how to use wsinspect: the app below is an ordinary Litestar app with
-``plugins=[WSInspectPlugin(...)]``, and uvicorn runs with ``ws=WebSocketProtocol`` so pings and
-pongs show too. The app, its server and its clients run in one background thread with their own
-event loop; the inspector runs in the foreground. Quitting the inspector stops them all.
-"""
+"""The demo's app: an ordinary Litestar app with ``plugins=[WSInspectPlugin(...)]``, whose handlers
+show what the inspector shows (JSON chat, binary ticker, a large message, closes with a code and a
+reason, a handler that logs and fails, a guard that refuses, a slow handler, Socket.IO, GraphQL,
+JSON-RPC, MessagePack)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import json
 import logging
 import random
 import re
 import secrets
-import socket
 import struct
-import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import uvicorn
 from litestar import Litestar, WebSocket, websocket
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 from litestar.handlers import BaseRouteHandler
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
-from websockets.typing import Subprotocol
 
 from ..config import WSInspectConfig
 from ..litestar import WSInspectPlugin
-from ..uvicorn import WebSocketProtocol
 
-__all__ = ("DemoTraffic", "demo_app")
+__all__ = ("demo_app",)
 
-# -- the app ---------------------------------------------------------------------------------
 
 # What the handlers log shows as ≡ rows of their connections (capture_logs). The demo's loggers
 # print nowhere: the inspector shares this terminal.
@@ -252,203 +239,3 @@ def demo_app(socket_path: Path) -> Litestar:
     if not log.handlers:
         log.addHandler(logging.NullHandler())
     return Litestar(route_handlers=handlers, plugins=[plugin], logging_config=None)
-
-
-# -- the simulated clients -------------------------------------------------------------------
-
-
-async def chat_client(base: str, user: str) -> None:
-    async with connect(f"{base}/ws/chat?room=general", subprotocols=["chat.v1"], ping_interval=None) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "auth", "user": user, "token": "secret"}))
-        await ws.recv()
-        await ws.send(json.dumps({"type": "subscribe", "channel": "general"}))
-        await ws.recv()
-        for turn in range(random.randint(8, 14)):
-            if turn % 3 == 0:
-                await ws.send(json.dumps({"type": "message", "text": f"hello from {user} #{turn}"}))
-            else:
-                await ws.send(json.dumps({"type": "poll"}))
-            await ws.recv()
-            if turn == 5:
-                await ws.ping(b"client-ping")
-            await asyncio.sleep(0.5)
-        await ws.close(4001, f"{user} left the room")
-
-
-async def echo_client(base: str, page: str) -> None:
-    """A browser page: a few messages echoed, then the tab closes (1001 Going Away)."""
-    async with connect(f"{base}/ws/echo?page={page}", ping_interval=None) as ws:
-        for n in range(random.randint(2, 5)):
-            await ws.send(f"{page}: keystroke {n}")
-            await ws.recv()
-            await asyncio.sleep(0.3)
-        await ws.close(1001)
-
-
-async def ticker_client(base: str) -> None:
-    async with connect(f"{base}/ws/ticker", ping_interval=None) as ws:
-        async for _ in ws:  # until the server closes
-            pass
-
-
-async def upload_client(base: str) -> None:
-    async with connect(f"{base}/ws/upload", ping_interval=None) as ws:
-        body = json.dumps({"type": "upload", "body": "é" * 12_000}, ensure_ascii=False)
-        await ws.send(body)  # 24 KB of UTF-8, over max_message_size: shown truncated
-        await ws.recv()
-        await ws.wait_closed()
-
-
-async def jobs_client(base: str) -> None:
-    async with connect(f"{base}/ws/jobs", ping_interval=None) as ws:
-        await ws.send(json.dumps({"type": "run", "job": "nightly-report"}))
-        await ws.wait_closed()
-
-
-async def reports_client(base: str) -> None:
-    async with connect(f"{base}/ws/reports", ping_interval=None) as ws:
-        for n in range(8):
-            await ws.send(json.dumps({"type": "report", "n": n}))
-            await ws.recv()
-        await ws.close()
-
-
-async def admin_client(base: str) -> None:
-    async with connect(f"{base}/ws/admin", ping_interval=None):
-        pass  # refused: connect raises
-
-
-async def socketio_recv(ws: ClientConnection) -> str:
-    """The next Socket.IO packet; an Engine.IO ping on the way is answered with a pong."""
-    while (packet := await ws.recv()) == "2":
-        await ws.send("3")
-    return str(packet)
-
-
-async def socketio_client(base: str, user: str) -> None:
-    """A Socket.IO client: the handshake, CONNECT, join a room (an ack id), chat, the /admin namespace."""
-    async with connect(f"{base}/ws/socket.io?EIO=4&transport=websocket", ping_interval=None) as ws:
-        await ws.recv()  # 0{"sid":…}: Engine.IO's open packet
-        await ws.send("40")  # CONNECT to "/"
-        await ws.recv()  # 40{"sid":…}: connected
-        await ws.send('421["join",{"room":"lobby"}]')  # an event with ack id 1
-        await socketio_recv(ws)  # 431[{"ok":true,…}]: its ack
-        for n in range(random.randint(4, 7)):
-            await ws.send("42" + compact_json(["chat", {"user": user, "text": f"hi #{n}"}]))
-            await socketio_recv(ws)
-            await asyncio.sleep(0.5)
-        await ws.send("40/admin,")  # CONNECT to the /admin namespace
-        await socketio_recv(ws)  # 40/admin,{"sid":…}
-        await socketio_recv(ws)  # 42/admin,["stats",{…}]
-        await ws.send("41")  # DISCONNECT from "/"
-        await ws.close()
-
-
-async def graphql_client(base: str) -> None:
-    """Asks for graphql-transport-ws; init, a ping, then one subscription until the server completes it."""
-    subprotocols = [Subprotocol("graphql-transport-ws")]
-    async with connect(f"{base}/ws/graphql", subprotocols=subprotocols, ping_interval=None) as ws:
-        await ws.send(compact_json({"type": "connection_init", "payload": {}}))
-        await ws.recv()  # connection_ack
-        await ws.send(compact_json({"type": "ping"}))
-        await ws.recv()  # pong
-        subscribe = {"query": PRICE_SUBSCRIPTION, "variables": {"symbol": "WSI"}}
-        await ws.send(compact_json({"id": "1", "type": "subscribe", "payload": subscribe}))
-        async for message in ws:  # next, next, …, complete
-            if json.loads(message)["type"] == "complete":
-                break
-        await ws.close()
-
-
-async def msgpack_ticker_client(base: str) -> None:
-    async with connect(f"{base}/ws/ticker.msgpack", ping_interval=None) as ws:
-        async for _ in ws:  # {"symbol": "WSI", "seq": 0, …} in MessagePack, until the server closes
-            pass
-
-
-async def rpc_client(base: str) -> None:
-    """Three requests (the last one's method does not exist), then a notification."""
-    async with connect(f"{base}/ws/rpc", ping_interval=None) as ws:
-        calls = [("add", [2, 3]), ("quote", {"symbol": "WSI"}), ("sell", {"symbol": "WSI", "qty": 10})]
-        for request_id, (method, params) in enumerate(calls, 1):
-            await ws.send(compact_json({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
-            await ws.recv()
-            await asyncio.sleep(0.4)
-        await ws.send(compact_json({"jsonrpc": "2.0", "method": "log", "params": {"text": "done"}}))
-        await ws.close()
-
-
-async def forever(client: Callable[[], Awaitable[None]], pause: float) -> None:
-    """Run a client again and again; a refused or broken connection is part of the show."""
-    while True:
-        with contextlib.suppress(OSError, WebSocketException):
-            await client()
-        await asyncio.sleep(pause)
-
-
-# -- running it ------------------------------------------------------------------------------
-
-
-class DemoTraffic:
-    """The demo app on a free loopback port, plus its clients, in a background thread."""
-
-    def __init__(self, socket_path: Path) -> None:
-        self.socket_path = socket_path
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            demo_app(socket_path),
-            ws=WebSocketProtocol,
-            ws_ping_interval=2.0,
-            ws_ping_timeout=5.0,
-            lifespan="off",
-            log_config=None,  # uvicorn must not write over the inspector's screen
-            log_level="critical",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="wsinspect-demo", daemon=True)
-        self._stopped = threading.Event()
-
-    def start(self) -> None:
-        logging.getLogger("wsinspect").addFilter(self._not_the_quit)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.server.should_exit = True
-        self._stopped.set()
-        self._thread.join(timeout)
-        self._sock.close()
-        logging.getLogger("wsinspect").removeFilter(self._not_the_quit)
-
-    def _not_the_quit(self, record: logging.LogRecord) -> bool:
-        """The demo app loses its inspector when the demo quits (the inspector goes first): by design,
-        so that line is not printed after the screen is gone."""
-        return not record.getMessage().startswith(f"wsinspect: lost the inspector at {self.socket_path} ")
-
-    async def _main(self) -> None:
-        serving = asyncio.create_task(self.server.serve(sockets=[self._sock]))
-        # The clients retry until the server accepts them, so there is no wait for its start.
-        base = f"ws://127.0.0.1:{self.port}"
-        clients = [
-            asyncio.create_task(forever(lambda: chat_client(base, "alice"), 1.0)),
-            asyncio.create_task(forever(lambda: chat_client(base, "bob"), 2.0)),
-            asyncio.create_task(forever(lambda: echo_client(base, "search"), 1.5)),
-            asyncio.create_task(forever(lambda: ticker_client(base), 1.0)),
-            asyncio.create_task(forever(lambda: upload_client(base), 8.0)),
-            asyncio.create_task(forever(lambda: jobs_client(base), 6.0)),
-            asyncio.create_task(forever(lambda: admin_client(base), 7.0)),
-            asyncio.create_task(forever(lambda: reports_client(base), 3.0)),
-            asyncio.create_task(forever(lambda: socketio_client(base, "carol"), 2.0)),
-            asyncio.create_task(forever(lambda: graphql_client(base), 3.0)),
-            asyncio.create_task(forever(lambda: msgpack_ticker_client(base), 2.0)),
-            asyncio.create_task(forever(lambda: rpc_client(base), 4.0)),
-        ]
-        await asyncio.to_thread(self._stopped.wait)
-        for client in clients:
-            client.cancel()
-        await asyncio.gather(*clients, return_exceptions=True)
-        self.server.should_exit = True
-        await serving
