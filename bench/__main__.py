@@ -67,7 +67,9 @@ def markdown(path: Path, command: str, titles: dict[str, str], sections: dict[st
         f"{platform.system()} {platform.release()}. Medians of repeats; ratios against a baseline "
         "measured in the same run (the machine is shared: absolute numbers only hint).",
         "",
-        "What each section measures is in the docstring of its module in `bench/`.",
+        "What each section measures is in the docstring of its module in `bench/`. This file is written by",
+        "`nox -s bench` alone; earlier runs, before/after comparisons and the one-hour soak are in",
+        "[bench/HISTORY.md](bench/HISTORY.md), written by hand.",
     ]
     for name, rows in sections.items():
         lines += ["", f"## {titles[name]}", "", "| | median | unit | vs base | note |", "|---|---|---|---|---|"]
@@ -107,7 +109,7 @@ def main() -> None:
 
     def run(name: str, title: str, measure: Callable[[], list[Row]]) -> None:
         if name in only:
-            titles[name] = title
+            title = titles[name] = f"{SECTIONS.index(name) + 1}. {title}"  # numbered by SECTIONS alone
             sections[name] = measure()
             print_section(title, sections[name])
 
@@ -117,15 +119,15 @@ def main() -> None:
         from . import app_cost, e2e, files, ingest, logs, memory, ui
     try:
         n, repeats = sizes["live"]
-        run("live", f"1. The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
+        run("live", f"The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
             f"{live.CONNECTIONS} connections in lockstep, {n:,} messages each, {repeats} rounds",
             lambda: live.run(n, repeats))  # fmt: skip
-        run("tui", "2. The TUI under load (tmux 160x45): CPU at paced frame rates, key press to screen",
+        run("tui", "The TUI under load (tmux 160x45): CPU at paced frame rates, key press to screen",
             lambda: live.tui_load(sizes["tui"]))  # fmt: skip
         if {"app", "e2e"} & set(only):
             inspector = InspectorProcess(live_sock)
         n, repeats = sizes["app"]
-        run("app", f"3. Micro: app-side cost in one process, fake receive/send ({n:,} messages, {repeats} repeats)",
+        run("app", f"Micro: app-side cost in one process, fake receive/send ({n:,} messages, {repeats} repeats)",
             lambda: app_cost.run(inspector, live_sock, dead, n, repeats))  # type: ignore[arg-type]  # fmt: skip
         if {"ingest", "e2e"} & set(only):
             frames, repeats_a, repeats_b = sizes["ingest"]
@@ -142,24 +144,24 @@ def main() -> None:
                 return rows
 
             mb = len(stream) / 1e6
-            run("ingest", f"4. Inspector ingest, one core ({frames:,} frames over 50 connections, {mb:.1f} MB)",
+            run("ingest", f"Inspector ingest, one core ({frames:,} frames over 50 connections, {mb:.1f} MB)",
                 measure_ingest)  # fmt: skip
             del stream
         frames, repeats = sizes["e2e"]
-        run("e2e", f"5. Micro: emitter into another process ({frames:,} frames over 50 connections, {repeats} runs)",
+        run("e2e", f"Micro: emitter into another process ({frames:,} frames over 50 connections, {repeats} runs)",
             lambda: e2e.run(inspector, live_sock, frames, repeats, rate_a or None))  # type: ignore[arg-type]  # fmt: skip
         ui_sizes, repeats = sizes["ui"]
-        run("ui", f"6. Inspector screen, headless: a key press to the updated screen, 160x45 ({repeats} repeats)",
+        run("ui", f"Inspector screen, headless: a key press to the updated screen, 160x45 ({repeats} repeats)",
             lambda: ui.run(ui_sizes, repeats))  # fmt: skip
         file_sizes, repeats = sizes["files"]
-        run("files", f"7. Session files: export and open, 50 connections, ~60-byte text frames ({repeats} repeats)",
+        run("files", f"Session files: export and open, 50 connections, ~60-byte text frames ({repeats} repeats)",
             lambda: files.run(file_sizes, repeats))  # fmt: skip
         frames, repeats = sizes["memory"]
-        run("memory", f"8. Inspector memory per stored frame ({frames:,} frames, tracemalloc) and the connections "
+        run("memory", f"Inspector memory per stored frame ({frames:,} frames, tracemalloc) and the connections "
             f"table with 1,000 open connections ({repeats} refreshes)",
             lambda: memory.run(frames, repeats))  # fmt: skip
         n, repeats = sizes["logs"]
-        run("logs", f"9. Micro: a log call of a handler with capture_logs, in one process ({n:,} calls, "
+        run("logs", f"Micro: a log call of a handler with capture_logs, in one process ({n:,} calls, "
             f"{repeats} repeats)", lambda: logs.run(n, repeats))  # fmt: skip
     finally:
         if inspector is not None:

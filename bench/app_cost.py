@@ -1,4 +1,4 @@
-"""3. Micro-benchmark: app-side added cost per message, in one process.
+"""Micro-benchmark: app-side added cost per message, in one process.
 
 What it cannot see: its fake ``receive`` never yields to an event loop, so the emitter's writer
 thread hardly runs while it measures, and no server or client shares the machine. The live

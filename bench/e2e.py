@@ -1,4 +1,4 @@
-"""5. Micro-benchmark: the emitter end to end, from trackers in this process to another's store.
+"""Micro-benchmark: the emitter end to end, from trackers in this process to another's store.
 
 50 connections are opened on a ``Recorder`` streaming to the inspector process; N ~100-byte text
 frames are then fed to their trackers as fast as one thread can (alternately received and sent),

@@ -1,4 +1,4 @@
-"""7. Session files at scale: export (``write_session``) and open (``read_session``, and a capture
+"""Session files at scale: export (``write_session``) and open (``read_session``, and a capture
 database's ``DatabaseStore``).
 
 A session of N frames (~60-byte JSON text payloads over 50 connections) is written to a file and

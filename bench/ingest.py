@@ -1,4 +1,4 @@
-"""4. Inspector ingest rate: frames per second from wire bytes into the store, on one core.
+"""Inspector ingest rate: frames per second from wire bytes into the store, on one core.
 
 The stream is what a producer sends: a Hello, a ConnectionUpdate for each of 50 connections, then
 FrameBatch messages of ~100-byte text frames round-robin over them, 1,400 frames each (a batch

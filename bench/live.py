@@ -1,4 +1,4 @@
-"""5. The path users run: a uvicorn process serving a Litestar echo app, a ``websockets`` client
+"""The path users run: a uvicorn process serving a Litestar echo app, a ``websockets`` client
 process, and the inspector in a third process, on loopback.
 
 Modes, alternated in rotating order each round: ``bare`` Litestar; ``plugin, nobody listening``;

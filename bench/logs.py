@@ -1,4 +1,4 @@
-"""9. Micro: what a ``logging`` call costs the app with ``capture_logs``, in one process.
+"""Micro: what a ``logging`` call costs the app with ``capture_logs``, in one process.
 
 One logger (level INFO, a NullHandler, not propagating: the app's output path is the same in every
 row) is called N times, ``log.info("user %s joined room %d", ...)``. Rows:

@@ -1,4 +1,4 @@
-"""8. The inspector's memory per stored frame, beyond its payload (tracemalloc), and the connections
+"""The inspector's memory per stored frame, beyond its payload (tracemalloc), and the connections
 table with a thousand open connections.
 
 Frames arrive as a producer sends them (FrameBatches of 10,000 over 50 connections) into a Store

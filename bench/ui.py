@@ -1,4 +1,4 @@
-"""6. The inspector's screen, headless: how long a key press takes to update it.
+"""The inspector's screen, headless: how long a key press takes to update it.
 
 A store holding N frames (over 50 connections) is shown in the real app, headless, at 160x45.
 Each key's action is run and then every visible timeline line is rendered, timed around both:

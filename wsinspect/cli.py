@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
             default=DEFAULT_MAX_FRAMES,
             metavar="N",
             help=f"rows kept in the timeline; past it the oldest go, counted (default: {DEFAULT_MAX_FRAMES:,}; "
-            "about 170 bytes a frame besides its payload; a capture database is not bound: its rows stay on disk)",
+            "each frame takes memory besides its payload: see the README's Limits; a capture database is not "
+            "bound: its rows stay on disk)",
         )
     record = commands.add_parser(
         "record",

@@ -56,10 +56,9 @@ __all__ = (
     "search_text",
 )
 
-# The retention bound's default (``--max-frames``): rows (frames and ◉ events) kept. Each frame
-# costs about 200 bytes here beyond its payload (measured with tracemalloc at 1,000,000: see
-# BENCHMARKS.md), so a million of small JSON frames take some 250 MB; payloads cut by the app at
-# ``max_message_size`` (10 KiB by default) bound the rest.
+# The retention bound's default (``--max-frames``): rows (frames and ◉ events) kept. What each
+# frame costs here beyond its payload is the benchmarks' ``memory`` section (BENCHMARKS.md); payloads
+# cut by the app at ``max_message_size`` (10 KiB by default) bound the rest.
 DEFAULT_MAX_FRAMES: Final = 1_000_000
 
 # A loaded row's code by its item's direction and type (an event has neither: see rows.RowCode).
