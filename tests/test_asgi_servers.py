@@ -31,7 +31,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.waiting import TimedOut, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -227,7 +227,9 @@ class Cell:
 def start_cell(server: Server, framework: str, socket_path: Path, logs: Path) -> Cell:
     port = free_port()
     log = logs / f"{server.name}-{framework}.log"
-    env = {**os.environ, "WSINSPECT_SOCKET": str(socket_path), "PYTHONPATH": str(TESTS)}
+    # The apps' package, then the run's own path (the checkout under test, when it is not installed).
+    pythonpath = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "WSINSPECT_SOCKET": str(socket_path), "PYTHONPATH": pythonpath}
     with log.open("wb") as out:
         process = subprocess.Popen(
             server.argv(f"asgi_server_apps.{framework}_app:app", port),
@@ -257,11 +259,10 @@ async def state(cell: Cell, http: httpx.AsyncClient) -> dict[str, Any] | None:
 async def poll_state(
     cell: Cell, http: httpx.AsyncClient, done: Callable[[Any], bool], patience: float, what: str
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + patience
-    while not done(last := await state(cell, http)):
-        if time.monotonic() > deadline:
-            raise cell.failure(f"timed out after {patience} s waiting for {what}; last state {last}")
-        await asyncio.sleep(POLL)
+    try:
+        last = await until(lambda: state(cell, http), done, what=what, patience=patience, every=POLL)
+    except TimedOut as timeout:
+        raise cell.failure(str(timeout)) from None
     assert last is not None
     return last
 

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.tui import fake_app
 
 from wsinspect import __version__
 from wsinspect.cli import main
 from wsinspect.formatting import format_size
-from wsinspect.inspector.core.store import Store
 from wsinspect.model import Connection, Frame, LogLine
 from wsinspect.sessions import base as sessions_base
 from wsinspect.sessions import dumps, jsonfile, write_session
@@ -125,25 +125,6 @@ def test_open_shows_the_file_as_of_its_export(tmp_path: Path, monkeypatch: pytes
 
 
 # -- wsinspect open: files at scale and bad input ----------------------------------------------
-
-
-def fake_app(monkeypatch: pytest.MonkeyPatch, given: list[dict[str, object]] | None = None) -> list[Store]:
-    """The stores `wsinspect open` would show, without a screen (and in ``given``, what else it got)."""
-    import wsinspect.inspector.ui.app as ui_app
-
-    opened: list[Store] = []
-
-    class FakeApp:
-        def __init__(self, store: Store, **kwargs: object) -> None:
-            opened.append(store)
-            if given is not None:
-                given.append(kwargs)
-
-        def run(self) -> None:
-            pass
-
-    monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
-    return opened
 
 
 def session_bytes(frames: int = 3) -> bytes:

@@ -131,7 +131,8 @@ def test_demo_shows_every_kind_of_frame_and_quits_cleanly(monkeypatch: pytest.Mo
 async def run_demo_clients(socket_path: Path, *clients: Callable[[str], Awaitable[None]]) -> list[Connection]:
     """The demo app under uvicorn with some of the demo's own clients, each run once; the
     connections it recorded once every handler has ended."""
-    from servers import run_server, wait_until
+    from helpers.servers import run_server
+    from helpers.waiting import until
 
     from wsinspect.demo.app import demo_app
     from wsinspect.litestar import WSInspectPlugin
@@ -142,7 +143,7 @@ async def run_demo_clients(socket_path: Path, *clients: Callable[[str], Awaitabl
         base = f"ws://{server.host}:{server.port}"
         async with asyncio.timeout(20):
             await asyncio.gather(*(client(base) for client in clients))
-        _, connections = await wait_until(
+        _, connections = await until(
             lambda: server.call(lambda: (len(recorder._open), recorder.connections())),
             lambda seen: seen[0] == 0 and len(seen[1]) == len(clients),
             what="every handler to end",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import binary_frame, echo_app, record, text_frame
+from helpers.asgi import Listener, converse
+from helpers.factories import binary_frame, echo_app, record, text_frame
+from helpers.waiting import until, wait_until
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.emitter import BATCH_BYTES, SLICE, Emitter, HeldConnection
@@ -23,7 +23,6 @@ from wsinspect.model import Connection, Frame
 from wsinspect.wire import (
     MAX_MESSAGE_BYTES,
     ConnectionUpdate,
-    Decoder,
     FrameBatch,
     FrameRecord,
     Held,
@@ -35,73 +34,11 @@ MESSAGES = 256
 PAYLOAD = 64 * 1024  # 256 echoes of 64 KiB: far more than the socket buffers hold
 
 
-class Listener:
-    """A bare inspector: accepts one producer and reads what it writes, while ``reading`` is set."""
-
-    def __init__(self, path: Path) -> None:
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(path))
-        self.server.listen(1)
-        self.reading = threading.Event()
-        self.reading.set()
-        self.received = bytearray()
-        self.reads = 0
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        conn, _ = self.server.accept()
-        with conn:
-            while True:
-                self.reading.wait()
-                data = conn.recv(1 << 20)
-                if not data:
-                    return
-                with self.lock:
-                    self.received += data
-                    self.reads += 1
-
-    def has(self, marker: bytes) -> bool:
-        with self.lock:
-            return marker in self.received
-
-    def messages(self) -> list[WireMessage]:
-        """Every message received so far, decoded as the inspector does (its limits included)."""
-        with self.lock:
-            data = bytes(self.received)
-        return Decoder().feed(data)
-
-    def lengths(self) -> list[int]:
-        """The length of every complete message received so far."""
-        with self.lock:
-            data = bytes(self.received)
-        found, offset = [], 0
-        while offset + 4 <= len(data):
-            (length,) = struct.unpack_from(">I", data, offset)
-            if offset + 4 + length > len(data):
-                break
-            found.append(length)
-            offset += 4 + length
-        return found
-
-    def close(self) -> None:
-        self.reading.set()
-        self.server.close()
-
-
 @pytest.fixture
 def listener(private_socket: Path) -> Iterator[Listener]:
     found = Listener(private_socket)
     yield found
     found.close()
-
-
-def wait(condition: Any, what: str, patience: float = 10.0) -> None:
-    deadline = time.monotonic() + patience
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def live_emitter(
@@ -115,29 +52,8 @@ def live_emitter(
         emitter._wake = wake
     emitter.start()
     # Connected and replayed: events from now on are not also in a replay (which would repeat them).
-    wait(lambda: emitter.replays > 0, "the emitter to connect")
+    wait_until(lambda: emitter.replays > 0, "the emitter to connect")
     return middleware, emitter
-
-
-async def converse(middleware: WSInspectMiddleware, texts: list[str], pause: float = 0.0) -> None:
-    """One connection through the middleware: ``texts`` from the client, each echoed, then a close.
-
-    With ``pause``, each message from the client comes that many seconds after the previous one.
-    """
-    incoming: list[dict[str, Any]] = [{"type": "websocket.connect"}]
-    incoming += [{"type": "websocket.receive", "text": text} for text in texts]
-    incoming.append({"type": "websocket.disconnect", "code": 1000, "reason": ""})
-    incoming.reverse()
-
-    async def receive() -> dict[str, Any]:
-        if pause:
-            await asyncio.sleep(pause)
-        return incoming.pop()
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    await middleware({"type": "websocket", "path": "/ws/flush"}, receive, send)
 
 
 def test_flush_with_nothing_queued_is_true_at_once(private_socket: Path) -> None:
@@ -162,7 +78,7 @@ async def test_flush_waits_until_what_was_queued_is_written(private_socket: Path
         listener.reading.set()
         assert emitter.flush(10.0)
         # Written means in the socket: the inspector reads it all, the newest frames included.
-        wait(lambda: listener.has(texts[-1][:5].encode()), "the last frame to arrive", patience=5.0)
+        wait_until(lambda: listener.has(texts[-1][:5].encode()), "the last frame to arrive", patience=5.0)
         assert emitter.flush(0.0)  # nothing queued since
     finally:
         emitter.stop()
@@ -200,7 +116,7 @@ async def test_a_burst_of_frames_arrives_in_a_few_batches(private_socket: Path, 
         await converse(middleware, texts)
         assert emitter.flush(10.0)
         total = 2 * ECHOES + 1  # and the client's close frame
-        wait(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
+        wait_until(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
         hello = listener.messages()[0]
         assert isinstance(hello, Hello)
         assert (hello.pid, hello.host) == (os.getpid(), socket.gethostname())  # who and where
@@ -232,7 +148,7 @@ async def test_frames_that_trickle_in_are_written_once_per_slice(private_socket:
         elapsed = time.monotonic() - started
         assert emitter.flush(5.0)
         total = 2 * PACED + 1
-        wait(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
+        wait_until(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
         count = len(batches(listener.messages()))
         slices = elapsed / SLICE
         assert count <= slices + 5, f"{count} batches in {elapsed:.2f} s for {total} frames"
@@ -247,7 +163,7 @@ async def test_an_update_splits_the_batch_and_order_is_kept(private_socket: Path
     try:
         await converse(middleware, ["one", "two"])
         assert emitter.flush(5.0)
-        wait(lambda: isinstance(listener.messages()[-1], ConnectionUpdate), "the last update")
+        wait_until(lambda: isinstance(listener.messages()[-1], ConnectionUpdate), "the last update")
         sequence: list[Any] = []
         hello, replay_end, *live = listener.messages()
         assert isinstance(hello, Hello)
@@ -273,12 +189,12 @@ MIB = 1024 * 1024
 def direct_emitter(private_socket: Path, held: list[HeldConnection], max_frame_bytes: int) -> Emitter:
     emitter = Emitter(private_socket, lambda: held, app_name="test", max_frame_bytes=max_frame_bytes)
     emitter.start()
-    wait(lambda: emitter.live, "the emitter to connect")
+    wait_until(lambda: emitter.live, "the emitter to connect")
     return emitter
 
 
 def check_split(listener: Listener, total: int) -> list[FrameBatch]:
-    wait(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
+    wait_until(lambda: sum(len(b.frames) for b in batches(listener.messages())) == total, "every frame")
     lengths = listener.lengths()
     assert max(lengths) <= MAX_MESSAGE_BYTES
     found = batches(listener.messages())
@@ -332,7 +248,7 @@ def test_non_ascii_text_is_counted_in_bytes(private_socket: Path, listener: List
         for i in range(4):
             emitter.frame_recorded(record(6, i, text_frame(emoji, at=2.0 + i)))
         assert emitter.flush(10.0)
-        wait(lambda: sum(listener.lengths()) >= 16 * MIB, "the frames")
+        wait_until(lambda: sum(listener.lengths()) >= 16 * MIB, "the frames")
         assert max(listener.lengths()) <= MAX_MESSAGE_BYTES
     finally:
         emitter.stop()
@@ -346,7 +262,7 @@ def test_a_replay_of_many_small_frames_is_split(private_socket: Path, listener: 
     emitter = direct_emitter(private_socket, [(1, connection, records)], max_frame_bytes=256)
     try:
         emitter.flush(10.0)
-        wait(lambda: sum(listener.lengths()) >= 70_000 * 256, "the replay")
+        wait_until(lambda: sum(listener.lengths()) >= 70_000 * 256, "the replay")
         assert max(listener.lengths()) <= MAX_MESSAGE_BYTES
     finally:
         emitter.stop()
@@ -413,11 +329,10 @@ async def test_a_connection_that_ends_within_one_slice_is_shown_in_order(private
         await middleware({"type": "websocket", "path": "/ws/quick"}, receive, send)
         assert time.monotonic() - started < SLICE  # it all happened within one slice (else the test proves nothing)
         assert emitter.flush(5.0)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5.0
-        while not any(e.connection.state == "closed" and len(e.frames) >= 5 for e in store.entries.values()):
-            assert loop.time() < deadline, "the connection did not arrive closed"
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: any(e.connection.state == "closed" and len(e.frames) >= 5 for e in store.entries.values()),
+            what="the connection to arrive closed",
+        )
     finally:
         emitter.stop()
         await inspector.close()
@@ -439,13 +354,6 @@ async def test_a_connection_that_ends_within_one_slice_is_shown_in_order(private
     assert row_words(saved.rows) == live
 
 
-async def store_until(store: Store, condition: Any, what: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
-
 def texts_of(store: Store) -> list[str]:
     return [item.content for _, item in store.rows if isinstance(item, Frame) and item.message_type == "text"]
 
@@ -459,9 +367,9 @@ async def test_text_utf8_cannot_hold_is_streamed_escaped_and_the_rest_flows_on(p
     middleware, emitter = live_emitter(private_socket)
     try:
         await converse(middleware, ["no such file: " + os.fsdecode(b"/data/\xff"), "after"])
-        await store_until(store, lambda: "after" in texts_of(store), "the frames after it")
+        await until(lambda: "after" in texts_of(store), what="the frames after it", patience=10.0)
         await converse(middleware, ["another connection"])
-        await store_until(store, lambda: "another connection" in texts_of(store), "a later connection's frames")
+        await until(lambda: "another connection" in texts_of(store), what="a later connection's frames", patience=10.0)
     finally:
         emitter.stop()
         await inspector.close()
@@ -487,9 +395,9 @@ async def test_a_failure_of_the_writers_own_ends_one_link_not_the_stream(
     monkeypatch.setattr(Emitter, "_messages", fails_once)
     try:
         await converse(middleware, ["lost with the link"])
-        await store_until(store, lambda: emitter.connects == 2, "a new link")
+        await until(lambda: emitter.connects == 2, what="a new link", patience=10.0)
         await converse(middleware, ["on the new link"])
-        await store_until(store, lambda: "on the new link" in texts_of(store), "the frames on the new link")
+        await until(lambda: "on the new link" in texts_of(store), what="the frames on the new link", patience=10.0)
     finally:
         emitter.stop()
         await inspector.close()

@@ -78,8 +78,8 @@ def test_any_text_parses_or_says_why(expression: str) -> None:
 
 
 def test_a_field_filter_indexes_with_the_other_filters_and_rejects_a_bad_expression() -> None:
-    from factories import frame
-    from test_filters import Table, contents
+    from helpers.factories import frame
+    from helpers.table import Table, contents
 
     from wsinspect.inspector.core.filters import FilteredIndex, FilterError, Filters
 

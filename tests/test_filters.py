@@ -5,19 +5,18 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from unittest import mock
 
 import pytest
-from factories import frame
+from helpers.factories import frame
+from helpers.table import Table, contents
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wsinspect.inspector.core import filters as filters_module
-from wsinspect.inspector.core.filters import FilteredIndex, FilterError, Filters, Selection
-from wsinspect.inspector.core.rows import code_of as row_code
-from wsinspect.inspector.core.store import search_text
+from wsinspect.inspector.core.filters import FilteredIndex, FilterError, Filters
 from wsinspect.model import Row, SystemEvent
 
 
@@ -46,39 +45,6 @@ ROWS: dict[str, Row] = {
 }
 EVERYTHING = set(ROWS)
 EVENTS = {"event", "global_event"}
-
-
-class Table:
-    """Rows and their columns as the Store keeps them (what the index reads), grown and trimmed
-    together. ``numbers`` gives the connections their numbers (others get the next free one)."""
-
-    def __init__(self, rows: Iterable[Row] = (), numbers: dict[str, int] | None = None) -> None:
-        self.numbers = dict(numbers or {"c1": 1, "c2": 2})
-        self.rows: list[Row] = []
-        self.codes = bytearray()
-        self.owners = array("q")
-        self.texts: list[str] = []
-        self.add(rows)
-
-    @property
-    def owner_limit(self) -> int:
-        return max(self.numbers.values(), default=0) + 1
-
-    def number_of(self, connection_id: str) -> int:
-        return self.numbers.setdefault(connection_id, self.owner_limit)
-
-    def add(self, rows: Iterable[Row]) -> None:
-        for row in rows:
-            self.rows.append(row)
-            self.codes.append(row_code(row))
-            self.owners.append(0 if row[0] is None else self.number_of(row[0]))
-            self.texts.append(search_text(row[1]))
-
-    def trim(self, count: int) -> None:
-        del self.rows[:count], self.codes[:count], self.owners[:count], self.texts[:count]
-
-    def select(self, filters: Filters | None) -> Selection | None:
-        return filters.selection(self.number_of) if filters is not None else None
 
 
 def selected(filters: Filters, rows: Sequence[Row], table: Table | None = None) -> list[int]:
@@ -332,10 +298,6 @@ def rows_of(marks: str) -> list[Row]:
 
 def table_of(marks: str) -> Table:
     return Table(rows_of(marks))
-
-
-def contents(index: FilteredIndex) -> list[int]:
-    return [index[i] for i in range(len(index))]
 
 
 def index_for(table: Table, filters: Filters | None = TEXT) -> FilteredIndex:

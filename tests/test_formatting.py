@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from factories import frame
+from helpers.factories import frame
 
 from wsinspect.formatting import (
     counted,

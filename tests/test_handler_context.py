@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from factories import Collect
+from helpers.factories import Collect
+from helpers.servers import RunningServer, run_server
+from helpers.waiting import until
 from litestar import Litestar, WebSocket, websocket
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
-from servers import RunningServer, run_server, wait_until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -50,7 +51,7 @@ def client(url: str) -> Any:
 
 
 async def recorded(server: RunningServer, recorder: Recorder, count: int) -> list[Connection]:
-    connections: list[Connection] = await wait_until(
+    connections: list[Connection] = await until(
         lambda: server.call(recorder.connections),
         lambda connections: len(connections) == count and all(c.state == "closed" for c in connections),
         what=f"{count} closed connection(s)",
@@ -348,7 +349,7 @@ async def test_a_task_of_the_handler_logs_into_it_only_while_the_handler_runs(ap
             assert await ws.recv() == "spawned"
         await recorded(server, recorder, 1)  # the handler has ended
         await server.call(release.set)
-        await wait_until(
+        await until(
             lambda: asyncio.sleep(0, app_logs.messages()),
             lambda messages: len(messages) == 2,
             what="the task's second record",

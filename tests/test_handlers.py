@@ -15,12 +15,13 @@ from typing import Any
 
 import msgspec
 import pytest
+from helpers.servers import RunningServer, run_server
+from helpers.tui import make_app, text_of
+from helpers.waiting import pilot_until, until
 from litestar import Litestar, Router, WebSocket, websocket
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
-from servers import RunningServer, run_server, wait_until
-from test_tui import make_app, text_of, wait_for
 from textual.geometry import Region
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -52,7 +53,7 @@ def litestar_app(*plugins: WSInspectPlugin) -> Litestar:
 
 
 async def recorded(server: RunningServer, recorder: Recorder, count: int) -> list[Connection]:
-    return await wait_until(
+    return await until(
         lambda: server.call(recorder.connections),
         lambda connections: len(connections) == count and all(c.state == "closed" for c in connections),
         what=f"{count} closed connection(s)",
@@ -275,7 +276,7 @@ async def test_the_lifecycle_panel_and_the_table_show_the_handler() -> None:
         expected = (
             "handler chat.handlers.chat_room (chat/handlers.py:42) route /ws/chat/{room:str} guards requires_token"
         )
-        await wait_for(pilot, lambda: expected in _words(_shown(panel)), "the handler line")
+        await pilot_until(pilot, lambda: expected in _words(_shown(panel)), "the handler line")
         # Its parts wrap under the first, whole, in the panel's width.
         lines = _shown(panel).splitlines()
         assert "│ handler chat.handlers.chat_room (chat/handlers.py:42)" in lines
@@ -283,7 +284,7 @@ async def test_the_lifecycle_panel_and_the_table_show_the_handler() -> None:
         assert "│         guards requires_token" in lines
         assert all(len(line) <= panel.outer_size.width for line in lines)
         # The table's path cell ends with the handler's short name.
-        await wait_for(pilot, lambda: "/ws/chat/lobby?room=1  chat_room" in text_of(app.table), "the short name")
+        await pilot_until(pilot, lambda: "/ws/chat/lobby?room=1  chat_room" in text_of(app.table), "the short name")
     # Wide enough, it is one line.
     assert _handler_lines(connection, 200) == expected
 

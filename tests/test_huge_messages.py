@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.recording import start_record, stop_record
+from helpers.servers import WS_IMPLEMENTATIONS, run_server
+from helpers.waiting import until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from litestar import Litestar, WebSocket, websocket
-from servers import WS_IMPLEMENTATIONS, run_server, wait_until
-from test_resilience import start_recorder, stop_recorder
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -324,7 +325,7 @@ def check_cut(frame: Frame, payload: str | bytes, direction: str) -> None:
 @pytest.mark.parametrize("ws", WS_IMPLEMENTATIONS)
 async def test_16_mb_messages_both_ways_through_uvicorn(ws: str, private_socket: Path, tmp_path: Path) -> None:
     payloads = [make() for make in PAYLOADS]
-    recorder = start_recorder(private_socket, tmp_path / "session.json")
+    recorder, _ = start_record(private_socket, tmp_path / "session.json")
     try:
         plugin = WSInspectPlugin()
         with run_server(Litestar([echo], plugins=[plugin]), ws=ws, ws_max_size=WS_MAX_SIZE) as server:
@@ -340,10 +341,11 @@ async def test_16_mb_messages_both_ways_through_uvicorn(ws: str, private_socket:
             def held() -> list[Any]:
                 return [(c.state, emitter.live) for c in plugin.recorder.connections()]
 
-            await wait_until(lambda: server.call(held), lambda h: h == [("closed", True)], what="the close, live")
+            await until(lambda: server.call(held), lambda h: h == [("closed", True)], what="the close, live")
             (conn,) = await server.call(plugin.recorder.connections)
             assert await asyncio.to_thread(emitter.flush, 20.0), "the emitter did not flush"
-        err = stop_recorder(recorder)
+        code, err = stop_record(recorder, timeout=30)
+        assert code == 0, err
     finally:
         if recorder.poll() is None:
             recorder.kill()

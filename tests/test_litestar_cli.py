@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers.waiting import wait_until
 from litestar.cli.main import litestar_group
 
 from wsinspect import litestar as plugin_module
@@ -92,7 +93,9 @@ def test_litestar_wsinspect_record_records_the_app_until_ctrl_c(tmp_path: Path) 
     socket_dir.mkdir(mode=0o700)
     write_app(tmp_path, socket_dir / "i.sock")
     output = tmp_path / "session.json"
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # The app's directory, then the run's own path (the checkout under test, when it is not installed).
+    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath}
     litestar = [sys.executable, "-m", "litestar", "--app-dir", str(tmp_path), "--app", "cliapp:app"]
     recording = subprocess.Popen(
         [*litestar, "wsinspect", "record", "-o", str(output)],
@@ -104,10 +107,7 @@ def test_litestar_wsinspect_record_records_the_app_until_ctrl_c(tmp_path: Path) 
     )
     server = None
     try:
-        deadline = time.monotonic() + 30
-        while not (socket_dir / "i.sock").exists():
-            assert time.monotonic() < deadline, "the recording never listened"
-            time.sleep(0.05)
+        wait_until((socket_dir / "i.sock").exists, "the recording to listen", patience=30, every=0.05)
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "cliapp:app", "--port", str(port), "--log-level", "warning"],

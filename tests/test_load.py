@@ -19,13 +19,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from servers import wait_until
+from helpers.waiting import until
 from websockets.asyncio.client import ClientConnection, connect
 
 from wsinspect.inspector.core.store import ConnectionEntry, Store
@@ -33,7 +33,6 @@ from wsinspect.inspector.server import InspectorServer
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads the app's memory from /proc")
 
-T = TypeVar("T")
 
 CONNECTIONS = 1_000
 MESSAGES = 3  # each client sends this many and gets each back before the next
@@ -159,15 +158,6 @@ def open_files() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def current(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
-    """A probe for ``wait_until`` that reads ``read()`` on this loop (where the inspector runs)."""
-
-    async def probe() -> T:
-        return read()
-
-    return probe
-
-
 def tally(store: Store) -> Counter[tuple[str, int]]:
     """How many connections the inspector holds in each state with each number of frames."""
     return Counter((entry.connection.state, len(entry.frames)) for entry in store.entries.values())
@@ -203,8 +193,8 @@ async def test_1000_concurrent_connections(private_socket: Path, tmp_path: Path,
         # a cost per connection.
         async with await open_client(app.url("/ws/echo?warmup"), asyncio.Semaphore()) as ws:
             await converse(ws, -1)
-        await wait_until(
-            current(lambda: tally(store)),
+        await until(
+            lambda: tally(store),
             lambda t: t == {("closed", 2 * MESSAGES + 1): 1},
             patience=PATIENCE,
             what="the warm-up connection at the inspector",
@@ -219,8 +209,8 @@ async def test_1000_concurrent_connections(private_socket: Path, tmp_path: Path,
         opened = time.monotonic()
 
         # All 1,000 open at once: the inspector has each of them open, with its frames.
-        await wait_until(
-            current(lambda: tally(store)),
+        await until(
+            lambda: tally(store),
             lambda t: t[("open", 2 * MESSAGES)] == CONNECTIONS,
             patience=PATIENCE,
             what="1,000 open connections, each with its frames",
@@ -230,8 +220,8 @@ async def test_1000_concurrent_connections(private_socket: Path, tmp_path: Path,
         async with await open_client(app.url("/ws/echo?probe"), asyncio.Semaphore()) as probe:
             await probe.send("still there?")
             assert await probe.recv() == "still there?"
-            await wait_until(
-                current(lambda: [[f.content for f in e.frames] for e in by_query(store, "probe")]),
+            await until(
+                lambda: [[f.content for f in e.frames] for e in by_query(store, "probe")],
                 lambda probes: probes == [["still there?"] * 2],
                 patience=PATIENCE,
                 what="the probe's frames at the inspector while 1,000 connections are open",
@@ -239,8 +229,8 @@ async def test_1000_concurrent_connections(private_socket: Path, tmp_path: Path,
         assert all(not ws.close_code for ws in sockets), "a connection closed before its time"
 
         await asyncio.gather(*(ws.close() for ws in sockets))
-        await wait_until(
-            current(lambda: tally(store)),
+        await until(
+            lambda: tally(store),
             lambda t: sum(n for (state, _), n in t.items() if state == "closed") == CONNECTIONS + 2,
             patience=PATIENCE,
             what="every close at the inspector",

@@ -1,14 +1,15 @@
-"""The loop lag sampler on a real event loop: bounds are generous, waits poll with long deadlines."""
+"""The loop lag sampler on a real event loop: bounds are generous, waits poll with long patience."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+
+from helpers.waiting import until
 
 from wsinspect.capture.looplag import INTERVAL, REPORT_EVERY, LoopLagSampler
 
-DEADLINE = 20.0  # seconds a poll waits before giving up: far more than any healthy run needs
+PATIENCE = 20.0  # seconds a poll waits before giving up: far more than any healthy run needs
 
 
 class Reports:
@@ -19,27 +20,21 @@ class Reports:
         self.seen.append((worst, mean))
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_blocked_loop_is_reported_then_sampling_stops() -> None:
     reports = Reports()
     sampler = LoopLagSampler(reports)
     sampler.opened()
     assert sampler._handle is not None
     time.sleep(0.4)  # noqa: ASYNC251 - holds the loop on purpose: the first sample comes 0.3 s late
-    await until(lambda: bool(reports.seen))
+    await until(lambda: reports.seen, what="a report", patience=PATIENCE, every=0.02)
     worst, mean = reports.seen[0]
     assert worst >= 0.2
     assert 0.0 <= mean <= worst
     assert all(worst >= 0 and mean >= 0 for worst, mean in reports.seen)
 
     sampler.closed()
-    await until(lambda: sampler._handle is None)  # the next sample reports the rest and stops
+    # The next sample reports the rest and stops.
+    await until(lambda: sampler._handle is None, what="sampling to stop", patience=PATIENCE, every=0.02)
     final = len(reports.seen)
     assert final >= 2
     await asyncio.sleep(5 * INTERVAL)
@@ -52,10 +47,10 @@ async def test_reports_come_about_once_a_second_while_open() -> None:
     sampler = LoopLagSampler(reports)
     started = time.monotonic()
     sampler.opened()
-    await until(lambda: bool(reports.seen))
+    await until(lambda: reports.seen, what="a report", patience=PATIENCE, every=0.02)
     assert time.monotonic() - started >= REPORT_EVERY * 0.9  # not one per sample
     sampler.closed()
-    await until(lambda: sampler._handle is None)
+    await until(lambda: sampler._handle is None, what="sampling to stop", patience=PATIENCE, every=0.02)
 
 
 def test_no_running_loop_samples_nothing() -> None:
@@ -77,11 +72,12 @@ async def test_one_of_two_connections_closing_keeps_sampling() -> None:
     sampler.closed()
     await asyncio.sleep(5 * INTERVAL)
     assert sampler._handle is not None
-    await until(lambda: bool(reports.seen))  # still sampling: a full second's report comes
+    # Still sampling: a full second's report comes.
+    await until(lambda: reports.seen, what="a report", patience=PATIENCE, every=0.02)
     assert sampler._handle is not None
 
     sampler.closed()
-    await until(lambda: sampler._handle is None)
+    await until(lambda: sampler._handle is None, what="sampling to stop", patience=PATIENCE, every=0.02)
     final = len(reports.seen)
     await asyncio.sleep(5 * INTERVAL)
     assert len(reports.seen) == final
@@ -94,10 +90,10 @@ async def test_a_close_without_an_open_is_ignored() -> None:
     sampler.opened()
     sampler.closed()
     sampler.closed()  # one too many: the count stays at zero
-    await until(lambda: sampler._handle is None)
+    await until(lambda: sampler._handle is None, what="sampling to stop", patience=PATIENCE, every=0.02)
     assert len(reports.seen) == 1
     sampler.opened()  # sampling again after a stop
     assert sampler._handle is not None
     sampler.closed()
-    await until(lambda: sampler._handle is None)
+    await until(lambda: sampler._handle is None, what="sampling to stop", patience=PATIENCE, every=0.02)
     assert len(reports.seen) == 2

@@ -7,32 +7,11 @@ import logging
 from typing import Any
 
 import pytest
-from factories import echo_app
+from helpers.asgi import FakeServer, run, ws_scope
+from helpers.factories import echo_app
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture.tracker import ConnectionTracker
-
-
-class FakeServer:
-    """Feeds scripted client messages to an ASGI app and collects what it sends."""
-
-    def __init__(self, incoming: list[dict[str, Any]]) -> None:
-        self.incoming = list(incoming)
-        self.outgoing: list[dict[str, Any]] = []
-
-    async def receive(self) -> dict[str, Any]:
-        if self.incoming:
-            return self.incoming.pop(0)
-        await asyncio.Event().wait()  # a silent client
-        raise AssertionError("unreachable")
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.outgoing.append(message)
-
-
-def ws_scope(path: str = "/ws") -> dict[str, Any]:
-    return {"type": "websocket", "path": path, "query_string": b"", "headers": [], "subprotocols": []}
-
 
 CLIENT = [
     {"type": "websocket.connect"},
@@ -41,12 +20,6 @@ CLIENT = [
     {"type": "websocket.receive", "text": ""},
     {"type": "websocket.receive", "text": "close"},
 ]
-
-
-async def run(app: Any, incoming: list[dict[str, Any]], scope: dict[str, Any] | None = None) -> FakeServer:
-    server = FakeServer(incoming)
-    await app(scope or ws_scope(), server.receive, server.send)
-    return server
 
 
 async def test_the_app_sees_the_same_messages_with_and_without_wsinspect() -> None:

@@ -1,6 +1,6 @@
 """The handler's log records, in process: the capture never breaks the app's logging.
 
-The middleware runs with the fake ASGI server of ``test_middleware.py``. The hook on
+The middleware runs with the fake ASGI server of ``helpers/asgi.py``. The hook on
 ``logging.Logger.callHandlers`` is installed once per process; the tests that need a fresh install
 (to see what it wraps) get one through the ``fresh_hook`` fixture, which puts everything back.
 """
@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from factories import Collect
-from test_middleware import run, ws_scope
+from helpers.asgi import run, ws_scope
+from helpers.factories import Collect
+from helpers.waiting import until
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture import middleware
@@ -167,8 +168,7 @@ async def test_records_outside_any_connection_are_untouched_and_not_recorded(app
 
     wrapped = WSInspectMiddleware(app)
     task = asyncio.create_task(run(wrapped, [CONNECT]))
-    while not any(conn.logs for conn in wrapped.recorder.connections()):
-        await asyncio.sleep(0.001)
+    await until(lambda: any(conn.logs for conn in wrapped.recorder.connections()), what="the first record", every=0.001)
     # The connection is open and its handler waits: the test's own context is no connection's.
     app_log.info("outside, while the connection is open")
     go_on.set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factories import text_frame
+from helpers.factories import text_frame
 
 from wsinspect.inspector.core.pairing import Pairing, field_pair_id, percentile
 

@@ -26,6 +26,8 @@ from wsinspect.paths import (
 )
 
 OTHER_UID = 12345
+# Giving a file to another uid takes root (CAP_CHOWN): elsewhere these tests cannot run.
+gives_away_files = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
 
 
 @pytest.fixture
@@ -200,6 +202,7 @@ def test_symlinked_default_dir_refused(runtime_dir: Path, short_dir: Path) -> No
     assert list(target.iterdir()) == []
 
 
+@gives_away_files
 def test_default_dir_owned_by_other_uid_refused(runtime_dir: Path) -> None:
     directory = runtime_dir / "wsinspect"
     directory.mkdir(mode=0o700)
@@ -264,6 +267,7 @@ def test_explicit_dir_that_is_a_file_refused(short_dir: Path) -> None:
     assert "cannot use the socket directory" in refusal(not_a_dir / "sub" / "inspector.sock")
 
 
+@gives_away_files
 def test_explicit_dir_writable_by_others_and_owned_by_another_uid_refused(short_dir: Path) -> None:
     directory = short_dir / "shared"
     directory.mkdir()
@@ -277,8 +281,11 @@ def test_explicit_dir_writable_by_others_and_owned_by_another_uid_refused(short_
 
 @pytest.mark.parametrize(
     ("mode", "owner"),
-    [(0o1777, OTHER_UID), (0o755, OTHER_UID), (0o777, os.getuid())],
-    ids=["sticky-shared", "not-writable-by-others", "own-dir"],
+    [
+        pytest.param(0o1777, OTHER_UID, id="sticky-shared", marks=gives_away_files),
+        pytest.param(0o755, OTHER_UID, id="not-writable-by-others", marks=gives_away_files),
+        pytest.param(0o777, os.getuid(), id="own-dir"),
+    ],
 )
 def test_explicit_dir_accepted(short_dir: Path, sockets: Sockets, mode: int, owner: int) -> None:
     directory = short_dir / "d"
@@ -500,6 +507,7 @@ def test_close_leaves_a_socket_it_did_not_bind(short_dir: Path, sockets: Sockets
     assert accepts_connections(path)
 
 
+@gives_away_files
 def test_the_app_side_only_trusts_a_private_default_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     from wsinspect.paths import safe_to_connect
 

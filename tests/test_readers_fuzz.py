@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import itertools
 import json
 import struct
 from collections.abc import Iterator
@@ -23,11 +22,23 @@ from typing import Any
 
 import msgspec
 import pytest
-from factories import record, wire_frame
+from helpers.factories import record
+from helpers.strategies import (
+    connections,
+    counts,
+    frames,
+    hellos,
+    keys,
+    mutate_bytes,
+    split_at,
+    timestamps,
+    wire_frames,
+    wire_logs,
+)
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from wsinspect.model import STATES, Connection, Frame, LogLine, TracebackEntry
+from wsinspect.model import Connection, Frame
 from wsinspect.sessions import Session, SessionFileError, dumps, read_session
 from wsinspect.wire import (
     PROTOCOL_VERSION,
@@ -52,75 +63,8 @@ WIRE_TYPES = (Hello, ConnectionUpdate, FrameBatch, FramesDropped, WireLog, LoopL
 BINARY_KINDS = ("binary", "ping", "pong")
 
 
-def split_at(data: bytes, points: list[int]) -> list[bytes]:
-    cuts = [0, *sorted(points), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(cuts)]
+# -- strategies: valid things (frames, log lines, connections: helpers/strategies.py) --------
 
-
-# -- strategies: valid things ----------------------------------------------------------------
-
-timestamps = st.floats(min_value=0, max_value=4e9, allow_nan=False)
-small_text = st.text(max_size=12)
-counts = st.integers(min_value=0, max_value=2**53)
-
-
-# Strategies built once: building them in a composite at each draw costs more than the draw.
-kinds = st.sampled_from(["text", "binary", "ping", "pong", "close"])
-directions = st.sampled_from(["sent", "received"])
-texts = st.none() | small_text
-payloads = st.none() | st.binary(max_size=16)
-sizes = st.integers(0, 2**31)
-close_codes = st.none() | st.integers(1000, 4999)
-handler_times = st.just(msgspec.UNSET) | st.floats(0, 10)
-
-
-@st.composite
-def frames(draw: st.DrawFn) -> Frame:
-    kind = draw(kinds)
-    return Frame(
-        direction=draw(directions),
-        message_type=kind,
-        content=draw(texts if kind in ("text", "close") else payloads),
-        timestamp=draw(timestamps),
-        size_bytes=draw(sizes),
-        truncated=draw(st.booleans()),
-        close_code=draw(close_codes) if kind == "close" else None,
-        handler_time=draw(handler_times),
-    )
-
-
-tracebacks = st.lists(
-    st.builds(TracebackEntry, file=small_text, line=st.integers(0, 10**6), function=small_text, code=small_text),
-    max_size=1,
-)
-log_lines = st.builds(
-    LogLine,
-    timestamp=timestamps,
-    level=st.sampled_from(["INFO", "WARNING", "ERROR"]),
-    levelno=st.integers(0, 50),
-    logger=small_text,
-    message=small_text,
-    size_bytes=st.integers(0, 2**31),
-    error=st.none() | small_text,
-    traceback=tracebacks,
-)
-# Metadata the writer copies as it is: a few fields vary, the rest keep their defaults (each key
-# is in the file all the same, for the mutations to break).
-connections = st.builds(
-    Connection,
-    connection_id=st.uuids().map(str),
-    path=small_text,
-    state=st.sampled_from(STATES),
-    connected_at=timestamps,
-    accepted_at=st.none() | timestamps,
-    close_code=close_codes,
-    closed_by=st.sampled_from([None, "server", "client"]),
-    messages_sent=counts,
-    headers=st.lists(st.tuples(small_text, small_text), max_size=2),
-    path_params=st.dictionaries(small_text, small_text, max_size=1),
-    logs=st.lists(log_lines, max_size=1),
-    messages=st.lists(frames(), max_size=4),
-)
 sessions = st.lists(connections, max_size=3)
 
 # -- strategies: broken things ---------------------------------------------------------------
@@ -234,46 +178,9 @@ def mutate_document(draw: st.DrawFn, document: Any, times: int = 3) -> Any:
     return document
 
 
-def mutate_bytes(draw: st.DrawFn, data: bytes, junk: st.SearchStrategy[bytes] | None = None) -> bytes:
-    """``data`` with a few bytes flipped, set, inserted or deleted, or cut short."""
-    buffer = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]))
-        at = draw(st.integers(0, max(len(buffer) - 1, 0)))
-        if action == "flip" and buffer:
-            buffer[at] ^= 1 << draw(st.integers(0, 7))
-        elif action == "set" and buffer:
-            buffer[at] = draw(st.integers(0, 255))
-        elif action == "insert":
-            buffer[at:at] = draw(st.binary(min_size=1, max_size=8) if junk is None else junk)
-        elif action == "delete":
-            del buffer[at : at + draw(st.integers(1, 8))]
-        elif action == "truncate":
-            del buffer[at:]
-    return bytes(buffer)
-
-
 # -- the wire --------------------------------------------------------------------------------
 
 HELLO = Hello(version=PROTOCOL_VERSION, pid=4242, app="chat-app", host="box")
-keys = st.integers(min_value=0, max_value=2**31)
-
-
-wire_frames = st.builds(wire_frame, keys, counts, frames())
-wire_logs = st.builds(
-    WireLog,
-    keys,
-    counts,
-    timestamps,
-    st.integers(0, 50),
-    small_text,
-    small_text,
-    small_text,
-    st.integers(0, 2**31),
-    st.booleans(),
-    st.none() | small_text,
-    tracebacks,
-)
 wire_messages: st.SearchStrategy[WireMessage] = st.one_of(
     st.builds(ConnectionUpdate, key=keys, connection=connections),
     st.builds(FrameBatch, frames=st.lists(wire_frames, max_size=5)),
@@ -284,7 +191,6 @@ wire_messages: st.SearchStrategy[WireMessage] = st.one_of(
     st.builds(LoopLag, worst=st.floats(0, 10), mean=st.floats(0, 10)),
     st.builds(Held, keys=st.lists(keys, max_size=4)),
 )
-hellos = st.builds(Hello, version=st.just(PROTOCOL_VERSION), pid=st.integers(1, 2**22), app=small_text, host=small_text)
 streams = st.tuples(hellos, st.lists(wire_messages, max_size=6)).map(lambda t: [t[0], *t[1]])
 
 

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar, WebSocket, websocket
-from servers import run_server, wait_until
+from helpers.recording import Recording, echo
+from helpers.servers import run_server
+from helpers.waiting import until
+from litestar import Litestar
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
@@ -27,41 +28,6 @@ from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import Connection, Frame
 from wsinspect.sessions import base as sessions_base
 from wsinspect.sessions import read_session
-
-
-@websocket("/ws/echo")
-async def echo(socket: WebSocket) -> None:
-    await socket.accept()
-    while True:
-        message = await socket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        if message.get("text") == "bye":
-            await socket.close(code=4001, reason="bye")
-            return
-        if message.get("bytes") is not None:
-            await socket.send_bytes(message["bytes"][::-1])
-        else:
-            await socket.send_text(message["text"].upper())
-
-
-class Recording:
-    def __init__(self, socket_path: Path, output: Path) -> None:
-        self.socket_path = socket_path
-        self.output = output
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "wsinspect", "record", "--socket", str(socket_path), "-o", str(output)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stderr is not None
-        first = self.process.stderr.readline()
-        assert "recording on" in first, first
-
-    def stop(self) -> tuple[int, str]:
-        self.process.send_signal(signal.SIGTERM)
-        _, err = self.process.communicate(timeout=20)
-        return self.process.returncode, err
 
 
 @pytest.fixture
@@ -82,7 +48,7 @@ async def flushed(plugin: WSInspectPlugin, server: Any, closed: int) -> None:
         held = plugin.recorder.connections()
         return sum(c.state == "closed" for c in held), emitter.live
 
-    await wait_until(lambda: server.call(state), lambda s: s == (closed, True), what="the closes, streamed live")
+    await until(lambda: server.call(state), lambda s: s == (closed, True), what="the closes, streamed live")
     assert await asyncio.to_thread(emitter.flush, 5.0), "the emitter did not flush"
 
 

@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 import pytest
-from factories import echo_app
-from servers import run_server, wait_until
+from helpers.factories import echo_app
+from helpers.servers import run_server
+from helpers.waiting import until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -81,7 +82,7 @@ async def echo_through(middleware: WSInspectMiddleware, payloads: list[str | byt
         def closed() -> bool:
             return all(c.state == "closed" for c in middleware.recorder.connections())
 
-        await wait_until(lambda: server.call(closed), bool, what="the connection to close")
+        await until(lambda: server.call(closed), bool, what="the connection to close")
     return echoes
 
 

@@ -27,7 +27,8 @@ from typing import Any
 import msgspec
 import pytest
 import replay_apps
-from servers import RunningServer, run_server, wait_until
+from helpers.servers import RunningServer, run_server
+from helpers.waiting import until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -89,7 +90,7 @@ async def closed_with(ws: Any) -> tuple[int, str]:
 
 
 async def recorded(server: RunningServer, recorder: Recorder, count: int) -> list[Connection]:
-    connections: list[Connection] = await wait_until(
+    connections: list[Connection] = await until(
         lambda: server.call(recorder.connections),
         lambda connections: len(connections) == count and all(c.state == "closed" for c in connections),
         what=f"{count} closed connection(s)",

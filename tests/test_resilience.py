@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from factories import echo_app
-from servers import run_server, wait_until
+from helpers.factories import echo_app
+from helpers.recording import start_record, stop_record
+from helpers.servers import run_server
+from helpers.waiting import until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -22,36 +21,16 @@ from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.sessions import read_session
 
-T = TypeVar("T")
-
-
-def start_recorder(socket_path: Path, output: Path) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsinspect", "record", "--socket", str(socket_path), "-o", str(output)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    assert "recording on" in process.stderr.readline()
-    return process
-
-
-def stop_recorder(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    return err
-
 
 async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, tmp_path: Path) -> None:
     app = WSInspectMiddleware(echo_app)
     emitter = app.recorder.emitter
     assert emitter is not None
-    first = start_recorder(private_socket, tmp_path / "first.json")
+    first, _ = start_record(private_socket, tmp_path / "first.json")
     try:
         with run_server(app) as server:
             async with connect(server.ws_url("/ws/live")) as ws:
-                await wait_until(lambda: server.call(lambda: emitter.live), bool, what="first inspector")
+                await until(lambda: server.call(lambda: emitter.live), bool, what="first inspector")
                 for i in range(10):
                     await ws.send(f"a{i}")
                     assert await ws.recv() == f"a{i}"
@@ -60,9 +39,9 @@ async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, 
                 for i in range(10):  # nobody listens now; the app carries on
                     await ws.send(f"b{i}")
                     assert await ws.recv() == f"b{i}"
-                second = start_recorder(private_socket, tmp_path / "second.json")
+                second, _ = start_record(private_socket, tmp_path / "second.json")
                 try:
-                    await wait_until(
+                    await until(
                         lambda: server.call(lambda: (emitter.connects, emitter.live)),
                         lambda s: s == (2, True),
                         what="reconnect to the second inspector",
@@ -73,7 +52,8 @@ async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, 
                 finally:
                     await server.call(lambda: None)  # the app records a send after making it: let it finish
                     assert await asyncio.to_thread(emitter.flush, 5.0), "the emitter did not flush"
-                    stop_recorder(second)
+                    code, err = stop_record(second, timeout=30)
+                    assert code == 0, err
     finally:
         if first.poll() is None:
             first.kill()
@@ -85,7 +65,7 @@ async def test_inspector_killed_and_restarted_mid_traffic(private_socket: Path, 
 
 
 async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: Path) -> None:
-    recorder = start_recorder(private_socket, tmp_path / "session.json")
+    recorder, _ = start_record(private_socket, tmp_path / "session.json")
     messages = 20_000
     try:
         app = WSInspectMiddleware(echo_app, WSInspectConfig(max_messages=50))
@@ -93,10 +73,7 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
         assert emitter is not None
         emitter._limit = 500  # a small queue, so that the socket buffers and the queue fill quickly
         emitter.start()
-        deadline = time.monotonic() + 10
-        while not emitter.live and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert emitter.live
+        await until(lambda: emitter.live, what="the emitter to connect", patience=10)
 
         incoming = [{"type": "websocket.connect"}]
         # 1,000-byte texts: 40 MB of frames, far beyond what the socket buffers hold (8 MB here).
@@ -120,11 +97,11 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
         finally:
             os.kill(recorder.pid, signal.SIGCONT)
         assert await asyncio.to_thread(emitter.flush, 20.0), "the emitter did not flush"
-        deadline = time.monotonic() + 20
-        while emitter.dropped and time.monotonic() < deadline:  # the drop count and a replay follow the queue
-            await asyncio.sleep(0.02)
+        # The drop count and a replay follow the queue.
+        await until(lambda: not emitter.dropped, what="the drop count to be sent", patience=20, every=0.02)
         await asyncio.sleep(0.2)
-        err = stop_recorder(recorder)
+        code, err = stop_record(recorder, timeout=30)
+        assert code == 0, err
     finally:
         if recorder.poll() is None:
             os.kill(recorder.pid, signal.SIGCONT)
@@ -137,15 +114,6 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
     assert conn.messages_dropped > 0
     # After catching up, the replay brought the app's newest frames.
     assert conn.messages[-1].message_type == "close"
-
-
-def current(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
-    """A probe for ``wait_until`` that reads ``read()`` on the test's own loop (where the inspector runs)."""
-
-    async def probe() -> T:
-        return read()
-
-    return probe
 
 
 async def test_a_restarted_inspector_gets_an_idle_apps_replay_without_new_traffic(private_socket: Path) -> None:
@@ -163,8 +131,8 @@ async def test_a_restarted_inspector_gets_an_idle_apps_replay_without_new_traffi
                 for i in range(3):
                     await ws.send(f"m{i}")
                     assert await ws.recv() == f"m{i}"
-                await wait_until(
-                    current(lambda: sum(len(e.frames) for e in first_store.entries.values())),
+                await until(
+                    lambda: sum(len(e.frames) for e in first_store.entries.values()),
                     lambda frames: frames == 6,
                     what="the first inspector to get the six frames",
                 )
@@ -174,8 +142,8 @@ async def test_a_restarted_inspector_gets_an_idle_apps_replay_without_new_traffi
                 await second.start()
                 try:
                     started = time.monotonic()
-                    [conn] = await wait_until(
-                        current(second_store.connections),
+                    [conn] = await until(
+                        second_store.connections,
                         lambda connections: len(connections) == 1 and len(connections[0].messages) == 6,
                         what="the replay of the open connection",
                     )
@@ -187,8 +155,8 @@ async def test_a_restarted_inspector_gets_an_idle_apps_replay_without_new_traffi
                     # And it streams live to the new one.
                     await ws.send("after")
                     assert await ws.recv() == "after"
-                    await wait_until(
-                        current(lambda: len(second_store.entries[conn.connection_id].frames)),
+                    await until(
+                        lambda: len(second_store.entries[conn.connection_id].frames),
                         lambda frames: frames == 8,
                         what="the new frames",
                     )
@@ -205,13 +173,11 @@ async def test_an_idle_app_replays_to_a_recorder_started_after_one_was_killed(
     app = WSInspectMiddleware(echo_app)
     emitter = app.recorder.emitter
     assert emitter is not None
-    first = start_recorder(private_socket, tmp_path / "first.json")
+    first, _ = start_record(private_socket, tmp_path / "first.json")
     try:
         with run_server(app) as server:
             async with connect(server.ws_url("/ws/idle"), proxy=None) as ws:
-                await wait_until(
-                    lambda: server.call(lambda: emitter.replays), lambda n: n == 1, what="the first inspector"
-                )
+                await until(lambda: server.call(lambda: emitter.replays), lambda n: n == 1, what="the first inspector")
                 for i in range(3):
                     await ws.send(f"m{i}")
                     assert await ws.recv() == f"m{i}"
@@ -219,16 +185,17 @@ async def test_an_idle_app_replays_to_a_recorder_started_after_one_was_killed(
                 assert await asyncio.to_thread(emitter.flush, 5.0), "the emitter did not flush"
                 first.kill()  # no goodbye; the app has written everything and has nothing more to send
                 first.wait()
-                second = start_recorder(private_socket, tmp_path / "second.json")
+                second, _ = start_record(private_socket, tmp_path / "second.json")
                 try:
                     # Replayed to the second one, with no new traffic to reveal the first one's end.
-                    await wait_until(
+                    await until(
                         lambda: server.call(lambda: (emitter.connects, emitter.replays)),
                         lambda seen: seen == (2, 2),
                         what="the replay to the second inspector",
                     )
                 finally:
-                    stop_recorder(second)
+                    code, err = stop_record(second, timeout=30)
+                    assert code == 0, err
     finally:
         if first.poll() is None:
             first.kill()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from factories import batch, text_frame, update, wire_frame
+from helpers.factories import batch, text_frame, update, wire_frame
+from helpers.waiting import until
 
 from wsinspect.inspector.core.store import LOCAL_HOST, Store
 from wsinspect.inspector.server import InspectorServer
@@ -18,14 +19,6 @@ from wsinspect.wire import PROTOCOL_VERSION, FrameBatch, Hello, encode
 
 HELLO_BAD = encode([Hello(PROTOCOL_VERSION, 1, "bad")])
 GOOD_FRAME = wire_frame(1, 0, text_frame("ok"))
-
-
-async def wait_for(condition: object, patience: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + patience
-    while not condition():  # type: ignore[operator]
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize(
@@ -59,13 +52,13 @@ async def test_a_bad_producer_is_disconnected_and_the_others_served(
             await bad.drain()
             bad.write_eof()
             assert await asyncio.wait_for(bad_reader.read(), 5) == b""  # the inspector hung up
-        await wait_for(lambda: any(e.level == "error" for e in store.system_events))
+        await until(lambda: any(e.level == "error" for e in store.system_events), what="the error event")
         assert reason in caplog.text
         assert any(reason in e.text for e in store.system_events if e.level == "error")
 
         good.write(encode([batch(1, [text_frame("still here", direction="received", at=1.0)])]))
         await good.drain()
-        await wait_for(lambda: store.frames_received == 1)
+        await until(lambda: store.frames_received == 1, what="the good frame")
         (conn,) = store.connections()
         assert (conn.path, conn.app, conn.pid, conn.messages[0].content) == ("/ok", "good", 10, "still here")
         good.close()
@@ -97,7 +90,7 @@ async def test_producers_using_the_same_keys_are_kept_apart(private_socket: Path
             writer.write(encode([batch(1, [text_frame(f"{name} {i}") for i in range(3)])]))
             await writer.drain()
             writers.append(writer)
-        await wait_for(lambda: store.frames_received == 6)
+        await until(lambda: store.frames_received == 6, what="six frames")
         chat, game = (store.entries[cid].snapshot() for cid in ("chat-1", "game-1"))
         assert [f.content for f in chat.messages] == ["chat 0", "chat 1", "chat 2"]
         assert [f.content for f in game.messages] == ["game 0", "game 1", "game 2"]
@@ -116,7 +109,7 @@ async def test_a_producer_link_knows_when_it_began_so_gaps_are_told_apart(privat
         _, writer = await asyncio.open_unix_connection(str(private_socket))
         writer.write(encode([Hello(PROTOCOL_VERSION, 33, "app")]))
         await writer.drain()
-        await wait_for(lambda: server.producers)
+        await until(lambda: server.producers, what="the producer")
         (producer,) = server.producers.values()
         assert producer.since is not None
         # The first replay: a connection older than this inspector, its buffer's oldest frames gone
@@ -125,7 +118,7 @@ async def test_a_producer_link_knows_when_it_began_so_gaps_are_told_apart(privat
         new = update(2, connection_id="new", path="/new", connected_at=producer.since + 0.001)
         writer.write(encode([old, batch(1, [text_frame("o")], start=5), new, batch(2, [text_frame("n")], start=3)]))
         await writer.drain()
-        await wait_for(lambda: store.frames_received == 2)
+        await until(lambda: store.frames_received == 2, what="two frames")
         dropped = {
             cid: (c.messages_dropped, c.messages_not_kept, c.messages_lost)
             for cid, c in ((cid, store.entries[cid].connection) for cid in ("old", "new"))
@@ -150,7 +143,7 @@ async def test_an_apps_connected_row_follows_the_replay_it_came_with(private_soc
             + encode([batch(1, [text_frame("before", at=1.0)])])
         )
         await writer.drain()
-        await wait_for(lambda: store.frames_received == 1 and store.system_events)
+        await until(lambda: store.frames_received == 1 and store.system_events, what="the frame and the event")
         texts = [getattr(item, "text", None) or item.content for _, item in store.rows]
         assert texts[0] == "connect /ws/old"
         assert texts[-2:] == ["before", "demo (pid 7) connected"]
@@ -172,13 +165,16 @@ async def test_a_producer_on_another_host_is_named_with_it(private_socket: Path)
         _, local = await asyncio.open_unix_connection(str(private_socket))
         local.write(encode([Hello(PROTOCOL_VERSION, 8, "uvicorn", LOCAL_HOST)]))
         await local.drain()
-        await wait_for(lambda: len(server.producers) == 2 and "r1" in store.entries)
+        await until(
+            lambda: len(server.producers) == 2 and "r1" in store.entries,
+            what="both producers and the remote one's connection",
+        )
         texts = [event.text for event in store.system_events]
         assert "uvicorn on web-2 (pid 7) connected" in texts
         assert "uvicorn (pid 8) connected" in texts  # the inspector's own host goes without saying
         assert store.entries["r1"].connection.host == "web-2"
         remote.close()
-        await wait_for(lambda: len(server.producers) == 1)
+        await until(lambda: len(server.producers) == 1, what="the remote producer to go")
         assert store.system_events[-1].text == "uvicorn on web-2 (pid 7) disconnected"
         local.close()
     finally:

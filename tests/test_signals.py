@@ -9,22 +9,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.waiting import wait_until
 
 from wsinspect.sessions import read_session
 
 PATIENCE = 30.0  # seconds; a safety net on a loaded machine, never a measure
-
-
-def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 class Terminal:
@@ -86,8 +79,8 @@ def terminals() -> Iterator[list[Terminal]]:
 def test_the_inspector_removes_its_socket(private_socket: Path, terminals: list[Terminal], signum: int) -> None:
     terminal = Terminal("--socket", str(private_socket))
     terminals.append(terminal)
-    eventually(private_socket.exists, "the inspector to listen")
-    eventually(lambda: b"listening on" in terminal.output, "the screen")
+    wait_until(private_socket.exists, "the inspector to listen", patience=PATIENCE, every=0.05)
+    wait_until(lambda: b"listening on" in terminal.output, "the screen", patience=PATIENCE, every=0.05)
     assert terminal.stop(signum) == 0
     assert not private_socket.exists()
     assert b"Traceback" not in terminal.output
@@ -97,8 +90,13 @@ def test_the_inspector_removes_its_socket(private_socket: Path, terminals: list[
 def test_the_demo_removes_its_directory(tmp_path: Path, terminals: list[Terminal], signum: int) -> None:
     terminal = Terminal("demo", env={"TMPDIR": str(tmp_path)})
     terminals.append(terminal)
-    eventually(lambda: any(tmp_path.glob("wsinspect-demo-*/inspector.sock")), "the demo's inspector to listen")
-    eventually(lambda: b"demo app on" in terminal.output, "the screen")
+    wait_until(
+        lambda: any(tmp_path.glob("wsinspect-demo-*/inspector.sock")),
+        "the demo's inspector to listen",
+        patience=PATIENCE,
+        every=0.05,
+    )
+    wait_until(lambda: b"demo app on" in terminal.output, "the screen", patience=PATIENCE, every=0.05)
     assert terminal.stop(signum) == 0
     assert list(tmp_path.iterdir()) == []
     assert b"Traceback" not in terminal.output
@@ -111,8 +109,8 @@ def test_record_writes_its_file_when_its_terminal_goes(
     output = tmp_path / "session.json"
     terminal = Terminal("record", "--socket", str(private_socket), "-o", str(output))
     terminals.append(terminal)
-    eventually(private_socket.exists, "record to listen")
-    eventually(lambda: b"recording on" in terminal.output, "its first line")
+    wait_until(private_socket.exists, "record to listen", patience=PATIENCE, every=0.05)
+    wait_until(lambda: b"recording on" in terminal.output, "its first line", patience=PATIENCE, every=0.05)
     assert terminal.stop(signal.SIGHUP) == 0
     assert read_session(output).connections == []
     assert not private_socket.exists()

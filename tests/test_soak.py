@@ -1,5 +1,5 @@
 """The soak of issue 25, a minute long: the live TUI and record under 5,000 frames/s, trimming
-every few seconds while keys are pressed (``nox -s soak`` runs it for an hour; see soak.py)."""
+every few seconds while keys are pressed (``nox -s soak`` runs it for an hour; see helpers/soak.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import shutil
 
 import pytest
-from soak import Soak, SoakConfig, check, soak_directory
+from helpers.soak import Soak, SoakConfig, check, soak_directory
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="the soak runs the TUI in tmux")
 

@@ -19,14 +19,14 @@ import sys
 import tempfile
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories import echo_app
-from test_emitter import Listener, converse, wait
-from test_record import Recording
+from helpers.asgi import Listener, converse
+from helpers.factories import echo_app
+from helpers.recording import Recording
+from helpers.waiting import until, wait_until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -67,7 +67,9 @@ async def test_a_default_directory_that_is_not_private_is_named_once_and_streami
     emitter.start()
     try:
         await converse(middleware, ["served anyway"])
-        await asyncio.to_thread(wait, lambda: emitter.connects == 0 and len(warnings_of(caplog)) == 1, "a warning")
+        await asyncio.to_thread(
+            wait_until, lambda: emitter.connects == 0 and len(warnings_of(caplog)) == 1, "a warning"
+        )
         await asyncio.sleep(0.3)  # several more tries, no more lines
         (line,) = warnings_of(caplog)
         assert line == (
@@ -78,8 +80,8 @@ async def test_a_default_directory_that_is_not_private_is_named_once_and_streami
         os.chmod(path.parent, 0o700)
         listener = Listener(path)
         try:
-            await asyncio.to_thread(wait, lambda: emitter.replays > 0, "the emitter to connect")
-            await asyncio.to_thread(wait, lambda: listener.has(b"served anyway"), "the earlier frames, replayed")
+            await asyncio.to_thread(wait_until, lambda: emitter.replays > 0, "the emitter to connect")
+            await asyncio.to_thread(wait_until, lambda: listener.has(b"served anyway"), "the earlier frames, replayed")
         finally:
             listener.close()
         assert f"wsinspect: streaming to the inspector at {path}" in caplog.messages
@@ -100,13 +102,13 @@ async def test_a_lost_inspector_is_one_line_and_the_next_one_gets_the_stream(
     emitter.start()
     try:
         accepted, _ = await asyncio.to_thread(listener.accept)
-        await asyncio.to_thread(wait, lambda: emitter.replays == 1, "the emitter to connect")
+        await asyncio.to_thread(wait_until, lambda: emitter.replays == 1, "the emitter to connect")
         assert warnings_of(caplog) == []
         # As an SSH forward that drops: the stream ends, the socket file stays, nobody listens.
         accepted.close()
         listener.close()
         await converse(middleware, ["while nobody listens"])
-        await asyncio.to_thread(wait, lambda: not emitter.live and warnings_of(caplog), "the loss to be noticed")
+        await asyncio.to_thread(wait_until, lambda: not emitter.live and warnings_of(caplog), "the loss to be noticed")
         await asyncio.sleep(0.3)  # the retries that fail are not logged
         assert warnings_of(caplog) == [
             f"wsinspect: lost the inspector at {private_socket} (it closed the connection); "
@@ -117,9 +119,11 @@ async def test_a_lost_inspector_is_one_line_and_the_next_one_gets_the_stream(
         again = Listener(private_socket)
         streaming = f"wsinspect: streaming to the inspector at {private_socket}"
         try:
-            await asyncio.to_thread(wait, lambda: again.has(b"while nobody listens"), "the replay to the next one")
+            await asyncio.to_thread(
+                wait_until, lambda: again.has(b"while nobody listens"), "the replay to the next one"
+            )
             # Said once the link has lasted (PROVEN_LINK): a forward with nobody behind it does not.
-            await asyncio.to_thread(wait, lambda: streaming in caplog.messages, "the link to last")
+            await asyncio.to_thread(wait_until, lambda: streaming in caplog.messages, "the link to last")
         finally:
             again.close()
         assert caplog.messages.count(streaming) == 1
@@ -222,8 +226,9 @@ class Container:
         )
 
     async def echo(self, texts: list[str]) -> list[str]:
-        deadline = time.monotonic() + 20
-        while True:
+        """``texts`` sent on one connection, once the app listens, and its replies."""
+
+        async def conversation() -> list[str] | None:
             try:
                 async with connect(f"ws://127.0.0.1:{self.port}/ws") as ws:
                     replies = []
@@ -231,10 +236,13 @@ class Container:
                         await ws.send(text)
                         replies.append(str(await ws.recv()))
                     return replies
-            except OSError:
+            except OSError:  # not listening yet
                 assert self.process.poll() is None, f"the app exited {self.process.returncode}"
-                assert time.monotonic() < deadline, "the app did not start"
-                await asyncio.sleep(0.1)
+                return None
+
+        replies = await until(conversation, lambda r: r is not None, what="the app to start", patience=20, every=0.1)
+        assert replies is not None
+        return replies
 
     def stop(self) -> str:
         """Stop the app (uvicorn's Ctrl-C) and return what it wrote on stderr."""
@@ -248,6 +256,21 @@ class Container:
         return err
 
 
+def cannot_run_as(uid: int) -> str | None:
+    """Why this interpreter cannot run the app as ``uid`` here, or None if it can: tried first as the
+    container runs it (setpriv), importing what the app imports, with this environment and directory.
+    A virtual environment or a checkout under a private home (root's, say) is out of another uid's reach."""
+    probe = subprocess.run(
+        ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", sys.executable, "-c",
+         "import uvicorn, litestar, wsinspect.litestar"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode == 0:
+        return None
+    said = probe.stderr.strip().splitlines()
+    return f"{sys.executable} cannot run the app as uid {uid} here: {said[-1] if said else probe.returncode}"
+
+
 @pytest.fixture
 def app_dir() -> Iterator[Path]:
     """The app's files, readable by the container's user (pytest's own temporary root is not)."""
@@ -259,9 +282,14 @@ def app_dir() -> Iterator[Path]:
     shutil.rmtree(directory)
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="namespaces need root")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None,
+    reason="namespaces need root, unshare and setpriv",
+)
 @pytest.mark.parametrize("uid", [0, NOBODY], ids=["same-user", "other-user"])
 async def test_the_container_recipe(app_dir: Path, tmp_path: Path, uid: int) -> None:
+    if (why := cannot_run_as(uid)) is not None:
+        pytest.skip(why)
     host_dir = Path(tempfile.mkdtemp(prefix="wsh-", dir="/tmp"))  # the inspector's socket directory
     recording = Recording(host_dir / "inspector.sock", tmp_path / "session.json")
     container = Container(host_dir, app_dir, uid)
@@ -297,6 +325,7 @@ async def test_the_container_recipe(app_dir: Path, tmp_path: Path, uid: int) -> 
         assert session.connections == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
 def test_permission_denied_names_the_owner_of_the_socket_or_else_its_directory(tmp_path: Path) -> None:
     from wsinspect.capture.emitter import _denied
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from factories import echo_app, update
-from servers import run_server, wait_until
+from helpers.factories import echo_app, update
+from helpers.servers import run_server
+from helpers.waiting import until
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
@@ -71,9 +72,9 @@ async def test_a_connection_that_closed_and_was_forgotten_while_the_link_was_dow
         def opened() -> list[str]:
             return [e.connection.state for e in store.entries.values() if e.connection.path == "/ws/watched"]
 
-        await wait_until(lambda: asyncio.sleep(0, opened()), lambda states: states == ["open"], what="it to open")
+        await until(lambda: asyncio.sleep(0, opened()), lambda states: states == ["open"], what="it to open")
         await inspector.close()  # the link goes down
-        await wait_until(lambda: server.call(lambda: emitter.live), lambda live: not live, what="the app to notice")
+        await until(lambda: server.call(lambda: emitter.live), lambda live: not live, what="the app to notice")
         await watched.close()
         for i in range(55):  # more closed connections than the app keeps (50)
             async with connect(server.ws_url(f"/ws/other/{i}")) as ws:
@@ -83,13 +84,13 @@ async def test_a_connection_that_closed_and_was_forgotten_while_the_link_was_dow
         def forgotten() -> bool:
             return all(c.path != "/ws/watched" for c in app.recorder.connections())
 
-        await wait_until(lambda: server.call(forgotten), bool, what="the app to forget it")
+        await until(lambda: server.call(forgotten), bool, what="the app to forget it")
 
         inspector = InspectorServer(store, private_socket)  # the link comes back, to the same inspector
         await inspector.start()
         try:
-            await wait_until(lambda: server.call(lambda: emitter.replays), lambda n: n >= 2, what="the replay")
-            await wait_until(lambda: asyncio.sleep(0, opened()), lambda s: s == ["closed"], what="it to be closed")
+            await until(lambda: server.call(lambda: emitter.replays), lambda n: n >= 2, what="the replay")
+            await until(lambda: asyncio.sleep(0, opened()), lambda s: s == ["closed"], what="it to be closed")
         finally:
             await inspector.close()
     (entry,) = [e for e in store.entries.values() if e.connection.path == "/ws/watched"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from factories import batch, control_frame, frame, text_frame, update, wire_frame
+from helpers.factories import batch, control_frame, frame, text_frame, update, wire_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from factories import (
+from helpers.factories import (
     batch,
     binary_frame,
     close_frame,

@@ -6,21 +6,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import batch, control_frame, echo_app, text_frame, update
-from textual.binding import Binding
-from textual.command import CommandList, CommandPalette
-from textual.geometry import Region
-from textual.pilot import Pilot
-from textual.screen import ModalScreen
-from textual.widget import Widget
-from textual.widgets import Input
-from tui_data import (
+from helpers.factories import batch, control_frame, echo_app, text_frame, update
+from helpers.tui import filters_line, make_app, select, shown_rows, status, text_of
+from helpers.tui_data import (
     BASE,
     BINARY_TRUNCATED_KEPT,
     BINARY_TRUNCATED_SIZE,
@@ -31,6 +24,12 @@ from tui_data import (
     TICKER_ID,
     make_connections,
 )
+from helpers.waiting import pilot_until
+from textual.binding import Binding
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
+from textual.screen import ModalScreen
+from textual.widgets import Input
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.inspector.core.filters import Filters
@@ -57,54 +56,6 @@ EVENTS = 3 + 3 + 3 + 3 + 4
 LOGS = [(c.connection_id, line) for c in CONNECTIONS for line in c.logs]
 TOTAL = len(FRAMES) + EVENTS + len(LOGS)
 PRODUCER = Producer(key=1, pid=4242, app="chat-app")
-
-
-def make_app(export_dir: Path | None = None, connections: list[Connection] | None = None) -> InspectorApp:
-    store = Store()
-    store.load(make_connections() if connections is None else connections)
-    return InspectorApp(store, source="fixture.json", export_dir=export_dir)
-
-
-def text_of(widget: Widget) -> str:
-    """What the widget shows on screen, line by line."""
-    width, height = widget.size
-    return "\n".join(strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, width, height)))
-
-
-def status(app: InspectorApp) -> str:
-    return str(app.query_one("#status").render())
-
-
-def filters_line(app: InspectorApp) -> str:
-    return str(app.query_one("#filters").render())
-
-
-def shown_rows(app: InspectorApp) -> list[Row]:
-    timeline = app.timeline
-    return [app.store.rows[timeline.index[i]] for i in range(len(timeline.index))]
-
-
-async def wait_for(pilot: Pilot[Any], check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-async def select(pilot: Pilot[Any], check: Callable[[Row], bool]) -> Row:
-    """Move the timeline's cursor with the keys (g, then down) to the first row that passes ``check``."""
-    app = pilot.app
-    assert isinstance(app, InspectorApp)
-    await pilot.press("g")
-    for _ in range(len(app.timeline.index)):
-        row = app.timeline.selected_row()
-        assert row is not None
-        if check(row):
-            await pilot.pause()
-            return row
-        await pilot.press("down")
-    raise AssertionError("no such row in the timeline")
 
 
 def is_frame(row: Row, kind: str, *, truncated: bool | None = None) -> bool:
@@ -328,7 +279,7 @@ async def test_when_a_stream_stops_the_detail_and_the_table_show_its_last_frame(
             cells = app.table.get_row(LIVE_ID)
             return row is not None and getattr(row[1], "content", None) == '{"seq": 59}' and "60 ·" in str(cells[3])
 
-        await wait_for(pilot, caught_up, "the detail pane and the table to show the last frame", seconds=3.0)
+        await pilot_until(pilot, caught_up, "the detail pane and the table to show the last frame", patience=3.0)
 
 
 async def test_follow_and_pause(private_socket: Path) -> None:
@@ -338,12 +289,12 @@ async def test_follow_and_pause(private_socket: Path) -> None:
         timeline = app.timeline
         assert timeline.following
         store.apply(PRODUCER, [update(LIVE_KEY, live_connection()), *live_frames(0, 5)], BASE)
-        await wait_for(pilot, lambda: len(timeline.index) == 2 + 5, "the first frames")
+        await pilot_until(pilot, lambda: len(timeline.index) == 2 + 5, "the first frames")
         assert timeline.cursor == len(timeline.index) - 1
         assert "following" in status(app)
         # At the bottom, new rows keep the cursor on the newest.
         store.apply(PRODUCER, live_frames(5, 3), BASE)
-        await wait_for(pilot, lambda: len(timeline.index) == 10, "three more frames")
+        await pilot_until(pilot, lambda: len(timeline.index) == 10, "three more frames")
         await pilot.pause()
         assert timeline.cursor == 9
         newest = timeline.selected_row()
@@ -356,8 +307,8 @@ async def test_follow_and_pause(private_socket: Path) -> None:
         assert timeline.cursor == 8
         held = timeline.selected_row()
         store.apply(PRODUCER, live_frames(8, 4), BASE)
-        await wait_for(pilot, lambda: len(timeline.index) == 14, "four frames while paused")
-        await wait_for(pilot, lambda: "+4" in status(app), "the paused count")
+        await pilot_until(pilot, lambda: len(timeline.index) == 14, "four frames while paused")
+        await pilot_until(pilot, lambda: "+4" in status(app), "the paused count")
         assert "paused" in status(app)
         assert timeline.new_while_paused == 4
         assert timeline.cursor == 8
@@ -367,18 +318,18 @@ async def test_follow_and_pause(private_socket: Path) -> None:
         assert timeline.following
         assert timeline.new_while_paused == 0
         assert timeline.cursor == 13
-        await wait_for(pilot, lambda: "following" in status(app), "the status to say following")
+        await pilot_until(pilot, lambda: "following" in status(app), "the status to say following")
         # Paused again with PageUp, End resumes too.
         await pilot.press("pageup")
         assert not timeline.following
         store.apply(PRODUCER, live_frames(12, 2), BASE)
-        await wait_for(pilot, lambda: timeline.new_while_paused == 2, "two frames while paused")
-        await wait_for(pilot, lambda: "+2" in status(app), "the paused count")
+        await pilot_until(pilot, lambda: timeline.new_while_paused == 2, "two frames while paused")
+        await pilot_until(pilot, lambda: "+2" in status(app), "the paused count")
         await pilot.press("end")
         assert timeline.following
         assert timeline.cursor == len(timeline.index) - 1 == 15
         store.apply(PRODUCER, live_frames(14, 1), BASE)
-        await wait_for(pilot, lambda: timeline.cursor == 16, "the cursor on the newest")
+        await pilot_until(pilot, lambda: timeline.cursor == 16, "the cursor on the newest")
 
 
 # -- export and re-open -------------------------------------------------------------------------
@@ -661,9 +612,9 @@ async def test_command_palette_lists_the_commands(tmp_path: Path) -> None:
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"Export")
         palette = app.screen
-        await wait_for(pilot, lambda: palette.query_one(CommandList).option_count > 0, "the palette's matches")
+        await pilot_until(pilot, lambda: palette.query_one(CommandList).option_count > 0, "the palette's matches")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any(tmp_path.iterdir()), "the export from the palette")
+        await pilot_until(pilot, lambda: any(tmp_path.iterdir()), "the export from the palette")
         assert not isinstance(app.screen, CommandPalette)
 
 
@@ -875,7 +826,7 @@ async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> No
                     and sum(isinstance(item, Frame) for _, item in shown_rows(app)) == 5
                 )
 
-            await wait_for(pilot, arrived, "the connection and its frames in the app")
+            await pilot_until(pilot, arrived, "the connection and its frames in the app")
             (entry,) = store.entries.values()
             assert entry.connection.path == "/ws/echo"
             kinds = [(item.direction, item.message_type) for _, item in shown_rows(app) if isinstance(item, Frame)]
@@ -886,12 +837,12 @@ async def test_a_live_app_streams_into_the_inspector(private_socket: Path) -> No
                 ("sent", "binary"),
                 ("received", "close"),
             ]
-            await wait_for(pilot, lambda: "5 frames" in status(app), "the header's counts")
+            await pilot_until(pilot, lambda: "5 frames" in status(app), "the header's counts")
             line = status(app)
             assert "0 active / 1 connection " in line
             assert "1 app " in line
             assert "following" in line
-            await wait_for(pilot, lambda: "/ws/echo?x=1" in text_of(app.table), "the connection's row on screen")
+            await pilot_until(pilot, lambda: "/ws/echo?x=1" in text_of(app.table), "the connection's row on screen")
             # The newest row is selected and shown in the detail pane.
             assert app.timeline.cursor == len(app.timeline.index) - 1
     finally:
@@ -950,7 +901,7 @@ async def test_keepalive_health_in_the_connections_and_the_lifecycle() -> None:
             return {cid: str(app.table.get_row(cid)[5]) for cid in expected_rtt if cid in app.table.rows}
 
         # The table shows changes a few times a second at most.
-        await wait_for(pilot, lambda: rtt() == expected_rtt, f"the rtt column to show {expected_rtt}")
+        await pilot_until(pilot, lambda: rtt() == expected_rtt, f"the rtt column to show {expected_rtt}")
         panel = app.query_one(LifecyclePanel)
         for cid, expected in [
             ("ok", "rtt 12 ms (avg 10 ms)  ● healthy"),
@@ -999,5 +950,10 @@ async def test_a_tick_while_the_app_closes_finds_no_widgets_and_does_nothing() -
         await pilot.pause()
         for child in list(app.screen.children):
             await child.remove()
+        assert not app.query(TimelineView)  # the widgets are gone, the timers not yet
         app._panels_due = True
-        app._tick()
+        app._tick()  # finds none (it raised NoMatches) and returns
+        await pilot.pause(0.2)  # the app's own timer ticks a few times more
+        assert app.return_code is None  # no tick ended the run with an error
+        assert not app.screen.children  # nothing was drawn again
+        assert len(app._notifications) == 0  # nor anything said

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import batch, text_frame, update
-from test_tui import wait_for
+from helpers.factories import batch, text_frame, update
+from helpers.tui_data import BASE, make_connections
+from helpers.waiting import pilot_until
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
-from tui_data import BASE, make_connections
 
 from wsinspect import cli
 from wsinspect.inspector.core.store import Producer, Store
@@ -104,7 +104,7 @@ async def test_the_count_follows_the_frames_that_keep_coming(private_socket: Pat
         await pilot.press("q")
         assert "10 frames not exported" in dialog_text(app)
         feed(app, 2000, start=10)
-        await wait_for(pilot, lambda: "2,010 frames not exported" in dialog_text(app), "the count to follow")
+        await pilot_until(pilot, lambda: "2,010 frames not exported" in dialog_text(app), "the count to follow")
 
 
 async def test_e_in_the_dialog_exports_then_quits(private_socket: Path, tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ async def test_writing_one_connection_for_a_replay_is_no_export_of_the_session(
     monkeypatch.setattr(app, "copy_to_clipboard", lambda text: None)
     async with app.run_test(size=SIZE) as pilot:
         feed(app, 4)
-        await wait_for(pilot, lambda: app.table.row_count == 1, "the connection")
+        await pilot_until(pilot, lambda: app.table.row_count == 1, "the connection")
         await pilot.press("R")
         await exported(app, pilot)
         assert any(tmp_path.iterdir())
@@ -200,7 +200,7 @@ async def test_sigterm_quits_without_asking(private_socket: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         feed(app, 20)
         os.kill(os.getpid(), signal.SIGTERM)  # the app's handler takes it, as in a terminal
-        await wait_for(pilot, lambda: not app.is_running, "SIGTERM to quit")
+        await pilot_until(pilot, lambda: not app.is_running, "SIGTERM to quit")
         assert not isinstance(app.screen_stack[-1], ConfirmScreen)
 
 

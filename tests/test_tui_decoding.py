@@ -7,8 +7,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from factories import binary_frame, text_frame
-from test_tui import text_of, wait_for
+from helpers.factories import binary_frame, text_frame
+from helpers.tui import text_of
+from helpers.waiting import pilot_until
 
 from wsinspect.decoders import JsonDecoder
 from wsinspect.inspector.core.store import Store
@@ -122,7 +123,7 @@ async def test_a_decoder_that_fails_is_turned_off_for_the_connection_and_says_so
         assert "decoder json failed on this connection: ValueError: broken on purpose; showing raw" in detail
         assert "7b 22 61 22" in detail  # still shown, raw: {"a"
         app._panels_due = True
-        await wait_for(pilot, lambda: any("decoder json failed" in note for note in notes), "the toast")
+        await pilot_until(pilot, lambda: any("decoder json failed" in note for note in notes), "the toast")
 
 
 async def test_a_decoder_that_did_not_load_is_said_at_start(monkeypatch: pytest.MonkeyPatch) -> None:

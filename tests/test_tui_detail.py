@@ -7,17 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from factories import control_frame, frame
+from helpers.factories import control_frame, frame
+from helpers.tui import select
+from helpers.tui_data import BINARY_TRUNCATED_KEPT, BINARY_TRUNCATED_SIZE, CHAT_ID, DENIED_ID, make_connections
 from rich.color import Color
 from rich.segment import Segment
-from test_tui import select
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Static
-from tui_data import BINARY_TRUNCATED_KEPT, BINARY_TRUNCATED_SIZE, CHAT_ID, DENIED_ID, make_connections
 
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import close_frame, control_frame, text_frame
-from test_tui import filters_line, make_app, status, text_of, wait_for
+from helpers.factories import close_frame, control_frame, text_frame
+from helpers.tui import filters_line, make_app, status, text_of
+from helpers.tui_data import BASE, CHAT_ID, TICKER_ID
+from helpers.waiting import pilot_until
 from textual.widgets import Footer, Input
-from tui_data import BASE, CHAT_ID, TICKER_ID
 
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
@@ -90,10 +91,10 @@ async def test_the_close_column_takes_the_spare_width() -> None:
     async with app.run_test(size=(250, 60)) as pilot:
         await pilot.pause()
         # At 250 columns the whole reason fits.
-        await wait_for(pilot, lambda: LONG_REASON in text_of(app.table), "the whole close reason")
+        await pilot_until(pilot, lambda: LONG_REASON in text_of(app.table), "the whole close reason")
         await pilot.resize_terminal(160, 45)
         await pilot.pause()
-        await wait_for(pilot, lambda: "…" in text_of(app.table), "the reason cut to the narrower table")
+        await pilot_until(pilot, lambda: "…" in text_of(app.table), "the reason cut to the narrower table")
         table = app.table
         assert LONG_REASON not in text_of(table)
         assert not table.show_horizontal_scrollbar  # cut to fit, not pushed out of view
@@ -322,8 +323,8 @@ async def test_a_long_export_shows_its_progress_and_the_screen_stays_live(
     app = make_app(export_dir=tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("e")
-        await wait_for(pilot, halfway.is_set, "the export to be halfway")
-        await wait_for(pilot, lambda: app.query_one("#export").display, "the progress bar")
+        await pilot_until(pilot, halfway.is_set, "the export to be halfway")
+        await pilot_until(pilot, lambda: app.query_one("#export").display, "the progress bar")
         assert "5 of 10 frames" in str(app.query_one("#export-label").render())
         bar = app.query_one("#export-bar")
         assert (bar.progress, bar.total) == (5, 10)  # type: ignore[attr-defined]

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from factories import batch, binary_frame, control_frame, log_line, text_frame, update, wire_log
+from helpers.factories import batch, binary_frame, control_frame, log_line, text_frame, update, wire_log
+from helpers.waiting import pilot_until
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from test_tui import wait_for
 
 from wsinspect.inspector.core import database_store as capture_store
 from wsinspect.inspector.core.database_store import DatabaseStore
@@ -289,7 +289,9 @@ async def test_a_trim_between_two_refreshes_leaves_every_line_drawn_on_a_live_ro
     store = app.store
     async with app.run_test(size=(160, 45)) as pilot:
         store.apply(PRODUCER, [update(1), *_messages(1, 0, 90)], 1000.0)
-        await wait_for(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the timeline to take the rows in")
+        await pilot_until(
+            pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the timeline to take the rows in"
+        )
         await pilot.pause()
         assert "m89" in lines_drawn(app.timeline)
         store.apply(PRODUCER, _messages(1, 90, 5), 1001.0)
@@ -300,7 +302,7 @@ async def test_a_trim_between_two_refreshes_leaves_every_line_drawn_on_a_live_ro
         assert "m94" in screen.splitlines()[-1]
         assert "m95" not in screen  # not taken in yet: that is the next refresh's job
         assert_lines_show_their_rows(app.timeline)
-        await wait_for(pilot, lambda: "m104" in lines_drawn(app.timeline), "the new rows on screen")
+        await pilot_until(pilot, lambda: "m104" in lines_drawn(app.timeline), "the new rows on screen")
         assert app.timeline.selected_row() == store.rows[-1]
 
 
@@ -311,7 +313,9 @@ async def test_a_paused_screen_keeps_its_rows_in_place_and_a_let_go_selection_mo
     store = app.store
     async with app.run_test(size=(160, 45)) as pilot:
         store.apply(PRODUCER, [update(1), *_messages(1, 0, 95)], 1000.0)
-        await wait_for(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the timeline to take the rows in")
+        await pilot_until(
+            pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the timeline to take the rows in"
+        )
         await pilot.press("end", *["up"] * 40)  # paused, the cursor on m54, the screen scrolled up
         timeline = app.timeline
         assert not timeline.following
@@ -327,7 +331,7 @@ async def test_a_paused_screen_keeps_its_rows_in_place_and_a_let_go_selection_mo
         assert timeline.selected_row()[1].content == "m35"
         await pilot.pause()
         assert app.query_one(DetailPane).row == store.rows[0]  # and the detail pane shows it
-        await wait_for(pilot, lambda: "+30 new" in str(app.query_one("#status").render()), "the status line")
+        await pilot_until(pilot, lambda: "+30 new" in str(app.query_one("#status").render()), "the status line")
         # Why c1's first 35 frames are missing: this inspector's bound let them go.
         panel = app.query_one(LifecyclePanel)
         assert "missing 35 let go (--max-frames, --max-messages)" in str(panel.render())
@@ -338,12 +342,14 @@ async def test_ctrl_l_between_two_refreshes_leaves_nothing_pointing_at_the_rows_
     store = app.store
     async with app.run_test(size=(160, 45)) as pilot:
         store.apply(PRODUCER, [update(1), *_messages(1, 0, 50)], 1000.0)
-        await wait_for(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the timeline to take the rows in")
+        await pilot_until(
+            pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the timeline to take the rows in"
+        )
         await pilot.press("ctrl+l")
         store.apply(PRODUCER, _messages(1, 50, 3), 1001.0)  # new rows before the next refresh
         assert len(app.timeline.index) == 0
         assert "m49" not in lines_drawn(app.timeline)
-        await wait_for(pilot, lambda: "m52" in lines_drawn(app.timeline), "the rows after the clear")
+        await pilot_until(pilot, lambda: "m52" in lines_drawn(app.timeline), "the rows after the clear")
         assert [row[1].content for row in store.rows] == ["m50", "m51", "m52"]
 
 
@@ -360,13 +366,13 @@ async def test_an_opened_capture_followed_and_cleared_keeps_every_line_on_a_live
     monkeypatch.setattr(capture_store, "FOLLOW_EVERY", 0.05)
     app = InspectorApp(DatabaseStore(path), source=str(path), no_confirm=True)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_for(pilot, lambda: "m199" in lines_drawn(app.timeline), "the capture's newest row")
+        await pilot_until(pilot, lambda: "m199" in lines_drawn(app.timeline), "the capture's newest row")
         await pilot.press("ctrl+l")
         assert len(app.timeline.index) == 0
         assert "m199" not in lines_drawn(app.timeline)
         store.apply(PRODUCER, _messages(1, 200, 30), 1001.0)
         writer.flush()
-        await wait_for(pilot, lambda: "m229" in lines_drawn(app.timeline), "the rows written since")
+        await pilot_until(pilot, lambda: "m229" in lines_drawn(app.timeline), "the rows written since")
         assert_lines_show_their_rows(app.timeline)
         assert [row[1].content for row in app.store.rows] == [f"m{n}" for n in range(200, 230)]  # type: ignore[union-attr]
         writer.close()

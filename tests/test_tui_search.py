@@ -4,8 +4,9 @@ background with the progress on screen, and the rows on screen stay where they a
 from __future__ import annotations
 
 import pytest
-from factories import binary_frame, text_frame
-from test_tui import filters_line, shown_rows, wait_for
+from helpers.factories import binary_frame, text_frame
+from helpers.tui import filters_line, shown_rows
+from helpers.waiting import pilot_until
 from textual import events
 
 from wsinspect.inspector.core.filters import Filters
@@ -58,10 +59,10 @@ async def test_a_text_filter_searches_the_newest_rows_first_and_the_rest_in_the_
         assert timeline.selected_row() == expected[-1]
         assert timeline.search_progress is not None
         assert "searching…" in filters_line(app)
-        await wait_for(pilot, lambda: timeline.search_progress is None, "the whole search")
+        await pilot_until(pilot, lambda: timeline.search_progress is None, "the whole search")
         assert shown_rows(app) == expected
         assert timeline.selected_row() == expected[-1]  # following: still the newest
-        await wait_for(pilot, lambda: "searching" not in filters_line(app), "the line to say it is done")
+        await pilot_until(pilot, lambda: "searching" not in filters_line(app), "the line to say it is done")
         assert f"{len(expected):,} of" in filters_line(app)
 
 
@@ -78,7 +79,7 @@ async def test_the_selected_row_stays_while_older_rows_are_searched(monkeypatch:
         app._set_filters(Filters(text="message"))  # every frame matches: the same row stays selected
         assert timeline.selected_row() == chosen
         first_shown = store.rows[timeline.index[int(timeline.scroll_offset.y)]]
-        await wait_for(pilot, lambda: timeline.search_progress is None, "the whole search")
+        await pilot_until(pilot, lambda: timeline.search_progress is None, "the whole search")
         await pilot.pause()
         assert len(timeline.index) == 3000
         assert timeline.selected_row() == chosen

@@ -13,9 +13,10 @@ from typing import Any
 import cbor2
 import msgspec
 import pytest
-from factories import batch, text_frame, update
+from helpers.factories import batch, text_frame, update
+from helpers.tui_data import BASE, CHAT_ID, make_connections
+from helpers.waiting import pilot_until
 from textual.pilot import Pilot
-from tui_data import BASE, CHAT_ID, make_connections
 
 from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
@@ -174,8 +175,9 @@ def test_quit_asks_with_frames_not_exported(snap_compare: SnapCompare, private_s
 
     async def stream(pilot: Pilot[Any]) -> None:
         store.apply(PRODUCER, [update(1, opened), batch(1, frames), update(1, closed)], BASE + 3)
-        while len(app.timeline.index) < len(frames) or app.table.row_count < 1:
-            await pilot.pause(0.05)
+        await pilot_until(
+            pilot, lambda: len(app.timeline.index) >= len(frames) and app.table.row_count >= 1, "the frames on screen"
+        )
         await pilot.pause(0.5)  # the panels catch up
 
     assert snap_compare(app, terminal_size=SIZE, run_before=stream, press=["q"])

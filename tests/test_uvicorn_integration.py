@@ -21,12 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.servers import WS_IMPLEMENTATIONS, RunningServer, run_server
+from helpers.waiting import until
 from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.exceptions import WebSocketDisconnect as LitestarWebSocketDisconnect
 from litestar.handlers import BaseRouteHandler
-from servers import WS_IMPLEMENTATIONS, RunningServer, run_server, wait_until
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -166,7 +167,7 @@ def client(url: str, **kwargs: Any) -> Any:
 
 async def recorded(server: RunningServer, recorder: Recorder, count: int) -> list[Connection]:
     """Wait until ``recorder`` holds exactly ``count`` connections, all closed; return them."""
-    return await wait_until(
+    return await until(
         lambda: server.call(recorder.connections),
         lambda connections: len(connections) == count and all(c.state == "closed" for c in connections),
         what=f"{count} closed connection(s)",
@@ -661,7 +662,7 @@ def plain_echo_app(kind: str) -> tuple[Any, Recorder, str]:
 
 async def finished(server: RunningServer, recorder: Recorder, count: int) -> list[Connection]:
     """Wait until ``recorder`` holds ``count`` connections, closed and with their handlers ended."""
-    _, connections = await wait_until(
+    _, connections = await until(
         lambda: server.call(lambda: (len(recorder._open), recorder.connections())),
         lambda seen: seen[0] == 0 and len(seen[1]) == count and all(c.state == "closed" for c in seen[1]),
         what=f"{count} finished connection(s)",

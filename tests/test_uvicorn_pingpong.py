@@ -1,7 +1,7 @@
 """Pings, pongs and the keepalive timeout: ``wsinspect.uvicorn``'s protocol classes under a real uvicorn.
 
 ASGI never shows ping or pong frames to the app. Each server test runs a real uvicorn (in a thread
-of this process, see ``servers.py``) with one of wsinspect's two protocol classes (websockets-sansio
+of this process, see ``helpers/servers.py``) with one of wsinspect's two protocol classes (websockets-sansio
 and wsproto based), a raw ASGI echo app wrapped in ``WSInspectMiddleware``, and a real
 ``websockets`` client. The client never pings on its own (``ping_interval=None``), so every ping
 it sends is one the test asked for. The end of the module tests the ``wsinspect.control`` channel
@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 import uvicorn
-from factories import echo_app
-from servers import RunningServer, run_server, wait_until
+from helpers.factories import echo_app
+from helpers.servers import RunningServer, run_server
+from helpers.waiting import until
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from websockets.asyncio.client import connect
@@ -97,7 +98,7 @@ def client(url: str) -> Any:
 
 async def recorded(server: RunningServer, recorder: Recorder) -> Connection:
     """The one connection ``recorder`` holds, once it is closed."""
-    [connection] = await wait_until(
+    [connection] = await until(
         lambda: server.call(recorder.connections),
         lambda connections: len(connections) == 1 and connections[0].state == "closed",
         what="one closed connection",
@@ -144,7 +145,7 @@ async def conversation(server: RunningServer, recorder: Recorder, *, observable:
         seen.append(await ws.recv())
         await ws.pong(b"unsolicited")
         if observable:  # let at least two keepalive rounds complete
-            await wait_until(
+            await until(
                 lambda: server.call(recorder.connections),
                 lambda connections: answered_keepalive_rounds(connections) >= 2,
                 what="two answered keepalive pings",
@@ -283,9 +284,10 @@ async def test_keepalive_timeout_is_recorded(serve: Callable[..., RunningServer]
 
     # The app then hears of a disconnect and returns: nothing more is recorded.
     assert await asyncio.to_thread(app.ended.wait, CLIENT_TIMEOUT)
-    [after] = await wait_until(
+    [after] = await until(
         lambda: server.call(middleware.recorder.connections),
         lambda connections: len(connections) == 1,
+        what="the one connection, recorded",
     )
     assert after == conn
 

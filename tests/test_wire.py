@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 import struct
 from typing import Any
 
 import msgspec
 import pytest
-from factories import batch, frame, record, wire_frame
+from helpers.factories import batch, frame, record, wire_frame
+from helpers.strategies import connections, counts, hellos, keys, mutate_bytes, split_at, wire_frames
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_readers_fuzz import mutate_bytes
 
-from wsinspect.model import STATES, Connection, Frame
+from wsinspect.model import Connection, Frame
 from wsinspect.wire import (
     BINARY,
     CLOSE,
@@ -105,11 +104,6 @@ def decode_all(data: bytes, chunks: list[bytes] | None = None) -> list[WireMessa
         out.extend(decoder.feed(chunk))
     decoder.close()
     return out
-
-
-def split_at(data: bytes, points: list[int]) -> list[bytes]:
-    cuts = [0, *sorted(points), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 # -- round trips -----------------------------------------------------------------------------
@@ -480,68 +474,11 @@ def test_frame_content_of_a_type_the_model_does_not_allow_is_refused(content: An
 
 # -- fuzzing ---------------------------------------------------------------------------------
 
-timestamps = st.floats(min_value=0, max_value=4e9, allow_nan=False)
-small_text = st.text(max_size=30)
-counts = st.integers(min_value=0, max_value=2**53)
-
-
-@st.composite
-def frames(draw: st.DrawFn) -> Frame:
-    kind = draw(st.sampled_from(["text", "binary", "ping", "pong", "close"]))
-    content: str | bytes | None
-    if kind == "text":
-        content = draw(small_text)
-    elif kind == "close":
-        content = draw(st.none() | small_text)
-    else:
-        content = draw(st.none() | st.binary(max_size=40))
-    return Frame(
-        direction=draw(st.sampled_from(["sent", "received"])),
-        message_type=kind,  # type: ignore[arg-type]
-        content=content,
-        timestamp=draw(timestamps),
-        size_bytes=draw(st.integers(0, 2**31)),
-        truncated=draw(st.booleans()),
-        close_code=draw(st.none() | st.integers(1000, 4999)) if kind == "close" else None,
-    )
-
-
-connection_ids = st.sampled_from(["a", "b"]) | st.uuids().map(str)
-connections = st.builds(
-    Connection,
-    connection_id=connection_ids,
-    path=st.text(max_size=20),
-    query_string=st.text(max_size=10),
-    subprotocol=st.none() | small_text,
-    state=st.sampled_from(STATES),
-    connected_at=timestamps,
-    accepted_at=st.none() | timestamps,
-    disconnected_at=st.none() | timestamps,
-    close_code=st.none() | st.integers(1000, 4999),
-    close_reason=st.none() | small_text,
-    closed_by=st.sampled_from([None, "server", "client"]),
-    messages_sent=counts,
-    messages_received=counts,
-    bytes_sent=counts,
-    bytes_received=counts,
-    messages_dropped=counts,
-    client=st.none() | small_text,
-    scheme=st.sampled_from(["ws", "wss"]),
-    headers=st.lists(st.tuples(small_text, small_text), max_size=3),
-    requested_subprotocols=st.lists(small_text, max_size=3),
-    denial_status=st.none() | st.integers(100, 599),
-    error=st.none() | small_text,
-    pid=st.none() | st.integers(1, 2**22),
-    app=st.none() | small_text,
-)
-keys = st.integers(min_value=0, max_value=2**31)
-wire_frames = st.builds(wire_frame, keys, counts, frames())
 wire_messages: st.SearchStrategy[WireMessage] = st.one_of(
     st.builds(ConnectionUpdate, key=keys, connection=connections),
     st.builds(FrameBatch, frames=st.lists(wire_frames, max_size=6)),
     st.builds(FramesDropped, count=counts),
 )
-hellos = st.builds(Hello, version=st.just(PROTOCOL_VERSION), pid=st.integers(1, 2**22), app=small_text)
 streams = st.tuples(hellos, st.lists(wire_messages, max_size=8)).map(lambda t: [t[0], *t[1]])
 
 

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.recording import echo, start_record
+from helpers.servers import run_server
+from helpers.waiting import until
 from litestar import Litestar
-from servers import run_server
-from test_record import echo
 from websockets.asyncio.client import connect
 
 from wsinspect import WSInspectConfig
@@ -26,18 +27,6 @@ from wsinspect.sessions import read_session
 from wsinspect.sessions.sqlite import read_database
 
 SAFE_BEFORE_KILL = 1.5  # seconds: a frame this old when record died was written (at least once a second)
-
-
-def start_record(socket_path: Path, output: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wsinspect", "record", "--socket", str(socket_path), "-o", str(output)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    first = process.stderr.readline()
-    assert "recording on" in first, first
-    return process, first
 
 
 async def talk_until_killed(socket_path: Path, record: subprocess.Popen[str]) -> tuple[list[tuple[float, str]], float]:
@@ -154,14 +143,20 @@ async def test_a_full_disk_stops_the_recording_with_one_line_and_keeps_what_was_
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(private_socket)))
     with run_server(Litestar([echo], plugins=[plugin])) as server:
         async with connect(server.ws_url("/ws/echo")) as ws:
-            deadline = time.monotonic() + 60
-            n = 0
-            while record.poll() is None:  # until the disk is full and record gives up
-                assert time.monotonic() < deadline, "record never stopped"
-                await ws.send(f"{n:06d}" + "x" * 1000)
+            sent = 0
+
+            async def stopped() -> bool:
+                """Whether record gave up (the disk full); if not, one more echo."""
+                nonlocal sent
+                if record.poll() is not None:
+                    return True
+                await ws.send(f"{sent:06d}" + "x" * 1000)
                 await ws.recv()
-                n += 1
-                await asyncio.sleep(0.005)  # several flushes go through before the disk fills
+                sent += 1
+                return False
+
+            # Every 5 ms: several flushes go through before the disk fills.
+            await until(stopped, what="record to stop", patience=60, every=0.005)
             for _ in range(20):  # the app goes on
                 await ws.send("still here")
                 assert await ws.recv() == "STILL HERE"

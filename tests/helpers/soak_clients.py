@@ -1,4 +1,4 @@
-"""The soak's clients (``python tests/soak_clients.py URL CLIENTS RATE``): real ``websockets``
+"""The soak's clients (``python tests/helpers/soak_clients.py URL CLIENTS RATE``): real ``websockets``
 clients echoing with the app at RATE messages a second in all, on connections that come and go.
 
 Commands on stdin, one per line, each answered on stdout once done:

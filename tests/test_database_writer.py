@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
+from helpers.factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
 
 from wsinspect.cli import build_parser, main
 from wsinspect.inspector.core.database_writer import DatabaseWriter, write_database
@@ -290,7 +290,7 @@ def test_recover_of_what_is_no_capture_is_one_line(tmp_path: Path, capsys: pytes
 
 
 def test_open_shows_a_capture_and_what_its_bound_deleted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_cli import fake_app
+    from helpers.tui import fake_app
 
     path = tmp_path / "capture.sqlite"
     store = Store()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import struct
 
-from factories import binary_frame, close_frame, control_frame, text_frame
-
 from wsinspect.model import Connection, Frame, LogLine, TracebackEntry
+
+from .factories import binary_frame, close_frame, control_frame, text_frame
 
 __all__ = (
     "BASE",

@@ -12,14 +12,15 @@ import concurrent.futures
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
 
-__all__ = ("WS_IMPLEMENTATIONS", "RunningServer", "run_server", "wait_until")
+from .waiting import wait_until
+
+__all__ = ("WS_IMPLEMENTATIONS", "RunningServer", "run_server")
 
 T = TypeVar("T")
 
@@ -29,7 +30,6 @@ WS_IMPLEMENTATIONS = ("websockets-sansio", "wsproto")
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
-POLL_INTERVAL = 0.01
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,15 @@ def run_server(
             failure.append(exc)
 
     thread = threading.Thread(target=serve, name=f"uvicorn-{ws}-{port}", daemon=True)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise RuntimeError(f"uvicorn ({ws}) stopped before it started: {failure!r}")
+        return bool(server.started)
+
     thread.start()
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError(f"uvicorn ({ws}) stopped before it started: {failure!r}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn ({ws}) did not start within {START_TIMEOUT} s")
-            time.sleep(POLL_INTERVAL)
+        wait_until(started, f"uvicorn ({ws}) to start", patience=START_TIMEOUT)
         loop = server.servers[0].get_loop()
         yield RunningServer(server=server, host=host, port=port, ws=ws, loop=loop)
     finally:
@@ -114,24 +114,3 @@ def run_server(
             server.force_exit = True
             thread.join(STOP_TIMEOUT)
             raise RuntimeError(f"uvicorn ({ws}) did not stop within {STOP_TIMEOUT} s")
-
-
-async def wait_until(
-    probe: Callable[[], Any],
-    done: Callable[[Any], bool],
-    *,
-    patience: float = 5.0,
-    what: str = "condition",
-) -> Any:
-    """Await ``probe()`` every 10 ms until ``done(result)``; return that result.
-
-    On timeout, fail with the last result, so the assertion message shows what was there.
-    """
-    deadline = time.monotonic() + patience
-    while True:
-        result = await probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {patience} s waiting for {what}; last value: {result!r}")
-        await asyncio.sleep(POLL_INTERVAL)

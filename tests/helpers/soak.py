@@ -1,6 +1,6 @@
 """The soak (issue 25): the real inspector left open on a busy app, for a minute or an hour.
 
-uvicorn serves ``soak_app`` (a Litestar echo with the plugin streaming to the TUI, inside
+uvicorn serves ``soak_app.py`` (a Litestar echo with the plugin streaming to the TUI, inside
 ``WSInspectMiddleware`` streaming the same frames to ``wsinspect record``), real ``websockets``
 clients (``soak_clients.py``) echo with it at 5,000 frames/s on connections that come and go, and
 the TUI runs in a real terminal (tmux) with a small ``--max-frames``, so that it trims every few
@@ -32,14 +32,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
+from .waiting import wait_until
+
+HELPERS = Path(__file__).resolve().parent  # soak_app.py and soak_clients.py, run from here
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MAX_GROWTH = 0.15  # RSS after warm-up may grow this much at most
 
@@ -160,17 +161,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def wait_until(check: Callable[[], bool], seconds: float, what: str, seen: Callable[[], str] | None = None) -> None:
-    """Wait for ``check``; on a timeout, the error says what ``seen`` shows then (a screen)."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {seconds:.0f} s waiting for {what}" + (f":\n{seen()}" if seen else "")
-            )
-        time.sleep(0.05)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -258,7 +248,9 @@ class Soak:
             )
             stack.callback(tui.close)
             self.pids["tui"] = tui.pid
-            wait_until(lambda: "listening on" in tui.screen(), 30, "the TUI's screen", tui.screen)
+            wait_until(
+                lambda: "listening on" in tui.screen(), "the TUI's screen", patience=30, every=0.05, seen=tui.screen
+            )
             port = self._start_app(stack)
             clients = self._start_clients(stack, port)
             self._started = time.monotonic()
@@ -273,7 +265,7 @@ class Soak:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=self.directory,
         )  # fmt: skip
         stack.callback(_end, record)
-        wait_until(self.record_socket.exists, 30, "record's socket")
+        wait_until(self.record_socket.exists, "record's socket", patience=30, every=0.05)
         self.pids["record"] = record.pid
         return record
 
@@ -281,7 +273,7 @@ class Soak:
         port = free_port()
         env = {**os.environ, "SOAK_TUI_SOCKET": str(self.tui_socket), "SOAK_RECORD_SOCKET": str(self.record_socket)}
         app = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "soak_app:app", "--app-dir", str(TESTS), "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "soak_app:app", "--app-dir", str(HELPERS), "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning", "--no-access-log"],
             env=env, cwd=self.directory,
         )  # fmt: skip
@@ -293,13 +285,13 @@ class Soak:
             with socket.socket() as sock:
                 return sock.connect_ex(("127.0.0.1", port)) == 0
 
-        wait_until(listening, 30, "uvicorn")
+        wait_until(listening, "uvicorn", patience=30, every=0.05)
         self.pids["app"] = app.pid
         return port
 
     def _start_clients(self, stack: contextlib.ExitStack, port: int) -> subprocess.Popen[str]:
         clients = subprocess.Popen(
-            [sys.executable, str(TESTS / "soak_clients.py"), f"ws://127.0.0.1:{port}/ws", str(self.config.clients),
+            [sys.executable, str(HELPERS / "soak_clients.py"), f"ws://127.0.0.1:{port}/ws", str(self.config.clients),
              str(self.config.rate)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=self.directory,
         )  # fmt: skip
@@ -368,7 +360,7 @@ class Soak:
         _ask(clients, "pause", "paused")
         self._settled(tui)
         tui.press("C-l")
-        wait_until(lambda: status_counts(tui.screen())[0] == 0, 30, "the TUI to clear")
+        wait_until(lambda: status_counts(tui.screen())[0] == 0, "the TUI to clear", patience=30, every=0.05)
         _ask(clients, f"final {config.final_messages} {config.final_connections}", "final-done", 600)
         report.final_status = self._settled(tui)
         self._sample(tui.screen())
@@ -381,22 +373,24 @@ class Soak:
         self._read_recording()
         if self._look(tui) is not None:
             tui.press("q")
-            wait_until(lambda: tui.exit_status() is not None, 30, "the TUI to quit")
+            wait_until(lambda: tui.exit_status() is not None, "the TUI to quit", patience=30, every=0.05)
         report.tui_exit_status = tui.exit_status()
 
     def _settled(self, tui: Terminal) -> tuple[int, int]:
         """The TUI's frames and let go once they stopped changing (for 2 s)."""
         last: tuple[int | None, int] = (None, 0)
         still_since = time.monotonic()
-        deadline = still_since + 120
-        while time.monotonic() < deadline:
+
+        def settled() -> tuple[int, int] | None:
+            nonlocal last, still_since
             counts = status_counts(tui.screen())
             if counts != last:
                 last, still_since = counts, time.monotonic()
             elif counts[0] is not None and time.monotonic() - still_since >= 2.0:
                 return counts[0], counts[1]
-            time.sleep(0.2)
-        raise AssertionError(f"the TUI's counts never settled: {last}")
+            return None
+
+        return wait_until(settled, "the TUI's counts to settle", patience=120, every=0.2, seen=lambda: last)
 
     def _export(self) -> list[dict[str, Any]]:
         def written() -> bool:
@@ -409,7 +403,7 @@ class Soak:
                 return False
             return True
 
-        wait_until(written, 60, "the TUI's export")
+        wait_until(written, "the TUI's export", patience=60, every=0.05)
         connections: list[dict[str, Any]] = self._exported["connections"]
         return connections
 
@@ -440,16 +434,19 @@ def _ask(clients: subprocess.Popen[str], command: str, answer: str | None = None
     assert clients.stdout is not None
     clients.stdin.write(command + "\n")
     clients.stdin.flush()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        line = clients.stdout.readline().strip()
+    stdout = clients.stdout
+
+    def answered() -> list[str]:
+        """The next line, if it is the answer (a line at a time: readline waits for it)."""
+        line = stdout.readline().strip()
         if not line and clients.poll() is not None:
             raise AssertionError(f"the clients ended (exit code {clients.returncode}) before answering {command!r}")
         if line.startswith("error"):
             raise AssertionError(f"a client failed: {line}")
-        if answer is None or line == answer:
-            return line
-    raise AssertionError(f"the clients did not answer {command!r} in {seconds:.0f} s")
+        return [line] if answer is None or line == answer else []
+
+    (line,) = wait_until(answered, f"the clients to answer {command!r}", patience=seconds, every=0)
+    return line
 
 
 def _end(process: subprocess.Popen[Any]) -> None:

@@ -1,4 +1,4 @@
-"""The soak's app (``uvicorn soak_app:app --app-dir tests``): a Litestar echo with the plugin,
+"""The soak's app (``uvicorn soak_app:app --app-dir tests/helpers``): a Litestar echo with the plugin,
 streaming to the TUI, inside ``WSInspectMiddleware`` streaming the same frames to ``record``.
 
 Two inspectors watch every frame, so the recording is the truth the TUI's counts are held to.

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from factories import binary_frame, close_frame, control_frame, text_frame
+from helpers.factories import binary_frame, close_frame, control_frame, text_frame
 
 from wsinspect.model import Connection
 from wsinspect.sessions import (

@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
+from helpers.factories import batch, binary_frame, close_frame, control_frame, log_line, text_frame, update, wire_log
+from helpers.recording import echo, start_record
+from helpers.servers import run_server
+from helpers.tui import fake_app
+from helpers.waiting import pilot_until
 from litestar import Litestar
-from servers import run_server
-from test_capture_crash import start_record
-from test_cli import fake_app
-from test_record import echo
-from test_tui import wait_for
 from textual.widgets import Static
 from websockets.asyncio.client import connect
 
@@ -401,24 +400,24 @@ async def test_the_inspector_reads_follows_and_then_holds_a_capture(
     monkeypatch.setattr(capture_store, "FOLLOW_EVERY", 0.05)
     app = InspectorApp(DatabaseStore(path), source=str(path), export_dir=tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_for(pilot, lambda: len(app.store.rows) > 0, "the first rows")
+        await pilot_until(pilot, lambda: len(app.store.rows) > 0, "the first rows")
         assert "reading" in status_line(app) or "following" in status_line(app)
-        await wait_for(pilot, lambda: len(app.store.rows) == 602, "every row")
-        await wait_for(pilot, lambda: "600 frames" in status_line(app), "the status to count them")
+        await pilot_until(pilot, lambda: len(app.store.rows) == 602, "every row")
+        await pilot_until(pilot, lambda: "600 frames" in status_line(app), "the status to count them")
         assert "following" in status_line(app)
         store.apply(PRODUCER, [batch(1, [text_frame("newest", at=101.0)], start=600)], 101.0)
         writer.flush()
-        await wait_for(pilot, lambda: len(app.store.rows) == 603, "the frame written since")
-        await wait_for(pilot, lambda: app.timeline.selected_row() == app.store.rows[-1], "the newest selected")
+        await pilot_until(pilot, lambda: len(app.store.rows) == 603, "the frame written since")
+        await pilot_until(pilot, lambda: app.timeline.selected_row() == app.store.rows[-1], "the newest selected")
         writer.close()
-        await wait_for(pilot, lambda: "saved session" in status_line(app), "the end of the record")
+        await pilot_until(pilot, lambda: "saved session" in status_line(app), "the end of the record")
         assert not app.timeline.live  # End goes to the last row now: nothing more to follow
         await pilot.press("e")  # the export reads the capture in its own thread
-        await wait_for(pilot, lambda: app.last_export is not None, "the export")
+        await pilot_until(pilot, lambda: app.last_export is not None, "the export")
         assert app.last_export is not None
         assert read_session(app.last_export).connections == read_database(path).connections
         await pilot.press("q")
-        await wait_for(pilot, lambda: not app.is_running, "quitting without a question")
+        await pilot_until(pilot, lambda: not app.is_running, "quitting without a question")
 
 
 async def test_a_text_filter_on_a_capture_answers_for_the_newest_rows_first(tmp_path: Path) -> None:
@@ -437,7 +436,7 @@ async def test_a_text_filter_on_a_capture_answers_for_the_newest_rows_first(tmp_
             await pilot.pause()
             app._set_filters(Filters(text="m1"))
             assert (app.timeline.search_progress is not None) == searched_later
-            await wait_for(pilot, lambda app=app: app.timeline.search_progress is None, "the search")
+            await pilot_until(pilot, lambda app=app: app.timeline.search_progress is None, "the search")
             assert len(app.timeline.index) == sum(1 for f in frames if "m1" in f.content)
 
 
