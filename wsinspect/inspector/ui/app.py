@@ -23,7 +23,7 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import Worker
 
 from ...model import Connection, Frame, LogLine, SystemEvent
@@ -38,6 +38,7 @@ from ..server import InspectorServer
 from ..store import LAG_SHOWN_FOR, Store, log_text, loop_lag
 from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
+from .footer import InspectorFooter
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
 from .lifecycle import LifecyclePanel
 from .payloads import Payloads
@@ -346,7 +347,7 @@ class InspectorApp(App[None]):
         with Horizontal(id="export"):
             yield Static(id="export-label")
             yield ProgressBar(id="export-bar", show_eta=False)
-        yield Footer()
+        yield InspectorFooter()
 
     @property
     def timeline(self) -> TimelineView:
