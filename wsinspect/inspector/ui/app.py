@@ -569,7 +569,9 @@ class InspectorApp(App[None]):
             self._panels_due = True
             return
         self._followed_row = None
-        self._show_row(event)
+        # A selection announced as the app closes finds its widgets gone (as _tick may).
+        with contextlib.suppress(NoMatches):
+            self._show_row(event)
 
     def _show_row(self, event: TimelineView.RowSelected) -> None:
         row = event.row
