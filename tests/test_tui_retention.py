@@ -39,6 +39,7 @@ from wsinspect.inspector.database import CaptureWriter
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.store import Producer, Store
 from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.connections import ConnectionTable
 from wsinspect.inspector.ui.detail import DetailPane
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.inspector.ui.timeline import TimelineView
@@ -383,5 +384,10 @@ async def test_a_selection_announced_as_the_app_closes_is_no_traceback(tmp_path:
         await app.query_one(DetailPane).remove()  # as the teardown removes the widgets
         app.timeline.post_message(TimelineView.RowSelected(store.rows[0]))
         await pilot.pause()
+        assert app.is_running
+        # The same for a connection highlighted in the table (seen once as a test's app closed):
+        # the highlight is handled after the table has gone.
+        await app.query_one(ConnectionTable).remove()
+        app._connection_highlighted()
         assert app.is_running
     # Leaving run_test raises the app's own exception, had it had one.

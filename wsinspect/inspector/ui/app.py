@@ -591,6 +591,10 @@ class InspectorApp(App[None]):
 
     @on(DataTable.RowHighlighted, "#connections")
     def _connection_highlighted(self) -> None:
+        with contextlib.suppress(NoMatches):  # a row highlighted as the app closes: its widgets are gone
+            self._follow_table()
+
+    def _follow_table(self) -> None:
         selected = self.table.selected_id()
         entry = self.store.entries.get(selected) if selected else None
         if self.focused is self.table and entry is not None:
