@@ -39,6 +39,7 @@ from wsinspect.inspector.core.database_writer import DatabaseWriter
 from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.connections import ConnectionTable
 from wsinspect.inspector.ui.detail import DetailPane
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.inspector.ui.timeline import TimelineView
@@ -376,3 +377,23 @@ async def test_an_opened_capture_followed_and_cleared_keeps_every_line_on_a_live
         assert_lines_show_their_rows(app.timeline)
         assert [row[1].content for row in app.store.rows] == [f"m{n}" for n in range(200, 230)]  # type: ignore[union-attr]
         writer.close()
+
+
+async def test_a_selection_announced_as_the_app_closes_is_no_traceback(tmp_path: Path) -> None:
+    """Found by the state machine: a row selected as the app closed (its first refresh ran during
+    the teardown) was announced after the detail pane had gone, and the app ended on a traceback."""
+    app = await _live_app(tmp_path, max_frames=32)
+    store = app.store
+    async with app.run_test(size=(160, 45)) as pilot:
+        store.apply(PRODUCER, [update(1), *_messages(1, 0, 5)], 1000.0)
+        await pilot_until(pilot, lambda: app.timeline.selected_row() is not None, "a selected row")
+        await app.query_one(DetailPane).remove()  # as the teardown removes the widgets
+        app.timeline.post_message(TimelineView.RowSelected(store.rows[0]))
+        await pilot.pause()
+        assert app.is_running
+        # The same for a connection highlighted in the table (seen once as a test's app closed):
+        # the highlight is handled after the table has gone.
+        await app.query_one(ConnectionTable).remove()
+        app._connection_highlighted()
+        assert app.is_running
+    # Leaving run_test raises the app's own exception, had it had one.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -79,9 +80,16 @@ class SoakConfig:
     rate: float = 2_500.0  # messages a second in all, each echoed: 5,000 frames a second
     clients: int = 4
     final_messages: int = 1_500  # the last phase: echoes per connection...
-    final_connections: int = 3  # ...and connections per client
+    final_connections: int = 3  # ...and connections per client (at least: see __post_init__)
     key_every: float = 1.0
     sample_every: float = 1.0
+
+    def __post_init__(self) -> None:
+        # The last phase brings half as many frames again as the bound holds, so that it trims.
+        # A connection keeps them all (2 frames an echo, under --max-messages 10,000): more
+        # connections, not longer ones, where the bound is larger.
+        needed = 1.5 * self.max_frames / (2 * self.final_messages * self.clients)
+        self.final_connections = max(self.final_connections, math.ceil(needed))
 
 
 @dataclass

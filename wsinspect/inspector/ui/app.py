@@ -22,7 +22,7 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from ...decoders import warnings as decoder_warnings
 from ...model import Frame, LogLine, SystemEvent
@@ -35,6 +35,7 @@ from .connections import ConnectionTable
 from .detail import DetailPane, DetailScroll
 from .export import ExportFlow
 from .filter_bar import FilterBar, Purpose
+from .footer import InspectorFooter
 from .keys import KeyHelp, bindings_of, bound_keys, help_rows, keys_label
 from .lifecycle import LifecyclePanel
 from .payloads import Payloads
@@ -332,7 +333,7 @@ class InspectorApp(ExportFlow):
         with Horizontal(id="export"):
             yield Static(id="export-label")
             yield ProgressBar(id="export-bar", show_eta=False)
-        yield Footer()
+        yield InspectorFooter()
 
     @property
     def timeline(self) -> TimelineView:
@@ -509,7 +510,9 @@ class InspectorApp(ExportFlow):
             self._panels_due = True
             return
         self._followed_row = None
-        self._show_row(event)
+        # A selection announced as the app closes finds its widgets gone (as _tick may).
+        with contextlib.suppress(NoMatches):
+            self._show_row(event)
 
     def _show_row(self, event: TimelineView.RowSelected) -> None:
         row = event.row
@@ -531,6 +534,10 @@ class InspectorApp(ExportFlow):
 
     @on(DataTable.RowHighlighted, "#connections")
     def _connection_highlighted(self) -> None:
+        with contextlib.suppress(NoMatches):  # a row highlighted as the app closes: its widgets are gone
+            self._follow_table()
+
+    def _follow_table(self) -> None:
         selected = self.table.selected_id()
         entry = self.store.entries.get(selected) if selected else None
         if self.focused is self.table and entry is not None:
