@@ -4,30 +4,20 @@ at a time). The screen holds a :class:`StoreView` and never asks which one it ha
 
 from __future__ import annotations
 
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from ...model import Connection, Frame, Row
+from ...model import Connection, Frame
+from .filters import Columns
 from .store import ConnectionEntry, Exporter
 
 __all__ = ("StoreView",)
 
 
-class StoreView(Protocol):
-    # The timeline: its rows, oldest first, and the columns the filters read, item for item (see
-    # rows.RowCode and Store's docstring); a text search takes at most search_step rows at a time.
-    @property
-    def rows(self) -> Sequence[Row]: ...
-    @property
-    def codes(self) -> bytearray: ...
-    @property
-    def owners(self) -> array[int]: ...
-    @property
-    def owner_limit(self) -> int: ...
-    @property
-    def texts(self) -> Sequence[str]: ...
+class StoreView(Columns, Protocol):
+    # The timeline: its rows, oldest first, and the columns the filters read (Columns); a text
+    # search takes at most search_step rows at a time.
     @property
     def search_step(self) -> int: ...
 
