@@ -743,7 +743,7 @@ class InspectorApp(App[None]):
         legend = self.query_one("#legend", Static)
         legend.remove_class("-problem")
         legend.update(LEGEND, layout=False)
-        self.timeline.focus()
+        self.screen.set_focus(self.timeline)  # at once: the keys typed right after Enter are the timeline's
 
     def action_toggle_regex(self) -> None:
         self._set_filters(dataclasses.replace(self.filters, regex=not self.filters.regex))
