@@ -202,3 +202,18 @@ async def test_what_is_typed_in_one_go_after_the_key_that_opens_the_box_goes_int
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("s")  # over the help, a key of the help's own
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_the_timeline_has_the_keys_again_as_soon_as_the_box_closes() -> None:
+    """Enter (or Esc) gives the keys back to the timeline at once: a key right after it is a
+    command, not a letter typed into the hidden box (where "w" went, and then "type" ran as t, y,
+    p and e, in the demo)."""
+    app = InspectorApp(chatty(50), source="chatty.json", no_confirm=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("slash", *"seq")
+        box = app.query_one("#filter-input", Input)
+        assert app.focused is box
+        app._close_filter_input()  # what Enter and Esc do
+        assert app.focused is app.timeline  # now, not after the next refresh
+        await pilot.press("w", *"type")
+        assert (app._input_for, box.value, app.focused) == ("fields", "type", box)
