@@ -211,9 +211,9 @@ async def test_the_timeline_has_the_keys_again_as_soon_as_the_box_closes() -> No
     app = InspectorApp(chatty(50), source="chatty.json", no_confirm=True)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("slash", *"seq")
-        box = app.query_one("#filter-input", Input)
+        box = app.query_one(FilterBar)
         assert app.focused is box
         app._close_filter_input()  # what Enter and Esc do
         assert app.focused is app.timeline  # now, not after the next refresh
         await pilot.press("w", *"type")
-        assert (app._input_for, box.value, app.focused) == ("fields", "type", box)
+        assert (box.purpose, box.value, app.focused) == ("fields", "type", box)
