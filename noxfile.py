@@ -57,8 +57,8 @@ def remote(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """The live inspector left open for an hour under 5,000 frames/s, trimming every 4 s while keys
-    are pressed, and the timeline's state machine tried 8 times more, with twice the steps (issue 25).
+    """The live inspector left open for an hour under 5,000 frames/s, trimming dozens of times while
+    keys are pressed, and the timeline's state machine tried 8 times more, with twice the steps (issue 25).
     WSINSPECT_SOAK_SECONDS (3600) and WSINSPECT_SOAK_MAX_FRAMES (200000) change the first."""
     session.install("-e", ".[dev]")
     env = {
