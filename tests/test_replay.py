@@ -784,7 +784,7 @@ def test_write_test_keeps_query_values_out_of_the_file(
     assert pytest_in_subprocess(test, WSINSPECT_QUERY_TOKEN="wrong").returncode == 1
 
 
-@pytest.mark.parametrize("name", ["regression.txt", "missing-directory/test_x.py", "test_x"])
+@pytest.mark.parametrize("name", ["regression.txt", "test_x"])
 def test_write_test_to_a_bad_path_fails_before_anything_is_replayed(
     session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
@@ -792,6 +792,36 @@ def test_write_test_to_a_bad_path_fails_before_anything_is_replayed(
     one_line_error(run, "--write-test")
     assert replay_apps.AUTHORIZATIONS == []  # the app never ran
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_test_creates_the_missing_directories(
+    session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test = tmp_path / "tests" / "ws" / "test_echo.py"
+    # Made once the replay ran: a usage error leaves nothing behind.
+    one_line_error(cli(capsys, session, *APP, "--connection", "c99", "--write-test", test), "no connection is c99")
+    assert list(tmp_path.iterdir()) == []
+    run = cli(capsys, session, *APP, "--connection", "c2", "--write-test", test)
+    assert run.code == 0, run.err
+    assert run.err == ""
+    assert run.out.splitlines()[-1] == f"wrote {test}: run it with pytest"
+    compile(test.read_text(), str(test), "exec")
+    assert [connection.path for connection in read_session(test.with_name("test_echo.session.json")).connections] == [
+        "/echo"
+    ]
+    passed = pytest_in_subprocess(test)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+@pytest.mark.parametrize("name", ["a-file/test_x.py", "a-file/deeper/test_x.py"])
+def test_write_test_under_a_file_fails_with_one_line(
+    session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    run = cli(capsys, session, *APP, "--connection", "c10", "--write-test", tmp_path / name)
+    one_line_error(run, "--write-test", "a-file", "not a directory")
+    assert replay_apps.AUTHORIZATIONS == []  # the app never ran
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
 
 
 def test_write_test_keeps_the_fault(session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
