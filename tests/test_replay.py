@@ -14,6 +14,7 @@ import asyncio
 import gc
 import importlib.util
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from wsinspect.model import REDACTED, Connection, Direction, Frame, MessageType
 from wsinspect.replay import ReplayError, replay_session, select
 from wsinspect.replay.compare import MASK, Comparer, parse_path
 from wsinspect.replay.driver import Fault, build_scope, replace_query
+from wsinspect.replay.output import KEPT, AppOutput, for_connection, kept
 from wsinspect.sessions import read_session, write_session
 
 TESTS = Path(__file__).resolve().parent
@@ -784,7 +786,7 @@ def test_write_test_keeps_query_values_out_of_the_file(
     assert pytest_in_subprocess(test, WSINSPECT_QUERY_TOKEN="wrong").returncode == 1
 
 
-@pytest.mark.parametrize("name", ["regression.txt", "missing-directory/test_x.py", "test_x"])
+@pytest.mark.parametrize("name", ["regression.txt", "test_x"])
 def test_write_test_to_a_bad_path_fails_before_anything_is_replayed(
     session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
@@ -792,6 +794,36 @@ def test_write_test_to_a_bad_path_fails_before_anything_is_replayed(
     one_line_error(run, "--write-test")
     assert replay_apps.AUTHORIZATIONS == []  # the app never ran
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_test_creates_the_missing_directories(
+    session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test = tmp_path / "tests" / "ws" / "test_echo.py"
+    # Made once the replay ran: a usage error leaves nothing behind.
+    one_line_error(cli(capsys, session, *APP, "--connection", "c99", "--write-test", test), "no connection is c99")
+    assert list(tmp_path.iterdir()) == []
+    run = cli(capsys, session, *APP, "--connection", "c2", "--write-test", test)
+    assert run.code == 0, run.err
+    assert run.err == ""
+    assert run.out.splitlines()[-1] == f"wrote {test}: run it with pytest"
+    compile(test.read_text(), str(test), "exec")
+    assert [connection.path for connection in read_session(test.with_name("test_echo.session.json")).connections] == [
+        "/echo"
+    ]
+    passed = pytest_in_subprocess(test)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+@pytest.mark.parametrize("name", ["a-file/test_x.py", "a-file/deeper/test_x.py"])
+def test_write_test_under_a_file_fails_with_one_line(
+    session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    run = cli(capsys, session, *APP, "--connection", "c10", "--write-test", tmp_path / name)
+    one_line_error(run, "--write-test", "a-file", "not a directory")
+    assert replay_apps.AUTHORIZATIONS == []  # the app never ran
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
 
 
 def test_write_test_keeps_the_fault(session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -990,6 +1022,248 @@ def test_a_failing_startup_leaves_no_task_exception_unretrieved(
     assert run.code == 2
     gc.collect()
     assert "Task exception was never retrieved" not in caplog.text
+
+
+# -- 13. the app's own output ------------------------------------------------------------------
+
+# A Litestar app in debug mode whose handlers log: /ok answers as recorded, /boom logs a warning
+# and raises (Litestar logs "Uncaught exception" with the traceback, through its queue listener
+# thread, and closes 4500): the recording has it answering "got x".
+LOGGING_APP = """
+import logging
+from typing import Any
+
+from litestar import Litestar, WebSocket, websocket
+
+log = logging.getLogger("chatty")
+
+
+@websocket("/ok")
+async def ok(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    text = await socket.receive_text()
+    log.info("ok got %s", text)
+    await socket.send_text(text.upper())
+    await socket.close()
+
+
+@websocket("/boom")
+async def boom(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    text = await socket.receive_text()
+    log.warning("boom got %s, about to fail", text)
+    raise ValueError("handler broke on " + text)
+
+
+app = Litestar(route_handlers=[ok, boom], debug=True)
+"""
+
+
+def logging_session(tmp_path: Path) -> tuple[Path, str]:
+    """A session of two connections (c1 /ok, which matches; c2 /boom, which differs) and the
+    --app of LOGGING_APP, written next to it."""
+    name = f"chatty_app_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(LOGGING_APP)
+    ok = hand_built("/ok", [("received", "text", "hi"), ("sent", "text", "HI"), ("sent", "close", (1000, ""))])
+    boom = hand_built("/boom", [("received", "text", "x"), ("sent", "text", "got x"), ("sent", "close", (1000, ""))])
+    return write(tmp_path, ok, boom, name="chatty.json"), f"{name}:app"
+
+
+def replay_in_a_terminal(tmp_path: Path, *args: str | Path) -> tuple[int, list[str]]:
+    """``wsinspect replay ARGS`` in a real process, stdout and stderr into one stream as a terminal
+    shows them; its exit code and lines."""
+    command = [sys.executable, "-m", "wsinspect", "replay", *map(str, args)]
+    done = subprocess.run(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
+    )
+    return done.returncode, done.stdout.splitlines()
+
+
+def block(lines: list[str], start: str) -> list[str]:
+    """The lines from the one that starts with ``start`` to the next one that is not indented."""
+    first = next(i for i, line in enumerate(lines) if line.startswith(start))
+    end = next((i for i in range(first + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
+    return lines[first:end]
+
+
+def test_the_apps_log_output_shows_only_under_a_connection_that_differs(tmp_path: Path) -> None:
+    session, app = logging_session(tmp_path)
+    code, lines = replay_in_a_terminal(tmp_path, session, "--app", app, "--app-dir", tmp_path)
+    assert code == 1, lines
+    # The report, line after line, with nothing of the app's between or around them.
+    assert lines[0] == "c1 /ok: ok (2 frames sent, as recorded)", lines
+    assert lines[-1] == "2 connections replayed: 1 ok, 1 differs", lines
+    assert block(lines, "c1 ") == ["c1 /ok: ok (2 frames sent, as recorded)"]  # it logged, and matched
+    c2 = block(lines, "c2 ")
+    assert len(lines) == 1 + len(c2) + 1, lines
+    # c2's report as before, then what the app logged while it ran, its traceback included.
+    assert c2[:4] == [
+        "c2 /boom: differs at the app's frame 1 of 2",
+        "    ← text x",
+        "  recorded → text got x",
+        "  replayed → close 4500 Application: Internal Server Error",
+    ]
+    logged = c2[c2.index("  the app logged:") :]
+    assert logged[1] == "    WARNING chatty: boom got x, about to fail"
+    assert logged[2] == "    ERROR litestar: Uncaught exception (connection_type=websocket, path='/boom'):"
+    assert logged[3] == "      Traceback (most recent call last):"
+    assert logged[-1] == "      ValueError: handler broke on x"
+    assert sum("Traceback" in line for line in lines) == 1
+    assert not any("ok got hi" in line for line in lines)
+
+    # A replay of the connection that matches: the report alone, exit 0.
+    code, lines = replay_in_a_terminal(tmp_path, session, "--app", app, "--app-dir", tmp_path, "--connection", "c1")
+    assert (code, lines) == (0, ["c1 /ok: ok (2 frames sent, as recorded)", "1 connection replayed: 1 ok, 0 differ"])
+
+
+def test_verbose_shows_every_connections_log_output(tmp_path: Path) -> None:
+    session, app = logging_session(tmp_path)
+    code, lines = replay_in_a_terminal(tmp_path, session, "--app", app, "--app-dir", tmp_path, "-v")
+    assert code == 1, lines
+    assert block(lines, "c1 ") == [
+        "c1 /ok: ok (2 frames sent, as recorded)",
+        "  the app logged:",
+        "    INFO chatty: ok got hi",
+    ]
+    c2 = block(lines, "c2 ")
+    assert "    WARNING chatty: boom got x, about to fail" in c2
+    assert c2[-1] == "      ValueError: handler broke on x"
+    assert lines[-1] == "2 connections replayed: 1 ok, 1 differs"
+    assert sum("Traceback" in line for line in lines) == 1
+
+    code, lines = replay_in_a_terminal(
+        tmp_path, session, "--app", app, "--app-dir", tmp_path, "--connection", "c1", "--verbose"
+    )
+    assert code == 0
+    assert lines == [
+        "c1 /ok: ok (2 frames sent, as recorded)",
+        "  the app logged:",
+        "    INFO chatty: ok got hi",
+        "1 connection replayed: 1 ok, 0 differ",
+    ]
+
+
+# A raw ASGI app (no framework to catch what it raises) that writes to stderr and logs with no
+# logging configured (Python's last resort prints warnings to stderr).
+RAW_APP = """
+import logging
+import sys
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        logging.getLogger("raw").warning("starting up")
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    message = await receive()
+    print("raw got", message.get("text"), file=sys.stderr)
+    logging.getLogger("raw").warning("about to fail")
+    raise RuntimeError("raw app broke")
+"""
+
+
+def test_what_an_app_writes_to_stderr_and_the_traceback_it_raises_go_under_its_connection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"raw_app_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(RAW_APP)
+    connection = hand_built("/raw", [("received", "text", "x"), ("sent", "text", "got x")])
+    call_handlers, stderr = logging.Logger.callHandlers, sys.stderr
+    run = cli(capsys, write(tmp_path, connection), "--app", f"{name}:app", "--app-dir", tmp_path)
+    assert run.code == 1
+    assert run.err == ""
+    c1 = run.block(1)
+    assert c1[0] == "c1 /raw: differs at the app's frame 1 of 1"
+    assert "  the app raised RuntimeError: raw app broke" in c1
+    logged = c1[c1.index("  the app logged:") :]
+    assert logged[1:3] == ["    stderr: raw got x", "    WARNING raw: about to fail"]
+    assert logged[3:5] == ["  the app's traceback:", "    Traceback (most recent call last):"]
+    assert logged[-1] == "    RuntimeError: raw app broke"
+    # Everything is as it was once the replay is over.
+    assert (logging.Logger.callHandlers, sys.stderr) == (call_handlers, stderr)
+    print("written after the replay", file=sys.stderr)
+    assert capsys.readouterr().err == "written after the replay\n"
+
+    # -v: what the app logged outside any connection (its lifespan), first.
+    verbose = cli(capsys, write(tmp_path, connection), "--app", f"{name}:app", "--app-dir", tmp_path, "-v")
+    assert verbose.out.splitlines()[:2] == ["the app logged outside any connection:", "  WARNING raw: starting up"]
+    assert verbose.block(1) == c1
+    assert "starting up" not in run.out
+
+
+def test_a_connections_output_keeps_its_newest_records_and_one_traceback() -> None:
+    output = AppOutput()
+    for n in range(KEPT + 3):
+        output.log(logging.makeLogRecord({"name": "app", "levelname": "INFO", "msg": "line %d", "args": (n,)}))
+    lines = output.lines()
+    assert lines[0] == "(3 earlier ones not kept)"
+    assert lines[1] == "INFO app: line 3"
+    assert lines[-1] == f"INFO app: line {KEPT + 2}"
+    assert len(lines) == KEPT + 1
+
+    try:
+        raise KeyError("k")
+    except KeyError as exc:
+        error = exc
+    logged = AppOutput()
+    logged.log(
+        logging.makeLogRecord(
+            {"name": "app", "levelname": "ERROR", "msg": "failed", "exc_info": (KeyError, error, error.__traceback__)}
+        )
+    )
+    assert logged.lines()[0] == "ERROR app: failed"
+    assert logged.lines()[-1] == "  KeyError: 'k'"
+    assert logged.traceback(error) == []  # the record holds it
+    alone = AppOutput().traceback(error)
+    assert (alone[0], alone[-1]) == ("Traceback (most recent call last):", "KeyError: 'k'")
+
+
+def test_what_is_made_or_hooked_during_a_replay_lets_records_and_writes_through_after_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = logging.Logger.callHandlers
+    log = logging.getLogger("wsinspect.test.kept")
+    # Its own handler only: the root's may be a Litestar app's, which prints from a thread.
+    monkeypatch.setattr(log, "propagate", False)
+    with kept() as outside:
+        handler = logging.StreamHandler()  # made now: it holds the stderr of the replay
+        handler.setFormatter(logging.Formatter("handler: %(message)s"))
+        log.addHandler(handler)
+        ours = logging.Logger.callHandlers
+
+        def another_tool(self: logging.Logger, record: logging.LogRecord) -> None:
+            ours(self, record)
+
+        logging.Logger.callHandlers = another_tool  # type: ignore[method-assign]
+        with for_connection(AppOutput()) as output:
+            log.warning("in a connection")
+            print("written", file=sys.stderr, flush=True)
+            sys.stderr.writelines(["two ", "parts\n"])
+            assert not sys.stderr.isatty()
+            assert sys.stderr.encoding  # the rest is the stream's
+            lines = output.lines()
+            output.close()
+            log.warning("after its lines were taken")  # the connection's context, but it is done
+        log.warning("outside")
+    try:
+        assert lines == ["WARNING wsinspect.test.kept: in a connection", "stderr: written", "stderr: two parts"]
+        assert output.lines() == lines
+        assert outside.lines() == [
+            "WARNING wsinspect.test.kept: after its lines were taken",
+            "WARNING wsinspect.test.kept: outside",
+        ]
+        assert capsys.readouterr().err == ""
+        log.warning("after the replay")  # through the other tool's hook and ours, to the handlers
+        handler.flush()
+        assert capsys.readouterr().err == "handler: after the replay\n"
+    finally:
+        logging.Logger.callHandlers = original  # type: ignore[method-assign]
+        log.removeHandler(handler)
 
 
 # -- unit: field paths, the comparer, the scope ------------------------------------------------

@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of the client's recorded ending: it vanishes after N frames (1006), or closes with CODE",
     )
     replay.add_argument("--write-test", type=Path, metavar="FILE", help="also write a pytest test that replays it")
+    replay.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print what the app logged under every connection (otherwise only under one that differs)",
+    )
     return parser
 
 
@@ -305,7 +311,7 @@ def _replay(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         print(f"wsinspect: replay: {exc}", file=sys.stderr)
         return 2
-    print(report.text())
+    print(report.text(verbose=args.verbose))
     if args.write_test is not None:
         print(f"wrote {written}: run it with pytest")
     return report.exit_code

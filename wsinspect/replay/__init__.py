@@ -9,7 +9,9 @@ From Python (a test)::
     assert report.ok, report.text()
 
 The app runs in this process, under its lifespan, with wsinspect's own recording off
-(``WSINSPECT_ENABLED=0``): a replay does not stream to an inspector.
+(``WSINSPECT_ENABLED=0``): a replay does not stream to an inspector. What the app logs or writes
+to stderr meanwhile is kept, per connection, for the report (``text()`` shows a connection's under
+it when it differs, every one with ``verbose=True``), instead of being printed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..sessions import SessionFileError, read_session
 from .compare import Comparer, parse_path
 from .driver import ASGIApp, Fault, ReplayError, Timing, drive, lifespan, redacted_headers, redacted_query
 from .judge import Verdict, judge, judge_fault, unreplayable
+from .output import AppOutput, for_connection, kept
 
 __all__ = ("ConnectionResult", "ReplayError", "ReplayReport", "load_app", "replay", "replay_session", "select")
 
@@ -39,16 +42,27 @@ class ConnectionResult:
     number: int  # its cN in the session (c1 first, as the inspector numbers them)
     connection: Connection
     verdict: Verdict
+    logged: list[str] = field(default_factory=list)  # what the app logged (and wrote to stderr) meanwhile
+    traceback: list[str] = field(default_factory=list)  # of what the app raised, when no record held it
 
-    def lines(self) -> list[str]:
+    def lines(self, verbose: bool = False) -> list[str]:
+        """Its headline and details; what the app logged and its traceback too when it differs
+        (or ``verbose``)."""
         conn = self.connection
-        return [f"c{self.number} {conn.path}: {self.verdict.headline}", *self.verdict.details]
+        lines = [f"c{self.number} {conn.path}: {self.verdict.headline}", *self.verdict.details]
+        if verbose or self.verdict.status == "differs":
+            if self.logged:
+                lines += ["  the app logged:", *(f"    {line}" for line in self.logged)]
+            if self.traceback:
+                lines += ["  the app's traceback:", *(f"    {line}" for line in self.traceback)]
+        return lines
 
 
 @dataclass(slots=True, repr=False)
 class ReplayReport:
     results: list[ConnectionResult]
     notes: list[str] = field(default_factory=list)  # what the user should know (redacted headers)
+    logged: list[str] = field(default_factory=list)  # what the app logged outside any connection
 
     def __repr__(self) -> str:  # what pytest shows of a failed ``assert report.ok``: short
         return f"<ReplayReport: {self.summary()}>"
@@ -72,8 +86,12 @@ class ReplayReport:
         total = len(self.results)
         return f"{total} connection{'s' if total != 1 else ''} replayed: {', '.join(parts)}"
 
-    def text(self) -> str:
-        lines = [line for result in self.results for line in result.lines()]
+    def text(self, verbose: bool = False) -> str:
+        """The report: a line per connection (more when it differs), then the summary. With
+        ``verbose``, what the app logged under every connection, and outside any first."""
+        lines = [line for result in self.results for line in result.lines(verbose)]
+        if verbose and self.logged:
+            lines[:0] = ["the app logged outside any connection:", *(f"  {line}" for line in self.logged)]
         return "\n".join([*self.notes, *lines, self.summary()])
 
 
@@ -141,41 +159,48 @@ async def replay(
     patience: float = 5.0,
     fault: Fault | None = None,
 ) -> ReplayReport:
-    """Replay each chosen connection into ``app``, one after the other, under its lifespan."""
+    """Replay each chosen connection into ``app``, one after the other, under its lifespan;
+    what the app logs and writes to stderr meanwhile is kept for the report, not printed."""
     paths = [parse_path(path) for path in ignore]
     given = {name.lower(): value for name, value in (headers or {}).items()}
     report = ReplayReport([])
-    async with lifespan(app) as state:
-        for number, connection in chosen:
-            why = unreplayable(connection)
-            if why is not None:
-                report.results.append(ConnectionResult(number, connection, Verdict("skipped", why)))
-                continue
-            if redacted := redacted_headers(connection, given):
-                report.notes.append(
-                    f"c{number}: recorded as [redacted] and replayed so: {', '.join(redacted)} "
-                    "(give the real values with --header NAME:VALUE)"
-                )
-            if redacted := redacted_query(connection, query or {}):
-                report.notes.append(
-                    f"c{number}: recorded as [redacted] and replayed so: query {', '.join(redacted)} "
-                    "(give the real values with --query NAME=VALUE)"
-                )
-            outcome = await drive(
-                app,
-                connection,
-                headers=given,
-                query=query,
-                state=state,
-                timing=timing,
-                patience=patience,
-                fault=fault,
-            )
-            if fault is not None:
-                verdict = judge_fault(outcome, fault)
-            else:
-                verdict = judge(connection, outcome, Comparer(paths, mask, connection.subprotocol))
-            report.results.append(ConnectionResult(number, connection, verdict))
+    with kept() as outside:
+        async with lifespan(app) as state:
+            for number, connection in chosen:
+                why = unreplayable(connection)
+                if why is not None:
+                    report.results.append(ConnectionResult(number, connection, Verdict("skipped", why)))
+                    continue
+                if redacted := redacted_headers(connection, given):
+                    report.notes.append(
+                        f"c{number}: recorded as [redacted] and replayed so: {', '.join(redacted)} "
+                        "(give the real values with --header NAME:VALUE)"
+                    )
+                if redacted := redacted_query(connection, query or {}):
+                    report.notes.append(
+                        f"c{number}: recorded as [redacted] and replayed so: query {', '.join(redacted)} "
+                        "(give the real values with --query NAME=VALUE)"
+                    )
+                with for_connection(AppOutput()) as output:
+                    outcome = await drive(
+                        app,
+                        connection,
+                        headers=given,
+                        query=query,
+                        state=state,
+                        timing=timing,
+                        patience=patience,
+                        fault=fault,
+                    )
+                if fault is not None:
+                    verdict = judge_fault(outcome, fault)
+                else:
+                    verdict = judge(connection, outcome, Comparer(paths, mask, connection.subprotocol))
+                result = ConnectionResult(number, connection, verdict, output.lines(), output.traceback(outcome.error))
+                output.close()
+                report.results.append(result)
+        report.logged = outside.lines()
+        outside.close()
     return report
 
 

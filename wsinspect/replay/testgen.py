@@ -58,9 +58,18 @@ def query_variable(name: str) -> str:
 
 
 def check_test_path(path: Path) -> None:
-    """Before the replay: a test file can be written at ``path`` (raises ReplayError)."""
+    """Before the replay: a test file can be written at ``path``, in directories that exist or
+    can be made (raises ReplayError). Nothing is made yet: a replay that fails leaves nothing."""
     if path.suffix != ".py":
         raise ReplayError(f"--write-test {path}: a test file's name ends in .py")
+    # The nearest directory that exists: write_test makes those below it, as an editor does.
+    existing = next((parent for parent in path.parents if parent.exists()), path.parent)
+    if existing.exists() and not existing.is_dir():
+        raise ReplayError(f"--write-test: cannot write {path}: {existing} is not a directory")
+    if existing != path.parent:
+        if not os.access(existing, os.W_OK):
+            raise ReplayError(f"--write-test: cannot write {path}: directory {existing} is not writable")
+        return
     try:
         check_writable(path)
     except SessionFileError as exc:
@@ -87,6 +96,7 @@ def write_test(
         recorded = read_session(session)
         chosen = [connection for _, connection in select(recorded.connections, connections, paths)]
         data = path.with_name(f"{path.stem}.session.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_session(data, chosen, recorded.exported_at)
     except (SessionFileError, OSError) as exc:
         raise ReplayError(f"--write-test: {exc}") from None
