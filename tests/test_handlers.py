@@ -28,12 +28,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wsinspect import Connection, Recorder, WSInspectMiddleware
 from wsinspect.capture.handlers import read_handler
+from wsinspect.capture.traces import source_path
 from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.config import WSInspectConfig
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel, _handler_lines
 from wsinspect.litestar import WSInspectPlugin
 
 TIMEOUT = 10.0
+HERE = source_path(__file__)  # this file as the app names it: "tests/test_handlers.py" from the checkout
 
 
 def requires_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -93,7 +95,7 @@ async def test_litestar_records_the_handler_its_route_path_params_and_guards(
     line = inspect.getsourcelines(fn)[1]
     for connection, seat in ((accepted, "7"), (refused, "8")):
         assert connection.handler == f"{__name__}.chat_room"
-        assert connection.handler_location == f"test_handlers.py:{line}"
+        assert connection.handler_location == f"{HERE}:{line}"
         assert connection.route == "/api/ws/chat/{room:str}/{seat:int}"
         assert connection.path_params == {"room": "lobby", "seat": seat}
         assert connection.guards == ["requires_token"]
@@ -150,7 +152,7 @@ async def test_a_starlette_style_scope_records_its_endpoint_route_and_path_param
     connection = await echo_once(routing_app(scope))
     line = inspect.getsourcelines(starlette_style_endpoint)[1]
     assert connection.handler == f"{__name__}.starlette_style_endpoint"
-    assert connection.handler_location == f"test_handlers.py:{line}"
+    assert connection.handler_location == f"{HERE}:{line}"
     assert connection.route == "/ws/rooms/{room}"
     assert connection.path_params == {"room": "blue"}
     assert connection.guards == []
@@ -206,7 +208,7 @@ def test_what_is_unreadable_is_left_out_and_the_rest_kept() -> None:
         {"route_handler": Handler(), "path_template": "/a/{b}", "path_params": {"b": 1}}
     )
     assert handler == f"{__name__}.starlette_style_endpoint"
-    assert location == f"test_handlers.py:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
+    assert location == f"{HERE}:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
     assert (route, params, guards) == ("/a/{b}", {"b": "1"}, [])
 
 
@@ -219,7 +221,7 @@ def test_a_callable_object_is_named_by_its_class_and_a_scope_that_raises_gives_n
     assert location is None
     handler, location, *_ = read_handler({"endpoint": functools.partial(starlette_style_endpoint, {})})
     assert handler == f"{__name__}.starlette_style_endpoint"
-    assert location == f"test_handlers.py:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
+    assert location == f"{HERE}:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
 
     class BadScope(dict[str, Any]):
         def get(self, *args: Any) -> Any:

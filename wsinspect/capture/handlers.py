@@ -15,13 +15,14 @@ from inspect import unwrap
 from typing import Any, Final, NamedTuple
 
 from .failures import read_failed
+from .traces import is_app_file, source_path
 
 __all__ = ("HandlerInfo", "read_handler")
 
 
 class HandlerInfo(NamedTuple):
     handler: str | None  # module.qualname
-    location: str | None  # path/of/module.py:line
+    location: str | None  # path/of/module.py:line, relative to the app's working directory when under it
     route: str | None  # the route's path template, with the parameters' types
     params: dict[str, str]
     guards: list[str]
@@ -94,8 +95,11 @@ def _function(fn: Any) -> tuple[str | None, str | None]:
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
     if code is None:
         return name, None
-    # The file as its module names it ("chat/handlers.py" for chat.handlers), not its full path.
-    parts = code.co_filename.replace(os.sep, "/").split("/")
+    filename = code.co_filename
+    if is_app_file(filename):  # relative to the app's working directory when under it, else absolute
+        return name, f"{source_path(filename)}:{code.co_firstlineno}"
+    # An installed package's: the file as its module names it ("strawberry/litestar/controller.py").
+    parts = filename.replace(os.sep, "/").split("/")
     depth = module.count(".") + 1 if isinstance(module, str) and module != "__main__" else 1
     if parts[-1] == "__init__.py":
         depth += 1

@@ -2,6 +2,8 @@
 
 Runs only when a handler fails or logs an exception, never per frame. A frame of the app's own
 code (``app``) is one outside the standard library, the installed packages and wsinspect itself.
+A frame's file is named as :func:`source_path` says: relative to the app's working directory
+when under it, absolute otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import site
 import sys
 import sysconfig
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from types import TracebackType
 from typing import Final
 
@@ -25,6 +27,7 @@ __all__ = (
     "is_app_file",
     "is_disconnect",
     "refused_by",
+    "source_path",
     "traceback_entries",
 )
 
@@ -59,11 +62,47 @@ def traceback_entries(tb: TracebackType | None) -> list[TracebackEntry]:
         frames.append((code.co_filename, tb.tb_lineno, code.co_qualname))
         tb = tb.tb_next
     entries = []
+    cwd = _working_directory()
     for filename, line, function in frames[-MAX_ENTRIES:]:
         source = linecache.getline(filename, line).strip()
         app = is_app_file(filename)
-        entries.append(TracebackEntry(file=filename, line=line, function=function, code=source[:_MAX_CODE], app=app))
+        file = _relative(filename, cwd)
+        entries.append(TracebackEntry(file=file, line=line, function=function, code=source[:_MAX_CODE], app=app))
     return entries
+
+
+def source_path(filename: str) -> str:
+    """A code file as the inspector shows it: relative to the app's working directory when it is
+    under it ("app.py", "chat/handlers.py" for an app run from its directory), else absolute
+    (an app run with ``--app-dir``, an installed package). A pseudo file ("<string>") stays as it is."""
+    return _relative(filename, _working_directory())
+
+
+def _working_directory() -> str | None:
+    """The app's working directory now; None when it is the root (relative paths there would read
+    as absolute ones without their slash) or gone."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # removed under the app
+        return None
+    return None if cwd == os.path.dirname(cwd) else cwd
+
+
+@lru_cache(maxsize=1024)
+def _relative(filename: str, cwd: str | None) -> str:
+    if not filename or filename.startswith("<"):
+        return filename
+    if not os.path.isabs(filename):  # a path the app imported relative to its working directory
+        if cwd is None:
+            return filename
+        filename = os.path.join(cwd, filename)
+    path = os.path.normpath(filename)
+    if cwd is not None:
+        # As the app named it, or through its symbolic links (a working directory is always real).
+        for candidate in (path, os.path.realpath(path)):
+            if candidate.startswith(os.path.join(cwd, "")):
+                return os.path.relpath(candidate, cwd)
+    return path
 
 
 @cache
