@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 from types import TracebackType
 from typing import Final
 
-from ..model import TracebackEntry
+from ..model import TracebackEntry, short_handler
 
 __all__ = (
     "DISCONNECT_EXCEPTIONS",
@@ -156,7 +156,7 @@ def refused_by(entries: Sequence[TracebackEntry], handler: str | None) -> str:
             culprit = next((later for later in rest if later.app), rest[-1] if rest else None)
             if culprit is not None:
                 return f"{role} {culprit.function.rsplit('.', 1)[-1]}"
-    short = handler.rsplit(".", 1)[-1] if handler else None
+    short = short_handler(handler) if handler else None
     own = [entry for entry in entries if entry.app]
     if short is not None and any(entry.function.rsplit(".", 1)[-1] == short for entry in own):
         return f"handler {short}"
