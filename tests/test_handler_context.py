@@ -29,10 +29,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wsinspect import Connection, Recorder, WSInspectMiddleware
 from wsinspect.capture.middleware import capture_logs
+from wsinspect.capture.traces import source_path
 from wsinspect.config import WSInspectConfig
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import TracebackEntry
 from wsinspect.wire import SENT, TEXT, FrameRecord
+
+HERE = source_path(__file__)  # this file as the app names it (relative to the working directory)
 
 TIMEOUT = 10.0  # a safety net against a hung test, never an assertion
 # The handlers below declare a query parameter and dependencies as every Litestar 2 release accepts.
@@ -79,7 +82,7 @@ def ends_in(traceback: list[TracebackEntry], fn: Any, code: str) -> None:
     last = traceback[-1]
     assert last.app is True
     assert last.function.rsplit(".", 1)[-1] == fn.__name__
-    assert last.file == __file__
+    assert last.file == HERE
     assert last.code == code
     assert last.line == line_of(fn, code)
 
@@ -251,7 +254,7 @@ async def test_a_handler_that_raises_after_the_accept_keeps_its_traceback(
     ends_in(connection.traceback, raises_after_accept, 'raise ValueError("handler broke")')
     # Only the app's own frames are app frames: Litestar's and wsinspect's are not.
     for entry in connection.traceback:
-        assert entry.app == (entry.file == __file__), entry
+        assert entry.app == (entry.file == HERE), entry
 
 
 # -- 5. the handler's log lines ----------------------------------------------------------------

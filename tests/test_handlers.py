@@ -8,6 +8,7 @@ handler object that raises when read.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Iterator, Mapping
@@ -18,22 +19,26 @@ import pytest
 from helpers.servers import RunningServer, run_server
 from helpers.tui import make_app, text_of
 from helpers.waiting import pilot_until, until
-from litestar import Litestar, Router, WebSocket, websocket
+from litestar import Litestar, Router, WebSocket, websocket, websocket_listener
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.handlers import BaseRouteHandler
+from litestar.handlers import BaseRouteHandler, WebsocketListener
 from textual.geometry import Region
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wsinspect import Connection, Recorder, WSInspectMiddleware
 from wsinspect.capture.handlers import read_handler
+from wsinspect.capture.traces import source_path
 from wsinspect.capture.tracker import ConnectionTracker
 from wsinspect.config import WSInspectConfig
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel, _handler_lines
 from wsinspect.litestar import WSInspectPlugin
 
 TIMEOUT = 10.0
+HERE = source_path(__file__)  # this file as the app names it: "tests/test_handlers.py" from the checkout
 
 
 def requires_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -93,7 +98,7 @@ async def test_litestar_records_the_handler_its_route_path_params_and_guards(
     line = inspect.getsourcelines(fn)[1]
     for connection, seat in ((accepted, "7"), (refused, "8")):
         assert connection.handler == f"{__name__}.chat_room"
-        assert connection.handler_location == f"test_handlers.py:{line}"
+        assert connection.handler_location == f"{HERE}:{line}"
         assert connection.route == "/api/ws/chat/{room:str}/{seat:int}"
         assert connection.path_params == {"room": "lobby", "seat": seat}
         assert connection.guards == ["requires_token"]
@@ -106,6 +111,92 @@ async def test_litestar_records_the_handler_its_route_path_params_and_guards(
     assert data["path_params"] == {"room": "lobby", "seat": "7"}
     assert data["guards"] == ["requires_token"]
     assert msgspec.convert(data, Connection) == accepted
+
+
+# -- Litestar's listeners and Channels -----------------------------------------------------------
+
+
+@websocket_listener("/ws/listen")
+async def listen(data: dict[str, Any]) -> dict[str, Any]:
+    return {"echo": data}
+
+
+@websocket_listener("/ws/listen-sync")
+def listen_sync(data: str) -> str:
+    return data.upper()
+
+
+class Shouting(WebsocketListener):
+    path = "/ws/shout"
+
+    async def on_receive(self, data: str) -> str:
+        return data.upper()
+
+
+class LoudShouting(Shouting):  # on_receive is Shouting's, the listener this class
+    path = "/ws/shout-louder"
+
+
+async def talk(server: RunningServer, path: str, message: str) -> str | bytes:
+    async with client(server.ws_url(path)) as ws:
+        await ws.send(message)
+        return await ws.recv()
+
+
+def where(fn: Any) -> str:
+    """``fn``'s file (as the app names it) and the line it is defined on (its first decorator's)."""
+    return f"{HERE}:{inspect.getsourcelines(fn)[1]}"
+
+
+async def test_listeners_are_named_by_the_apps_function_or_class() -> None:
+    """``@websocket_listener`` functions (async and sync) and class-based ``WebsocketListener``s:
+    the user's function, or the listener class and its ``on_receive``, not Litestar's wrapper."""
+    plugin = WSInspectPlugin()
+    app = Litestar([listen, listen_sync, Shouting, LoudShouting], plugins=[plugin])
+    with run_server(app, lifespan="on") as server:
+        assert await talk(server, "/ws/listen", '{"a": 1}') == '{"echo":{"a":1}}'
+        assert await talk(server, "/ws/listen-sync", "hi") == "HI"
+        assert await talk(server, "/ws/shout", "hey") == "HEY"
+        assert await talk(server, "/ws/shout-louder", "hoy") == "HOY"
+        connections = await recorded(server, plugin.recorder, 4)
+    named = {c.path: (c.handler, c.handler_location, c.route) for c in connections}
+    assert named == {
+        "/ws/listen": (f"{__name__}.listen", where(listen.fn._fn), "/ws/listen"),  # type: ignore[attr-defined]
+        "/ws/listen-sync": (f"{__name__}.listen_sync", where(listen_sync.fn._fn.func), "/ws/listen-sync"),  # type: ignore[attr-defined]
+        "/ws/shout": (f"{__name__}.Shouting.on_receive", where(Shouting.on_receive), "/ws/shout"),
+        "/ws/shout-louder": (f"{__name__}.LoudShouting.on_receive", where(Shouting.on_receive), "/ws/shout-louder"),
+    }
+
+
+@pytest.mark.parametrize("arbitrary", [False, True], ids=["declared-channels", "arbitrary-channels"])
+async def test_a_channels_route_is_named_after_litestar_channels_and_its_channel(arbitrary: bool) -> None:
+    """A route of ``ChannelsPlugin(create_ws_route_handlers=True)`` runs no function of the app's:
+    it is named after the plugin and the channel it serves, declared or a path parameter."""
+    channels = ChannelsPlugin(
+        backend=MemoryChannelsBackend(history=1),
+        channels=None if arbitrary else ["news", "sport.results"],
+        arbitrary_channels_allowed=arbitrary,
+        create_ws_route_handlers=True,
+        ws_handler_base_path="/channels",
+        ws_handler_send_history=1,  # a subscriber first gets the message published before it came
+    )
+    plugin = WSInspectPlugin()
+    with run_server(Litestar(plugins=[channels, plugin]), lifespan="on") as server:
+        for channel in ("news", "sport.results"):
+            published = channels.wait_published(f"on {channel}", channel)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(published, server.loop))
+            async with client(server.ws_url(f"/channels/{channel}")) as ws:
+                assert await ws.recv() == f"on {channel}"
+        news, sport = await recorded(server, plugin.recorder, 2)
+    route = "/channels/{channel_name:str}" if arbitrary else None
+    assert (news.handler, news.handler_location) == ("Litestar Channels: news", None)
+    assert (sport.handler, sport.handler_location) == ("Litestar Channels: sport.results", None)
+    assert (news.route, sport.route) == (route or "/channels/news", route or "/channels/sport.results")
+    # The table's short name is the whole of it (no qualified name to cut after its last dot).
+    app = make_app(connections=[sport])
+    async with app.run_test(size=(200, 30)) as pilot:
+        expected = "/channels/sport.results  Litestar Channels: sport.results"
+        await pilot_until(pilot, lambda: expected in text_of(app.table), "the handler's name in the table")
 
 
 # -- other ASGI apps ---------------------------------------------------------------------------
@@ -150,7 +241,7 @@ async def test_a_starlette_style_scope_records_its_endpoint_route_and_path_param
     connection = await echo_once(routing_app(scope))
     line = inspect.getsourcelines(starlette_style_endpoint)[1]
     assert connection.handler == f"{__name__}.starlette_style_endpoint"
-    assert connection.handler_location == f"test_handlers.py:{line}"
+    assert connection.handler_location == f"{HERE}:{line}"
     assert connection.route == "/ws/rooms/{room}"
     assert connection.path_params == {"room": "blue"}
     assert connection.guards == []
@@ -206,7 +297,7 @@ def test_what_is_unreadable_is_left_out_and_the_rest_kept() -> None:
         {"route_handler": Handler(), "path_template": "/a/{b}", "path_params": {"b": 1}}
     )
     assert handler == f"{__name__}.starlette_style_endpoint"
-    assert location == f"test_handlers.py:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
+    assert location == f"{HERE}:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
     assert (route, params, guards) == ("/a/{b}", {"b": "1"}, [])
 
 
@@ -219,7 +310,7 @@ def test_a_callable_object_is_named_by_its_class_and_a_scope_that_raises_gives_n
     assert location is None
     handler, location, *_ = read_handler({"endpoint": functools.partial(starlette_style_endpoint, {})})
     assert handler == f"{__name__}.starlette_style_endpoint"
-    assert location == f"test_handlers.py:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
+    assert location == f"{HERE}:{inspect.getsourcelines(starlette_style_endpoint)[1]}"
 
     class BadScope(dict[str, Any]):
         def get(self, *args: Any) -> Any:

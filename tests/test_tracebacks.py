@@ -7,7 +7,7 @@ from wsinspect.model import TracebackEntry
 
 ASYNCIO = "/usr/lib/python3.12/asyncio/tasks.py"
 LITESTAR = "/x/.venv/lib/python3.12/site-packages/litestar/routes/websocket.py"
-HANDLERS = "/home/me/proj/chat/handlers.py"
+HANDLERS = "chat/handlers.py"  # as the app records it: relative to its working directory
 
 
 def entry(file: str, function: str, *, line: int = 1, code: str = "", app: bool = False) -> TracebackEntry:
@@ -26,14 +26,14 @@ def test_app_frames_in_full_and_library_runs_folded() -> None:
     assert text.plain.splitlines() == [
         "Traceback (most recent call last)",
         "  … 2 frames in asyncio, litestar",
-        "  proj/chat/handlers.py:42 in chat_room",
+        "  chat/handlers.py:42 in chat_room",
         "      await join(room)",
-        "  proj/chat/handlers.py:57 in join",
+        "  chat/handlers.py:57 in join",
         '      raise ValueError("full")',
         "  … 1 frame in msgspec",
     ]
     bold = {text.plain[span.start : span.end].strip() for span in text.spans if span.style == "bold"}
-    assert "proj/chat/handlers.py:42 in chat_room" in bold
+    assert "chat/handlers.py:42 in chat_room" in bold
     dim = {text.plain[span.start : span.end].strip() for span in text.spans if span.style == "dim"}
     assert "… 2 frames in asyncio, litestar" in dim
 
@@ -50,6 +50,17 @@ def test_a_fold_names_each_package_once_in_order() -> None:
     assert lines[1] == "  … 4 frames in litestar, asyncio, functools"
     assert lines[2] == "  app.py:3 in handler"  # a short path stays whole, and no code: no code line
     assert len(lines) == 3
+
+
+def test_the_apps_files_are_shown_as_recorded_and_library_files_cut() -> None:
+    """The app's files as the app named them (an absolute one when outside its working directory),
+    never cut to parts that read as neither ("tmp/userapp/app.py"); library files cut."""
+    entries = [
+        entry("/tmp/userapp/app.py", "handler", line=16, app=True),
+        entry(LITESTAR, "inner", line=5),
+    ]
+    assert traceback_text(entries).plain.splitlines()[1] == "  /tmp/userapp/app.py:16 in handler"
+    assert traceback_text(entries[1:]).plain.splitlines()[1] == "  litestar/routes/websocket.py:5 in inner"
 
 
 def test_only_library_frames_show_the_innermost_unfolded() -> None:

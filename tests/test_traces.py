@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -11,10 +12,18 @@ import msgspec
 import pytest
 
 import wsinspect
-from wsinspect.capture.traces import MAX_ENTRIES, describe_exception, is_app_file, refused_by, traceback_entries
+from wsinspect.capture.traces import (
+    MAX_ENTRIES,
+    describe_exception,
+    is_app_file,
+    refused_by,
+    source_path,
+    traceback_entries,
+)
 from wsinspect.model import TracebackEntry
 
 HERE = str(Path(__file__))
+SHOWN_HERE = os.path.relpath(HERE)  # the tests run from the checkout: this file is under the working directory
 PACKAGE = Path(wsinspect.__file__).parent
 
 
@@ -71,7 +80,7 @@ def test_entries_run_outermost_first_with_qualnames_lines_and_code() -> None:
     ]
     assert entries[-1].code == 'raise RuntimeError("boom")  # <- raises'
     assert entries[1].code == "middle()  # <- calls middle"
-    assert all(entry.file == HERE for entry in entries)
+    assert all(entry.file == SHOWN_HERE for entry in entries)
     assert all(entry.app for entry in entries)
 
 
@@ -107,16 +116,58 @@ def test_a_deep_traceback_keeps_the_innermost_frames() -> None:
     assert entries[-1].code == 'raise ValueError("deep")  # <- deepest'
 
 
+def raiser_in(path: Path, filename: str | None = None) -> object:
+    """A function defined in the file at ``path`` (compiled as ``filename``, when given) that raises."""
+    path.write_text("def long_line():\n    raise ValueError(" + repr("x" * 300) + ")\n")
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(), filename or str(path), "exec"), namespace)
+    return namespace["long_line"]
+
+
 def test_a_long_source_line_is_cut(tmp_path: Path) -> None:
     source = tmp_path / "long.py"
-    source.write_text("def long_line():\n    raise ValueError(" + repr("x" * 300) + ")\n")
-    namespace: dict[str, object] = {}
-    exec(compile(source.read_text(), str(source), "exec"), namespace)
-    entries = traceback_entries(tb_of(caught(namespace["long_line"])))
-    assert entries[-1].file == str(source)
+    entries = traceback_entries(tb_of(caught(raiser_in(source))))
+    assert entries[-1].file == str(source)  # outside the working directory: absolute
     assert entries[-1].line == 2
     assert entries[-1].code == "raise ValueError('" + "x" * 182
     assert len(entries[-1].code) == 200
+
+
+# source_path: relative to the working directory when under it, absolute otherwise
+
+
+def test_files_under_the_working_directory_are_relative_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "chat").mkdir()
+    raiser = raiser_in(tmp_path / "chat" / "handlers.py")
+    monkeypatch.chdir(tmp_path)
+    assert traceback_entries(tb_of(caught(raiser)))[-1].file == "chat/handlers.py"
+    assert source_path(str(tmp_path / "chat" / "handlers.py")) == "chat/handlers.py"
+    assert source_path("chat/handlers.py") == "chat/handlers.py"  # imported relative to it
+    assert source_path(str(tmp_path / "chat" / ".." / "app.py")) == "app.py"
+    monkeypatch.chdir(tmp_path / "chat")  # asked again: where the app is now
+    assert source_path(str(tmp_path / "app.py")) == str(tmp_path / "app.py")
+    assert source_path(str(tmp_path / "chat" / "handlers.py")) == "handlers.py"
+
+
+def test_files_reached_through_a_link_are_relative_to_the_real_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    raiser = raiser_in(tmp_path / "real" / "app.py", str(tmp_path / "link" / "app.py"))
+    monkeypatch.chdir(tmp_path / "link")  # the working directory is the real one
+    assert traceback_entries(tb_of(caught(raiser)))[-1].file == "app.py"
+
+
+def test_from_the_root_every_file_is_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/")
+    assert traceback_entries(tb_of(caught(Room().join)))[-1].file == HERE
+    assert source_path(HERE) == HERE
+
+
+@pytest.mark.parametrize("filename", ["", "<frozen importlib._bootstrap>", "<string>"])
+def test_pseudo_files_keep_their_names(filename: str) -> None:
+    assert source_path(filename) == filename
 
 
 # is_app_file

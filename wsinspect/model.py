@@ -56,6 +56,12 @@ def close_code_name(code: int | None) -> str:
     return "Unknown"
 
 
+def short_handler(handler: str) -> str:
+    """A handler's short name: its function's ("chat_room" of "chat.handlers.chat_room"); a name
+    that is no qualified name ("Litestar Channels: sport.results") whole."""
+    return handler if " " in handler else handler.rpartition(".")[2]
+
+
 def describe_close(code: int | None, reason: str | None) -> str:
     """The close as the UI shows it: "4001 Application: bye", "1000 Normal Closure"; "" without a code."""
     if code is None:

@@ -1,8 +1,12 @@
-"""Real servers for integration tests: uvicorn in a background thread of the test process.
+"""Real servers for integration tests: uvicorn in a background thread of the test process, or any
+server in a process of its own.
 
-The app (and so any wsinspect recorder in it) lives in this process, so a test can read what was
-recorded. The server runs its own event loop in its own thread; :meth:`RunningServer.call` runs a
-function on that loop, which is where the recorder is written, so reads never race the writes.
+With :func:`run_server` the app (and so any wsinspect recorder in it) lives in this process, so a
+test can read what was recorded. The server runs its own event loop in its own thread;
+:meth:`RunningServer.call` runs a function on that loop, which is where the recorder is written,
+so reads never race the writes. :func:`server_process` runs a command line as users do
+(``python -m uvicorn app:app``, ``granian ...``), waiting without blocking the caller's loop, where
+an inspector may listen meanwhile.
 """
 
 from __future__ import annotations
@@ -10,17 +14,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
+import signal
 import socket
+import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
 
-from .waiting import wait_until
+from .waiting import until, wait_until
 
-__all__ = ("WS_IMPLEMENTATIONS", "RunningServer", "run_server")
+__all__ = ("WS_IMPLEMENTATIONS", "RunningServer", "free_port", "run_server", "server_process")
 
 T = TypeVar("T")
 
@@ -114,3 +122,57 @@ def run_server(
             server.force_exit = True
             thread.join(STOP_TIMEOUT)
             raise RuntimeError(f"uvicorn ({ws}) did not stop within {STOP_TIMEOUT} s")
+
+
+# -- servers started the way users start them, each in a process of its own ----------------------
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start(argv: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+@contextlib.asynccontextmanager
+async def server_process(argv: list[str], *, cwd: Path, port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``argv`` (a server command line, such as ``python -m uvicorn app:app --port PORT``) run in
+    ``cwd``, in a process group of its own, from when it accepts connections on 127.0.0.1:``port``
+    until the block ends; then it and its workers are stopped (SIGINT, then SIGKILL). It inherits
+    this process's environment (``WSINSPECT_SOCKET`` included). Its output goes to a file that a
+    failure to start shows."""
+    log = cwd / f"server-{port}.log"
+    process = _start(argv, cwd, log)
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{argv} exited with {process.returncode}:\n{log.read_text()}")
+        return _accepts(port)
+
+    try:
+        await until(started, what=f"{' '.join(argv)} to accept connections", patience=START_TIMEOUT * 3, every=0.05)
+        yield process
+    finally:
+        for sig, patience in ((signal.SIGINT, STOP_TIMEOUT), (signal.SIGKILL, STOP_TIMEOUT)):
+            if process.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, patience)
+        with contextlib.suppress(ProcessLookupError):  # workers left behind by a server that died
+            os.killpg(process.pid, signal.SIGKILL)

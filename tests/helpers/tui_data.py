@@ -218,9 +218,9 @@ def _failed() -> Connection:
     frames[0].handler_time = 0.220  # until the close its exception caused
     traceback = [
         _library("litestar/routes/websocket.py", 85, "WebSocketRoute.handle"),
-        TracebackEntry(file="/srv/jobs/handlers.py", line=31, function="jobs", code="rows = run(query)", app=True),
+        TracebackEntry(file="jobs/handlers.py", line=31, function="jobs", code="rows = run(query)", app=True),
         TracebackEntry(
-            file="/srv/jobs/db.py", line=8, function="run", code='raise ValueError("database is down")', app=True
+            file="jobs/db.py", line=8, function="run", code='raise ValueError("database is down")', app=True
         ),
     ]
     logs = [

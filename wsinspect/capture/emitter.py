@@ -22,8 +22,9 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Final
 
 import msgspec
 
@@ -346,9 +347,33 @@ def _peer_closed(sock: socket.socket) -> bool:
         return False  # nothing to read: still there
 
 
+# Commands whose subcommand says what runs: ``litestar run`` serves the app, ``litestar wsinspect``
+# does not (the name then stays "litestar").
+_SERVING_SUBCOMMANDS: Final = {"litestar": ("run",), "fastapi": ("run", "dev")}
+
+
+def default_app_name(argv: Sequence[str]) -> str:
+    """The name of an app without ``app_name``: what started its process, read from its command line
+    (``sys.argv``), which a server's spawned workers share with it. "uvicorn" for ``uvicorn app:app``
+    and ``python -m uvicorn app:app`` alike (``-m`` puts the package's ``__main__.py`` first),
+    "hypercorn", "granian", "litestar run", "fastapi dev", "app.py" for ``python app.py``; "python"
+    when nothing says (``python -c``, an embedded interpreter)."""
+    first = argv[0] if argv else ""
+    path = Path(first)
+    if not path.name or first in ("-c", "-m"):
+        return "python"
+    name = path.name
+    if name == "__main__.py":  # python -m package: the package, dotted as it was named
+        packages = [path.parent]
+        while (packages[-1].parent / "__init__.py").is_file() and packages[-1].parent != packages[-1]:
+            packages.append(packages[-1].parent)
+        name = ".".join(package.name for package in reversed(packages)) or "python"
+    subcommand = next((word for word in argv[1:] if word in _SERVING_SUBCOMMANDS.get(name, ())), None)
+    return f"{name} {subcommand}" if subcommand else name
+
+
 def _default_app_name() -> str:
-    with contextlib.suppress(IndexError):
-        name = Path(sys.argv[0]).name
-        if name and name not in ("-c", "-m"):
-            return name
-    return "python"
+    try:
+        return default_app_name(list(sys.argv))
+    except Exception:  # an odd argv (or file system): the name is not worth a failure
+        return "python"

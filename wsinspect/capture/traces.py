@@ -2,6 +2,8 @@
 
 Runs only when a handler fails or logs an exception, never per frame. A frame of the app's own
 code (``app``) is one outside the standard library, the installed packages and wsinspect itself.
+A frame's file is named as :func:`source_path` says: relative to the app's working directory
+when under it, absolute otherwise.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import site
 import sys
 import sysconfig
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from types import TracebackType
 from typing import Final
 
-from ..model import TracebackEntry
+from ..model import TracebackEntry, short_handler
 
 __all__ = (
     "DISCONNECT_EXCEPTIONS",
@@ -25,6 +27,7 @@ __all__ = (
     "is_app_file",
     "is_disconnect",
     "refused_by",
+    "source_path",
     "traceback_entries",
 )
 
@@ -59,11 +62,47 @@ def traceback_entries(tb: TracebackType | None) -> list[TracebackEntry]:
         frames.append((code.co_filename, tb.tb_lineno, code.co_qualname))
         tb = tb.tb_next
     entries = []
+    cwd = _working_directory()
     for filename, line, function in frames[-MAX_ENTRIES:]:
         source = linecache.getline(filename, line).strip()
         app = is_app_file(filename)
-        entries.append(TracebackEntry(file=filename, line=line, function=function, code=source[:_MAX_CODE], app=app))
+        file = _relative(filename, cwd)
+        entries.append(TracebackEntry(file=file, line=line, function=function, code=source[:_MAX_CODE], app=app))
     return entries
+
+
+def source_path(filename: str) -> str:
+    """A code file as the inspector shows it: relative to the app's working directory when it is
+    under it ("app.py", "chat/handlers.py" for an app run from its directory), else absolute
+    (an app run with ``--app-dir``, an installed package). A pseudo file ("<string>") stays as it is."""
+    return _relative(filename, _working_directory())
+
+
+def _working_directory() -> str | None:
+    """The app's working directory now; None when it is the root (relative paths there would read
+    as absolute ones without their slash) or gone."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # removed under the app
+        return None
+    return None if cwd == os.path.dirname(cwd) else cwd
+
+
+@lru_cache(maxsize=1024)
+def _relative(filename: str, cwd: str | None) -> str:
+    if not filename or filename.startswith("<"):
+        return filename
+    if not os.path.isabs(filename):  # a path the app imported relative to its working directory
+        if cwd is None:
+            return filename
+        filename = os.path.join(cwd, filename)
+    path = os.path.normpath(filename)
+    if cwd is not None:
+        # As the app named it, or through its symbolic links (a working directory is always real).
+        for candidate in (path, os.path.realpath(path)):
+            if candidate.startswith(os.path.join(cwd, "")):
+                return os.path.relpath(candidate, cwd)
+    return path
 
 
 @cache
@@ -117,7 +156,7 @@ def refused_by(entries: Sequence[TracebackEntry], handler: str | None) -> str:
             culprit = next((later for later in rest if later.app), rest[-1] if rest else None)
             if culprit is not None:
                 return f"{role} {culprit.function.rsplit('.', 1)[-1]}"
-    short = handler.rsplit(".", 1)[-1] if handler else None
+    short = short_handler(handler) if handler else None
     own = [entry for entry in entries if entry.app]
     if short is not None and any(entry.function.rsplit(".", 1)[-1] == short for entry in own):
         return f"handler {short}"

@@ -33,7 +33,15 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from ..config import WSInspectConfig
-from ..model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, ClosedBy, Connection, Direction, Frame
+from ..model import (
+    KEEPALIVE_TIMEOUT_CODE,
+    KEEPALIVE_TIMEOUT_REASON,
+    ClosedBy,
+    Connection,
+    Direction,
+    Frame,
+    short_handler,
+)
 from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
 from .failures import redact_failed
 from .handlers import read_handler
@@ -550,4 +558,4 @@ def _time_of(record: Any) -> float:
 
 def _by_handler(connection: Connection) -> str:
     """A refusal with no exception: the handler (or what the scope knows of it) closed it."""
-    return f"handler {connection.handler.rsplit('.', 1)[-1]}" if connection.handler else "the app"
+    return f"handler {short_handler(connection.handler)}" if connection.handler else "the app"

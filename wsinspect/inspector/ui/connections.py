@@ -12,7 +12,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ...formatting import format_duration, format_size, short_duration
-from ...model import Connection, describe_close
+from ...model import Connection, describe_close, short_handler
 from ..core.describe import health
 from ..core.interface import StoreView
 from ..core.store import LOCAL_HOST, ConnectionEntry
@@ -266,7 +266,7 @@ class ConnectionTable(DataTable[Text]):
         producer = f"  {connection.app}{host}:{connection.pid}" if several and connection.pid else ""
         path = f"{connection.path}{query}" or "(unknown)"
         # The handler's short name, dimmed, when the path leaves room for it.
-        handler = f"  {connection.handler.rpartition('.')[2]}" if connection.handler else ""
+        handler = f"  {short_handler(connection.handler)}" if connection.handler else ""
         self._whole["path"] = max(self._whole["path"], len(path) + len(handler) + len(producer))
         if len(path) + len(handler) + len(producer) > path_width:
             handler = ""

@@ -1,4 +1,9 @@
-"""A traceback as the detail pane shows it: the app's own frames in full, library frames folded."""
+"""A traceback as the detail pane shows it: the app's own frames in full, library frames folded.
+
+The app's frames name their files as the app recorded them: relative to its working directory
+when under it, absolute otherwise. The library frames shown (when none is the app's) are cut to
+their last parts ("litestar/routes/websocket.py"): where the package is installed says little.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,8 @@ def traceback_text(entries: Sequence[TracebackEntry]) -> Text:
 
 
 def _entry(text: Text, entry: TracebackEntry, style: str) -> None:
-    text.append(f"\n  {_short(entry.file)}:{entry.line} in {entry.function}", style)
+    file = entry.file if entry.app else _short(entry.file)
+    text.append(f"\n  {file}:{entry.line} in {entry.function}", style)
     if entry.code:
         text.append(f"\n      {entry.code}")
 
@@ -59,6 +65,6 @@ def _package(file: str) -> str:
 
 
 def _short(file: str) -> str:
-    """The last three parts of a path: enough to know the file, short enough for the pane."""
+    """The last three parts of a library file's path: enough to know the file, short enough for the pane."""
     parts = file.replace("\\", "/").split("/")
     return "/".join(parts[-3:]) if len(parts) > 3 else file
