@@ -4,6 +4,7 @@ states and the status line."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from pathlib import Path
@@ -358,3 +359,48 @@ async def test_the_footer_keeps_no_old_keys_alive_however_often_it_changes() -> 
         alive = [key for ref in shown if (key := ref()) is not None and key not in mounted]
         assert len(shown) > 10 * len(mounted)  # the footer was recomposed again and again
         assert alive == []  # and its old keys went
+
+
+# -- issue 27: the handler's name in the table and the lifecycle panel, the help's rows ---------
+
+GRAPHQL_HANDLER = "strawberry.litestar.controller.GraphQLController.websocket_endpoint"
+LOCATION = "/srv/.venv/lib/python3.12/site-packages/strawberry/litestar/controller.py:412"
+HANDLED = (  # path, query, handler: the demo's and a GraphQL server's
+    ("/ws/jobs", "", "jobs.handlers.jobs"),
+    ("/ws/socket.io", "EIO=4&transport=websocket", "chat.sockets.socketio"),
+    ("/ws/graphql", "", GRAPHQL_HANDLER),
+    ("/ws/rpc", "", "rpc.handlers.rpc"),
+)
+
+
+def handled_connections() -> list[Connection]:
+    connections = many_connections(len(HANDLED))
+    for connection, (path, query, handler) in zip(connections, HANDLED, strict=True):
+        connection.path, connection.query_string, connection.handler = path, query, handler
+        connection.handler_location = LOCATION
+        connection.route = path
+    return connections
+
+
+@pytest.mark.parametrize("width", [120, 160, 250])
+async def test_the_lifecycle_panel_never_breaks_a_handlers_name_mid_word(width: int) -> None:
+    """Issue 27, item 7: a long dotted handler name is shortened at its dots, the function's name
+    whole. (Under 120 columns the panel is not shown.)"""
+    app = make_app(connections=handled_connections())
+    async with app.run_test(size=(width, 45)) as pilot:
+        graphql = next(cid for cid, entry in app.store.entries.items() if entry.connection.path == "/ws/graphql")
+        app.table.select(graphql)
+        panel = app.query_one(LifecyclePanel)
+        await pilot_until(pilot, lambda: "/ws/graphql" in text_of(panel), "the GraphQL connection in the panel")
+        lines = [line.removeprefix("│ ") for line in text_of(panel).splitlines()]  # less its left border
+        assert any(re.search(r"\bwebsocket_endpoint\b", line) for line in lines), lines
+        for line, after in itertools.pairwise(lines):
+            # No line ends inside a name that the next one goes on with.
+            if line.split() and after.split():
+                joined = line.split()[-1] + after.split()[0]
+                assert joined not in GRAPHQL_HANDLER, (line, after)
+                assert joined not in LOCATION, (line, after)
+        handler_line = next(line for line in lines if line.startswith("handler "))
+        assert len(handler_line) <= panel.content_region.width
+        shown = handler_line.split()[1]
+        assert shown == GRAPHQL_HANDLER or (shown.startswith("…") and GRAPHQL_HANDLER.endswith(shown[1:])), shown
