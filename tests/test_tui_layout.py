@@ -15,6 +15,9 @@ from helpers.factories import close_frame, control_frame, text_frame
 from helpers.tui import filters_line, make_app, status, text_of
 from helpers.tui_data import BASE, CHAT_ID, TICKER_ID
 from helpers.waiting import pilot_until
+from rich.style import Style
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from wsinspect.inspector.core.store import Store
@@ -361,7 +364,7 @@ async def test_the_footer_keeps_no_old_keys_alive_however_often_it_changes() -> 
         assert alive == []  # and its old keys went
 
 
-# -- issue 27: the handler's name in the table and the lifecycle panel, the help's rows ---------
+# -- issue 27: the handler's name in the table and the lifecycle panel, the help's rows ----------
 
 GRAPHQL_HANDLER = "strawberry.litestar.controller.GraphQLController.websocket_endpoint"
 LOCATION = "/srv/.venv/lib/python3.12/site-packages/strawberry/litestar/controller.py:412"
@@ -380,6 +383,53 @@ def handled_connections() -> list[Connection]:
         connection.handler_location = LOCATION
         connection.route = path
     return connections
+
+
+def runs_of(widget: Widget) -> list[list[tuple[str, Style]]]:
+    """What the widget shows, line by line, as runs of text in one style."""
+    width, height = widget.size
+    return [
+        [(segment.text, segment.style or Style()) for segment in strip]
+        for strip in widget.render_lines(Region(0, 0, width, height))
+    ]
+
+
+def shown_whole_or_cut(shown: str, whole: str) -> bool:
+    """``shown`` is ``whole``, or its start cut with an ellipsis."""
+    return shown == whole or (len(shown) > 1 and shown.endswith("…") and whole.startswith(shown[:-1]))
+
+
+@pytest.mark.parametrize("width", [80, 160, 250])
+async def test_the_handlers_name_has_a_place_and_a_look_of_its_own(width: int) -> None:
+    """Issue 27, item 6: the handler's name is not glued to the path: its own header and style,
+    the path cut (with an ellipsis) before the name is, at every width."""
+    app = make_app(connections=handled_connections())
+    async with app.run_test(size=(width, 45)) as pilot:
+        await pilot.pause()
+        table = app.table
+        header, *rows = runs_of(table)[: 1 + len(HANDLED)]
+        header_text = "".join(text for text, _ in header)
+        assert re.search(r"\bpath\b.*\bhandler\b", header_text), header_text
+        starts = []
+        for (path, query, handler), runs in zip(HANDLED, rows, strict=True):
+            line = "".join(text for text, _ in runs)
+            # The handler's name is the text in its own style (italic), and nothing else is.
+            own = [(n, text) for n, (text, style) in enumerate(runs) if style.italic and text.strip()]
+            assert own, line
+            name = "".join(text for _, text in own).strip()
+            assert shown_whole_or_cut(name, handler.rpartition(".")[2]), (name, line)
+            assert "/" not in name, line
+            first, text = own[0]
+            starts.append(sum(len(before) for before, _ in runs[:first]) + len(text) - len(text.lstrip()))
+            # The path before it, whole or cut with an ellipsis, two spaces apart from the name.
+            match = re.search(r" c\d+ +(\S+)  +", line)
+            assert match, line
+            whole = f"{path}?{query}" if query else path
+            assert shown_whole_or_cut(match.group(1), whole), (match.group(1), line)
+            assert match.end() <= starts[-1], line
+        if width >= 250:  # room for everything: the names whole, in a column under their header
+            assert len(set(starts)) == 1, starts
+            assert header_text.index("handler") == starts[0], (header_text, starts)
 
 
 @pytest.mark.parametrize("width", [120, 160, 250])
