@@ -18,12 +18,13 @@ from helpers.waiting import pilot_until
 from rich.style import Style
 from textual.geometry import Region
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
+from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.model import Connection
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
@@ -454,3 +455,42 @@ async def test_the_lifecycle_panel_never_breaks_a_handlers_name_mid_word(width: 
         assert len(handler_line) <= panel.content_region.width
         shown = handler_line.split()[1]
         assert shown == GRAPHQL_HANDLER or (shown.startswith("…") and GRAPHQL_HANDLER.endswith(shown[1:])), shown
+
+
+def help_lines(app: InspectorApp) -> list[str]:
+    """The help's rows of keys, as shown: from the first row to the blank line before the legend."""
+    assert isinstance(app.screen, HelpScreen)
+    lines = [line for static in app.screen.query(Static) for line in text_of(static).splitlines()]
+    first = next(n for n, line in enumerate(lines) if line.lstrip().startswith("/"))
+    return lines[first : lines.index("", first)]
+
+
+@pytest.mark.parametrize("live", [False, True])
+async def test_the_help_at_80_columns_wraps_under_its_descriptions_and_says_g_once(
+    live: bool, private_socket: Path
+) -> None:
+    """Issue 27, item 8: a wrapped description goes on under the description column, and End G
+    says what it does here (follow a live inspector, the last row of a saved session)."""
+    store = Store()
+    if live:
+        app = InspectorApp(store, server=InspectorServer(store, private_socket))
+    else:
+        store.load(handled_connections())
+        app = InspectorApp(store, source="fixture.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = help_lines(app)
+        column = len(lines[0]) - len(lines[0][2:].lstrip()[1:].lstrip())  # where "/"'s description starts
+        wrapped = 0
+        for line in lines:
+            keys, gap, text = line[2:column].rstrip(), line[:column], line[column:]
+            assert text, (column, line)
+            assert not text.startswith(" "), (column, line)
+            if not keys:
+                wrapped += 1
+                assert not gap.strip(), line
+        assert wrapped, lines  # at 80 columns some descriptions do wrap
+        g_rows = [line for line in lines if re.match(r"  End G ", line)]
+        assert len(g_rows) == 1, g_rows
+        assert ("follow" in g_rows[0]) is live, g_rows
