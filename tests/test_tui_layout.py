@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from helpers.factories import close_frame, control_frame, text_frame
 from helpers.tui import filters_line, make_app, status, text_of
-from helpers.tui_data import BASE, CHAT_ID, TICKER_ID
+from helpers.tui_data import BASE, CHAT_ID, TICKER_ID, make_connections
 from helpers.waiting import pilot_until
 from rich.style import Style
 from textual.geometry import Region
@@ -431,6 +431,32 @@ async def test_the_handlers_name_has_a_place_and_a_look_of_its_own(width: int) -
         if width >= 250:  # room for everything: the names whole, in a column under their header
             assert len(set(starts)) == 1, starts
             assert header_text.index("handler") == starts[0], (header_text, starts)
+
+
+@pytest.mark.parametrize("width", [80, 160, 250])
+async def test_with_several_apps_the_header_names_what_follows_the_path(width: int) -> None:
+    """Which app a connection came from follows its handler's name, under "app", when every row
+    has room for it; else none says it: the path and the handler's name come first."""
+    connections = make_connections() + handled_connections()  # apps of pid 4242, and of none
+    for n, connection in enumerate(connections):
+        connection.connection_id = f"conn-{n:04d}"
+    app = make_app(connections=connections)
+    async with app.run_test(size=(width, 45)) as pilot:
+        await pilot.pause()
+        header, *rows = text_of(app.table).splitlines()[: 1 + len(connections)]
+        assert re.search(r"\bpath  +handler\b", header), header
+        for connection, row in zip(connections, rows, strict=True):
+            match = re.search(r" c\d+ +(\S+)", row)
+            assert match, row
+            whole = f"{connection.path}?{connection.query_string}" if connection.query_string else connection.path
+            assert shown_whole_or_cut(match.group(1), whole), (match.group(1), row)
+        if width >= 250:
+            assert re.search(r"\bhandler +app\b", header), header
+            assert all("chat-app:4242" in row for row in rows[:5]), rows
+            assert header.index("app", header.index("handler")) == rows[0].index("chat-app")
+        else:
+            assert not re.search(r"\bapp\b", header), header
+            assert not any("chat-app" in row for row in rows), rows
 
 
 @pytest.mark.parametrize("width", [120, 160, 250])

@@ -42,6 +42,7 @@ def connection_state(connection: Connection) -> str:
 # The table's two ends share a row of the help.
 ENDS = Binding.Group("In the connections: the oldest / the newest connection")
 HANDLER = "handler"  # the path column's second header: the handler's name after each path
+PRODUCER = "app"  # and its third, with several apps: which one the connection came from
 
 
 class Cut(NamedTuple):
@@ -53,6 +54,7 @@ class Cut(NamedTuple):
     # None: each name right after its path, the path cut (with an ellipsis) before the name is.
     handlers_at: int | None
     handlers: bool  # some connection has a handler's name (the header says so)
+    producers: bool  # several apps, and room for each row to say which (the header says so)
 
 
 class ConnectionTable(DataTable[Text]):
@@ -62,7 +64,8 @@ class ConnectionTable(DataTable[Text]):
     fit, and otherwise the close (last, often the longest, the one worth reading) gets at least
     half of it. The path column also holds the handler's short name, in a style of its own and
     named by the header ("path  handler"): in a column of its own when every path fits whole,
-    else right after the path, which is cut before the name is.
+    else right after the path, which is cut before the name is. With several apps, which one
+    follows ("app"), when every row has room for it.
     """
 
     COLUMNS = ("#", "path", "state", "→ sent", "← received", "rtt", "missing", "close")
@@ -121,7 +124,7 @@ class ConnectionTable(DataTable[Text]):
         # The longest of each, before they are cut: path (with its query), handler's name, producer,
         # close, and a path cell with the name right after the path.
         self._longest = {"path": 0, "handler": 0, "producer": 0, "close": 0, "after": 0}
-        self._cut = Cut(self.LEAST_WIDTH, self.LEAST_WIDTH, None, handlers=False)  # how they show
+        self._cut = Cut(self.LEAST_WIDTH, self.LEAST_WIDTH, None, handlers=False, producers=False)  # how they show
         self.match = ""  # shown: the connections whose path or state holds this (see set_match)
         self._stale: set[str] = set()  # rows changed while off screen: redrawn when they scroll in
         self._entries_seen = 0
@@ -142,7 +145,7 @@ class ConnectionTable(DataTable[Text]):
         shown = self._cells_shown
         cut = self._layout()
         if cut != self._cut:
-            relabel = (cut.handlers_at, cut.handlers) != (self._cut.handlers_at, self._cut.handlers)
+            relabel = cut[2:] != self._cut[2:]  # where the names go, and what the header names
             self._cut = cut
             dirty = None  # every path and close is cut anew
             if relabel:
@@ -264,23 +267,35 @@ class ConnectionTable(DataTable[Text]):
         )
         spare = width - fixed - 2 * self.cell_padding * len(self.COLUMNS)
         longest = self._longest
-        handlers = longest["handler"] > 0
+        handlers, producers = longest["handler"] > 0, longest["producer"] > 0
         path = max(self.LEAST_NAMED if handlers else self.LEAST_WIDTH, spare - min(longest["close"], spare // 2))
         # Every path whole, then the names in their column (as wide as its header), then the producers.
         paths = max(longest["path"], len("path"))
-        column = paths + 2 + max(longest["handler"], len(HANDLER)) + longest["producer"]
+        apps = max(longest["producer"], len(f"  {PRODUCER}")) if producers else 0
+        column = paths + 2 + max(longest["handler"], len(HANDLER)) + apps
         if handlers and path >= column:
-            return Cut(column, max(self.LEAST_WIDTH, spare - column), paths + 2, handlers)
-        path = min(path, max(longest["after"], len(f"path  {HANDLER}") if handlers else 0))
-        return Cut(path, max(self.LEAST_WIDTH, spare - path), None, handlers)
+            return Cut(column, max(self.LEAST_WIDTH, spare - column), paths + 2, handlers, producers)
+        path = min(path, max(longest["after"], len(self._path_label(None, handlers, producers))))
+        # The producers only when every row has room for its own: the path and the name come first.
+        producers = producers and path >= longest["after"]
+        return Cut(path, max(self.LEAST_WIDTH, spare - path), None, handlers, producers)
+
+    def _path_label(self, handlers_at: int | None, handlers: bool, producers: bool) -> Text:
+        """The path column's header: "path", then "handler" where the handlers' names go, then "app"."""
+        label = Text("path")
+        if handlers:
+            label.pad_right((handlers_at or len("path  ")) - len(label))
+            label.append(HANDLER, self.style_of("handler"))
+            if producers and handlers_at is not None:  # the producers after the names' column
+                label.pad_right(handlers_at + max(self._longest["handler"], len(HANDLER)) - len(label))
+        if producers:
+            label.append(f"  {PRODUCER}", self.style_of("muted"))
+        return label
 
     def _label_path_column(self) -> None:
-        """The path column's header: "path", and the handlers' header where their names go."""
+        """The path column's header, for the layout of its cells."""
         cut = self._cut
-        label = Text("path")
-        if cut.handlers:
-            label.pad_right((cut.handlers_at or len("path  ")) - len(label))
-            label.append(HANDLER, self.style_of("handler"))
+        label = self._path_label(cut.handlers_at, cut.handlers, cut.producers)
         column = self.columns["path"]  # type: ignore[index]
         column.label = label
         cells = [cells[1].cell_len for cells in self._cells_shown.values()]
@@ -336,15 +351,15 @@ class ConnectionTable(DataTable[Text]):
                 handler = handler.ljust(max(self._longest["handler"], len(HANDLER)))
             if handler:
                 path = path.ljust(cut.handlers_at)
-        elif handler:  # the name after the path: the path is cut before it is (down to LEAST_PATH)
+        else:
+            if not cut.producers:
+                producer = ""  # not every row has room for its app: none says it
             room = max(1, cut.path - len(producer))
             keep = min(len(path), max(self.LEAST_PATH, room - 2 - len(handler)))
-            if room - 2 - keep >= 2:
+            if handler and room - 2 - keep >= 2:  # the name after the path, which is cut before it is
                 path, handler = _clip(path, keep) + "  ", _clip(handler, room - 2 - keep)
             else:
                 path, handler = _clip(path, room), ""
-        else:
-            path = _clip(path, max(1, cut.path - len(producer)))
         return Text.assemble(path, (handler, self.style_of("handler")), (producer, self.style_of("muted")))
 
     def _missing_cell(self, connection: Connection) -> Text:
