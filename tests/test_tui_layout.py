@@ -4,6 +4,7 @@ states and the status line."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from pathlib import Path
@@ -12,14 +13,18 @@ from typing import Any
 import pytest
 from helpers.factories import close_frame, control_frame, text_frame
 from helpers.tui import filters_line, make_app, status, text_of
-from helpers.tui_data import BASE, CHAT_ID, TICKER_ID
+from helpers.tui_data import BASE, CHAT_ID, TICKER_ID, make_connections
 from helpers.waiting import pilot_until
-from textual.widgets import Footer, Input
+from rich.style import Style
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
 
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
+from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.model import Connection
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
@@ -358,3 +363,160 @@ async def test_the_footer_keeps_no_old_keys_alive_however_often_it_changes() -> 
         alive = [key for ref in shown if (key := ref()) is not None and key not in mounted]
         assert len(shown) > 10 * len(mounted)  # the footer was recomposed again and again
         assert alive == []  # and its old keys went
+
+
+# -- issue 27: the handler's name in the table and the lifecycle panel, the help's rows ----------
+
+GRAPHQL_HANDLER = "strawberry.litestar.controller.GraphQLController.websocket_endpoint"
+LOCATION = "/srv/.venv/lib/python3.12/site-packages/strawberry/litestar/controller.py:412"
+HANDLED = (  # path, query, handler: the demo's and a GraphQL server's
+    ("/ws/jobs", "", "jobs.handlers.jobs"),
+    ("/ws/socket.io", "EIO=4&transport=websocket", "chat.sockets.socketio"),
+    ("/ws/graphql", "", GRAPHQL_HANDLER),
+    ("/ws/rpc", "", "rpc.handlers.rpc"),
+)
+
+
+def handled_connections() -> list[Connection]:
+    connections = many_connections(len(HANDLED))
+    for connection, (path, query, handler) in zip(connections, HANDLED, strict=True):
+        connection.path, connection.query_string, connection.handler = path, query, handler
+        connection.handler_location = LOCATION
+        connection.route = path
+    return connections
+
+
+def runs_of(widget: Widget) -> list[list[tuple[str, Style]]]:
+    """What the widget shows, line by line, as runs of text in one style."""
+    width, height = widget.size
+    return [
+        [(segment.text, segment.style or Style()) for segment in strip]
+        for strip in widget.render_lines(Region(0, 0, width, height))
+    ]
+
+
+def shown_whole_or_cut(shown: str, whole: str) -> bool:
+    """``shown`` is ``whole``, or its start cut with an ellipsis."""
+    return shown == whole or (len(shown) > 1 and shown.endswith("…") and whole.startswith(shown[:-1]))
+
+
+@pytest.mark.parametrize("width", [80, 160, 250])
+async def test_the_handlers_name_has_a_place_and_a_look_of_its_own(width: int) -> None:
+    """Issue 27, item 6: the handler's name is not glued to the path: its own header and style,
+    the path cut (with an ellipsis) before the name is, at every width."""
+    app = make_app(connections=handled_connections())
+    async with app.run_test(size=(width, 45)) as pilot:
+        await pilot.pause()
+        table = app.table
+        header, *rows = runs_of(table)[: 1 + len(HANDLED)]
+        header_text = "".join(text for text, _ in header)
+        assert re.search(r"\bpath\b.*\bhandler\b", header_text), header_text
+        starts = []
+        for (path, query, handler), runs in zip(HANDLED, rows, strict=True):
+            line = "".join(text for text, _ in runs)
+            # The handler's name is the text in its own style (italic), and nothing else is.
+            own = [(n, text) for n, (text, style) in enumerate(runs) if style.italic and text.strip()]
+            assert own, line
+            name = "".join(text for _, text in own).strip()
+            assert shown_whole_or_cut(name, handler.rpartition(".")[2]), (name, line)
+            assert "/" not in name, line
+            first, text = own[0]
+            starts.append(sum(len(before) for before, _ in runs[:first]) + len(text) - len(text.lstrip()))
+            # The path before it, whole or cut with an ellipsis, two spaces apart from the name.
+            match = re.search(r" c\d+ +(\S+)  +", line)
+            assert match, line
+            whole = f"{path}?{query}" if query else path
+            assert shown_whole_or_cut(match.group(1), whole), (match.group(1), line)
+            assert match.end() <= starts[-1], line
+        if width >= 250:  # room for everything: the names whole, in a column under their header
+            assert len(set(starts)) == 1, starts
+            assert header_text.index("handler") == starts[0], (header_text, starts)
+
+
+@pytest.mark.parametrize("width", [80, 160, 250])
+async def test_with_several_apps_the_header_names_what_follows_the_path(width: int) -> None:
+    """Which app a connection came from follows its handler's name, under "app", when every row
+    has room for it; else none says it: the path and the handler's name come first."""
+    connections = make_connections() + handled_connections()  # apps of pid 4242, and of none
+    for n, connection in enumerate(connections):
+        connection.connection_id = f"conn-{n:04d}"
+    app = make_app(connections=connections)
+    async with app.run_test(size=(width, 45)) as pilot:
+        await pilot.pause()
+        header, *rows = text_of(app.table).splitlines()[: 1 + len(connections)]
+        assert re.search(r"\bpath  +handler\b", header), header
+        for connection, row in zip(connections, rows, strict=True):
+            match = re.search(r" c\d+ +(\S+)", row)
+            assert match, row
+            whole = f"{connection.path}?{connection.query_string}" if connection.query_string else connection.path
+            assert shown_whole_or_cut(match.group(1), whole), (match.group(1), row)
+        if width >= 250:
+            assert re.search(r"\bhandler +app\b", header), header
+            assert all("chat-app:4242" in row for row in rows[:5]), rows
+            assert header.index("app", header.index("handler")) == rows[0].index("chat-app")
+        else:
+            assert not re.search(r"\bapp\b", header), header
+            assert not any("chat-app" in row for row in rows), rows
+
+
+@pytest.mark.parametrize("width", [120, 160, 250])
+async def test_the_lifecycle_panel_never_breaks_a_handlers_name_mid_word(width: int) -> None:
+    """Issue 27, item 7: a long dotted handler name is shortened at its dots, the function's name
+    whole. (Under 120 columns the panel is not shown.)"""
+    app = make_app(connections=handled_connections())
+    async with app.run_test(size=(width, 45)) as pilot:
+        graphql = next(cid for cid, entry in app.store.entries.items() if entry.connection.path == "/ws/graphql")
+        app.table.select(graphql)
+        panel = app.query_one(LifecyclePanel)
+        await pilot_until(pilot, lambda: "/ws/graphql" in text_of(panel), "the GraphQL connection in the panel")
+        lines = [line.removeprefix("│ ") for line in text_of(panel).splitlines()]  # less its left border
+        assert any(re.search(r"\bwebsocket_endpoint\b", line) for line in lines), lines
+        for line, after in itertools.pairwise(lines):
+            # No line ends inside a name that the next one goes on with.
+            if line.split() and after.split():
+                joined = line.split()[-1] + after.split()[0]
+                assert joined not in GRAPHQL_HANDLER, (line, after)
+                assert joined not in LOCATION, (line, after)
+        handler_line = next(line for line in lines if line.startswith("handler "))
+        assert len(handler_line) <= panel.content_region.width
+        shown = handler_line.split()[1]
+        assert shown == GRAPHQL_HANDLER or (shown.startswith("…") and GRAPHQL_HANDLER.endswith(shown[1:])), shown
+
+
+def help_lines(app: InspectorApp) -> list[str]:
+    """The help's rows of keys, as shown: from the first row to the blank line before the legend."""
+    assert isinstance(app.screen, HelpScreen)
+    lines = [line for static in app.screen.query(Static) for line in text_of(static).splitlines()]
+    first = next(n for n, line in enumerate(lines) if line.lstrip().startswith("/"))
+    return lines[first : lines.index("", first)]
+
+
+@pytest.mark.parametrize("live", [False, True])
+async def test_the_help_at_80_columns_wraps_under_its_descriptions_and_says_g_once(
+    live: bool, private_socket: Path
+) -> None:
+    """Issue 27, item 8: a wrapped description goes on under the description column, and End G
+    says what it does here (follow a live inspector, the last row of a saved session)."""
+    store = Store()
+    if live:
+        app = InspectorApp(store, server=InspectorServer(store, private_socket))
+    else:
+        store.load(handled_connections())
+        app = InspectorApp(store, source="fixture.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = help_lines(app)
+        column = len(lines[0]) - len(lines[0][2:].lstrip()[1:].lstrip())  # where "/"'s description starts
+        wrapped = 0
+        for line in lines:
+            keys, gap, text = line[2:column].rstrip(), line[:column], line[column:]
+            assert text, (column, line)
+            assert not text.startswith(" "), (column, line)
+            if not keys:
+                wrapped += 1
+                assert not gap.strip(), line
+        assert wrapped, lines  # at 80 columns some descriptions do wrap
+        g_rows = [line for line in lines if re.match(r"  End G ", line)]
+        assert len(g_rows) == 1, g_rows
+        assert ("follow" in g_rows[0]) is live, g_rows

@@ -4,6 +4,7 @@ a screen. Waiting on a running app is :func:`helpers.waiting.pilot_until`'s."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,26 @@ import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import Static
 
 from wsinspect.inspector.core.store import Store
 from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.model import Connection, Row
 
 from .tui_data import make_connections
 
-__all__ = ("fake_app", "filters_line", "make_app", "select", "shown_rows", "status", "text_of")
+__all__ = (
+    "fake_app",
+    "filters_line",
+    "help_rows",
+    "help_shown",
+    "make_app",
+    "select",
+    "shown_rows",
+    "status",
+    "text_of",
+)
 
 
 def make_app(export_dir: Path | None = None, connections: list[Connection] | None = None) -> InspectorApp:
@@ -33,6 +46,27 @@ def text_of(widget: Widget) -> str:
     """What the widget shows on screen, line by line."""
     width, height = widget.size
     return "\n".join(strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, width, height)))
+
+
+def help_shown(app: InspectorApp) -> str:
+    """The help screen's text as shown, line by line."""
+    assert isinstance(app.screen, HelpScreen)
+    return text_of(app.screen.query_one("#help", Static))
+
+
+def help_rows(app: InspectorApp) -> list[tuple[str, str]]:
+    """The help's rows as shown: (the keys, what they do), a description wrapped under itself joined back."""
+    lines = help_shown(app).splitlines()
+    first = next(n for n, line in enumerate(lines) if re.match(r"  \S", line))
+    rows: list[tuple[str, str]] = []
+    for line in lines[first : lines.index("", first)]:
+        row = re.match(r"  (\S+(?: \S+)*)  +(.*)$", line)
+        if row and not line[2].isspace():
+            rows.append((row.group(1), row.group(2)))
+        else:
+            keys, text = rows.pop()
+            rows.append((keys, f"{text} {line.strip()}"))
+    return rows
 
 
 def status(app: InspectorApp) -> str:

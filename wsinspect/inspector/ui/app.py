@@ -751,8 +751,17 @@ class InspectorApp(ExportFlow):
         return bindings_of(cls.BINDINGS) + bindings_of(TimelineView.BINDINGS) + bindings_of(ConnectionTable.BINDINGS)
 
     def key_help(self) -> list[KeyHelp]:
-        """The help's rows, with the keys the keymap moved where it moved them."""
-        return help_rows(self.key_bindings(), self._keymap)
+        """The help's rows, with the keys the keymap moved where it moved them. Of the timeline's
+        keys, only those that work here: End follows a live inspector, and goes to a saved session's
+        last row (one row each, not both)."""
+        timeline = self.timeline
+        ours = {id(binding) for binding in bindings_of(TimelineView.BINDINGS)}
+        bindings = [
+            binding
+            for binding in self.key_bindings()
+            if id(binding) not in ours or timeline.check_action(binding.action, ()) is not False
+        ]
+        return help_rows(bindings, self._keymap)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         ours = list(self._key_commands())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from time import time
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -41,6 +41,20 @@ def connection_state(connection: Connection) -> str:
 
 # The table's two ends share a row of the help.
 ENDS = Binding.Group("In the connections: the oldest / the newest connection")
+HANDLER = "handler"  # the path column's second header: the handler's name after each path
+PRODUCER = "app"  # and its third, with several apps: which one the connection came from
+
+
+class Cut(NamedTuple):
+    """How the path column and the close column show: their widths, and where the handlers' names go."""
+
+    path: int  # the path column's width, the handler's name and the producer in it
+    close: int
+    # Room for every path whole: the handlers' names in a column of their own, this far in. Else
+    # None: each name right after its path, the path cut (with an ellipsis) before the name is.
+    handlers_at: int | None
+    handlers: bool  # some connection has a handler's name (the header says so)
+    producers: bool  # several apps, and room for each row to say which (the header says so)
 
 
 class ConnectionTable(DataTable[Text]):
@@ -48,11 +62,17 @@ class ConnectionTable(DataTable[Text]):
 
     The path and the close share the width the other columns leave: each shows whole when both
     fit, and otherwise the close (last, often the longest, the one worth reading) gets at least
-    half of it.
+    half of it. The path column also holds the handler's short name, in a style of its own and
+    named by the header ("path  handler"): in a column of its own when every path fits whole,
+    else right after the path, which is cut before the name is. With several apps, which one
+    follows ("app"), when every row has room for it.
     """
 
     COLUMNS = ("#", "path", "state", "→ sent", "← received", "rtt", "missing", "close")
     LEAST_WIDTH = 12  # the path and the close show at least this much, even when the table scrolls
+    LEAST_NAMED = 18  # the path column with handlers' names: "/ws/jobs  jobs", "/ws/soc…  socketio"
+    LEAST_PATH = 8  # a path cut for its handler's name keeps this much at least ("/ws/soc…")
+    FLEXIBLE = frozenset({"path", "close"})  # the columns cut to share the spare width
 
     # DataTable's Home and End scroll sideways, which hides the id and the path: here they move
     # between the oldest and the newest connection (the active ones are the newest).
@@ -83,6 +103,7 @@ class ConnectionTable(DataTable[Text]):
         "connections--warning",
         "connections--error",
         "connections--muted",
+        "connections--handler",
     }
 
     DEFAULT_CSS = """
@@ -91,6 +112,7 @@ class ConnectionTable(DataTable[Text]):
     ConnectionTable > .connections--warning { color: $warning; }
     ConnectionTable > .connections--error { color: $error; }
     ConnectionTable > .connections--muted { text-style: dim; }
+    ConnectionTable > .connections--handler { text-style: dim italic; }
     """
 
     def __init__(self, store: StoreView, *, id: str | None = None) -> None:
@@ -99,8 +121,10 @@ class ConnectionTable(DataTable[Text]):
         self.order: list[str] = []
         self._cells_shown: dict[str, list[Text]] = {}  # connection id → its row's cells
         self._widths = [len(column) for column in self.COLUMNS]  # the widest cell of each column so far
-        self._whole = {"path": 0, "close": 0}  # the widest path and close, before they are cut
-        self._cut = (self.LEAST_WIDTH, self.LEAST_WIDTH)  # what the path and the close columns may show
+        # The longest of each, before they are cut: path (with its query), handler's name, producer,
+        # close, and a path cell with the name right after the path.
+        self._longest = {"path": 0, "handler": 0, "producer": 0, "close": 0, "after": 0}
+        self._cut = Cut(self.LEAST_WIDTH, self.LEAST_WIDTH, None, handlers=False, producers=False)  # how they show
         self.match = ""  # shown: the connections whose path or state holds this (see set_match)
         self._stale: set[str] = set()  # rows changed while off screen: redrawn when they scroll in
         self._entries_seen = 0
@@ -119,10 +143,13 @@ class ConnectionTable(DataTable[Text]):
         entries = store.entries
         several = len({(entry.connection.host, entry.connection.pid) for entry in entries.values()}) > 1
         shown = self._cells_shown
-        cut = self._flexible_widths()
+        cut = self._layout()
         if cut != self._cut:
+            relabel = cut[2:] != self._cut[2:]  # where the names go, and what the header names
             self._cut = cut
             dirty = None  # every path and close is cut anew
+            if relabel:
+                self._label_path_column()
             # A table that only got narrower keeps its size, and Textual then keeps a horizontal
             # scrollbar it no longer needs: look at the scrollbars again once the widths are in.
             self.call_after_refresh(lambda: self._scroll_update(self.virtual_size))
@@ -150,7 +177,7 @@ class ConnectionTable(DataTable[Text]):
                     self._redraw(connection_id, entry, several)
                 else:
                     stale.add(connection_id)
-        if self._flexible_widths() != self._cut:
+        if self._layout() != self._cut:
             self.sync(None)  # the new rows widened a column (or brought the scrollbar): cut again
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -180,7 +207,7 @@ class ConnectionTable(DataTable[Text]):
             if cell != before:  # each update repaints the table; a wider cell re-lays it out
                 width = self.columns[column].content_width  # type: ignore[index]
                 # The path and the close also narrow, when their cells are cut shorter.
-                resize = cell.cell_len > width or (column in self._whole and cell.cell_len < before.cell_len)
+                resize = cell.cell_len > width or (column in self.FLEXIBLE and cell.cell_len < before.cell_len)
                 self.update_cell(connection_id, column, cell, update_width=resize)
 
     def _remove(self, connection_id: str) -> None:
@@ -223,27 +250,61 @@ class ConnectionTable(DataTable[Text]):
         self.scroll_to(x=0, animate=False)
 
     def on_resize(self) -> None:
-        if self._flexible_widths() != self._cut:
+        if self._layout() != self._cut:
             self.sync(None)
 
     def _widen(self, cells: list[Text]) -> None:
         self._widths = [max(width, cell.cell_len) for width, cell in zip(self._widths, cells, strict=True)]
 
-    def _flexible_widths(self) -> tuple[int, int]:
-        """The widths of the path and the close: what the other columns leave of the table's width."""
+    def _layout(self) -> Cut:
+        """The widths of the path and the close (what the other columns leave of the table's width),
+        and where the handlers' names go."""
         width = self.size.width
         if len(self._cells_shown) + 1 > self.container_size.height:  # the header and rows overflow: a scrollbar
             width -= self.styles.scrollbar_size_vertical
         fixed = sum(
-            cells for column, cells in zip(self.COLUMNS, self._widths, strict=True) if column not in self._whole
+            cells for column, cells in zip(self.COLUMNS, self._widths, strict=True) if column not in self.FLEXIBLE
         )
         spare = width - fixed - 2 * self.cell_padding * len(self.COLUMNS)
-        path, close = self._whole["path"], self._whole["close"]
-        path = min(path, max(self.LEAST_WIDTH, spare - min(close, spare // 2)))
-        return path, max(self.LEAST_WIDTH, spare - path)
+        longest = self._longest
+        handlers, producers = longest["handler"] > 0, longest["producer"] > 0
+        path = max(self.LEAST_NAMED if handlers else self.LEAST_WIDTH, spare - min(longest["close"], spare // 2))
+        # Every path whole, then the names in their column (as wide as its header), then the producers.
+        paths = max(longest["path"], len("path"))
+        apps = max(longest["producer"], len(f"  {PRODUCER}")) if producers else 0
+        column = paths + 2 + max(longest["handler"], len(HANDLER)) + apps
+        if handlers and path >= column:
+            return Cut(column, max(self.LEAST_WIDTH, spare - column), paths + 2, handlers, producers)
+        path = min(path, max(longest["after"], len(self._path_label(None, handlers, producers))))
+        # The producers only when every row has room for its own: the path and the name come first.
+        producers = producers and path >= longest["after"]
+        return Cut(path, max(self.LEAST_WIDTH, spare - path), None, handlers, producers)
+
+    def _path_label(self, handlers_at: int | None, handlers: bool, producers: bool) -> Text:
+        """The path column's header: "path", then "handler" where the handlers' names go, then "app"."""
+        label = Text("path")
+        if handlers:
+            label.pad_right((handlers_at or len("path  ")) - len(label))
+            label.append(HANDLER, self.style_of("handler"))
+            if producers and handlers_at is not None:  # the producers after the names' column
+                label.pad_right(handlers_at + max(self._longest["handler"], len(HANDLER)) - len(label))
+        if producers:
+            label.append(f"  {PRODUCER}", self.style_of("muted"))
+        return label
+
+    def _label_path_column(self) -> None:
+        """The path column's header, for the layout of its cells."""
+        cut = self._cut
+        label = self._path_label(cut.handlers_at, cut.handlers, cut.producers)
+        column = self.columns["path"]  # type: ignore[index]
+        column.label = label
+        cells = [cells[1].cell_len for cells in self._cells_shown.values()]
+        column.content_width = max([label.cell_len, *cells])
+        self._require_update_dimensions = True
+        self.refresh()
 
     def style_of(self, component: str) -> Style:
-        """The theme's style for a kind of text: sent, received, warning, error, muted."""
+        """The theme's style for a kind of text: sent, received, warning, error, muted, handler."""
         # Partial: only what the component class sets; the background stays the cell's.
         return self.get_component_rich_style(f"connections--{component}", partial=True)
 
@@ -255,29 +316,25 @@ class ConnectionTable(DataTable[Text]):
         end = connection.disconnected_at or self.store.as_of or time()
         duration = format_duration(max(0.0, end - connection.connected_at))
         query = f"?{connection.query_string}" if connection.query_string else ""
-        path_width, close_width = self._cut
         if connection.denial_status is not None:
             close = Text(f"HTTP {connection.denial_status}", style("error"))
         else:
             close = Text(_close_text(connection.close_code, connection.close_reason))
-        self._whole["close"] = max(self._whole["close"], close.cell_len)
-        close.truncate(close_width, overflow="ellipsis")
+        longest = self._longest
+        longest["close"] = max(longest["close"], close.cell_len)
+        close.truncate(self._cut.close, overflow="ellipsis")
         host = f"@{connection.host}" if connection.host and connection.host != LOCAL_HOST else ""
+        # With several app processes feeding the inspector, which one this came from.
         producer = f"  {connection.app}{host}:{connection.pid}" if several and connection.pid else ""
         path = f"{connection.path}{query}" or "(unknown)"
-        # The handler's short name, dimmed, when the path leaves room for it.
-        handler = f"  {short_handler(connection.handler)}" if connection.handler else ""
-        self._whole["path"] = max(self._whole["path"], len(path) + len(handler) + len(producer))
-        if len(path) + len(handler) + len(producer) > path_width:
-            handler = ""
+        handler = short_handler(connection.handler) if connection.handler else ""
+        longest["path"] = max(longest["path"], len(path))
+        longest["handler"] = max(longest["handler"], len(handler))
+        longest["producer"] = max(longest["producer"], len(producer))
+        longest["after"] = max(longest["after"], len(path) + (2 + len(handler) if handler else 0) + len(producer))
         return [
             Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{entry.number}"),
-            # With several app processes feeding the inspector, which one this came from.
-            Text.assemble(
-                _clip(path, max(1, path_width - len(producer))),
-                (handler, style("muted")),
-                (producer, style("muted")),
-            ),
+            self._path_cell(path, handler, producer),
             Text(f"{state.capitalize()} ({duration})", dot_style),
             Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", style("sent")),
             Text(f"{connection.messages_received:,} · {format_size(connection.bytes_received)}", style("received")),
@@ -285,6 +342,25 @@ class ConnectionTable(DataTable[Text]):
             self._missing_cell(connection),
             close,
         ]
+
+    def _path_cell(self, path: str, handler: str, producer: str) -> Text:
+        """The path, the handler's name in its own style (in its column, or cut after the path), the producer."""
+        cut = self._cut
+        if cut.handlers_at is not None:  # every path fits whole: the names in a column of their own
+            if producer:
+                handler = handler.ljust(max(self._longest["handler"], len(HANDLER)))
+            if handler:
+                path = path.ljust(cut.handlers_at)
+        else:
+            if not cut.producers:
+                producer = ""  # not every row has room for its app: none says it
+            room = max(1, cut.path - len(producer))
+            keep = min(len(path), max(self.LEAST_PATH, room - 2 - len(handler)))
+            if handler and room - 2 - keep >= 2:  # the name after the path, which is cut before it is
+                path, handler = _clip(path, keep) + "  ", _clip(handler, room - 2 - keep)
+            else:
+                path, handler = _clip(path, room), ""
+        return Text.assemble(path, (handler, self.style_of("handler")), (producer, self.style_of("muted")))
 
     def _missing_cell(self, connection: Connection) -> Text:
         """Frames this inspector does not hold: lost on the way (a warning) and let go by design."""

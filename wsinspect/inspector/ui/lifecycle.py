@@ -160,12 +160,14 @@ class LifecyclePanel(Static):
 def _handler_lines(connection: Connection, width: int) -> str:
     """The code that handled it, one line when the panel is wide enough:
     "handler chat.handlers.chat_room (chat/handlers.py:42) route /ws/chat/{room:str} guards requires_token";
-    else its parts on lines of their own, under the first."""
+    else its parts on lines of their own, under the first. A name too long for the panel loses its
+    module's first parts rather than break mid-word: "handler …GraphQLController.websocket_endpoint"."""
+    indent = len("handler ")
     parts = []
     if connection.handler:
-        parts.append(f"handler {connection.handler}")
+        parts.append(f"handler {_shortened(connection.handler, width - indent, '.', '…')}")
         if connection.handler_location:
-            parts.append(f"({connection.handler_location})")
+            parts.append(f"({_shortened(connection.handler_location, width - indent - 2, '/', '…/')})")
     if connection.route:
         parts.append(f"route {connection.route}")
     if connection.guards:
@@ -177,6 +179,19 @@ def _handler_lines(connection: Connection, width: int) -> str:
         else:
             lines.append(f"{'        ' if lines else ''}{part}")
     return "\n".join(lines)
+
+
+def _shortened(name: str, width: int, separator: str, ellipsis: str) -> str:
+    """``name`` in ``width`` cells: whole, or its last parts (at ``separator``) after ``ellipsis``.
+    The last part stays whole, even when it alone is wider."""
+    if len(name) <= width:
+        return name
+    parts = name.split(separator)
+    for first in range(1, len(parts)):
+        shortened = ellipsis + separator.join(parts[first:])
+        if len(shortened) <= width:
+            return shortened
+    return ellipsis + parts[-1]
 
 
 def _handler_times(seconds: Iterable[float]) -> str:

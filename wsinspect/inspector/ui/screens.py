@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from rich.console import Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,7 +21,7 @@ from textual.widgets import Input, OptionList, Static
 from ...formatting import counted
 from .keys import KeyHelp, bindings_of, bound_keys, key_label
 
-KEY_COLUMN = 14  # the width of the help's key column
+KEY_COLUMN = 14  # the help's key column, from the left edge to the descriptions (at least)
 
 LEGEND = """\
 [b]The timeline[/b]
@@ -28,20 +32,28 @@ LEGEND = """\
 """
 
 
-def help_text(rows: Iterable[KeyHelp], close_keys: Iterable[str] = ()) -> str:
-    """The help's markup: a line per key (or group of keys), generated from the bindings, then the legend.
+def help_text(rows: Iterable[KeyHelp], close_keys: Iterable[str] = ()) -> Group:
+    """The help: its title, a row per key (or group of keys), generated from the bindings, then the legend.
 
-    ``close_keys``: the keys that close the help, said under its title ("Esc, q or ? closes this help").
+    The keys and what they do are two columns: a description too long for the width wraps under
+    itself, not under the keys. ``close_keys``: the keys that close the help, said under its title
+    ("Esc, q or ? closes this help").
     """
-    rows = list(rows)
-    width = max([KEY_COLUMN, *(len(row.keys) + 2 for row in rows)])
-    lines = [f"  [b]{escape(row.keys)}[/b]{' ' * (width - len(row.keys))}{escape(row.text)}" for row in rows]
+    keys = Table.grid(padding=(0, 2, 0, 0))
+    keys.add_column(style="bold", no_wrap=True, min_width=KEY_COLUMN - 4)
+    keys.add_column(overflow="fold")
+    for row in rows:
+        keys.add_row(row.keys, row.text)
     labels = [f"[b]{escape(label)}[/b]" for label in dict.fromkeys(map(key_label, close_keys))]
     closes = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else "".join(labels)
     title = ["[b]wsinspect keys[/b]"]
     if closes:
         title.append(f"[dim]{closes} closes this help; ↑ ↓ PgUp PgDn scroll it[/dim]")
-    return "\n".join([*title, "", *lines, "", LEGEND])
+    return Group(
+        Text.from_markup("\n".join(title), end="\n\n"),
+        Padding(keys, (0, 0, 1, 2)),
+        Text.from_markup(LEGEND),
+    )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -70,7 +82,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(self.rows, self.close_keys()))
+            yield Static(help_text(self.rows, self.close_keys()), id="help")
 
 
 class ExportScreen(ModalScreen[str | None]):
