@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wsinspect.model import close_code_name, describe_close
+from wsinspect.model import close_code_name, describe_close, short_handler
 
 NAMED = {
     1000: "Normal Closure",
@@ -67,3 +67,17 @@ def test_close_code_ranges(code: int | None, name: str) -> None:
 )
 def test_describe_close(code: int | None, reason: str | None, text: str) -> None:
     assert describe_close(code, reason) == text
+
+
+@pytest.mark.parametrize(
+    ("handler", "short"),
+    [
+        ("chat.handlers.chat_room", "chat_room"),  # a function: its name
+        ("chat_room", "chat_room"),
+        ("chat.listeners.Shouting.on_receive", "Shouting.on_receive"),  # a method: with its class
+        ("app.ChatController.chat", "ChatController.chat"),
+        ("Litestar Channels: sport.results", "Litestar Channels: sport.results"),  # no qualified name
+    ],
+)
+def test_a_handlers_short_name_says_what_runs(handler: str, short: str) -> None:
+    assert short_handler(handler) == short

@@ -57,9 +57,13 @@ def close_code_name(code: int | None) -> str:
 
 
 def short_handler(handler: str) -> str:
-    """A handler's short name: its function's ("chat_room" of "chat.handlers.chat_room"); a name
-    that is no qualified name ("Litestar Channels: sport.results") whole."""
-    return handler if " " in handler else handler.rpartition(".")[2]
+    """A handler's short name: its function's ("chat_room" of "chat.handlers.chat_room"), with its
+    class for a method ("Shouting.on_receive": a listener class's method names little alone); a
+    name that is no qualified name ("Litestar Channels: sport.results") whole."""
+    if " " in handler:
+        return handler
+    parts = handler.split(".")
+    return ".".join(parts[-2:]) if len(parts) > 2 and parts[-2][:1].isupper() else parts[-1]
 
 
 def describe_close(code: int | None, reason: str | None) -> str:
