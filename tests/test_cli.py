@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import subprocess
@@ -7,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.tui import fake_app
+from helpers.tui import fake_app, status, text_of
 
 from wsinspect import __version__
 from wsinspect.cli import main
 from wsinspect.formatting import format_size
+from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.connections import ConnectionTable
 from wsinspect.model import Connection, Frame, LogLine
 from wsinspect.sessions import base as sessions_base
 from wsinspect.sessions import dumps, jsonfile, write_session
@@ -278,13 +281,6 @@ def test_open_a_file_of_exactly_max_frames_frames_shows_them_all_and_none_let_go
 ) -> None:
     """Issue 27: the connect, accept and close rows took the place of frames under --max-frames.
     The real screen, opened by the command: 10 connections x 100 frames, --max-frames 1000."""
-    import asyncio
-
-    from helpers.tui import status, text_of
-
-    from wsinspect.inspector.ui.app import InspectorApp
-    from wsinspect.inspector.ui.connections import ConnectionTable
-
     connections = [
         Connection(
             connection_id=f"c{n}",
