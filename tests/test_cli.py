@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import subprocess
@@ -7,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.tui import fake_app
+from helpers.tui import fake_app, status, text_of
 
 from wsinspect import __version__
 from wsinspect.cli import main
 from wsinspect.formatting import format_size
+from wsinspect.inspector.ui.app import InspectorApp
+from wsinspect.inspector.ui.connections import ConnectionTable
 from wsinspect.model import Connection, Frame, LogLine
 from wsinspect.sessions import base as sessions_base
 from wsinspect.sessions import dumps, jsonfile, write_session
@@ -271,3 +274,45 @@ def test_pair_by_reaches_the_inspector(tmp_path: Path, monkeypatch: pytest.Monke
     assert main(["open", "--pair-by", "meta.id", str(path)]) == 0
     assert main(["open", str(path)]) == 0
     assert [kwargs["pair_by"] for kwargs in given] == ["meta.id", ""]
+
+
+def test_open_a_file_of_exactly_max_frames_frames_shows_them_all_and_none_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: the connect, accept and close rows took the place of frames under --max-frames.
+    The real screen, opened by the command: 10 connections x 100 frames, --max-frames 1000."""
+    connections = [
+        Connection(
+            connection_id=f"c{n}",
+            path=f"/ws/{n}",
+            connected_at=1.0 + n,
+            accepted_at=1.1 + n,
+            state="closed",
+            disconnected_at=1.9 + n,
+            close_code=1000,
+            closed_by="client",
+            messages=[
+                Frame(
+                    direction="sent", message_type="text", content=f"m{i}", timestamp=1.2 + n + i / 1000, size_bytes=2
+                )
+                for i in range(100)
+            ],
+        )
+        for n in range(10)
+    ]
+    path = tmp_path / "thousand.json"
+    path.write_bytes(dumps(connections, 20.0))
+    seen: dict[str, str] = {}
+
+    async def look(app: InspectorApp) -> None:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            seen["status"] = status(app)
+            seen["table"] = text_of(app.query_one(ConnectionTable))
+
+    monkeypatch.setattr(InspectorApp, "run", lambda self: asyncio.run(look(self)))
+    assert main(["open", "--max-frames", "1000", str(path)]) == 0
+    assert " 1,000 frames " in seen["status"]
+    assert "let go" not in seen["status"]
+    assert "not kept" not in seen["table"]
+    assert seen["table"].count("Normal Closure") == 10, seen["table"]  # every connection, none missing a frame

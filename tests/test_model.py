@@ -74,8 +74,8 @@ def test_describe_close(code: int | None, reason: str | None, text: str) -> None
     [
         ("chat.handlers.chat_room", "chat_room"),  # a function: its name
         ("chat_room", "chat_room"),
-        ("chat.listeners.Shouting.on_receive", "Shouting.on_receive"),  # a method: with its class
-        ("app.ChatController.chat", "ChatController.chat"),
+        ("chat.listeners.Shouting.on_receive", "Shouting.on_receive"),  # an event method: with its class
+        ("app.ChatController.chat", "chat"),  # another method: its name
         ("Litestar Channels: sport.results", "Litestar Channels: sport.results"),  # no qualified name
     ],
 )

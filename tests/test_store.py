@@ -826,8 +826,12 @@ def test_the_columns_stay_in_step_whatever_comes(steps: list[Any], max_frames: i
         else:
             producer, messages = step
             store.apply(producer, messages, NOW)
+            # The bound counts frames only; the other rows have one of their own (issue 27).
+            assert frame_rows(store) <= max_frames
+            assert len(store.rows) - frame_rows(store) <= max_frames
         assert_columns_in_step(store)
         assert_counts_add_up(store)
+        assert frame_rows(store) == store.frames_received - store.frames_let_go
     store.load(store.connections())
     assert_columns_in_step(store)
     assert_counts_add_up(store)
@@ -838,7 +842,7 @@ def test_the_retention_bound_lets_the_oldest_frames_go_and_counts_them() -> None
     store.apply(APP, [conn("a"), conn("b")], NOW)
     for index in range(150):
         store.apply(APP, [added(index, "a"), added(index, "b", direction="received")], NOW)
-        assert len(store.rows) <= 100
+        assert frame_rows(store) <= 100
     assert_columns_in_step(store)
     assert_counts_add_up(store)
     held = sum(len(entry.frames) for entry in store.entries.values())
@@ -858,10 +862,105 @@ def test_a_file_larger_than_the_retention_bound_opens_with_its_newest_frames() -
     )
     store = Store(max_frames=50)
     store.load([big])
-    assert len(store.rows) == 50
+    assert len(store.rows) == 51  # 50 frames and the closing row kept, the connect let go
     assert store.rows[-1][1].text.startswith("closed")  # type: ignore[union-attr]
     assert [item.content for _, item in store.rows if not isinstance(item, SystemEvent)][-1] == "m79"
-    assert store.frames_let_go == 80 - 49  # 49 frames and the closing row kept, the connect let go
+    assert store.frames_let_go == 80 - 50
     assert store.entries["big"].connection.messages_not_kept == store.frames_let_go
     assert_columns_in_step(store)
     assert_counts_add_up(store)
+
+
+# -- issue 27: --max-frames N keeps N frames; lifecycle rows and log lines are bounded apart ------
+
+
+def closed_connections(count: int, frames_each: int) -> list[Connection]:
+    """``count`` connections, each connected, accepted, ``frames_each`` frames, then closed:
+    3 lifecycle rows each besides the frames."""
+    made = []
+    for n in range(count):
+        start = 100.0 + n
+        messages = [frame("text", f"c{n}m{i}", at=start + 0.5 + i / 1000) for i in range(frames_each)]
+        made.append(
+            Connection(
+                connection_id=f"c{n}",
+                path=f"/ws/{n}",
+                connected_at=start,
+                accepted_at=start + 0.1,
+                state="closed",
+                disconnected_at=start + 0.5 + frames_each / 1000,
+                close_code=1000,
+                closed_by="client",
+                messages=messages,
+            )
+        )
+    return made
+
+
+def frame_rows(store: Store) -> int:
+    return sum(code < RowCode.EVENT for code in store.codes)
+
+
+def test_a_file_of_exactly_max_frames_frames_keeps_them_all() -> None:
+    """The issue: 1,000,000 frames (100 connections x 10,000) opened with --max-frames 1,000,000
+    said "(100 let go)" and each connection "1 not kept": its connect, accept and close rows had
+    taken the place of frames. Here 10 x 100 with a bound of 1,000."""
+    store = Store(max_messages=100, max_frames=1000)
+    store.load(closed_connections(10, 100))
+    assert frame_rows(store) == store.frames_received == 1000
+    assert store.frames_let_go == 0
+    assert len(store.rows) == 1000 + 10 * 3  # the lifecycle rows too
+    for entry in store.entries.values():
+        assert len(entry.frames) == 100
+        assert (entry.connection.messages_dropped, entry.connection.messages_not_kept, entry.evicted) == (0, 0, 0)
+    assert_columns_in_step(store)
+    assert_counts_add_up(store)
+
+
+@pytest.mark.parametrize("over", [1, 7, 150])
+def test_a_file_of_k_frames_past_the_bound_lets_exactly_k_go(over: int) -> None:
+    store = Store(max_messages=1000, max_frames=1000)
+    connections = closed_connections(10, 100)
+    connections[-1] = closed_connections(10, 100 + over)[-1]
+    store.load(connections)
+    assert frame_rows(store) == 1000
+    assert store.frames_let_go == over
+    assert sum(entry.connection.messages_not_kept for entry in store.entries.values()) == over
+    assert sum(entry.evicted for entry in store.entries.values()) == over
+    assert_columns_in_step(store)
+    assert_counts_add_up(store)
+
+
+def test_live_max_frames_frames_on_connections_that_come_and_go_are_all_kept() -> None:
+    store = Store(max_frames=100)
+    for n, connection_id in enumerate(("a", "b", "c", "x")):  # 4 x 25 frames, 3 lifecycle rows each
+        store.apply(APP, [conn(connection_id)], NOW)
+        store.apply(APP, [added(i, connection_id, timestamp=200.0 + n * 30 + i) for i in range(25)], NOW)
+        store.apply(APP, [conn(connection_id, state="closed", disconnected_at=300.0 + n)], NOW)
+    assert frame_rows(store) == store.frames_received == 100
+    assert store.frames_let_go == 0
+    assert store.rows_trimmed == 0
+    assert all(entry.connection.messages_not_kept == 0 for entry in store.entries.values())
+    # One more frame: the bound's oldest tenth of the frames goes (the rows among them with them).
+    store.apply(APP, [conn("c1")], NOW)
+    store.apply(APP, [added(0, "c1")], NOW)
+    assert store.frames_let_go == 1 + 100 // 10
+    assert frame_rows(store) == 101 - store.frames_let_go
+    assert store.entries["a"].connection.messages_not_kept == 11
+    assert_columns_in_step(store)
+    assert_counts_add_up(store)
+
+
+def test_lifecycle_rows_are_bounded_apart_from_the_frames() -> None:
+    """Connections that come and go without a frame still cannot grow the timeline without end."""
+    store = Store(max_frames=30)
+    for n in range(40):  # 3 rows each, no frame
+        key = 100 + n
+        store.apply(APP, [update(key, Connection(connection_id=f"q{n}", path="/ws", connected_at=100.0 + n))], NOW)
+        closing = Connection(connection_id=f"q{n}", path="/ws", connected_at=100.0 + n, state="closed",
+                             disconnected_at=100.5 + n)  # fmt: skip
+        store.apply(APP, [update(key, closing)], NOW)
+        assert len(store.rows) <= 30
+    assert store.rows_trimmed > 0
+    assert store.frames_let_go == 0
+    assert_columns_in_step(store)

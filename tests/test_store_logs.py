@@ -374,36 +374,41 @@ def test_a_log_line_does_not_end_the_work() -> None:
 def test_trimmed_log_rows_are_not_frames_let_go() -> None:
     store = Store(max_frames=10)
     messages: list[WireMessage] = [update(1)]  # connect, accepted
-    for index in range(6):
+    for index in range(11):
         messages += [logged(1, index, at=200.0 + index), sent(1, index, at=200.5 + index)]
-    store.apply(APP, messages, NOW)  # 14 rows: the oldest 14 - 10 + 1 go
-    assert store.rows_trimmed == 5  # connect, accepted, a log line, a frame, a log line
-    assert store.frames_let_go == 1
+    store.apply(APP, messages, NOW)  # 11 frames: the oldest 11 - 10 + 1 go, and the rows among them
+    assert store.rows_trimmed == 6  # connect, accepted, a log line, a frame, a log line, a frame
+    assert store.frames_let_go == 2
     entry = store.entries["c1"]
-    assert len(entry.frames) == 5
-    assert [f.timestamp for f in entry.frames] == [201.5, 202.5, 203.5, 204.5, 205.5]
+    assert len(entry.frames) == 9
+    assert [f.timestamp for f in entry.frames] == [202.5 + n for n in range(9)]
     connection = entry.connection
-    assert (connection.messages_dropped, connection.messages_not_kept, entry.evicted) == (1, 1, 1)
-    assert isinstance(store.rows[0][1], Frame)
-    assert store.rows[0][1] is entry.frames[0]
+    assert (connection.messages_dropped, connection.messages_not_kept, entry.evicted) == (2, 2, 2)
+    assert isinstance(store.rows[0][1], LogLine)  # l2: the rows after the last frame let go stay
+    assert store.rows[1][1] is entry.frames[0]
     # The trimmed log lines leave their connection too (an export holds what the timeline does).
-    assert [line.timestamp for line in entry.logs] == [202.0, 203.0, 204.0, 205.0]
+    assert [line.timestamp for line in entry.logs] == [202.0 + n for n in range(9)]
     assert connection.logs_dropped == 2
     assert_columns_in_step(store)
 
 
-def test_log_rows_trimmed_before_any_frame_leave_the_frames_alone() -> None:
+def test_log_rows_past_their_own_bound_leave_the_frames_alone() -> None:
+    """Log lines and events do not count against --max-frames; they have a bound of their own,
+    as many again: past it the oldest rows go, which here are no frames."""
     store = Store(max_frames=10)
     store.apply(APP, [update(1), sent(1, 0, at=150.0)], NOW)
-    store.apply(APP, [logged(1, index) for index in range(9)], NOW)  # 12 rows: 3 go
-    assert store.rows_trimmed == 3  # connect, accepted, the frame
+    store.apply(APP, [logged(1, index) for index in range(9)], NOW)  # 11 other rows: 2 go
+    assert store.rows_trimmed == 2  # connect, accepted
+    assert store.frames_let_go == 0
+    store.apply(APP, [logged(1, index) for index in range(9, 11)], NOW)  # 11 again: 2 more go
+    assert store.rows_trimmed == 5  # the frame among them, then two log lines
     assert store.frames_let_go == 1
-    store.apply(APP, [sent(1, 1, at=300.0), *(logged(1, index) for index in range(9, 11))], NOW)  # 3 log lines go
-    assert store.rows_trimmed == 6
+    store.apply(APP, [sent(1, 1, at=300.0), *(logged(1, index) for index in range(11, 13))], NOW)
     assert store.frames_let_go == 1
     entry = store.entries["c1"]
     assert [f.timestamp for f in entry.frames] == [300.0]
     assert entry.connection.messages_dropped == 1
+    assert sum(code == RowCode.LOG for code in store.codes) <= 10
     assert_columns_in_step(store)
 
 
@@ -416,12 +421,12 @@ def test_a_loaded_session_past_the_bound_counts_only_its_frames_let_go() -> None
         logs=[log_line(f"l{n}", at=100.1 + n) for n in range(4)],
         messages=[text_frame(f"f{n}", at=100.15 + n) for n in range(4)],
     )
-    store = Store(max_frames=5)
-    store.load([connection])  # connect, l0, f0, l1, f1, l2, f2, l3, f3: the oldest 4 go
-    assert store.rows_trimmed == 4
-    assert store.frames_let_go == 1
-    assert [f.content for f in store.entries["c1"].frames] == ["f1", "f2", "f3"]
-    assert store.entries["c1"].connection.messages_not_kept == 1
+    store = Store(max_frames=2)
+    store.load([connection])  # connect, l0, f0, l1, f1, l2, f2, l3, f3: the oldest 5 go
+    assert store.rows_trimmed == 5
+    assert store.frames_let_go == 2
+    assert [f.content for f in store.entries["c1"].frames] == ["f2", "f3"]
+    assert store.entries["c1"].connection.messages_not_kept == 2
     assert [line.message for line in store.entries["c1"].logs] == ["l2", "l3"]
     assert store.entries["c1"].connection.logs_dropped == 2
     assert_columns_in_step(store)

@@ -4,6 +4,8 @@ states and the status line."""
 
 from __future__ import annotations
 
+import asyncio
+import difflib
 import itertools
 import re
 import threading
@@ -11,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.factories import close_frame, control_frame, text_frame
-from helpers.tui import filters_line, make_app, status, text_of
+from helpers.factories import batch, close_frame, control_frame, text_frame, update
+from helpers.tui import Paints, filters_line, make_app, status, text_of
 from helpers.tui_data import BASE, CHAT_ID, TICKER_ID, make_connections
 from helpers.waiting import pilot_until
 from rich.style import Style
@@ -20,12 +22,16 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from wsinspect.inspector.core.store import Store
+from wsinspect.cli import main
+from wsinspect.inspector.core.database_store import DatabaseStore
+from wsinspect.inspector.core.database_writer import DatabaseWriter, write_database
+from wsinspect.inspector.core.store import Producer, Store
 from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.ui.app import InspectorApp
 from wsinspect.inspector.ui.lifecycle import LifecyclePanel
 from wsinspect.inspector.ui.screens import HelpScreen
 from wsinspect.model import Connection
+from wsinspect.sessions import dumps
 
 pytestmark = pytest.mark.usefixtures("utc_clock")
 
@@ -520,3 +526,85 @@ async def test_the_help_at_80_columns_wraps_under_its_descriptions_and_says_g_on
         g_rows = [line for line in lines if re.match(r"  End G ", line)]
         assert len(g_rows) == 1, g_rows
         assert ("follow" in g_rows[0]) is live, g_rows
+
+
+def long_paths_session() -> list[Connection]:
+    """Six connections of long paths, half of them still open at the export, whose frames come
+    faster at first (a rate sparkline with a shape), and a close reason that takes room."""
+    connections = []
+    for n in range(6):
+        start = BASE + 3 * n
+        frames = [
+            text_frame(f'{{"n": {i}}}', direction="sent" if i % 2 else "received", at=start + 0.5 + i**1.5 / 50)
+            for i in range(60 + 20 * n)
+        ]
+        still_open = n % 2 == 0
+        connections.append(
+            Connection(
+                connection_id=f"conn-{n}",
+                path=f"/ws/still-open-connection-with-a-long-path/{n}" if still_open else f"/ws/rooms/general-{n}",
+                connected_at=start,
+                accepted_at=start + 0.1,
+                state="open" if still_open else "closed",
+                disconnected_at=None if still_open else frames[-1].timestamp + 0.5,
+                close_code=None if still_open else 4001,
+                close_reason=None if still_open else "the room was archived",
+                closed_by=None if still_open else "server",
+                messages_sent=len(frames) // 2,
+                messages_received=len(frames) - len(frames) // 2,
+                messages=frames,
+            )
+        )
+    return connections
+
+
+@pytest.mark.parametrize("size", [(160, 45), (80, 24)])
+@pytest.mark.parametrize("kind", ["json", "sqlite"])
+def test_the_first_paint_of_an_opened_file_is_its_final_layout(
+    kind: str, size: tuple[int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: the first paint of `wsinspect open` cut the paths (`/ws/still-o…`) and drew the
+    rate sparkline for a panel of no width; a moment later the columns widened and the sparkline
+    was drawn again. Everything a file holds is known before the first paint: it must be final."""
+    path = tmp_path / f"session.{kind}"
+    if kind == "json":
+        path.write_bytes(dumps(long_paths_session(), BASE + 60))
+    else:
+        write_database(path, long_paths_session(), BASE + 60)
+    paints = Paints(monkeypatch)
+
+    async def look(app: InspectorApp) -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await pilot.pause(1.5)  # the refresh (30 a second), the panels' (4) and the durations' (2) ticks
+
+    monkeypatch.setattr(InspectorApp, "run", lambda self: asyncio.run(look(self)))
+    assert main(["open", str(path)]) == 0
+    first, last = paints.screens[0], paints.screens[-1]
+    assert "c1 ◉ connect /ws/still-open-connection-with-a-long-path/0" in first  # the first row's detail
+    assert "660 frames" in first
+    assert first == last, "\n".join(difflib.unified_diff(first.splitlines(), last.splitlines(), lineterm="", n=0))
+
+
+async def test_the_first_paint_of_a_capture_being_written_follows_its_newest_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture another record is writing is read before the first paint too (issue 27), and
+    followed: the first paint shows its newest rows, not its oldest under a cursor on the newest."""
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = DatabaseWriter(path, store)  # holds the capture's lock: being written
+    frames = [text_frame(f"m{n}", at=BASE + n / 100) for n in range(200)]
+    store.apply(Producer(key=1, pid=4242, app="app"), [update(1), batch(1, frames, 0)], BASE + 3)
+    writer.flush()
+    paints = Paints(monkeypatch)
+    try:
+        app = InspectorApp(DatabaseStore(path), source=str(path), no_confirm=True)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            first = paints.screens[0]
+            assert "▶ following" in first
+            assert "m199" in first
+            assert "m0 " not in first
+    finally:
+        writer.close()

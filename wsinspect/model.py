@@ -58,12 +58,13 @@ def close_code_name(code: int | None) -> str:
 
 def short_handler(handler: str) -> str:
     """A handler's short name: its function's ("chat_room" of "chat.handlers.chat_room"), with its
-    class for a method ("Shouting.on_receive": a listener class's method names little alone); a
-    name that is no qualified name ("Litestar Channels: sport.results") whole."""
+    class for an event method ("Shouting.on_receive": every class-based listener's is on_receive);
+    a name that is no qualified name ("Litestar Channels: sport.results") whole."""
     if " " in handler:
         return handler
     parts = handler.split(".")
-    return ".".join(parts[-2:]) if len(parts) > 2 and parts[-2][:1].isupper() else parts[-1]
+    event_method = len(parts) > 2 and parts[-1].startswith("on_") and parts[-2][:1].isupper()
+    return ".".join(parts[-2:]) if event_method else parts[-1]
 
 
 def describe_close(code: int | None, reason: str | None) -> str:

@@ -23,6 +23,7 @@ from wsinspect.model import Connection, Row
 from .tui_data import make_connections
 
 __all__ = (
+    "Paints",
     "fake_app",
     "filters_line",
     "help_rows",
@@ -114,3 +115,26 @@ def fake_app(monkeypatch: pytest.MonkeyPatch, given: list[dict[str, object]] | N
 
     monkeypatch.setattr(ui_app, "InspectorApp", FakeApp)
     return opened
+
+
+class Paints:
+    """What each paint of an app put on its terminal, in order, as lines of text.
+
+    Textual paints in ``App._display`` (an update of the compositor's, written to the terminal);
+    headless, the write is skipped but the paint is made. Right after each one that a terminal
+    would have shown, the screen is rendered whole: what the terminal holds then."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from textual.app import App
+
+        self.screens: list[str] = []
+        display = App._display
+
+        def recorded(app: App[Any], screen: Any, renderable: Any) -> None:
+            shown = renderable is not None and not app._batch_count  # as _display decides
+            display(app, screen, renderable)
+            if shown and screen is app.screen:
+                update = screen._compositor.render_full_update()
+                self.screens.append("\n".join("".join(strip.text for strip in line) for line in update.strips))
+
+        monkeypatch.setattr(App, "_display", recorded)

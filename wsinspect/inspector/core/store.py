@@ -45,7 +45,7 @@ from ...wire import (
     frame_code,
 )
 from .describe import describe_ending, log_text
-from .rows import RowCode
+from .rows import FRAME_CODES, RowCode
 
 __all__ = (
     "BaseStore",
@@ -56,10 +56,13 @@ __all__ = (
     "search_text",
 )
 
-# The retention bound's default (``--max-frames``): rows (frames and ◉ events) kept. What each
-# frame costs here beyond its payload is the benchmarks' ``memory`` section (BENCHMARKS.md); payloads
-# cut by the app at ``max_message_size`` (10 KiB by default) bound the rest.
+# The retention bound's default (``--max-frames``): frames kept in the timeline. What each frame
+# costs here beyond its payload is the benchmarks' ``memory`` section (BENCHMARKS.md); payloads cut
+# by the app at ``max_message_size`` (10 KiB by default) bound the rest.
 DEFAULT_MAX_FRAMES: Final = 1_000_000
+# The codes of frame rows (the others: ◉ events, ≡ log lines), as bytes to delete from a slice of
+# ``codes`` so that what is left counts the other rows, at C speed.
+_FRAME_CODE_BYTES: Final = bytes(FRAME_CODES)
 
 # A loaded row's code by its item's direction and type (an event has neither: see rows.RowCode).
 _LOADED_CODES: Final[dict[tuple[str | None, str | None], int]] = {
@@ -312,13 +315,21 @@ class Store(BaseStore):
     before it, whose first frames overflow the queue and whose next frame arrives before the
     FramesDropped that reports them (or with ``since`` unknown, a new connection in that case).
 
-    ``rows`` holds every frame and lifecycle event in arrival order, up to ``max_frames`` rows
-    (the retention bound, ``--max-frames``): when it overflows the oldest tenth goes (the frames
-    among them leave their connections too, counted as not kept and in ``frames_let_go``) and
-    ``rows_trimmed`` counts the rows gone. Three columns run parallel to it, one item per row, for
-    the filters to read without touching the rows: ``codes`` (see ``rows.RowCode``), ``owners``, the
-    number of the row's connection (``connection_number``; 0 for the inspector's own events),
-    every one below ``owner_limit``, and ``texts``, what a text search looks in (``search_text``).
+    ``rows`` holds every frame, lifecycle event and log line in arrival order, up to ``max_frames``
+    frames (the retention bound, ``--max-frames``): when they overflow the oldest rows go, up to
+    and with the oldest tenth of the frames (the frames leave their connections too, counted as
+    not kept and in ``frames_let_go``; the events and log lines among them go with them), and
+    ``rows_trimmed`` counts the rows gone. The other rows do not count against the bound, so that
+    N frames keep N frames whatever their connections' lifecycles; they have a bound of their own,
+    as many again (``max_frames`` of them), or connections that come and go without a frame, or a
+    handler that logs without sending, would grow the timeline without end. Past it the oldest
+    rows go the same way, frames among them too: the rows leave the timeline oldest first only
+    (the screen holds positions that a trim moves down), so nothing else could go.
+
+    Three columns run parallel to ``rows``, one item per row, for the filters to read without
+    touching the rows: ``codes`` (see ``rows.RowCode``), ``owners``, the number of the row's
+    connection (``connection_number``; 0 for the inspector's own events), every one below
+    ``owner_limit``, and ``texts``, what a text search looks in (``search_text``).
     ``listeners`` are called after each applied batch with the ids of connections that changed,
     so a UI can refresh at its own pace. ``row_listeners`` are called at once, whenever the oldest
     rows go (a trim, or every row: a clear), with how many went: whoever holds row positions (the
@@ -327,6 +338,8 @@ class Store(BaseStore):
 
     rows: list[Row] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    # Of ``rows``, the ones not frames (events and log lines): the frames are the rest.
+    _other_rows: int = 0
     # Each producer names its connections by small keys: (producer key, connection key) → entry.
     _by_key: dict[tuple[int, int], ConnectionEntry] = field(default_factory=dict)
     # FramesDropped messages seen per producer link (its key): what tells lost from not kept.
@@ -339,6 +352,7 @@ class Store(BaseStore):
         self.codes.append(RowCode.EVENT)
         self.owners.append(0)
         self.texts.append(text.lower())
+        self._other_rows += 1
 
     def apply(self, producer: Producer, messages: list[WireMessage], now: float) -> None:
         changed: set[str] = set()
@@ -364,8 +378,12 @@ class Store(BaseStore):
                     f"{producer.label}: {message.count:,} frames dropped in transit (its queue overflowed)",
                     "warning",
                 )
-        if len(self.rows) > self.max_frames:
-            self._trim(len(self.rows) - self.max_frames + self.max_frames // 10)
+        limit = self.max_frames
+        others = self._other_rows
+        frames = len(self.rows) - others
+        if frames > limit or others > limit:  # the oldest tenth goes, of whichever overflowed
+            slack = limit // 10
+            self._trim(self._cut_for(max(0, frames - limit + slack), max(0, others - limit + slack)))
         if changed:
             for listener in self.listeners:
                 listener(changed)
@@ -414,8 +432,12 @@ class Store(BaseStore):
         self.codes = bytearray(map(_LOADED_CODES.__getitem__, pairs))
         self.owners = array("q", map(self._numbers.__getitem__, map(itemgetter(0), rows)))
         self.texts = list(map(search_text, items))
-        if len(rows) > self.max_frames:  # the newest frames, as live; the status says how many went
-            self._trim(len(rows) - self.max_frames)
+        self._other_rows = len(self.codes.translate(None, _FRAME_CODE_BYTES))
+        # The newest frames, as live (and the newest other rows); the status says how many went.
+        limit, others = self.max_frames, self._other_rows
+        framed = len(rows) - others
+        if framed > limit or others > limit:
+            self._trim(self._cut_for(max(0, framed - limit), max(0, others - limit)))
 
     def clear(self) -> None:
         super(Store, self).clear()  # (a slots dataclass: super() needs its arguments)
@@ -431,9 +453,26 @@ class Store(BaseStore):
         self.codes.clear()
         del self.owners[:]
         self.texts.clear()
+        self._other_rows = 0
         self.frames_received = 0
         self.frames_let_go = 0
         self._rows_gone(gone)
+
+    def _cut_for(self, frames: int, others: int) -> int:
+        """How many of the oldest rows hold ``frames`` frames and ``others`` other rows, at least:
+        the fewest that do. Each row is counted once, in C (a slice of ``codes``, its frame codes
+        deleted), so a trim stays linear in what it cuts."""
+        codes = self.codes
+        cut = 0
+        while frames > 0 or others > 0:
+            chunk = codes[cut : cut + max(frames, others)]
+            if not chunk:
+                break
+            other = len(chunk.translate(None, _FRAME_CODE_BYTES))
+            others -= other
+            frames -= len(chunk) - other
+            cut += len(chunk)
+        return cut
 
     def _trim(self, cut: int) -> None:
         """Let the oldest ``cut`` rows go, and their frames leave their connections too."""
@@ -458,6 +497,7 @@ class Store(BaseStore):
                 connection.messages_not_kept += 1
                 entry.evicted += 1
         self.frames_let_go += let_go
+        self._other_rows -= len(self.codes[:cut].translate(None, _FRAME_CODE_BYTES))
         del self.rows[:cut]
         del self.codes[:cut]
         del self.owners[:cut]
@@ -510,6 +550,7 @@ class Store(BaseStore):
             self.codes.extend(bytes((RowCode.EVENT,)) * len(events))
             self.owners.extend(array("q", (entry.number,)) * len(events))
             self.texts.extend(event.text.lower() for event in events)
+            self._other_rows += len(events)
 
     def _release(self, producer: Producer, keys: list[int], now: float, changed: set[str]) -> None:
         """The producer holds only the connections ``keys``: any other of its connections still
@@ -633,6 +674,7 @@ class Store(BaseStore):
         self.codes.append(RowCode.LOG)
         self.owners.append(entry.number)
         self.texts.append(search_text(line))
+        self._other_rows += 1
         changed.add(connection.connection_id)
 
     def _count_gap(self, entry: ConnectionEntry, producer: Producer, missing: int, linked: bool) -> None:

@@ -14,7 +14,7 @@ from time import time
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -51,6 +51,8 @@ FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scroll
 # While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
 # frame change this often at most: still readable, and each change costs a layout of the screen.
 PANELS_PER_SECOND = 4
+# The screen is not painted before its first layout (see on_ready), but never held longer than this.
+FIRST_PAINT_WITHIN = 1.0  # seconds
 LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and system events   ≡ what the handler logged"
 # Mouse reports off, the cursor shown, the main screen back: what a terminal needs after a hang-up.
 TERMINAL_RESET = b"\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?25h\x1b[?1049l"
@@ -296,6 +298,8 @@ class InspectorApp(ExportFlow):
         self._saved_frames = store.frames_received
         self._capture_error = ""  # an opened capture that could not be read on: why
         self._clears = 0  # ctrl+l's: an export taken before a clear says nothing of the frames after it
+        # Holds the screen's paints until its first layout is shown whole (see on_ready).
+        self._unpainted = contextlib.ExitStack()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in OPENS_THE_TEXT_BOX:
@@ -344,6 +348,10 @@ class InspectorApp(ExportFlow):
         return self.query_one(ConnectionTable)
 
     async def on_mount(self) -> None:
+        # No paint before the first layout: until it no widget has a size, and what the table and
+        # the lifecycle panel drew for none (the paths cut to the least, a sparkline of 8 slices)
+        # would be drawn again a moment later. The screen shows first as it stays (issue 27).
+        self._unpainted.enter_context(self.batch_update())
         # Killed (SIGTERM): quit as `q` does, so the socket and the demo's directory go with it.
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.exit)
@@ -356,13 +364,29 @@ class InspectorApp(ExportFlow):
         # A saved session reads from its start; a live one, or a capture being written, follows
         # the newest frames.
         timeline.following = timeline.live = self.server is not None or self.store.writing
+        # All the file holds before the first layout, which sizes the widgets by what they hold
+        # (the table by its rows, the detail by its lines, and their scrollbars): an opened
+        # capture's first rows too (all of a small one), as a session file's are.
+        self._read_capture()
         self._refresh_all()
         if not timeline.live:
             timeline.action_first()
+            # Its detail and its connection now, not when the selection's message comes round.
+            self._show_row(TimelineView.RowSelected(timeline.selected_row()))
         for message in decoder_warnings():  # a third-party decoder that did not load
             self.notify(message, severity="warning", timeout=10)
         self.set_interval(1 / REFRESH_PER_SECOND, self._tick)
         self.set_interval(0.5, self._tick_durations)
+        self.set_timer(FIRST_PAINT_WITHIN, self._unpainted.close)  # should the first layout not come
+
+    def on_ready(self, event: events.Ready) -> None:
+        """The first layout is done: every widget has its size. Fit to it what is measured by
+        the widgets' sizes, then let the screen be painted."""
+        self.table.sync(None)  # the path and close columns share the table's width
+        self._update_lifecycle()  # the rate sparkline has a slice per column of the panel
+        # One paint, once what this queued is in: the table measures its columns when its messages
+        # are done (DataTable's idle), and a callback sent by way of the table runs after them.
+        self.table.call_after_refresh(self._unpainted.close)
 
     async def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.geometry import Size
 from textual.widgets import DataTable
 
 from ...formatting import format_duration, format_size, short_duration
@@ -132,6 +133,12 @@ class ConnectionTable(DataTable[Text]):
     def on_mount(self) -> None:
         for column in self.COLUMNS:
             self.add_column(column, key=column)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """Its header and rows: the rows added count at once (DataTable counts them when its
+        messages are done), so that the next layout gives the table its height and its scrollbar
+        as they stay, rather than the layout after it (issue 27)."""
+        return (self.header_height if self.show_header else 0) + self.row_count  # a line a row
 
     def sync(self, dirty: set[str] | None = None) -> None:
         """Add new connections, refresh the changed ones and the durations of the open ones.

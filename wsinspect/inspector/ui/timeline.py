@@ -433,6 +433,10 @@ class TimelineView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self._resize()
+        # A following timeline keeps its newest row in view at any size: it may have taken its
+        # rows in before it had one (a capture being written, read before the first layout).
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def style_of(self, component: str) -> Style:
         """The theme's style for a kind of text: sent, received, system, warning, error, control, muted, cursor."""
