@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,9 @@ from pytest_textual_snapshot import SVGImageExtension
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
+
+from wsinspect.inspector.core.store import Store
+from wsinspect.inspector.server import InspectorServer
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +70,15 @@ def utc_clock() -> Iterator[None]:
         time.tzset()
         yield
     time.tzset()
+
+
+@pytest.fixture
+async def listening_store(private_socket: Path) -> AsyncIterator[Store]:
+    """The inspector's store, fed by its socket server listening where the apps stream."""
+    store = Store()
+    server = InspectorServer(store, private_socket)
+    await server.start()
+    try:
+        yield store
+    finally:
+        await server.close()

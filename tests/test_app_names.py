@@ -9,7 +9,6 @@ store listen in this process, and the test reads the name they show.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from websockets.asyncio.client import connect
 
 from wsinspect.capture.emitter import default_app_name
 from wsinspect.inspector.core.store import Store
-from wsinspect.inspector.server import InspectorServer
 
 APP = """\
 from litestar import Litestar, WebSocket, websocket
@@ -60,21 +58,9 @@ LAUNCHES = {
 }
 
 
-@pytest.fixture
-async def store(private_socket: Path) -> AsyncIterator[Store]:
-    """The inspector's store, fed by its socket server listening where the apps stream."""
-    store = Store()
-    server = InspectorServer(store, private_socket)
-    await server.start()
-    try:
-        yield store
-    finally:
-        await server.close()
-
-
 @pytest.mark.parametrize("launch", list(LAUNCHES))
 async def test_the_app_is_named_after_the_server_however_it_was_started(
-    store: Store, tmp_path: Path, launch: str
+    listening_store: Store, tmp_path: Path, launch: str
 ) -> None:
     (tmp_path / "app.py").write_text(APP)
     command, name = LAUNCHES[launch]
@@ -85,14 +71,14 @@ async def test_the_app_is_named_after_the_server_however_it_was_started(
             await ws.send("hi")
             assert await ws.recv() == "hi"
         (connection,) = await until(
-            store.connections,
+            listening_store.connections,
             lambda held: len(held) == 1 and held[0].state == "closed",
             what="the connection, closed",
             patience=20,
         )
     assert connection.app == name
     # The timeline's (and record's) line for the process that streamed it.
-    assert f"{name} (pid {connection.pid}) connected" in [event.text for event in store.system_events]
+    assert f"{name} (pid {connection.pid}) connected" in [event.text for event in listening_store.system_events]
 
 
 @pytest.mark.parametrize(

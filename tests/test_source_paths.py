@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from helpers.waiting import until
 from websockets.asyncio.client import connect
 
 from wsinspect.inspector.core.store import Store
-from wsinspect.inspector.server import InspectorServer
 from wsinspect.inspector.ui.lifecycle import _handler_lines
 from wsinspect.inspector.ui.tracebacks import traceback_text
 from wsinspect.model import Connection
@@ -60,18 +58,6 @@ def userapp(tmp_path: Path) -> Path:
     return directory
 
 
-@pytest.fixture
-async def store(private_socket: Path) -> AsyncIterator[Store]:
-    """The inspector's store, fed by its socket server listening where the apps stream."""
-    store = Store()
-    server = InspectorServer(store, private_socket)
-    await server.start()
-    try:
-        yield store
-    finally:
-        await server.close()
-
-
 async def failed_connection(store: Store, cwd: Path, *app_dir: str) -> Connection:
     """Serve ``app:app`` with ``python -m uvicorn`` from ``cwd``, make its handler raise, and return
     the connection as the inspector holds it."""
@@ -95,8 +81,8 @@ def shown_files(connection: Connection) -> list[str]:
     return [line for line in traceback_text(connection.traceback).plain.splitlines() if ".py:" in line]
 
 
-async def test_the_apps_files_are_relative_to_its_working_directory(store: Store, userapp: Path) -> None:
-    connection = await failed_connection(store, userapp)
+async def test_the_apps_files_are_relative_to_its_working_directory(listening_store: Store, userapp: Path) -> None:
+    connection = await failed_connection(listening_store, userapp)
     assert connection.error == "ValueError: the job failed"
     own = [(entry.file, entry.line, entry.function) for entry in connection.traceback if entry.app]
     assert own == [("app.py", 12, "handler"), ("jobs/work.py", 2, "run")]
@@ -108,11 +94,11 @@ async def test_the_apps_files_are_relative_to_its_working_directory(store: Store
 
 
 async def test_the_apps_files_outside_its_working_directory_are_absolute(
-    store: Store, userapp: Path, tmp_path: Path
+    listening_store: Store, userapp: Path, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    connection = await failed_connection(store, elsewhere, "--app-dir", str(userapp))
+    connection = await failed_connection(listening_store, elsewhere, "--app-dir", str(userapp))
     own = [(entry.file, entry.line) for entry in connection.traceback if entry.app]
     assert own == [(str(userapp / "app.py"), 12), (str(userapp / "jobs" / "work.py"), 2)]
     assert connection.handler_location == f"{userapp / 'app.py'}:{HANDLER_LINE}"
