@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import live
+from . import instructions, live
 from .shared import ROOT, InspectorProcess, Row
 
 SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b) repeats; …
@@ -28,6 +28,7 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "files": ((100_000, 1_000_000), 3),
         "memory": (1_000_000, 9),
         "logs": (100_000, 9),
+        "instructions": (1_000, 3),
     },
     "quick": {
         "live": (3_000, 1),
@@ -39,9 +40,10 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "files": ((100_000,), 1),
         "memory": (100_000, 3),
         "logs": (20_000, 3),
+        "instructions": (200, 1),
     },
 }
-SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs")
+SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs", "instructions")
 
 
 def format_row(row: Row) -> str:
@@ -163,6 +165,13 @@ def main() -> None:
         n, repeats = sizes["logs"]
         run("logs", f"Micro: a log call of a handler with capture_logs, in one process ({n:,} calls, "
             f"{repeats} repeats)", lambda: logs.run(n, repeats))  # fmt: skip
+        n, repeats = sizes["instructions"]
+        if "instructions" in only and not instructions.available():
+            print("\nthe instructions section needs valgrind and callgrind_control: skipped", file=sys.stderr)
+        elif "instructions" in only:
+            run("instructions", f"The app's instructions per echoed message, by callgrind: uvicorn + Litestar echo, "
+                f"{live.CONNECTIONS} connections in lockstep, {n:,} messages each, {repeats} runs",
+                lambda: instructions.run(n, repeats))  # fmt: skip
     finally:
         if inspector is not None:
             inspector.close()
