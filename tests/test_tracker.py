@@ -340,9 +340,10 @@ def test_listener_gets_records_naming_the_tracker_by_its_key() -> None:
     # The records are what the tracker keeps (its newest two), as the wire carries them.
     assert tracker.records() == events.records[-2:]
     assert tracker.frames == events.frames[-2:]
-    assert events.records[0] == (tracker.key, 0, 11.0, 0, "hi", 2, False, None, None)  # received text: code 0
-    assert events.records[1] == (tracker.key, 1, 11.5, 3, b"\x01\x02", 2, False, None, None)  # sent binary: code 3
-    assert events.records[2] == (tracker.key, 2, 12.0, 9, "bye", 5, False, 4001, None)  # sent close: code 9
+    # received text: code 0; sent binary: code 3; sent close: code 9
+    assert events.records[0] == (tracker.key, 0, 11.0, 0, "hi", 2, False, None, None, None)
+    assert events.records[1] == (tracker.key, 1, 11.5, 3, b"\x01\x02", 2, False, None, None, None)
+    assert events.records[2] == (tracker.key, 2, 12.0, 9, "bye", 5, False, 4001, None, None)
 
 
 def test_a_listener_not_live_is_told_of_changes_but_not_of_frames() -> None:

@@ -23,11 +23,11 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
-from time import time
+from time import monotonic, time
 from typing import Any, Literal, NamedTuple
 
 from ..config import WSInspectConfig
-from ..model import Direction
+from ..model import SLOW_SEND, Direction
 from .failures import tracking_failed
 from .recorder import Recorder
 from .tracker import ConnectionTracker
@@ -117,6 +117,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         return message
 
     async def tracked_send(message: Message) -> None:
+        started = monotonic()  # how long the send waits (flow control: a client that does not read)
         try:
             await send(message)
         except OSError as exc:
@@ -126,7 +127,8 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":
-                    data(1, message, time())
+                    waited = monotonic() - started
+                    data(1, message, time(), None, waited if waited >= SLOW_SEND else None)
                 else:
                     tracker.send(message, time())
             except Exception:

@@ -349,9 +349,12 @@ class ConnectionTracker:
 
     # -- data messages: the hot path ----------------------------------------------------------
 
-    def data(self, sent: int, message: dict[str, Any], now: float, asked: float | None = None) -> None:
+    def data(
+        self, sent: int, message: dict[str, Any], now: float, asked: float | None = None, waited: float | None = None
+    ) -> None:
         """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1);
-        ``asked``: when the handler called ``receive()`` for it.
+        ``asked``: when the handler called ``receive()`` for it; ``waited``: seconds its ``send()``
+        waited, when SLOW_SEND or more.
 
         The hot path: the middleware calls it directly for every message.
         """
@@ -390,13 +393,17 @@ class ConnectionTracker:
         # _add, inlined: this runs for every message.
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, size > limit, None, asked)
+        record = (self.key, index, now, code, content, size, size > limit, None, asked, waited)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
             listener.frame_recorded(record)
+        if waited is not None:
+            self._send_waited(waited)
 
-    def redacted_data(self, sent: int, message: dict[str, Any], now: float, asked: float | None = None) -> None:
+    def redacted_data(
+        self, sent: int, message: dict[str, Any], now: float, asked: float | None = None, waited: float | None = None
+    ) -> None:
         """:meth:`data` for a config with a ``redact`` hook: what the hook returns is recorded in
         the payload's place, with the payload's real size."""
         text = message.get("text")
@@ -414,7 +421,7 @@ class ConnectionTracker:
             redact_failed()
             kept = None
         if kept is payload:
-            self.data(sent, message, now, asked)
+            self.data(sent, message, now, asked, waited)
             return
         limit = self._limit
         if isinstance(payload, str):
@@ -435,7 +442,9 @@ class ConnectionTracker:
         else:
             self._received += 1
             self._bytes_received += size
-        self._add(code, content, size, size > limit, None, now, asked)
+        self._add(code, content, size, size > limit, None, now, asked, waited)
+        if waited is not None:
+            self._send_waited(waited)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -528,14 +537,22 @@ class ConnectionTracker:
         close_code: int | None,
         now: float,
         asked: float | None = None,
+        waited: float | None = None,
     ) -> None:
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, truncated, close_code, asked)
+        record = (self.key, index, now, code, content, size, truncated, close_code, asked, waited)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
             listener.frame_recorded(record)
+
+    def _send_waited(self, waited: float) -> None:
+        """A send waited (rare: SLOW_SEND or more each time): the connection's longest and total wait."""
+        conn = self._connection
+        conn.send_waited_max = max(conn.send_waited_max, waited)
+        conn.send_waited_total += waited
+        self._changed()
 
     def _changed(self) -> None:
         if self._scope is not None:

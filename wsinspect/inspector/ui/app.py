@@ -134,7 +134,7 @@ class InspectorApp(ExportFlow):
             show=False,
             id="connections.match",
             priority=True,  # see OPENS_THE_TEXT_BOX
-            tooltip="List only the connections whose path or state (open, closed, error…) holds a text",
+            tooltip="List only the connections whose path or state (open, closed, error, slow…) holds a text",
         ),
         Binding(
             "x",

@@ -202,7 +202,8 @@ class ConnectionTable(DataTable[Text]):
         if not self.match:
             return True
         query = f"?{connection.query_string}" if connection.query_string else ""
-        return self.match in f"{connection.path}{query} {connection_state(connection)}".lower()
+        slow = " slow" if connection.send_waited_total else ""  # its sends waited on the client
+        return self.match in f"{connection.path}{query} {connection_state(connection)}{slow}".lower()
 
     def selected_id(self) -> str | None:
         if not self.order or self.cursor_row >= len(self.order):
@@ -279,12 +280,19 @@ class ConnectionTable(DataTable[Text]):
                 (producer, style("muted")),
             ),
             Text(f"{state.capitalize()} ({duration})", dot_style),
-            Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", style("sent")),
+            self._sent_cell(connection),
             Text(f"{connection.messages_received:,} · {format_size(connection.bytes_received)}", style("received")),
             self._rtt_cell(entry),
             self._missing_cell(connection),
             close,
         ]
+
+    def _sent_cell(self, connection: Connection) -> Text:
+        """Messages and bytes sent; a slow client's mark: how long the app's sends waited on it in all."""
+        cell = Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", self.style_of("sent"))
+        if connection.send_waited_total:
+            cell.append(f"  ▲ waited {short_duration(connection.send_waited_total)}", self.style_of("warning"))
+        return cell
 
     def _missing_cell(self, connection: Connection) -> Text:
         """Frames this inspector does not hold: lost on the way (a warning) and let go by design."""

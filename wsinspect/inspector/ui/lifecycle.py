@@ -80,6 +80,11 @@ class LifecyclePanel(Static):
         took = _handler_times(store.handler_times(connection_id))
         if took:
             lines.append(f"took    {took}\n")
+        if connection.send_waited_total:  # a client that read slowly, or not at all
+            total, longest = short_duration(connection.send_waited_total), short_duration(connection.send_waited_max)
+            lines.append(
+                f"waited  {total} to send in all, longest {longest} (the client read slowly)\n", self.style_of("late")
+            )
         if connection.state == "closed":
             lasted = format_duration(end - connection.connected_at)
             lines.append(f"closed  {_clock(end)} after {lasted}{closed_who(connection)}\n")
