@@ -495,7 +495,7 @@ def test_a_disconnect_exception_before_the_client_left_is_an_error(exc: BaseExce
 def test_the_exception_a_failed_send_raised_is_no_error_whatever_its_type() -> None:
     tracker = open_tracker()
     failure = OSError("no such client")
-    tracker.send_failed(failure, 30.0)
+    tracker.send_failed(failure, {"type": "websocket.send", "text": "x"}, 30.0)
     tracker.handler_failed(failure, 30.1)
     assert (tracker.connection.closed_by, tracker.connection.close_code, tracker.connection.error) == (
         "client",
@@ -503,7 +503,7 @@ def test_the_exception_a_failed_send_raised_is_no_error_whatever_its_type() -> N
         None,
     )
     other = open_tracker()
-    other.send_failed(OSError("no such client"), 30.0)
+    other.send_failed(OSError("no such client"), {"type": "websocket.send", "text": "x"}, 30.0)
     other.handler_failed(OSError("another one"), 30.1)  # not the send's: an error
     assert other.connection.error == "OSError: another one"
 

@@ -178,6 +178,11 @@ class Connection(msgspec.Struct, kw_only=True):
     # the sum of them (seconds), so a slow client stands out among many.
     send_waited_max: float = 0.0
     send_waited_total: float = 0.0
+    # What the client received at the end, when it differs from what the app did or the app cannot
+    # know it from ASGI: "HTTP 403 (a browser reports close 1006)" for a close before the accept,
+    # the server's own close after a handler's error... (see capture/client_saw.py). None: what
+    # the app did, or not known (a server whose ways were not measured).
+    client_saw: str | None = None
     # It ended while the inspector was not listening or frames were lost in transit, and the app
     # no longer held it when the inspector caught up: how it closed is unknown.
     end_lost: bool = False

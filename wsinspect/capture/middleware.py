@@ -30,6 +30,7 @@ from ..config import WSInspectConfig
 from ..model import SLOW_SEND, Direction
 from .failures import tracking_failed
 from .recorder import Recorder
+from .servers import server_of
 from .tracker import ConnectionTracker
 
 __all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "capture_logs", "observe")
@@ -83,7 +84,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         await app(scope, receive, send)
         return
     try:
-        tracker: ConnectionTracker | None = recorder.start(scope, time())
+        tracker: ConnectionTracker | None = recorder.start(scope, time(), server_of(send))
     except Exception:
         tracking_failed()
         tracker = None
@@ -122,7 +123,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
             await send(message)
         except OSError as exc:
             # The server could not deliver it: the client is gone (uvicorn's ClientDisconnected).
-            guard.call(tracker.send_failed, exc)
+            guard.call(tracker.send_failed, exc, message)
             raise
         if guard.working:
             try:
