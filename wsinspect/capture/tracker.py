@@ -373,7 +373,7 @@ class ConnectionTracker:
     ) -> None:
         """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1);
         ``asked``: when the handler called ``receive()`` for it; ``waited``: seconds its ``send()``
-        waited, when SLOW_SEND or more.
+        waited, when SLOW_SEND or more (the caller then also tells :meth:`send_waited`).
 
         The hot path: the middleware calls it directly for every message.
         """
@@ -417,8 +417,6 @@ class ConnectionTracker:
         listener = self._listener
         if listener is not None and listener.live:
             listener.frame_recorded(record)
-        if waited is not None:
-            self._send_waited(waited)
 
     def redacted_data(
         self, sent: int, message: dict[str, Any], now: float, asked: float | None = None, waited: float | None = None
@@ -462,8 +460,6 @@ class ConnectionTracker:
             self._received += 1
             self._bytes_received += size
         self._add(code, content, size, size > limit, None, now, asked, waited)
-        if waited is not None:
-            self._send_waited(waited)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -598,8 +594,9 @@ class ConnectionTracker:
         if listener is not None and listener.live:
             listener.frame_recorded(record)
 
-    def _send_waited(self, waited: float) -> None:
-        """A send waited (rare: SLOW_SEND or more each time): the connection's longest and total wait."""
+    def send_waited(self, waited: float) -> None:
+        """A send waited ``waited`` seconds (SLOW_SEND or more: rare), after :meth:`data` recorded its
+        frame: the connection's longest and total wait. Not in :meth:`data`: no work per frame."""
         conn = self._connection
         conn.send_waited_max = max(conn.send_waited_max, waited)
         conn.send_waited_total += waited
