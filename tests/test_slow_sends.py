@@ -17,6 +17,9 @@ import msgspec
 import pytest
 from helpers.asgi import FakeServer, ws_scope
 from helpers.factories import batch, text_frame, update
+from helpers.tui import filters_line, make_app, text_of
+from helpers.tui_data import make_endings
+from helpers.waiting import pilot_until
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture import middleware as middleware_module
@@ -212,3 +215,31 @@ def test_a_journal_of_schema_1_reads(tmp_path: Path) -> None:
         db.execute("UPDATE frame_batches SET frames = ?", (msgspec.msgpack.encode(rows),))
         db.execute("PRAGMA user_version = 1")
     assert [(f.content, f.send_waited) for f in frames_of(path)] == [("a", msgspec.UNSET)]
+
+
+async def test_o_lists_the_slowest_clients_first_and_f_slow_only_them() -> None:
+    """In the inspector: the slow client first (then by arrival), live as waits change; back again."""
+    connections = make_endings()
+    app = make_app(connections=connections)
+    async with app.run_test(size=(160, 45)) as pilot:
+        numbers = lambda: [line.split()[1] for line in text_of(app.table).splitlines()[1:] if line.strip()]  # noqa: E731
+        assert numbers() == ["c1", "c2", "c3", "c4"]
+        await pilot.press("tab")  # the table, on c1
+        assert app.table.selected_id() == connections[0].connection_id
+        await pilot.press("o")
+        await pilot_until(pilot, lambda: numbers()[0] == "c2", "the slow client first")
+        assert numbers() == ["c2", "c1", "c3", "c4"]
+        assert app.table.selected_id() == connections[0].connection_id  # still the one selected
+        assert "slowest clients first (o)" in filters_line(app)
+        # A connection whose sends now waited longer takes the lead at the next refresh.
+        update = msgspec.structs.replace(connections[3], send_waited_total=9.0, send_waited_max=9.0, messages=[])
+        app.store.entries[connections[3].connection_id].connection = update
+        app.table.sync({connections[3].connection_id})
+        await pilot_until(pilot, lambda: numbers()[0] == "c4", "the slower client first")
+        assert numbers() == ["c4", "c2", "c1", "c3"]
+        await pilot.press("o")
+        await pilot_until(pilot, lambda: numbers()[0] == "c1", "arrival order again")
+        assert numbers() == ["c1", "c2", "c3", "c4"]
+        assert app.table.selected_id() == connections[0].connection_id
+        await pilot.press("f", *"slow", "enter")
+        await pilot_until(pilot, lambda: numbers() == ["c2", "c4"], "only the slow clients")

@@ -137,6 +137,14 @@ class InspectorApp(ExportFlow):
             tooltip="List only the connections whose path or state (open, closed, error, slow…) holds a text",
         ),
         Binding(
+            "o",
+            "toggle_order",
+            "Slowest first",
+            show=False,
+            id="connections.order",
+            tooltip="Order the connections: those whose sends waited longest on the client first / by arrival",
+        ),
+        Binding(
             "x",
             "toggle_regex",
             "Regex filter",
@@ -474,6 +482,7 @@ class InspectorApp(ExportFlow):
             total=len(self.store.rows),
             search=self.search_text,
             connections_match=self.table.match,
+            slowest_first=self.table.by_wait,
             connections_shown=self.table.row_count,
             connections=len(self.store.entries),
             progress=progress,
@@ -595,6 +604,10 @@ class InspectorApp(ExportFlow):
 
     def action_pair_by(self) -> None:
         self._open_filter_bar("pair", ".".join(self.payloads.pair_by))
+
+    def action_toggle_order(self) -> None:
+        self.table.set_by_wait(not self.table.by_wait)
+        self._update_filters()
 
     def action_match_connections(self) -> None:
         self._open_filter_bar("connections", self.table.match)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from time import time
 from typing import ClassVar
 
@@ -102,6 +103,7 @@ class ConnectionTable(DataTable[Text]):
         self._whole = {"path": 0, "close": 0}  # the widest path and close, before they are cut
         self._cut = (self.LEAST_WIDTH, self.LEAST_WIDTH)  # what the path and the close columns may show
         self.match = ""  # shown: the connections whose path or state holds this (see set_match)
+        self.by_wait = False  # the connections whose sends waited longest come first (see set_by_wait)
         self._stale: set[str] = set()  # rows changed while off screen: redrawn when they scroll in
         self._entries_seen = 0
 
@@ -134,7 +136,7 @@ class ConnectionTable(DataTable[Text]):
         top = int(self.scroll_y)
         on_screen = range(top, top + self.size.height)
         stale = self._stale
-        for connection_id, entry in entries.items():
+        for connection_id, entry in self._ordered(entries):
             connection = entry.connection
             old = shown.get(connection_id)
             if old is None:
@@ -150,8 +152,43 @@ class ConnectionTable(DataTable[Text]):
                     self._redraw(connection_id, entry, several)
                 else:
                     stale.add(connection_id)
+        if self.by_wait:
+            self._reorder()
         if self._flexible_widths() != self._cut:
             self.sync(None)  # the new rows widened a column (or brought the scrollbar): cut again
+
+    def set_by_wait(self, on: bool) -> None:
+        """List the connections whose sends waited longest first (then by arrival), or by arrival."""
+        self.by_wait = on
+        if on:
+            self._reorder()
+            return
+        selected = self.selected_id()
+        self.set_match(self.match)  # rebuilt in arrival order
+        if selected is not None:
+            self.select(selected)
+
+    def _ordered(self, entries: Mapping[str, ConnectionEntry]) -> Iterable[tuple[str, ConnectionEntry]]:
+        if not self.by_wait:
+            return entries.items()
+        return sorted(entries.items(), key=lambda item: (-item[1].connection.send_waited_total, item[1].number))
+
+    def _reorder(self) -> None:
+        """Put the rows in the order of :meth:`_ordered`, keeping the selected connection selected."""
+        wanted = [
+            connection_id
+            for connection_id, _ in self._ordered(self.store.entries)
+            if connection_id in self._cells_shown
+        ]
+        if wanted == self.order:
+            return
+        selected = self.selected_id()
+        rank = {self.store.entries[connection_id].number: n for n, connection_id in enumerate(wanted)}
+        # The key sees the cells of the "#" column only: "● c12" names the connection by its number.
+        self.sort("#", key=lambda cell: rank.get(int(cell.plain.rpartition("c")[2]), len(rank)))
+        self.order = wanted
+        if selected is not None:
+            self.select(selected)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
