@@ -646,7 +646,7 @@ CLIENT_CLOSED_FIRST = {"uvicorn": "close 1000", "hypercorn": "close 1000", "gran
 # How a connection parked in the handler ends when its server gets SIGTERM.
 STOPPED = {"uvicorn": "close 1012", "hypercorn": "close 1011", "granian": "no close frame"}
 BROWSER_REFUSED = "(a browser reports close 1006)"
-LOST_CLOSE = "not the app's close {}: it had left before it (never delivered)"
+LOST_CLOSE = "nothing of the app's close {}: it had left (never delivered)"
 
 
 def says(client_saw: str | None, seen: Seen) -> bool:

@@ -72,7 +72,7 @@ def test_under_a_server_not_measured_only_what_holds_for_any_is_said() -> None:
     refused = ACCEPTED_AND_FAILED._replace(accepted=False, failed=False, app_closed=True)
     assert client_saw(None, refused) is None
     lost = ACCEPTED_AND_FAILED._replace(client_left=True, lost_close=4001)
-    assert client_saw(None, lost) == "not the app's close 4001: it had left before it (never delivered)"
+    assert client_saw(None, lost) == "nothing of the app's close 4001: it had left (never delivered)"
 
 
 def test_an_app_that_answers_the_upgrade_itself_is_what_the_client_saw() -> None:

@@ -69,7 +69,7 @@ def client_saw(server: Server | None, ending: Ending) -> str | None:
     """What the client received at the end, when it differs from what the app did or the app cannot
     know it; None when the client saw what the app did, or when it is not known."""
     if ending.lost_close is not None:  # true under any server: the client was gone
-        return f"not the app's close {ending.lost_close}: it had left before it (never delivered)"
+        return f"nothing of the app's close {ending.lost_close}: it had left (never delivered)"
     if server is None or ending.app_responded:
         return None
     if not ending.accepted:
