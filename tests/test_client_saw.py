@@ -91,3 +91,17 @@ def test_a_client_that_sends_1012_itself_is_taken_for_uvicorns_restart_only_unde
     assert ended_by("uvicorn") == ("server", "close 1012 Service Restart, sent by uvicorn as it shut down or reloaded")
     assert ended_by("hypercorn") == ("client", None)
     assert ended_by(None) == ("client", None)
+
+
+def test_a_close_after_the_client_left_never_reached_it_unless_the_app_had_closed_before() -> None:
+    def ended(*messages: dict[str, Any]) -> str | None:
+        tracker = ConnectionTracker({"type": "websocket", "path": "/"}, WSInspectConfig(), 0.0, server="hypercorn")
+        tracker.send({"type": "websocket.accept"}, 1.0)
+        for message in messages:
+            (tracker.receive if message["type"] == "websocket.disconnect" else tracker.send)(message, 2.0)
+        return tracker.connection.client_saw
+
+    left = {"type": "websocket.disconnect", "code": 1000, "reason": ""}
+    close = {"type": "websocket.close", "code": 4001, "reason": "late"}
+    assert ended(left, close) == "nothing of the app's close 4001: it had left (never delivered)"
+    assert ended(close, left, close) is None  # its first close went out: a second one changes nothing

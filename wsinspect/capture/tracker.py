@@ -551,8 +551,9 @@ class ConnectionTracker:
         self._changed()
 
     def _close_lost(self, code: int) -> None:
-        """A close of the app's never reached the client: it had gone (the first such close counts)."""
-        if self._lost_close is not None:
+        """A close of the app's never reached the client: it had gone (the first such close counts;
+        none after a close of the app's that the server took, which the client may well have seen)."""
+        if self._lost_close is not None or self._app_closed:
             return
         self._lost_close = code
         conn = self._connection
