@@ -53,6 +53,7 @@ from litestar import Litestar, WebSocket, websocket
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
 from wsinspect.capture import failures as failure_logs
+from wsinspect.capture import middleware as middleware_module
 from wsinspect.capture import tracker as tracker_module
 from wsinspect.capture.emitter import Emitter
 from wsinspect.capture.looplag import LoopLagSampler
@@ -540,6 +541,9 @@ SABOTAGE_TARGETS: list[tuple[Any, str]] = [
             "_disconnect",
             "_add",
             "_end",
+            "_client_saw",
+            "_close_lost",
+            "send_waited",
             "_changed",
         )
     ),
@@ -549,7 +553,11 @@ SABOTAGE_TARGETS: list[tuple[Any, str]] = [
     (Emitter, "connection_changed"),
     (LoopLagSampler, "opened"),
     (LoopLagSampler, "closed"),
-    *((tracker_module, name) for name in ("read_handler", "describe_exception", "traceback_entries", "cut_text")),
+    *(
+        (tracker_module, name)
+        for name in ("read_handler", "describe_exception", "traceback_entries", "cut_text", "client_saw")
+    ),
+    (middleware_module, "server_of"),
 ]
 
 

@@ -67,7 +67,7 @@ def scrub_password(payload: str | bytes, connection: Connection) -> str | bytes 
 def contents(middleware: WSInspectMiddleware) -> list[tuple[int, Any, int, bool]]:
     """Each recorded frame's (code, content, size, truncated), of the only connection held."""
     ((_, _, records),) = middleware.recorder.held()
-    return [(r[3], r[4], r[5], r[6]) for r in records if isinstance(r, tuple) and len(r) == 9]
+    return [(r[3], r[4], r[5], r[6]) for r in records if isinstance(r, tuple) and len(r) == 10]
 
 
 async def echo_through(middleware: WSInspectMiddleware, payloads: list[str | bytes]) -> list[str | bytes]:

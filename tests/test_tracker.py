@@ -340,9 +340,10 @@ def test_listener_gets_records_naming_the_tracker_by_its_key() -> None:
     # The records are what the tracker keeps (its newest two), as the wire carries them.
     assert tracker.records() == events.records[-2:]
     assert tracker.frames == events.frames[-2:]
-    assert events.records[0] == (tracker.key, 0, 11.0, 0, "hi", 2, False, None, None)  # received text: code 0
-    assert events.records[1] == (tracker.key, 1, 11.5, 3, b"\x01\x02", 2, False, None, None)  # sent binary: code 3
-    assert events.records[2] == (tracker.key, 2, 12.0, 9, "bye", 5, False, 4001, None)  # sent close: code 9
+    # received text: code 0; sent binary: code 3; sent close: code 9
+    assert events.records[0] == (tracker.key, 0, 11.0, 0, "hi", 2, False, None, None, None)
+    assert events.records[1] == (tracker.key, 1, 11.5, 3, b"\x01\x02", 2, False, None, None, None)
+    assert events.records[2] == (tracker.key, 2, 12.0, 9, "bye", 5, False, 4001, None, None)
 
 
 def test_a_listener_not_live_is_told_of_changes_but_not_of_frames() -> None:
@@ -494,7 +495,7 @@ def test_a_disconnect_exception_before_the_client_left_is_an_error(exc: BaseExce
 def test_the_exception_a_failed_send_raised_is_no_error_whatever_its_type() -> None:
     tracker = open_tracker()
     failure = OSError("no such client")
-    tracker.send_failed(failure, 30.0)
+    tracker.send_failed(failure, {"type": "websocket.send", "text": "x"}, 30.0)
     tracker.handler_failed(failure, 30.1)
     assert (tracker.connection.closed_by, tracker.connection.close_code, tracker.connection.error) == (
         "client",
@@ -502,7 +503,7 @@ def test_the_exception_a_failed_send_raised_is_no_error_whatever_its_type() -> N
         None,
     )
     other = open_tracker()
-    other.send_failed(OSError("no such client"), 30.0)
+    other.send_failed(OSError("no such client"), {"type": "websocket.send", "text": "x"}, 30.0)
     other.handler_failed(OSError("another one"), 30.1)  # not the send's: an error
     assert other.connection.error == "OSError: another one"
 

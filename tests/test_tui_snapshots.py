@@ -14,7 +14,7 @@ import cbor2
 import msgspec
 import pytest
 from helpers.factories import batch, text_frame, update
-from helpers.tui_data import BASE, CHAT_ID, make_connections
+from helpers.tui_data import BASE, BROKEN_ID, CHAT_ID, make_connections, make_endings
 from helpers.waiting import pilot_until
 from textual.pilot import Pilot
 
@@ -181,3 +181,25 @@ def test_quit_asks_with_frames_not_exported(snap_compare: SnapCompare, private_s
         await pilot.pause(0.5)  # the panels catch up
 
     assert snap_compare(app, terminal_size=SIZE, run_before=stream, press=["q"])
+
+
+def test_a_slow_client(snap_compare: SnapCompare) -> None:
+    """Issue 28: the slow client's row in the table (how long its sends waited), the row of a send
+    that waited 2.3 s, its detail, and the slow connection's lifecycle."""
+    store = Store()
+    store.load(make_endings())
+    app = InspectorApp(store, source="fixture.json")
+
+    def the_longest_wait(row: Row) -> bool:
+        return isinstance(row[1], Frame) and row[1].send_waited == 2.3
+
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, the_longest_wait))
+
+
+def test_what_the_client_saw(snap_compare: SnapCompare) -> None:
+    """Issue 28: a Starlette handler that raised after the accept under uvicorn: the client saw no
+    close frame, which the lifecycle panel says."""
+    store = Store()
+    store.load(make_endings())
+    app = InspectorApp(store, source="fixture.json")
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, lambda row: row[0] == BROKEN_ID))

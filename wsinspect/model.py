@@ -18,6 +18,10 @@ ClosedBy = Literal["server", "client"]
 
 STATES: Final = ("connecting", "open", "closing", "closed")
 
+# A send() that waited this long (seconds) or longer for the server to take the message (flow
+# control: a client that reads slowly or not at all) is marked: its frame's ``send_waited``.
+SLOW_SEND: Final = 0.1
+
 REDACTED: Final = "[redacted]"  # the value recorded for a header (or query parameter) kept secret
 # The close a server sends when its keepalive ping goes unanswered (uvicorn, websockets).
 KEEPALIVE_TIMEOUT_CODE: Final = 1011
@@ -91,6 +95,9 @@ class Frame(msgspec.Struct, kw_only=True):
     # A received message: seconds the handler worked on it, until it next asked for a message or
     # a send of it completed. Unset (and left out of files) when not known, as for sent frames.
     handler_time: float | msgspec.UnsetType = msgspec.UNSET
+    # A sent message: seconds the app's send() waited for the server to take it, when SLOW_SEND or
+    # more (a client that does not read). Unset (and left out of files) otherwise.
+    send_waited: float | msgspec.UnsetType = msgspec.UNSET
 
 
 class TracebackEntry(msgspec.Struct, kw_only=True):
@@ -172,6 +179,15 @@ class Connection(msgspec.Struct, kw_only=True):
     # Whether ping and pong frames can be seen at all: ASGI carries none, so they are recorded only
     # when the server hands them over (the ``wsinspect.control`` scope extension).
     ping_observable: bool = False
+    # Of its sends that waited SLOW_SEND or more (see Frame.send_waited): the longest wait and
+    # the sum of them (seconds), so a slow client stands out among many.
+    send_waited_max: float = 0.0
+    send_waited_total: float = 0.0
+    # What the client received at the end, when it differs from what the app did or the app cannot
+    # know it from ASGI: "HTTP 403 (a browser reports close 1006)" for a close before the accept,
+    # the server's own close after a handler's error... (see capture/client_saw.py). None: what
+    # the app did, or not known (a server whose ways were not measured).
+    client_saw: str | None = None
     # It ended while the inspector was not listening or frames were lost in transit, and the app
     # no longer held it when the inspector caught up: how it closed is unknown.
     end_lost: bool = False

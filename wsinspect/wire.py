@@ -53,7 +53,7 @@ SENT: Final = 1
 # One frame as the app side records it and the wire carries it: a plain tuple, so the app's hot
 # path builds it in one step and a batch of them encodes in one msgspec call. Its fields are
 # those of WireFrame, in that order.
-FrameRecord = tuple[int, int, float, int, Any, int, bool, int | None, float | None]
+FrameRecord = tuple[int, int, float, int, Any, int, bool, int | None, float | None, float | None]
 
 
 def frame_code(direction: Direction, message_type: MessageType) -> int:
@@ -74,10 +74,13 @@ class WireFrame(msgspec.Struct, array_like=True, gc=False):
     # A received message: when the handler asked for it (its receive() was called), which ends the
     # handler's work on the message before (see Frame.handler_time). None for the other frames.
     asked: float | None = None
+    # A sent message: seconds its send() waited, when SLOW_SEND or more (Frame.send_waited), else
+    # None. Last, with a default: an inspector before it ignores it, and reads producers without it.
+    waited: float | None = None
 
     def to_frame(self) -> Frame:
         code = self.code
-        return Frame(
+        frame = Frame(
             direction=DIRECTIONS[code & 1],
             message_type=MESSAGE_TYPES[code >> 1],
             content=self.content,
@@ -86,6 +89,9 @@ class WireFrame(msgspec.Struct, array_like=True, gc=False):
             truncated=self.truncated,
             close_code=self.close_code,
         )
+        if self.waited is not None:
+            frame.send_waited = self.waited
+        return frame
 
 
 def record_to_frame(record: FrameRecord) -> Frame:

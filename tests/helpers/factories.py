@@ -15,6 +15,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from wsinspect.model import Connection, Frame, LogLine, TracebackEntry
 from wsinspect.wire import ConnectionUpdate, FrameBatch, FrameRecord, WireFrame, WireLog, frame_code
 
@@ -113,13 +115,14 @@ def wire_frame(key: int, index: int, f: Frame) -> WireFrame:
         f.size_bytes,
         f.truncated,
         f.close_code,
+        waited=None if f.send_waited is msgspec.UNSET else f.send_waited,
     )
 
 
 def record(key: int, index: int, f: Frame) -> FrameRecord:
     """``f`` as the app side records it: the plain tuple a WireFrame decodes from."""
     w = wire_frame(key, index, f)
-    return (w.key, w.index, w.timestamp, w.code, w.content, w.size_bytes, w.truncated, w.close_code, w.asked)
+    return (w.key, w.index, w.timestamp, w.code, w.content, w.size_bytes, w.truncated, w.close_code, w.asked, w.waited)
 
 
 def batch(key: int, frames: Iterable[Frame], start: int = 0) -> FrameBatch:

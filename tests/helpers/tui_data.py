@@ -19,6 +19,7 @@ __all__ = (
     "FAILED_ID",
     "TICKER_ID",
     "make_connections",
+    "make_endings",
     "tick",
 )
 
@@ -28,6 +29,10 @@ TICKER_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000002"
 CLOSED_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000003"
 DENIED_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000004"
 FAILED_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000005"
+FEED_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000006"
+SLOW_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000007"
+RESTARTED_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000008"
+BROKEN_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000009"
 PID = 4242
 APP = "chat-app"
 BINARY_TRUNCATED_SIZE = 20 * 1024
@@ -262,3 +267,86 @@ def _failed() -> Connection:
 def make_connections() -> list[Connection]:
     """Five closed connections, oldest first: chat, ticker, app-closed (4001), denied (403), failed."""
     return [_chat(), _ticker(), _closed_by_app(), _denied(), _failed()]
+
+
+# -- issue 28: a slow client among fast ones, and what clients saw at the end --------------------
+
+
+def _feed(connection_id: str, client: str, t0: float, waits: list[float]) -> Connection:
+    """A price feed: the app sends a 2.1 KB update every 0.5 s; ``waits``: how long each send waited."""
+    frames = [text_frame({"type": "subscribe", "topic": "prices"}, direction="received", at=t0 + 0.01)]
+    at = t0 + 0.02
+    for n, waited in enumerate(waits):
+        at += 0.5 + waited
+        frame = text_frame(f'{{"seq": {n}, "prices": "{"x" * 2120}"}}', at=at)
+        if waited >= 0.1:
+            frame.send_waited = waited
+        frames.append(frame)
+    frames.append(close_frame(1001, "", direction="received", at=at + 0.1))
+    slow = [w for w in waits if w >= 0.1]
+    return _counted(
+        Connection(
+            connection_id=connection_id,
+            path="/ws/prices",
+            state="closed",
+            connected_at=t0,
+            accepted_at=t0 + 0.002,
+            disconnected_at=at + 0.1,
+            close_code=1001,
+            close_reason="",
+            closed_by="client",
+            client=client,
+            pid=PID,
+            app=APP,
+            handler="prices.handlers.feed",
+            send_waited_max=max(slow, default=0.0),
+            send_waited_total=sum(slow),
+            messages=frames,
+        )
+    )
+
+
+def make_endings() -> list[Connection]:
+    """A fast and a slow client of one feed (the slow one's sends waited up to 2.3 s), a connection
+    uvicorn closed as it restarted (1012), and one whose Starlette handler raised after the accept."""
+    t0 = BASE + 10.0
+    restarted = Connection(
+        connection_id=RESTARTED_ID,
+        path="/ws/chat",
+        state="closed",
+        connected_at=t0 + 0.5,
+        accepted_at=t0 + 0.501,
+        disconnected_at=t0 + 6.0,
+        close_code=1012,
+        close_reason="",
+        closed_by="server",
+        client="127.0.0.1:52130",
+        pid=PID,
+        app=APP,
+        client_saw="close 1012 Service Restart, sent by uvicorn as it shut down or reloaded",
+        messages=[close_frame(1012, "", direction="received", at=t0 + 6.0)],
+    )
+    broken = _counted(
+        Connection(
+            connection_id=BROKEN_ID,
+            path="/ws/orders",
+            state="closed",
+            connected_at=t0 + 1.0,
+            accepted_at=t0 + 1.001,
+            disconnected_at=t0 + 1.2,
+            closed_by="server",
+            error="KeyError: 'order_id'",
+            client="127.0.0.1:52131",
+            pid=PID,
+            app=APP,
+            handler="orders.place_order",
+            client_saw="no close frame, the connection just closed (a browser reports 1006)",
+            messages=[text_frame({"type": "place"}, direction="received", at=t0 + 1.1)],
+        )
+    )
+    return [
+        _feed(FEED_ID, "127.0.0.1:52128", t0, [0.0, 0.0, 0.0, 0.0, 0.0]),
+        _feed(SLOW_ID, "10.0.0.7:40112", t0 + 0.1, [0.0, 0.4, 2.3, 1.2, 0.05]),
+        restarted,
+        broken,
+    ]

@@ -68,7 +68,7 @@ PROVEN_LINK = 2.0
 # What the app still holds of a connection, for a replay: its key, metadata and newest frames
 # and log lines, in time order.
 HeldConnection = tuple[int, Connection, list[FrameRecord | WireLog]]
-# A queued event: a FrameRecord (a tuple of 9), a connection's (key, metadata) after it changed,
+# A queued event: a FrameRecord (a tuple of 10), a connection's (key, metadata) after it changed,
 # or a message that goes as it is (a log line, the loop's lag).
 _Event = FrameRecord | tuple[int, Connection] | WireLog | LoopLag
 

@@ -27,9 +27,10 @@ from time import time
 from typing import Any, Literal, NamedTuple
 
 from ..config import WSInspectConfig
-from ..model import Direction
+from ..model import SLOW_SEND, Direction
 from .failures import tracking_failed
 from .recorder import Recorder
+from .servers import server_of
 from .tracker import ConnectionTracker
 
 __all__ = ("CONTROL_EXTENSION", "ASGIApp", "ControlChannel", "WSInspectMiddleware", "capture_logs", "observe")
@@ -83,7 +84,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         await app(scope, receive, send)
         return
     try:
-        tracker: ConnectionTracker | None = recorder.start(scope, time())
+        tracker: ConnectionTracker | None = recorder.start(scope, time(), server_of(send))
     except Exception:
         tracking_failed()
         tracker = None
@@ -117,16 +118,24 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         return message
 
     async def tracked_send(message: Message) -> None:
+        # How long the send waits (flow control: a client that does not read), by the wall clock as
+        # handler times are: the frame's own timestamp ends it, so it costs one clock reading.
+        started = time()
         try:
             await send(message)
         except OSError as exc:
             # The server could not deliver it: the client is gone (uvicorn's ClientDisconnected).
-            guard.call(tracker.send_failed, exc)
+            guard.call(tracker.send_failed, exc, message)
             raise
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":
-                    data(1, message, time())
+                    now = time()
+                    if now - started < SLOW_SEND:
+                        data(1, message, now)
+                    else:  # the client did not read (rare): the frame and the connection say so
+                        data(1, message, now, None, now - started)
+                        tracker.send_waited(now - started)
                 else:
                     tracker.send(message, time())
             except Exception:

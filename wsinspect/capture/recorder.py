@@ -11,6 +11,7 @@ from ..model import Connection
 from ..paths import resolve_socket_path
 from .emitter import Emitter, HeldConnection
 from .looplag import LoopLagSampler
+from .servers import Server
 from .tracker import ConnectionTracker, TrackerListener
 
 __all__ = ("Recorder",)
@@ -47,8 +48,9 @@ class Recorder:
         self._open: dict[str, ConnectionTracker] = {}
         self._closed: deque[ConnectionTracker] = deque(maxlen=keep_closed)
 
-    def start(self, scope: Mapping[str, Any], now: float) -> ConnectionTracker:
-        tracker = ConnectionTracker(scope, self.config, now, listener=self.listener)
+    def start(self, scope: Mapping[str, Any], now: float, server: Server | None = None) -> ConnectionTracker:
+        """A tracker for a new connection; ``server``: the server that runs it, when known."""
+        tracker = ConnectionTracker(scope, self.config, now, listener=self.listener, server=server)
         if self._lag is not None:
             self._lag.opened()
         # Held last: a start that fails leaves no open connection behind that nothing will finish.

@@ -18,8 +18,11 @@ def as_text(value: Any) -> str:
 
 
 def as_int(value: Any, default: int) -> int:
-    # int() turns the IntEnum close codes some servers pass (websockets' CloseCode) into ints.
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
+    # int() turns the IntEnum close codes some servers pass (websockets' CloseCode) into ints; one
+    # beyond 64 bits (a broken server) is the default, as the wire could not carry it.
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return int(value)
+    return default
 
 
 def strings(values: Any) -> list[str]:

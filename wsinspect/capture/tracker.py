@@ -43,9 +43,11 @@ from ..model import (
     short_handler,
 )
 from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
+from .client_saw import Ending, client_saw, server_closed
 from .failures import redact_failed
 from .handlers import read_handler
 from .scope import address, as_int, as_text, headers, latin1, query, strings
+from .servers import Server
 from .text import UTF8_CHUNK, cut_text, utf8_size
 from .traces import describe_exception, is_disconnect, refused_by, traceback_entries
 
@@ -77,26 +79,32 @@ class ConnectionTracker:
     """Records one WebSocket connection from its ASGI scope and messages."""
 
     __slots__ = (
+        "_app_closed",
+        "_app_responded",
         "_binary_preview",
         "_bytes_received",
         "_bytes_sent",
         "_capacity",
         "_client_left",
         "_connection",
+        "_disconnect_code",
         "_limit",
         "_listener",
         "_log_numbers",
         "_logged",
         "_logs",
+        "_lost_close",
         "_received",
         "_recorded",
         "_records",
         "_redact",
+        "_returned",
         "_rtt_count",
         "_rtt_total",
         "_scope",
         "_send_error",
         "_sent",
+        "_server",
         "key",
     )
 
@@ -108,6 +116,7 @@ class ConnectionTracker:
         *,
         listener: TrackerListener | None = None,
         connection_id: str | None = None,
+        server: Server | None = None,
     ) -> None:
         self._limit = config.max_message_size
         self._binary_preview = config.show_binary_preview
@@ -132,6 +141,12 @@ class ConnectionTracker:
         # a disconnect exception that ends the handler from then on is the normal end, no error.
         self._client_left = False
         self._send_error: BaseException | None = None  # what the failed send raised
+        # How it ended, for what the client saw (see client_saw): the server that ran it, and what
+        # ASGI showed of the end.
+        self._server = server
+        self._app_closed = self._app_responded = self._returned = False
+        self._lost_close: int | None = None  # a close of the app's that never reached the client
+        self._disconnect_code: int | None = None  # the server's websocket.disconnect that ended it
         self._connection = Connection(
             connection_id=connection_id or str(uuid.uuid4()),
             path=as_text(scope.get("path")),
@@ -177,6 +192,7 @@ class ConnectionTracker:
     def handler_returned(self, now: float) -> None:
         # Returning without a close still ends the connection: the server closes it.
         self._send_error = None  # the handler is done: its frames need not be kept alive
+        self._returned = True
         self._end(now, "server")
 
     def error_raised(self, exc: BaseException, now: float) -> None:
@@ -200,10 +216,13 @@ class ConnectionTracker:
         self._send_error = None
         self._end(now, "server")
 
-    def send_failed(self, exc: BaseException, now: float) -> None:
-        """The server raised ``exc`` from a send: the client is gone (and ``exc``, should it end
-        the handler, is no error of the handler's)."""
+    def send_failed(self, exc: BaseException, message: Any, now: float) -> None:
+        """The server raised ``exc`` from a send of ``message``: the client is gone (and ``exc``,
+        should it end the handler, is no error of the handler's). A close it refused never reached
+        the client."""
         self._send_error = exc
+        if isinstance(message, dict) and message.get("type") == "websocket.close":
+            self._close_lost(as_int(message.get("code"), 1000))
         self.client_gone(now)
 
     def client_gone(self, now: float) -> None:
@@ -349,9 +368,12 @@ class ConnectionTracker:
 
     # -- data messages: the hot path ----------------------------------------------------------
 
-    def data(self, sent: int, message: dict[str, Any], now: float, asked: float | None = None) -> None:
+    def data(
+        self, sent: int, message: dict[str, Any], now: float, asked: float | None = None, waited: float | None = None
+    ) -> None:
         """Feed a data message (``websocket.receive``, or ``websocket.send`` with ``sent`` 1);
-        ``asked``: when the handler called ``receive()`` for it.
+        ``asked``: when the handler called ``receive()`` for it; ``waited``: seconds its ``send()``
+        waited, when SLOW_SEND or more (the caller then also tells :meth:`send_waited`).
 
         The hot path: the middleware calls it directly for every message.
         """
@@ -390,13 +412,15 @@ class ConnectionTracker:
         # _add, inlined: this runs for every message.
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, size > limit, None, asked)
+        record = (self.key, index, now, code, content, size, size > limit, None, asked, waited)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
             listener.frame_recorded(record)
 
-    def redacted_data(self, sent: int, message: dict[str, Any], now: float, asked: float | None = None) -> None:
+    def redacted_data(
+        self, sent: int, message: dict[str, Any], now: float, asked: float | None = None, waited: float | None = None
+    ) -> None:
         """:meth:`data` for a config with a ``redact`` hook: what the hook returns is recorded in
         the payload's place, with the payload's real size."""
         text = message.get("text")
@@ -414,7 +438,7 @@ class ConnectionTracker:
             redact_failed()
             kept = None
         if kept is payload:
-            self.data(sent, message, now, asked)
+            self.data(sent, message, now, asked, waited)
             return
         limit = self._limit
         if isinstance(payload, str):
@@ -435,7 +459,7 @@ class ConnectionTracker:
         else:
             self._received += 1
             self._bytes_received += size
-        self._add(code, content, size, size > limit, None, now, asked)
+        self._add(code, content, size, size > limit, None, now, asked, waited)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -451,9 +475,12 @@ class ConnectionTracker:
 
     def _close(self, message: dict[str, Any], now: float) -> None:
         conn = self.connection
-        if conn.state == "closed":
-            return
         code = as_int(message.get("code"), 1000)
+        if conn.state == "closed":
+            if self._client_left:  # sent after the app heard the client leave (a `finally: close()`)
+                self._close_lost(code)
+            return
+        self._app_closed = True
         reason = as_text(message.get("reason"))
         conn.close_code = code
         conn.close_reason = reason
@@ -485,9 +512,11 @@ class ConnectionTracker:
         reason = as_text(message.get("reason"))
         conn.close_code = code
         conn.close_reason = reason
+        self._disconnect_code = code
         if conn.state == "open":
             self._close_frame(0, code, reason, now)
-        self._end(now, "client")
+        # uvicorn's own close on shutdown reaches the app as the client's: the server chose it.
+        self._end(now, "server" if server_closed(self._server, code) else "client")
 
     def _deny(self, message: dict[str, Any], now: float) -> None:
         conn = self.connection
@@ -495,6 +524,7 @@ class ConnectionTracker:
             return
         conn.denial_status = as_int(message.get("status"), 0) or None
         conn.refused_by = conn.refused_by or _by_handler(conn)
+        self._app_responded = True
         conn.state = "closing"
         conn.closed_by = "server"
         self._changed()
@@ -517,7 +547,34 @@ class ConnectionTracker:
         conn.disconnected_at = now
         if conn.closed_by is None:
             conn.closed_by = closed_by
+        conn.client_saw = self._client_saw()
         self._changed()
+
+    def _close_lost(self, code: int) -> None:
+        """A close of the app's never reached the client: it had gone (the first such close counts;
+        none after a close of the app's that the server took, which the client may well have seen)."""
+        if self._lost_close is not None or self._app_closed:
+            return
+        self._lost_close = code
+        conn = self._connection
+        if conn.state == "closed":  # else the end says it
+            conn.client_saw = self._client_saw()
+            self._changed()
+
+    def _client_saw(self) -> str | None:
+        conn = self._connection
+        ending = Ending(
+            accepted=conn.accepted_at is not None,
+            app_closed=self._app_closed,
+            app_responded=self._app_responded,
+            failed=conn.error is not None and conn.error != "cancelled",
+            cancelled=conn.error == "cancelled",
+            returned=self._returned,
+            client_left=self._client_left,
+            lost_close=self._lost_close,
+            disconnect_code=self._disconnect_code,
+        )
+        return client_saw(self._server, ending)
 
     def _add(
         self,
@@ -528,14 +585,23 @@ class ConnectionTracker:
         close_code: int | None,
         now: float,
         asked: float | None = None,
+        waited: float | None = None,
     ) -> None:
         index = self._recorded
         self._recorded = index + 1
-        record = (self.key, index, now, code, content, size, truncated, close_code, asked)
+        record = (self.key, index, now, code, content, size, truncated, close_code, asked, waited)
         self._records.append(record)
         listener = self._listener
         if listener is not None and listener.live:
             listener.frame_recorded(record)
+
+    def send_waited(self, waited: float) -> None:
+        """A send waited ``waited`` seconds (SLOW_SEND or more: rare), after :meth:`data` recorded its
+        frame: the connection's longest and total wait. Not in :meth:`data`: no work per frame."""
+        conn = self._connection
+        conn.send_waited_max = max(conn.send_waited_max, waited)
+        conn.send_waited_total += waited
+        self._changed()
 
     def _changed(self) -> None:
         if self._scope is not None:

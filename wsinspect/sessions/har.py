@@ -7,6 +7,7 @@ HAR is a client's record: there ``send`` is what the client sent (what the app r
 from __future__ import annotations
 
 import base64
+import math
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -98,6 +99,8 @@ class _HarMessage(msgspec.Struct):
     time: float
     opcode: int
     data: Any
+    # wsinspect's own (HAR allows keys that start with "_"): seconds the app's send() waited.
+    send_waited: float | msgspec.UnsetType = msgspec.field(name="_send_waited", default=msgspec.UNSET)
 
 
 def har_chunk(frames: list[Frame]) -> bytes | None:
@@ -109,6 +112,7 @@ def har_chunk(frames: list[Frame]) -> bytes | None:
             frame.timestamp,
             1 if frame.message_type == "text" else 2,
             frame.content if frame.message_type == "text" else base64.b64encode(frame.content or b"").decode(),
+            frame.send_waited,
         )
         for frame in frames
         if frame.message_type in HAR_KINDS
@@ -162,15 +166,17 @@ def _har_connection(entry: dict[str, Any], number: int) -> Connection:
             raise SessionFileError(f"HAR entry {number}: the data of text message {index} is not a string")
         content: str | bytes = data if opcode == 1 else unbase64(data)
         size = len(content.encode()) if isinstance(content, str) else len(content)
-        frames.append(
-            Frame(
-                direction="received" if message["type"] == "send" else "sent",
-                message_type="text" if opcode == 1 else "binary",
-                content=content,
-                timestamp=float(message["time"]),
-                size_bytes=size,
-            )
+        frame = Frame(
+            direction="received" if message["type"] == "send" else "sent",
+            message_type="text" if opcode == 1 else "binary",
+            content=content,
+            timestamp=float(message["time"]),
+            size_bytes=size,
         )
+        waited = message.get("_send_waited")
+        if type(waited) in (int, float) and 0 <= waited < math.inf and frame.direction == "sent":
+            frame.send_waited = float(waited)
+        frames.append(frame)
     known = entry.get("_wsinspect")
     if isinstance(known, dict):
         return msgspec.structs.replace(msgspec.convert({**known, "messages": []}, Connection), messages=frames)

@@ -42,6 +42,7 @@ __all__ = (
     "create_database",
     "describe_error",
     "error_reason",
+    "frame_columns",
     "frame_of",
     "frame_row",
     "is_journal",
@@ -54,7 +55,8 @@ __all__ = (
 
 APPLICATION_ID = 0x77736931  # "wsi1": what tells a capture from another SQLite database
 
-SCHEMA_VERSION = 1
+# 2: frames.send_waited. A capture of version 1 reads as one whose sends never waited.
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE producers (
@@ -93,7 +95,8 @@ CREATE TABLE frames (
     close_code INTEGER,
     handler_time REAL,                 -- a received message: seconds the handler worked on it
     text TEXT,                         -- a text frame's text, a close frame's reason
-    data BLOB                          -- a binary, ping or pong frame's bytes (NULL: not recorded)
+    data BLOB,                         -- a binary, ping or pong frame's bytes (NULL: not recorded)
+    send_waited REAL                   -- a sent message: seconds its send() waited, when 0.1 or more
 );
 CREATE INDEX frames_by_time ON frames (timestamp);
 CREATE INDEX frames_by_connection ON frames (connection, id);
@@ -148,9 +151,25 @@ TRACEBACK_DECODER = msgspec.json.Decoder(list[TracebackEntry])
 
 CONNECTION_DECODER = msgspec.json.Decoder(Connection)
 
-_BATCH = msgspec.msgpack.Decoder(
-    list[tuple[int, float, str, str, int, bool, int | None, float | None, str | None, bytes | None]]
-)
+
+class _BatchRow(msgspec.Struct, array_like=True):
+    """A frame of a journal's batch: frame_row less its number. ``send_waited`` is last, with a
+    default, so that a journal written before it (schema 1) reads too."""
+
+    connection: int
+    timestamp: float
+    direction: str
+    message_type: str
+    size_bytes: int
+    truncated: bool
+    close_code: int | None
+    handler_time: float | None
+    text: str | None
+    data: bytes | None
+    send_waited: float | None = None
+
+
+_BATCH = msgspec.msgpack.Decoder(list[_BatchRow])
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -253,6 +272,7 @@ def frame_row(number: int, frame: Frame) -> tuple[Any, ...]:
         None if frame.handler_time is UNSET else frame.handler_time,
         None if binary else content,
         content if binary else None,
+        None if frame.send_waited is UNSET else frame.send_waited,
     )
 
 
@@ -343,15 +363,24 @@ def table_names(db: sqlite3.Connection) -> set[str]:
 
 
 FRAME_COLUMNS = (
-    "connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, text, data"
+    "connection, timestamp, direction, message_type, size_bytes, truncated, close_code, handler_time, text, data, "
+    "send_waited"
 )
+
+
+def frame_columns(db: sqlite3.Connection) -> str:
+    """FRAME_COLUMNS as this capture has them: one of schema 1 has no ``send_waited`` (read as NULL)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] < 2:
+        return FRAME_COLUMNS.replace("send_waited", "NULL")
+    return FRAME_COLUMNS
+
 
 LOG_COLUMNS = "connection, timestamp, level, levelno, logger, message, size_bytes, truncated, error, traceback"
 
 
 def frame_of(row: Sequence[Any]) -> Frame:
     """A frame from a row of FRAME_COLUMNS (its connection first, not read here)."""
-    _, timestamp, direction, kind, size, truncated, code, took, text, data = row
+    _, timestamp, direction, kind, size, truncated, code, took, text, data, waited = row
     return Frame(
         direction=direction,
         message_type=kind,
@@ -361,6 +390,7 @@ def frame_of(row: Sequence[Any]) -> Frame:
         truncated=bool(truncated),
         close_code=code,
         handler_time=UNSET if took is None else took,
+        send_waited=UNSET if waited is None else waited,
     )
 
 
@@ -400,15 +430,16 @@ def _read(db: sqlite3.Connection) -> DatabaseSession:
         for number, metadata in db.execute("SELECT id, metadata FROM connections ORDER BY id")
     }
     # A frame whose connection's row did not make it is left out (never: both go in one transaction).
-    for row in db.execute(f"SELECT {FRAME_COLUMNS} FROM frames ORDER BY id"):
+    for row in db.execute(f"SELECT {frame_columns(db)} FROM frames ORDER BY id"):
         if (connection := connections.get(row[0])) is not None:
             connection.messages.append(frame_of(row))
     if "frame_batches" in table_names(db):  # a journal
         took_by_number = dict(db.execute("SELECT frame, seconds FROM handler_times"))
         number_in_journal = 0
         for (blob,) in db.execute("SELECT frames FROM frame_batches ORDER BY id"):
-            for row in _BATCH.decode(blob):
+            for batch_row in _BATCH.decode(blob):
                 number_in_journal += 1
+                row = msgspec.structs.astuple(batch_row)
                 if (took := took_by_number.get(number_in_journal)) is not None:
                     row = (*row[:7], took, *row[8:])
                 if (connection := connections.get(row[0])) is not None:

@@ -24,7 +24,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, Final, cast, overload
@@ -36,11 +36,11 @@ from ...sessions import Progress, SessionFileError, Written, write_session
 from ...sessions.sqlite import (
     BUSY_TIMEOUT,
     CONNECTION_DECODER,
-    FRAME_COLUMNS,
     LOG_COLUMNS,
     check_database,
     describe_error,
     error_reason,
+    frame_columns,
     frame_of,
     log_of,
     table_names,
@@ -107,6 +107,7 @@ class DatabaseStore(BaseStore):
             check_database(db)
             if "frame_batches" in table_names(db):
                 raise SessionFileError("a recording's journal, not a capture")  # read whole (read_database)
+            self._frame_columns = frame_columns(db)
             self.writing = _being_written(path)
             with self._snapshot(db):
                 self._frame_ids = db.execute("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM frames").fetchone()
@@ -403,7 +404,7 @@ class DatabaseStore(BaseStore):
                 found[ref] = item
         if not missing:
             return found
-        name, columns, make = ("frames", FRAME_COLUMNS, frame_of) if table == _FRAME else ("logs", LOG_COLUMNS, log_of)
+        name, columns, make = self._table(table)
         where, params = "id BETWEEN ? AND ?", [min(missing), max(missing)]
         if connection is not None:
             where, params = "connection = ? AND " + where, [connection, *params]
@@ -425,10 +426,14 @@ class DatabaseStore(BaseStore):
                     ids_of[id(item)] = row[0]
         return found
 
+    def _table(self, table: int) -> tuple[str, str, Callable[[Sequence[Any]], Any]]:
+        """The table's name, the columns it is read by, and what makes an item of a row."""
+        return ("frames", self._frame_columns, frame_of) if table == _FRAME else ("logs", LOG_COLUMNS, log_of)
+
     def _read_span(self, table: int, connection: int, first: int, last: int) -> list[Any]:
         """A connection's frames (or log lines) from id ``first`` to ``last``, read for one use (an
         export): not kept, so a whole capture goes through at the cost of a chunk."""
-        name, columns, make = ("frames", FRAME_COLUMNS, frame_of) if table == _FRAME else ("logs", LOG_COLUMNS, log_of)
+        name, columns, make = self._table(table)
         try:
             read = self._db.execute(
                 f"SELECT {columns} FROM {name} WHERE connection = ? AND id BETWEEN ? AND ? ORDER BY id",

@@ -184,7 +184,7 @@ class DatabaseWriter:
                 db.executemany("INSERT OR REPLACE INTO handler_times VALUES (?, ?)", [(n, t) for t, n in timed])
             else:
                 first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM frames").fetchone()[0]
-                db.executemany(f"INSERT INTO frames VALUES (NULL, {', '.join('?' * 10)})", frames)
+                db.executemany(f"INSERT INTO frames VALUES (NULL, {', '.join('?' * 11)})", frames)
                 db.executemany("UPDATE frames SET handler_time = ? WHERE id = ?", timed)
             db.executemany(f"INSERT INTO logs VALUES (NULL, {', '.join('?' * 10)})", logs)
             db.executemany("INSERT INTO events (timestamp, level, text) VALUES (?, ?, ?)", events)

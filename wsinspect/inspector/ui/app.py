@@ -136,7 +136,15 @@ class InspectorApp(ExportFlow):
             show=False,
             id="connections.match",
             priority=True,  # see OPENS_THE_TEXT_BOX
-            tooltip="List only the connections whose path or state (open, closed, error…) holds a text",
+            tooltip="List only the connections whose path or state (open, closed, error, slow…) holds a text",
+        ),
+        Binding(
+            "o",
+            "toggle_order",
+            "Slowest first",
+            show=False,
+            id="connections.order",
+            tooltip="Order the connections: those whose sends waited longest on the client first / by arrival",
         ),
         Binding(
             "x",
@@ -498,6 +506,7 @@ class InspectorApp(ExportFlow):
             total=len(self.store.rows),
             search=self.search_text,
             connections_match=self.table.match,
+            slowest_first=self.table.by_wait,
             connections_shown=self.table.row_count,
             connections=len(self.store.entries),
             progress=progress,
@@ -619,6 +628,10 @@ class InspectorApp(ExportFlow):
 
     def action_pair_by(self) -> None:
         self._open_filter_bar("pair", ".".join(self.payloads.pair_by))
+
+    def action_toggle_order(self) -> None:
+        self.table.set_by_wait(not self.table.by_wait)
+        self._update_filters()
 
     def action_match_connections(self) -> None:
         self._open_filter_bar("connections", self.table.match)

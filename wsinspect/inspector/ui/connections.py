@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from time import time
 from typing import ClassVar, NamedTuple
 
@@ -127,6 +128,7 @@ class ConnectionTable(DataTable[Text]):
         self._longest = {"path": 0, "handler": 0, "producer": 0, "close": 0, "after": 0}
         self._cut = Cut(self.LEAST_WIDTH, self.LEAST_WIDTH, None, handlers=False, producers=False)  # how they show
         self.match = ""  # shown: the connections whose path or state holds this (see set_match)
+        self.by_wait = False  # the connections whose sends waited longest come first (see set_by_wait)
         self._stale: set[str] = set()  # rows changed while off screen: redrawn when they scroll in
         self._entries_seen = 0
 
@@ -168,7 +170,7 @@ class ConnectionTable(DataTable[Text]):
         top = int(self.scroll_y)
         on_screen = range(top, top + self.size.height)
         stale = self._stale
-        for connection_id, entry in entries.items():
+        for connection_id, entry in self._ordered(entries):
             connection = entry.connection
             old = shown.get(connection_id)
             if old is None:
@@ -184,8 +186,43 @@ class ConnectionTable(DataTable[Text]):
                     self._redraw(connection_id, entry, several)
                 else:
                     stale.add(connection_id)
+        if self.by_wait:
+            self._reorder()
         if self._layout() != self._cut:
             self.sync(None)  # the new rows widened a column (or brought the scrollbar): cut again
+
+    def set_by_wait(self, on: bool) -> None:
+        """List the connections whose sends waited longest first (then by arrival), or by arrival."""
+        self.by_wait = on
+        if on:
+            self._reorder()
+            return
+        selected = self.selected_id()
+        self.set_match(self.match)  # rebuilt in arrival order
+        if selected is not None:
+            self.select(selected)
+
+    def _ordered(self, entries: Mapping[str, ConnectionEntry]) -> Iterable[tuple[str, ConnectionEntry]]:
+        if not self.by_wait:
+            return entries.items()
+        return sorted(entries.items(), key=lambda item: (-item[1].connection.send_waited_total, item[1].number))
+
+    def _reorder(self) -> None:
+        """Put the rows in the order of :meth:`_ordered`, keeping the selected connection selected."""
+        wanted = [
+            connection_id
+            for connection_id, _ in self._ordered(self.store.entries)
+            if connection_id in self._cells_shown
+        ]
+        if wanted == self.order:
+            return
+        selected = self.selected_id()
+        rank = {self.store.entries[connection_id].number: n for n, connection_id in enumerate(wanted)}
+        # The key sees the cells of the "#" column only: "● c12" names the connection by its number.
+        self.sort("#", key=lambda cell: rank.get(int(cell.plain.rpartition("c")[2]), len(rank)))
+        self.order = wanted
+        if selected is not None:
+            self.select(selected)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -236,7 +273,8 @@ class ConnectionTable(DataTable[Text]):
         if not self.match:
             return True
         query = f"?{connection.query_string}" if connection.query_string else ""
-        return self.match in f"{connection.path}{query} {connection_state(connection)}".lower()
+        slow = " slow" if connection.send_waited_total else ""  # its sends waited on the client
+        return self.match in f"{connection.path}{query} {connection_state(connection)}{slow}".lower()
 
     def selected_id(self) -> str | None:
         if not self.order or self.cursor_row >= len(self.order):
@@ -343,7 +381,7 @@ class ConnectionTable(DataTable[Text]):
             Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{entry.number}"),
             self._path_cell(path, handler, producer),
             Text(f"{state.capitalize()} ({duration})", dot_style),
-            Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", style("sent")),
+            self._sent_cell(connection),
             Text(f"{connection.messages_received:,} · {format_size(connection.bytes_received)}", style("received")),
             self._rtt_cell(entry),
             self._missing_cell(connection),
@@ -368,6 +406,13 @@ class ConnectionTable(DataTable[Text]):
             else:
                 path, handler = _clip(path, room), ""
         return Text.assemble(path, (handler, self.style_of("handler")), (producer, self.style_of("muted")))
+
+    def _sent_cell(self, connection: Connection) -> Text:
+        """Messages and bytes sent; a slow client's mark: how long the app's sends waited on it in all."""
+        cell = Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", self.style_of("sent"))
+        if connection.send_waited_total:
+            cell.append(f"  ▲ waited {short_duration(connection.send_waited_total)}", self.style_of("warning"))
+        return cell
 
     def _missing_cell(self, connection: Connection) -> Text:
         """Frames this inspector does not hold: lost on the way (a warning) and let go by design."""

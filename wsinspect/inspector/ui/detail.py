@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from msgspec import UNSET
 from rich.console import Group
 from rich.json import JSON
 from rich.text import Text
@@ -134,6 +135,9 @@ class DetailPane(Static):
             head.append(SEPARATOR)
             kept = f"{format_count(_kept(item))} of {format_count(item.size_bytes)}"
             head.append(f"truncated: {kept} bytes kept", style="bold yellow")
+        if item.send_waited is not UNSET:  # the client did not read: the app's send() waited on it
+            head.append(SEPARATOR)
+            head.append(f"waited {short_duration(item.send_waited)} to send", style="bold yellow")
         decoded = self._decoded(connection_id, item)
         if decoded is not None:
             head.append(SEPARATOR)

@@ -36,6 +36,7 @@ HELP_ORDER = (
     "timeline.follow",
     "timeline.last",
     "connections.match",
+    "connections.order",
     "connections.first",
     "connections.newest",
     "focus.next",

@@ -3,6 +3,7 @@ ended, its keepalive."""
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -80,10 +81,16 @@ class LifecyclePanel(Static):
         took = _handler_times(store.handler_times(connection_id))
         if took:
             lines.append(f"took    {took}\n")
+        if connection.send_waited_total:  # a client that read slowly, or not at all
+            total, longest = short_duration(connection.send_waited_total), short_duration(connection.send_waited_max)
+            lines.append(f"waited  {total} to send in all, longest {longest}\n", self.style_of("late"))
         if connection.state == "closed":
             lasted = format_duration(end - connection.connected_at)
             lines.append(f"closed  {_clock(end)} after {lasted}{closed_who(connection)}\n")
             lines.append(f"        {closed_how(connection)}")
+            if connection.client_saw:  # what went over the wire differs from what the app did
+                saw = _indented(f"client saw {connection.client_saw}", self.content_region.width)
+                lines.append(f"\n{saw}", style=self.style_of("late"))
         else:
             at_export = " at export" if store.as_of is not None else ""
             lines.append(f"{connection.state}{at_export}, for {format_duration(end - connection.connected_at)}")
@@ -192,6 +199,11 @@ def _shortened(name: str, width: int, separator: str, ellipsis: str) -> str:
         if len(shortened) <= width:
             return shortened
     return ellipsis + parts[-1]
+
+
+def _indented(text: str, width: int) -> str:
+    """``text`` on lines of the panel's width, each under the values' column (8 spaces in)."""
+    return textwrap.fill(text, max(16, width), initial_indent=" " * 8, subsequent_indent=" " * 8)
 
 
 def _handler_times(seconds: Iterable[float]) -> str:

@@ -71,13 +71,14 @@ def filters_line(
     search: str,
     connections_match: str,
     connections_shown: int,
+    slowest_first: bool = False,
     connections: int,
     progress: float | None,
     error: str,
 ) -> Text:
     """``shown`` of ``total`` rows pass ``applied``; ``search``: what n / N find; the connections'
-    filter and how many it lists; ``progress`` of a search of older rows (None: done); ``error``:
-    a filter that could not be applied."""
+    filter and how many it lists, and whether it lists the slowest clients first; ``progress`` of
+    a search of older rows (None: done); ``error``: a filter that could not be applied."""
     if applied.active:
         chips = "  ".join(f"[{chip}]" for chip in applied.describe())
         # Text, not markup: a chip such as [sent only] would read as a markup tag.
@@ -88,6 +89,8 @@ def filters_line(
         line += f'   search "{search}" (n / N)'
     if connections_match:
         line += f'   connections "{connections_match}" ({connections_shown:,} of {connections:,})'
+    if slowest_first:
+        line += "   connections: slowest clients first (o)"
     if progress is not None:  # the older rows are still being searched
         line += f"   searching… {progress:.0%}"
     if error:

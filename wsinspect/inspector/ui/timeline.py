@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar, Final
 
+from msgspec import UNSET
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -485,14 +486,19 @@ class TimelineView(ScrollView, can_focus=True):
             fixed = 10 + 1 + tag_width + 2 + 7 + 11
             mark = " ✂ " if item.truncated else "   "
             control = item.message_type in ("ping", "pong")  # ◉ control rows, with their direction
+            # A send that waited on the client (flow control) leads its preview, as a warning.
             segments += [
                 Segment("◉ " if control else f"{ARROWS[item.direction]} ", style),
                 Segment(
                     f"{item.message_type} {ARROWS[item.direction]} " if control else f"{item.message_type:<7}", style
                 ),
                 Segment(f"{format_size(item.size_bytes):>8}{mark}", muted),
-                *self._marked(self._preview(position, item, max(1, width - fixed)), style),
             ]
+            if item.send_waited is not UNSET:  # a send that waited on the client leads, as a warning
+                waited = f"waited {short_duration(item.send_waited)} to send  "
+                segments.append(Segment(waited, self.style_of("warning")))
+                fixed += len(waited)
+            segments += self._marked(self._preview(position, item, max(1, width - fixed)), style)
         strip = Strip(segments).adjust_cell_length(width)
         if selected:
             strip = strip.apply_style(self.style_of("cursor"))
