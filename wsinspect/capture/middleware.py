@@ -103,32 +103,43 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     # data message goes straight to the tracker's data path (the other kinds, rarely, via its dispatch).
     data = tracker.data if recorder.config.redact is None else tracker.redacted_data
 
+    # What the handler is doing, for the watchdog: a float or None written on the way in and out of
+    # each call, done_at before the pending mark is cleared (see ConnectionTracker.doing).
     async def tracked_receive() -> Message:
-        asked = time()  # when the handler's work on the message before ended (see Frame.handler_time)
-        message = await receive()
+        # When the handler's work on the message before ended (see Frame.handler_time), and it waits.
+        tracker.receiving = asked = time()
+        try:
+            message = await receive()
+        finally:
+            tracker.done_at = now = time()
+            tracker.receiving = None
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.receive":
-                    data(0, message, time(), asked)
+                    data(0, message, now, asked)
                 else:
-                    tracker.receive(message, time())
+                    tracker.receive(message, now)
             except Exception:
                 guard.failed()
         return message
 
     async def tracked_send(message: Message) -> None:
+        tracker.sending = time()
         try:
             await send(message)
         except OSError as exc:
             # The server could not deliver it: the client is gone (uvicorn's ClientDisconnected).
             guard.call(tracker.send_failed, exc)
             raise
+        finally:
+            tracker.done_at = now = time()
+            tracker.sending = None
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":
-                    data(1, message, time())
+                    data(1, message, now)
                 else:
-                    tracker.send(message, time())
+                    tracker.send(message, now)
             except Exception:
                 guard.failed()
 
