@@ -10,17 +10,31 @@ does is a stack one step out of date: a coroutine that just resumed, a frame tha
 from __future__ import annotations
 
 import asyncio
+import selectors
 import sys
 from types import FrameType
 from typing import Any, Final
 
-__all__ = ("DEPTH", "RUN_CODE", "callback_frames", "task_frames", "thread_frame")
+__all__ = ("DEPTH", "RUN_CODE", "callback_frames", "is_polling", "task_frames", "thread_frame")
 
 # Frames walked at most from the innermost outwards: a recursion thousands deep shows its innermost.
 DEPTH: Final = 300
 # Every callback asyncio's own loops run goes through Handle._run: the frames above it are the
 # callback's (a task's step: its coroutines). A loop written in C (uvloop) has no such frame.
 RUN_CODE: Final = asyncio.events.Handle._run.__code__
+
+
+# The selectors' select methods: an asyncio loop's thread in one waits for I/O, or, late, for the GIL.
+_SELECT_CODES: Final = frozenset(
+    member.select.__code__
+    for member in vars(selectors).values()
+    if isinstance(member, type) and issubclass(member, selectors.BaseSelector) and hasattr(member.select, "__code__")
+)
+
+
+def is_polling(frame: FrameType) -> bool:
+    """Whether a loop's thread is in (or just back from) its poll: it runs no callback of its own."""
+    return frame.f_code in _SELECT_CODES
 
 
 def thread_frame(thread_id: int) -> FrameType | None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from ..model import HandlerState, LoopBlock, TracebackEntry
 from .failures import FailureLog
-from .stacks import RUN_CODE, callback_frames, task_frames, thread_frame
+from .stacks import RUN_CODE, callback_frames, is_polling, task_frames, thread_frame
 from .traces import stack_entries
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ class _Watch:
         self.due = 0.0  # the loop's time the next beat is due (loop.time() is monotonic)
         self.beat = 0.0  # when the last beat ran
         self.sample: _Sample | None = None  # written by the thread, read by the late beat
+        # The beat (its due time) late while the loop's thread was seen in its poll, waiting for the
+        # GIL that another thread held (or the machine's CPU): late, but held by none of its code.
+        self.polling_late = 0.0
         self._since = 0.0  # lag: since when it is summed up, its worst, total and count
         self._worst = self._total = 0.0
         self._count = 0
@@ -137,6 +140,8 @@ class _Watch:
         sample = self.sample
         if sample is not None and sample.due != due:
             sample = None  # of an earlier hold
+        if sample is None and self.polling_late == due:
+            return  # the loop waited for the GIL: its lag says so, and no code of its own is to blame
         if sample is not None and sample.began is not None:
             began = max(beat, sample.began)
         else:
@@ -165,6 +170,9 @@ class _Watch:
     def sample_stack(self, due: float) -> None:
         frame = thread_frame(self.thread_id)
         if frame is None:
+            return
+        if is_polling(frame):
+            self.polling_late = due
             return
         task = asyncio.current_task(self.loop)
         tracker = self.tasks.get(task) if task is not None else None

@@ -134,11 +134,13 @@ def culprit(stack: Sequence[TracebackEntry]) -> TracebackEntry | None:
 
 
 def where(stack: Sequence[TracebackEntry]) -> str:
-    """ "app.py:33 chat()": the culprit's place and function (its short name); "" for no stack."""
+    """ "app.py:33 chat()": the culprit's place and function (its short name); a library's file by
+    its last two parts ("asyncio/events.py"); "" for no stack."""
     entry = culprit(stack)
     if entry is None:
         return ""
-    return f"{entry.file}:{entry.line} {entry.function.rsplit('.', 1)[-1]}()"
+    file = entry.file if entry.app else "/".join(entry.file.replace("\\", "/").split("/")[-2:])
+    return f"{file}:{entry.line} {entry.function.rsplit('.', 1)[-1]}()"
 
 
 def loop_block_text(block: LoopBlock) -> str:

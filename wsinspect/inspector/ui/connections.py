@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from ...formatting import format_duration, format_size, short_duration
 from ...model import Connection, describe_close, short_handler
-from ..core.describe import health
+from ..core.describe import handler_doing, health
 from ..core.interface import StoreView
 from ..core.store import LOCAL_HOST, ConnectionEntry
 
@@ -278,13 +278,23 @@ class ConnectionTable(DataTable[Text]):
                 (handler, style("muted")),
                 (producer, style("muted")),
             ),
-            Text(f"{state.capitalize()} ({duration})", dot_style),
+            self._state_cell(connection, state, duration, dot_style),
             Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", style("sent")),
             Text(f"{connection.messages_received:,} · {format_size(connection.bytes_received)}", style("received")),
             self._rtt_cell(entry),
             self._missing_cell(connection),
             close,
         ]
+
+    def _state_cell(self, connection: Connection, state: str, duration: str, style: Style) -> Text:
+        """ "Open (1m 05s)", and what its handler has been doing for a while: "· waiting 12 s" (dim),
+        "· working 3.1 s" and "· sending 2.0 s" (warnings)."""
+        cell = Text(f"{state.capitalize()} ({duration})", style)
+        doing = connection.handler_state
+        if doing is not None and connection.state != "closed":
+            component = "muted" if doing.state == "receiving" else "warning"
+            cell.append(f" · {handler_doing(doing, self.store.as_of or time())}", self.style_of(component))
+        return cell
 
     def _missing_cell(self, connection: Connection) -> Text:
         """Frames this inspector does not hold: lost on the way (a warning) and let go by design."""
