@@ -11,6 +11,9 @@ text message is answered with the text reversed, a binary one with the bytes rev
 ``"close:CODE:REASON"`` makes the handler close with that code and reason; ``"boom"`` makes it
 raise ``ValueError("boom in FRAMEWORK")``.
 
+``busy_app`` is another protocol: a handler that holds the loop, spins or awaits when told
+(test_handler_states.py).
+
 Outside the app, a shim answers ``GET /_state`` (and nothing else: every other scope goes
 straight to the app): it flushes the app's emitter and returns what its recorder holds, so the
 test knows when everything reached the inspector. It never sees a ``websocket`` scope.
