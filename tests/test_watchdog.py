@@ -167,8 +167,7 @@ async def test_a_handler_waiting_in_receive_is_reported_once_it_lasted(recorder:
     assert tracker.reported is not None
     assert (tracker.reported.state, tracker.reported.since, tracker.reported.stack) == ("receiving", since, None)
     # It ends: reported as ended at the next look.
-    tracker.done_at = time.time()
-    tracker.receiving = None
+    tracker.received = time.time()  # as tracked_receive does on its way out
     await until(lambda: tracker.reported is None, what="the end reported", patience=PATIENCE, every=0.02)
     recorder.finish(tracker)
 
@@ -176,7 +175,7 @@ async def test_a_handler_waiting_in_receive_is_reported_once_it_lasted(recorder:
 async def test_a_handler_working_elsewhere_reports_where_its_task_waits(recorder: Recorder) -> None:
     async def handler() -> None:
         tracker = opened(recorder)
-        tracker.done_at = time.time()
+        tracker.received = time.time()
         await asyncio.sleep(3)  # working (not in receive or send): where its task waits
         recorder.finish(tracker)
 

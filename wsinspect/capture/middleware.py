@@ -103,16 +103,15 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     # data message goes straight to the tracker's data path (the other kinds, rarely, via its dispatch).
     data = tracker.data if recorder.config.redact is None else tracker.redacted_data
 
-    # What the handler is doing, for the watchdog: a float or None written on the way in and out of
-    # each call, done_at before the pending mark is cleared (see ConnectionTracker.doing).
+    # What the handler is doing, for the watchdog: the time it went into each call and the time it
+    # came back, one float each (see ConnectionTracker.doing).
     async def tracked_receive() -> Message:
         # When the handler's work on the message before ended (see Frame.handler_time), and it waits.
         tracker.receiving = asked = time()
         try:
             message = await receive()
         finally:
-            tracker.done_at = now = time()
-            tracker.receiving = None
+            tracker.received = now = time()
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.receive":
@@ -132,8 +131,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
             guard.call(tracker.send_failed, exc)
             raise
         finally:
-            tracker.done_at = now = time()
-            tracker.sending = None
+            tracker.sent = now = time()
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":

@@ -18,8 +18,9 @@ What the handler logs while it runs (``capture_logs``) is kept too, bounded like
 lines with their own numbering; a handler's exception keeps its traceback, and one raised before
 the accept says what refused the handshake.
 
-What the handler is doing (``receiving``, ``sending``, ``done_at``) the middleware's wrappers write
-directly, a float or None per call, and the watchdog reads from its thread (see
+What the handler is doing (``receiving`` and ``received``, ``sending`` and ``sent``) the
+middleware's wrappers write directly, one float on the way into each call and one on the way
+out, and the watchdog reads from its thread (see
 :mod:`~wsinspect.capture.watchdog`), which also hands over the loop blocks it attributes to the handler.
 """
 
@@ -122,16 +123,17 @@ class ConnectionTracker:
         "_recorded",
         "_records",
         "_redact",
-        "_reported",
         "_rtt_count",
         "_rtt_total",
         "_scope",
         "_send_error",
         "_sent",
-        "done_at",
         "key",
+        "received",
         "receiving",
+        "reported",
         "sending",
+        "sent",
         "task",
     )
 
@@ -177,13 +179,12 @@ class ConnectionTracker:
             headers=headers(scope.get("headers"), config.redact_headers),
             requested_subprotocols=strings(scope.get("subprotocols")),
         )
-        # What the handler does, written by the middleware's wrappers: when it entered receive() and
-        # send() (None while outside), when it last came back from either (or started).
-        self.receiving: float | None = None
-        self.sending: float | None = None
-        self.done_at = now
+        # What the handler does, written by the middleware's wrappers: when it last went into
+        # receive() and came back, and the same of send(). In a call: went in after it last came back.
+        self.receiving = self.sending = 0.0
+        self.received = self.sent = now  # (it "came back" as it started: working since then)
         self.task: object | None = None  # the handler's asyncio task, for the watchdog
-        self._reported: HandlerState | None = None  # the state the watchdog last reported
+        self.reported: HandlerState | None = None  # the state the watchdog last reported (see report_state)
         self._loop_blocks: deque[LoopBlock] = deque(maxlen=MAX_LOOP_BLOCKS)
         # Kept until the handler is found in it, or the connection ends (see _changed).
         self._scope: Mapping[str, Any] | None = scope
@@ -364,26 +365,25 @@ class ConnectionTracker:
         """What the handler does now, and since when; None once the connection is closed.
 
         A send pending wins over a receive pending (a handler with a reader and a writer task that
-        waits on a slow client is sending). The wrappers write ``done_at`` before they clear
-        ``receiving`` or ``sending``, and this reads them the other way round, so that a state read
-        in between is never "working" since long ago."""
+        waits on a slow client is sending); a receive pending stays one while another task sends.
+        Working: since it last came back from either. (The watchdog's pass reads the same inline.)"""
         if self._connection.state == "closed":
             return None
-        sending = self.sending
-        if sending is not None:
+        sending, sent = self.sending, self.sent
+        if sending > sent:
             return "sending", sending
-        receiving = self.receiving
-        if receiving is not None:
+        receiving, received = self.receiving, self.received
+        if receiving > received:
             return "receiving", receiving
-        return "working", self.done_at
+        return "working", max(received, sent)
 
     @property
-    def reported(self) -> HandlerState | None:
-        return self._reported
+    def closed(self) -> bool:
+        return self._connection.state == "closed"
 
     def report_state(self, state: HandlerState | None) -> None:
         """What the handler does has lasted a while (None: the reported state ended)."""
-        self._reported = state
+        self.reported = state
         listener = self._listener
         if listener is not None and listener.live:
             listener.handler_state(self.key, state)
@@ -402,7 +402,7 @@ class ConnectionTracker:
         if doing is None:
             return None
         state, since = doing
-        reported = self._reported
+        reported = self.reported
         stack = reported.stack if reported is not None and (reported.state, reported.since) == doing else None
         return HandlerState(state=state, since=since, stack=stack)
 
@@ -448,7 +448,7 @@ class ConnectionTracker:
         for more in others:
             if more:
                 records = list(heapq.merge(records, more, key=_time_of))
-        reported = self._reported
+        reported = self.reported
         if reported is not None and self._connection.state != "closed":
             records.append(WireHandlerState(self.key, reported))
         return records

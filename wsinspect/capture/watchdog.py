@@ -2,7 +2,7 @@
 the loop runs.
 
 Nothing here runs per frame. The middleware's wrappers only note in each connection's tracker when
-its handler entered ``receive()`` or ``send()`` and when it came back (``ConnectionTracker.doing``).
+its handler went into ``receive()`` or ``send()`` and when it came back (``ConnectionTracker.doing``).
 The rest runs while connections are open, and not at all while none is:
 
 - a heartbeat on each event loop that has connections open: a timer every :data:`BEAT` seconds.
@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from ..model import HandlerState, LoopBlock, TracebackEntry
+from ..model import HandlerDoing, HandlerState, LoopBlock, TracebackEntry
 from .failures import FailureLog
 from .stacks import RUN_CODE, callback_frames, is_polling, task_frames, thread_frame
 from .traces import stack_entries
@@ -275,22 +275,31 @@ class Watchdog:
         return min(wake, self._handlers_at) - time.monotonic()
 
     def look_at_handlers(self, watches: list[_Watch]) -> None:
-        """Report each state that has lasted, and the end of each one reported."""
+        """Report each state that has lasted, and the end of each one reported.
+
+        It runs for every open connection twice a second: the tracker's slots are read here
+        without a call or a tuple per connection (see ConnectionTracker.doing for their order)."""
         now = time.time()
         for watch in watches:
             running = asyncio.current_task(watch.loop)
             for tracker in list(watch.trackers):
-                doing = tracker.doing()
-                if doing is None:
-                    continue  # closed: the handler may still run, the connection is over
-                state, since = doing
+                state: HandlerDoing
+                sending, sent = tracker.sending, tracker.sent
+                if sending > sent:
+                    state, since = "sending", sending
+                else:
+                    receiving, received = tracker.receiving, tracker.received
+                    if receiving > received:
+                        state, since = "receiving", receiving
+                    else:
+                        state, since = "working", received if received > sent else sent
                 reported = tracker.reported
                 if reported is not None:
-                    if (reported.state, reported.since) == doing:
+                    if reported.since == since and reported.state == state:
                         continue
                     tracker.report_state(None)
-                if now - since < LASTING:
-                    continue
+                if now - since < LASTING or tracker.closed:
+                    continue  # not lasting yet; or over (the handler may run on, the connection is done)
                 stack = watch.stack_of(tracker, running) if state != "receiving" else None
                 tracker.report_state(HandlerState(state=state, since=since, stack=stack))
 
