@@ -11,6 +11,8 @@ import msgspec
 import pytest
 from helpers.factories import AT, update
 
+from wsinspect.inspector.core.database_store import DatabaseStore
+from wsinspect.inspector.core.database_writer import DatabaseWriter
 from wsinspect.inspector.core.describe import handler_doing, loop_block_text, where
 from wsinspect.inspector.core.rows import RowCode
 from wsinspect.inspector.core.store import Producer, Store
@@ -207,3 +209,28 @@ def test_the_wire_carries_both_messages() -> None:
     decoder = Decoder()
     hello = Hello(PROTOCOL_VERSION, 1, "app")
     assert decoder.feed(encode([hello, *messages])) == [hello, *messages]
+
+
+def test_a_capture_database_keeps_a_connections_blocks_and_the_apps_rows(tmp_path: Path) -> None:
+    """A connection's blocks are in its metadata (rows with their stacks when opened); the app's are
+    rows of the inspector's own news, without a stack."""
+    path = tmp_path / "capture.sqlite"
+    store = Store()
+    writer = DatabaseWriter(path, store)
+    store.apply(APP, [update(1), WireLoopBlock(1, block()), WireLoopBlock(None, block(AT + 9))], NOW)
+    store.apply(APP, [WireHandlerState(1, HandlerState(state="receiving", since=NOW - 2))], NOW)
+    writer.close()
+    lazy = DatabaseStore(path)
+    while lazy.reading:
+        lazy.poll()
+    connection = lazy.entries["c1"].connection
+    assert connection.loop_blocks == [block()]
+    assert connection.handler_state == HandlerState(state="receiving", since=NOW - 2)
+    blocks = [
+        (owner, item) for owner, item in lazy.rows if isinstance(item, SystemEvent) and "loop blocked" in item.text
+    ]
+    assert [(owner, event.text, event.stack is not None) for owner, event in blocks] == [
+        ("c1", "loop blocked 420 ms in app.py:33 chat()", True),
+        (None, "chat-app (pid 1001): loop blocked 420 ms in app.py:33 chat()", False),
+    ]
+    lazy.close()

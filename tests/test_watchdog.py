@@ -202,3 +202,30 @@ async def test_a_closed_connection_has_no_handler_state(recorder: Recorder) -> N
     assert tracker.doing() is None
     assert recorder.connections()[0].handler_state is None
     recorder.finish(tracker)
+
+
+async def test_a_replay_brings_the_blocks_and_the_states(recorder: Recorder) -> None:
+    """What an inspector that starts late gets: each connection's blocks among its frames, its
+    handler's reported state after them, and the app's blocks."""
+    tracker = opened(recorder)
+    await asyncio.sleep(2 * BEAT)
+    hold_the_loop(0.2)
+
+    async def elsewhere() -> None:
+        hold_the_loop(0.2)
+
+    await asyncio.sleep(2 * BEAT)
+    await asyncio.create_task(elsewhere())
+    tracker.receiving = time.time() - 2
+    await until(lambda: tracker.reported and recorder.loop_blocks(), what="both", patience=PATIENCE, every=0.02)
+    ((key, _, records),) = recorder.held()
+    assert key == tracker.key
+    kinds = [type(record).__name__ for record in records]
+    assert kinds == ["WireLoopBlock", "WireHandlerState"]  # no frames here: the block, then the state
+    assert records[0].block == recorder.connections()[0].loop_blocks[0]  # type: ignore[union-attr]
+    assert [held.block for held in recorder.held_blocks()] == recorder.loop_blocks()
+    assert all(held.key is None for held in recorder.held_blocks())
+    tracker.handler_returned(time.time())
+    ((_, _, records),) = recorder.held()
+    assert [type(record).__name__ for record in records] == ["WireLoopBlock"]  # closed: no state to tell
+    recorder.finish(tracker)

@@ -294,12 +294,14 @@ class Watchdog:
                     else:
                         state, since = "working", received if received > sent else sent
                 reported = tracker.reported
+                if reported is not None and reported.since == since and reported.state == state:
+                    continue
+                if tracker.closed:
+                    continue  # the handler may run on; the connection is over, and its close says so
                 if reported is not None:
-                    if reported.since == since and reported.state == state:
-                        continue
                     tracker.report_state(None)
-                if now - since < LASTING or tracker.closed:
-                    continue  # not lasting yet; or over (the handler may run on, the connection is done)
+                if now - since < LASTING:
+                    continue
                 stack = watch.stack_of(tracker, running) if state != "receiving" else None
                 tracker.report_state(HandlerState(state=state, since=since, stack=stack))
 
