@@ -16,8 +16,11 @@ of this machine.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import random
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -128,6 +131,47 @@ async def test_a_handler_looping_without_awaiting_is_working_where_it_loops(ws: 
             assert within_20_ms(block, took)
             assert [entry.function for entry in block.stack if entry.app][-1] == "spin"
             assert inspector.app_loop_blocks == []
+
+
+def client_that_stops_reading(port: int, text: str) -> socket.socket:
+    """A WebSocket client by hand over a small receive buffer: the upgrade, one masked text
+    message, then nothing read (a ``websockets`` client keeps reading into memory)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    payload, mask = text.encode(), os.urandom(4)
+    masked = bytes(byte ^ mask[n % 4] for n, byte in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return sock
+
+
+@pytest.mark.parametrize("ws", WS_IMPLEMENTATIONS)
+async def test_a_handler_whose_client_stops_reading_is_sending(ws: str, inspector: Store) -> None:
+    """uvicorn's send() waits while the transport's buffer is full (flow control): the handler is
+    sending, where its send is."""
+    middleware = WSInspectMiddleware(busy_app.busy, WSInspectConfig())
+    with run_server(middleware, ws=ws) as server:
+        sock = client_that_stops_reading(server.port, "flood 400")  # 100 MiB: far more than buffers hold
+        try:
+            await until(lambda: store_state(inspector) == "sending", what="sending", patience=PATIENCE)
+            state = only(inspector).handler_state
+            assert state is not None
+            assert state.stack is not None
+            assert [entry.function for entry in state.stack if entry.app][-1] == "busy"  # the flood's send
+            assert any(entry.function.endswith("tracked_send") for entry in state.stack)  # below it, waiting
+            assert time.time() - state.since >= 1.0
+            assert only(inspector).messages_sent < 400
+        finally:
+            sock.close()  # the handler's next send fails, and it ends
 
 
 @pytest.mark.parametrize("ws", WS_IMPLEMENTATIONS)

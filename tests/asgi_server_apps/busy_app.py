@@ -3,7 +3,8 @@
 doing" needs (see test_handler_states.py), and answers each command with the seconds it took.
 
 Commands (text): "sleep S" holds the event loop S seconds (time.sleep), "spin S" loops without
-awaiting for S seconds, "nap S" awaits asyncio.sleep(S); anything else comes back as it is.
+awaiting for S seconds, "nap S" awaits asyncio.sleep(S), "flood N" sends N messages of 256 KiB
+(to a client that stops reading: its sends wait); anything else comes back as it is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from typing import Any
 
 from wsinspect import WSInspectConfig, WSInspectMiddleware
+
+CHUNK = bytes(256 * 1024)
 
 
 def spin(seconds: float) -> None:
@@ -42,6 +45,9 @@ async def busy(scope: dict[str, Any], receive: Any, send: Any) -> None:
             time.sleep(float(argument))  # noqa: ASYNC251 - the blocked loop is the point (the line its stack names)
         elif command in ("spin", "nap"):
             await run(command, float(argument))
+        elif command == "flood":
+            for _ in range(int(argument)):
+                await send({"type": "websocket.send", "bytes": CHUNK})
         answer = f"{time.monotonic() - start:.6f}" if command in ("sleep", "spin", "nap") else message.get("text")
         await send({"type": "websocket.send", "text": answer})
 
