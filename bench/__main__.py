@@ -28,6 +28,7 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "files": ((100_000, 1_000_000), 3),
         "memory": (1_000_000, 9),
         "logs": (100_000, 9),
+        "watch": (200_000, 9, 10.0, 20),
         "instructions": (1_000, 3),
     },
     "quick": {
@@ -40,10 +41,11 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "files": ((100_000,), 1),
         "memory": (100_000, 3),
         "logs": (20_000, 3),
+        "watch": (100_000, 3, 3.0, 10),
         "instructions": (200, 1),
     },
 }
-SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs", "instructions")
+SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs", "watch", "instructions")
 
 
 def format_row(row: Row) -> str:
@@ -117,8 +119,8 @@ def main() -> None:
 
     # The in-process sections import wsinspect's internals: only when asked (the live ones run any
     # version's wsinspect, for before/after tables).
-    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs"} & set(only):
-        from . import app_cost, e2e, files, ingest, logs, memory, ui
+    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs", "watch"} & set(only):
+        from . import app_cost, e2e, files, ingest, logs, memory, ui, watch
     try:
         n, repeats = sizes["live"]
         run("live", f"The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
@@ -165,6 +167,10 @@ def main() -> None:
         n, repeats = sizes["logs"]
         run("logs", f"Micro: a log call of a handler with capture_logs, in one process ({n:,} calls, "
             f"{repeats} repeats)", lambda: logs.run(n, repeats))  # fmt: skip
+        n, repeats, seconds, tries = sizes["watch"]
+        run("watch", f"Micro: what handler states and loop blocks cost, in one process ({n:,} messages, "
+            f"{seconds:g} s windows, {repeats} repeats; {tries} blocks of each length)",
+            lambda: watch.run(n, repeats, seconds, tries))  # fmt: skip
         n, repeats = sizes["instructions"]
         if "instructions" in only and not instructions.available():
             print("\nthe instructions section needs valgrind and callgrind_control: skipped", file=sys.stderr)

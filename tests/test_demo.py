@@ -54,6 +54,15 @@ def kinds_seen(store: Store) -> set[str]:
                     seen.add(protocol[0])
             if connection.path == "/ws/ticker.msgpack" and frame.message_type == "binary":
                 seen.add("msgpack map")
+        state = connection.handler_state
+        working = state.stack if state is not None and state.state == "working" and state.stack else []
+        if any(frame.function == "query_index" and frame.app for frame in working):
+            seen.add("a handler working, and where")
+        if state is not None and state.state == "receiving":
+            seen.add("a handler waiting")
+        for block in connection.loop_blocks:
+            if any(frame.function == "reports" and frame.app for frame in block.stack):
+                seen.add("a loop block that names its handler")
     if any(report[0] >= 0.1 for reports in store.loop_lags.values() for report in reports):
         seen.add("a blocked event loop")
     return seen
@@ -88,6 +97,9 @@ EXPECTED = {
     "log lines",
     "a slow handler",
     "a blocked event loop",
+    "a handler working, and where",
+    "a handler waiting",
+    "a loop block that names its handler",
 }
 
 
@@ -106,9 +118,11 @@ def test_demo_shows_every_kind_of_frame_and_quits_cleanly(monkeypatch: pytest.Mo
     def run_headless(self: InspectorApp, **kwargs: Any) -> None:
         async def watch_then_quit(pilot: Pilot[Any]) -> None:
             started = time.monotonic()
-            while time.monotonic() - started < SHOWN_WITHIN and not kinds_seen(self.store) >= EXPECTED:
+            seen = kinds_seen(self.store)  # what was on screen at some point: a handler's state comes and goes
+            while time.monotonic() - started < SHOWN_WITHIN and not seen >= EXPECTED:
                 await asyncio.sleep(0.1)
-            outcome["seen"] = kinds_seen(self.store)
+                seen |= kinds_seen(self.store)
+            outcome["seen"] = seen
             outcome["rows"] = len(self.timeline.index)
             outcome["status"] = str(self.query_one("#status").render())
             await pilot.press("q")

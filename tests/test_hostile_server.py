@@ -24,7 +24,7 @@ Litestar plugin), and the two transcripts must be equal:
   the event loop: wsinspect adds no wait of its own.
 
 The same holds when wsinspect itself fails: each piece of the tracker, the recorder, the emitter's
-hot path and the loop-lag sampler in turn is made to raise, and wsinspect's own failure log too.
+hot path and the watchdog in turn is made to raise, and wsinspect's own failure log too.
 Afterwards the recorder's snapshot reads, every state is a known one, the frames kept are bounded,
 no connection stays open, and when nothing failed the connection ended ``closed``. No inspector is
 contacted: the emitter's hot path runs without its thread or socket (see :class:`OfflineEmitter`).
@@ -56,10 +56,10 @@ from wsinspect.capture import failures as failure_logs
 from wsinspect.capture import middleware as middleware_module
 from wsinspect.capture import tracker as tracker_module
 from wsinspect.capture.emitter import Emitter
-from wsinspect.capture.looplag import LoopLagSampler
 from wsinspect.capture.middleware import ControlChannel
 from wsinspect.capture.recorder import Recorder
 from wsinspect.capture.tracker import ConnectionTracker
+from wsinspect.capture.watchdog import Watchdog
 from wsinspect.config import MAX_MESSAGE_SIZE
 from wsinspect.litestar import WSInspectPlugin
 from wsinspect.model import STATES
@@ -551,8 +551,8 @@ SABOTAGE_TARGETS: list[tuple[Any, str]] = [
     (Recorder, "finish"),
     (Emitter, "frame_recorded"),
     (Emitter, "connection_changed"),
-    (LoopLagSampler, "opened"),
-    (LoopLagSampler, "closed"),
+    (Watchdog, "opened"),
+    (Watchdog, "closed"),
     *(
         (tracker_module, name)
         for name in ("read_handler", "describe_exception", "traceback_entries", "cut_text", "client_saw")
@@ -1013,7 +1013,7 @@ async def test_a_failure_log_that_raises_never_reaches_the_app(monkeypatch: pyte
 
 
 async def test_a_start_that_fails_halfway_leaves_no_open_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(LoopLagSampler, "opened", broken)
+    monkeypatch.setattr(Watchdog, "opened", broken)
     middleware = WSInspectMiddleware(scripted_app(AppScript([], "return"), []))
     go_offline(middleware.recorder)
     server = ScriptedServer(ServerScript([], []))

@@ -795,7 +795,7 @@ def test_session_json_has_one_frame_a_line_as_in_the_contract() -> None:
         '"timestamp": 1764349990.05, "size_bytes": 16, "truncated": false, "close_code": null}'
     )
     assert all(json.loads(frame).keys() >= FRAME_KEYS for frame in frames)
-    assert '  "messages": []' in lines[-4]  # a connection without frames
+    assert '  "messages": []' in lines[-5]  # a connection without frames (then the top-level loop blocks)
 
 
 def test_a_har_file_has_one_message_a_line() -> None:
@@ -867,7 +867,7 @@ def test_a_file_cut_anywhere_is_refused_as_before() -> None:
         (b'"message_type": "text"', b'"message_type": "texts"'),
         (b'"content": "AAH+/yBiaW5hcnk="', b'"content": "not base64!"'),
         (b'"state": "closed"', b'"state": 5'),
-        (b"\n ]\n}", b"\n ]\n}\n{}"),
+        (b'"loop_blocks": []\n}', b'"loop_blocks": []\n}\n{}'),
         (b'"format": "wsinspect.session"', b'"format": "wsinspect.other"'),
         (b'"messages": [', b'"messages": {'),
     ],

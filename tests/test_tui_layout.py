@@ -323,12 +323,14 @@ async def test_a_long_export_shows_its_progress_and_the_screen_stays_live(
     halfway = threading.Event()
     go_on = threading.Event()
 
-    def slow_write(path: Path, connections: list[Connection], exported_at: float, *, progress: Any = None) -> Any:
+    def slow_write(
+        path: Path, connections: list[Connection], exported_at: float, *, progress: Any = None, loop_blocks: Any = ()
+    ) -> Any:
         progress(0, 10)
         progress(5, 10)
         halfway.set()
         assert go_on.wait(10)
-        return write_session(path, connections, exported_at, progress=progress)
+        return write_session(path, connections, exported_at, progress=progress, loop_blocks=loop_blocks)
 
     monkeypatch.setattr(store_module, "write_session", slow_write)  # what a live store's exporter writes with
     app = make_app(export_dir=tmp_path)

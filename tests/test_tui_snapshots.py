@@ -14,7 +14,16 @@ import cbor2
 import msgspec
 import pytest
 from helpers.factories import batch, text_frame, update
-from helpers.tui_data import BASE, BROKEN_ID, CHAT_ID, make_connections, make_endings
+from helpers.tui_data import (
+    BASE,
+    BROKEN_ID,
+    CHAT_ID,
+    HANDLERS_AT,
+    make_app_loop_blocks,
+    make_connections,
+    make_endings,
+    make_handler_connections,
+)
 from helpers.waiting import pilot_until
 from textual.pilot import Pilot
 
@@ -203,3 +212,36 @@ def test_what_the_client_saw(snap_compare: SnapCompare) -> None:
     store.load(make_endings())
     app = InspectorApp(store, source="fixture.json")
     assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, lambda row: row[0] == BROKEN_ID))
+
+
+def handlers_loaded() -> InspectorApp:
+    """Open connections whose handlers wait, work and send, a loop block of one, and one of the app's."""
+    store = Store()
+    store.load(make_handler_connections(), HANDLERS_AT, make_app_loop_blocks())
+    return InspectorApp(store, source="handlers.json")
+
+
+def test_what_the_handlers_are_doing(snap_compare: SnapCompare) -> None:
+    """The table's waiting, working and sending; the working handler's lifecycle (where it is) and
+    its connect row's detail (since when, and its stack)."""
+    assert snap_compare(handlers_loaded(), terminal_size=SIZE)
+
+
+def test_a_loop_block_of_a_connection(snap_compare: SnapCompare) -> None:
+    """Its red row, named after the app's innermost frame, and the stack that held the loop."""
+    app = handlers_loaded()
+
+    def block(row: Row) -> bool:
+        return row[0] is not None and isinstance(row[1], SystemEvent) and row[1].text.startswith("loop blocked")
+
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, block))
+
+
+def test_a_loop_block_of_the_app(snap_compare: SnapCompare) -> None:
+    """A block no connection's handler held: an app row, named after its producer."""
+    app = handlers_loaded()
+
+    def block(row: Row) -> bool:
+        return row[0] is None and isinstance(row[1], SystemEvent)
+
+    assert snap_compare(app, terminal_size=SIZE, press=downs_to(app, block))

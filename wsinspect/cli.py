@@ -388,7 +388,7 @@ def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -
     # Every frame and log line of each connection: a file holds what its connections kept.
     kept = max([1, *(max(len(c.messages), len(c.logs)) for c in session.connections)])
     store = Store(max_messages=kept, max_frames=max_frames)
-    store.load(session.connections, session.exported_at)  # a fixed moment: store.as_of
+    store.load(session.connections, session.exported_at, session.loop_blocks)  # a fixed moment: store.as_of
     store.frames_deleted = getattr(session, "frames_deleted", 0)  # a capture database's (DatabaseSession)
     InspectorApp(store, source=str(path), pair_by=pair_by, no_confirm=no_confirm).run()
     return 0

@@ -63,6 +63,9 @@ class WSInspectConfig:
     """Log records of this level and above, emitted while a connection's handler runs, become rows
     of that connection (a level name or number); ``None``: none. Only records the app's loggers
     emit anyway: no level is changed, and the app's own log output stays as it is."""
+    loop_block_ms: float | None = 100
+    """Event-loop holds at least this long (milliseconds) are recorded with the stack that held the
+    loop, on the connection whose handler held it (or the app's); ``None``: not watched."""
     _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     log_level: int | None = field(init=False, repr=False, compare=False, default=None)
     """``capture_logs`` as a level number (None: off)."""
@@ -74,6 +77,9 @@ class WSInspectConfig:
             raise ValueError(
                 f"max_message_size must be from 0 to {MAX_MESSAGE_SIZE} (8 MiB), got {self.max_message_size}"
             )
+        block = self.loop_block_ms
+        if block is not None and (isinstance(block, bool) or not isinstance(block, (int, float)) or not block > 0):
+            raise ValueError(f"loop_block_ms must be a number of milliseconds above 0, or None, got {block!r}")
         if isinstance(self.exclude_paths, str):
             raise TypeError("exclude_paths takes a tuple of patterns, not one string")
         try:

@@ -6,7 +6,7 @@ the app got from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
 import msgspec
@@ -110,6 +110,36 @@ class TracebackEntry(msgspec.Struct, kw_only=True):
     app: bool = False  # the app's own code: neither the standard library nor an installed package
 
 
+HandlerDoing = Literal["receiving", "sending", "working"]
+
+
+class HandlerState(msgspec.Struct, kw_only=True):
+    """What an open connection's handler is doing: waiting in ``receive()`` for the client, in
+    ``send()`` for the transport, or neither (working), since when (Unix seconds). ``stack``: where
+    a handler working or sending has been for a while (its task's stack, innermost last), else None."""
+
+    state: HandlerDoing
+    since: float
+    stack: list[TracebackEntry] | None = None
+
+
+class LoopBlock(msgspec.Struct, kw_only=True):
+    """The event loop held by one callback (or a run of them) for ``duration`` seconds from
+    ``timestamp``; ``stack``: what the loop's thread ran meanwhile, innermost last (empty when no
+    sample caught it)."""
+
+    timestamp: float
+    duration: float
+    stack: list[TracebackEntry] = msgspec.field(default_factory=list)
+
+
+class AppLoopBlock(LoopBlock, kw_only=True):
+    """A loop block no connection's handler held: the session's top-level ``loop_blocks``."""
+
+    app: str = ""  # the app process that reported it, as its connections name it
+    pid: int | None = None
+
+
 class LogLine(msgspec.Struct, kw_only=True):
     """A ``logging`` record emitted while a connection's handler ran: a ≡ row of that connection."""
 
@@ -200,6 +230,11 @@ class Connection(msgspec.Struct, kw_only=True):
     route: str | None = None
     path_params: dict[str, str] = msgspec.field(default_factory=dict)
     guards: list[str] = msgspec.field(default_factory=list)
+    # An open connection's handler: what it does now, once that has lasted a second (None: nothing
+    # lasting, or the handler ended). In process (``Recorder.connections()``) what it does now.
+    handler_state: HandlerState | None = None
+    # The times its handler held the event loop for ``loop_block_ms`` or more, oldest first.
+    loop_blocks: list[LoopBlock] = msgspec.field(default_factory=list)
     # Log records its handler emitted (``capture_logs``), oldest first; ``logs_dropped`` older ones
     # that a buffer let go. Before ``messages``, so that a file's frames stay last.
     logs_dropped: int = 0
@@ -212,11 +247,13 @@ Level = Literal["info", "warning", "error"]
 
 @dataclass(frozen=True, slots=True)
 class SystemEvent:
-    """A ◉ row: a connection's lifecycle (connect, accept, close, error) or the inspector's own news."""
+    """A ◉ row: a connection's lifecycle (connect, accept, close, error, a loop block) or the
+    inspector's own news; ``stack``: what held the loop, for a loop block."""
 
     timestamp: float
     level: Level
     text: str
+    stack: tuple[TracebackEntry, ...] | None = field(default=None, compare=False)  # (out of hash and ==)
 
 
 # One row of the interleaved timeline: the connection (None for the inspector's own events) and

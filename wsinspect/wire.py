@@ -5,7 +5,9 @@ many bytes of MessagePack. The first message is a :class:`Hello` carrying the pr
 Then come :class:`ConnectionUpdate` (a connection's metadata, which gives it a small number, its
 key) and :class:`FrameBatch` (frames of those connections, as compact arrays): the app encodes a
 batch of frames in one call, and the inspector decodes it in one. :class:`WireLog` carries a log
-record of a connection's handler, and :class:`LoopLag` how late the app's event loop runs.
+record of a connection's handler, :class:`LoopLag` how late the app's event loop runs,
+:class:`WireHandlerState` what a handler has been doing for a while, and :class:`WireLoopBlock`
+who held the event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from .model import Connection, Direction, Frame, LogLine, MessageType, TracebackEntry
+from .model import Connection, Direction, Frame, HandlerState, LogLine, LoopBlock, MessageType, TracebackEntry
 
 __all__ = (
     "MAX_MESSAGE_BYTES",
@@ -30,7 +32,9 @@ __all__ = (
     "LoopLag",
     "ProtocolError",
     "WireFrame",
+    "WireHandlerState",
     "WireLog",
+    "WireLoopBlock",
     "WireMessage",
     "encode",
     "frame_code",
@@ -38,7 +42,7 @@ __all__ = (
     "record_to_frame",
 )
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 # Frames carry at most max_message_size bytes of payload (capped at 8 MiB by the config).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
@@ -165,6 +169,22 @@ class LoopLag(msgspec.Struct, tag="lag", array_like=True):
     mean: float
 
 
+class WireHandlerState(msgspec.Struct, tag="state", array_like=True):
+    """What a connection's handler has been doing for a second or more; None: that ended (what it
+    does now has lasted less)."""
+
+    key: int
+    state: HandlerState | None
+
+
+class WireLoopBlock(msgspec.Struct, tag="block", array_like=True):
+    """The producer's event loop was held: by the handler of connection ``key``, or (None) by no
+    connection's handler."""
+
+    key: int | None
+    block: LoopBlock
+
+
 class FramesDropped(msgspec.Struct, tag="dropped", array_like=True):
     """The producer's queue overflowed while the inspector was slow: this many events were lost."""
 
@@ -178,7 +198,9 @@ class Held(msgspec.Struct, tag="held", array_like=True):
     keys: list[int]
 
 
-WireMessage = Hello | ConnectionUpdate | FrameBatch | FramesDropped | WireLog | LoopLag | Held
+WireMessage = (
+    Hello | ConnectionUpdate | FrameBatch | FramesDropped | WireLog | LoopLag | WireHandlerState | WireLoopBlock | Held
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WireMessage)

@@ -24,6 +24,9 @@ the client saw where the app cannot know it):
 - ``flood``: after the accept it sends :data:`FLOOD_MESSAGES` binary messages of
   :data:`FLOOD_SIZE` bytes (a client that does not read makes these sends wait), then echoes.
 
+``busy_app`` is another protocol: a handler that holds the loop, spins or awaits when told
+(test_handler_states.py).
+
 Outside the app, a shim answers ``GET /_state`` (and nothing else: every other scope goes
 straight to the app): it flushes the app's emitter and returns what its recorder holds, so the
 test knows when everything reached the inspector. It never sees a ``websocket`` scope.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 
-from wsinspect.model import Connection, Frame, LogLine, TracebackEntry
+from wsinspect.model import AppLoopBlock, Connection, Frame, HandlerState, LogLine, LoopBlock, TracebackEntry
 
 from .factories import binary_frame, close_frame, control_frame, text_frame
 
@@ -17,9 +17,12 @@ __all__ = (
     "CLOSED_ID",
     "DENIED_ID",
     "FAILED_ID",
+    "HANDLERS_AT",
     "TICKER_ID",
+    "make_app_loop_blocks",
     "make_connections",
     "make_endings",
+    "make_handler_connections",
     "tick",
 )
 
@@ -350,3 +353,93 @@ def make_endings() -> list[Connection]:
         restarted,
         broken,
     ]
+
+
+# -- what handlers are doing, who blocked the loop (issue 28): a session exported at HANDLERS_AT -----
+
+HANDLERS_AT = BASE + 20.0  # the export's moment: the open connections' durations count to it
+SEARCH_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000011"
+WAITING_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000012"
+EXPORT_ID = "0b6f5c1e-7a2d-4c1b-9e3f-000000000013"
+
+
+def _stack(*app: TracebackEntry) -> list[TracebackEntry]:
+    """A handler task's stack under uvicorn and Litestar, the app's own frames innermost."""
+    return [
+        _library("uvicorn/protocols/websockets/websockets_sansio_impl.py", 251, "WebSocketProtocol.run_asgi"),
+        _library("litestar/app.py", 604, "Litestar.__call__"),
+        _library("litestar/routes/websocket.py", 85, "WebSocketRoute.handle"),
+        *app,
+    ]
+
+
+SEARCH_FRAME = TracebackEntry(
+    file="search/handlers.py", line=14, function="search", code="hits = await query_index(q)", app=True
+)
+INDEX_FRAME = TracebackEntry(
+    file="search/index.py", line=27, function="query_index", code="rows = scan(text)", app=True
+)
+SCAN_FRAME = TracebackEntry(
+    file="search/index.py", line=41, function="scan", code="return [r for r in ROWS if text in r]", app=True
+)
+
+
+def _open(connection_id: str, path: str, t0: float, state: HandlerState, **fields: object) -> Connection:
+    return Connection(
+        connection_id=connection_id,
+        path=path,
+        state="open",
+        connected_at=t0,
+        accepted_at=t0 + 0.002,
+        client="127.0.0.1:52200",
+        pid=PID,
+        app=APP,
+        handler_state=state,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def make_handler_connections() -> list[Connection]:
+    """Three open connections whose handlers have been waiting, working (where: a stack) and sending
+    for a while, the working one with a loop block of its own."""
+    search = _open(
+        SEARCH_ID,
+        "/ws/search",
+        BASE + 1.0,
+        HandlerState(state="working", since=HANDLERS_AT - 3.14, stack=_stack(SEARCH_FRAME, INDEX_FRAME, SCAN_FRAME)),
+        handler="search.handlers.search",
+        handler_location="search/handlers.py:9",
+        loop_blocks=[
+            LoopBlock(timestamp=BASE + 6.0, duration=0.42, stack=_stack(SEARCH_FRAME, INDEX_FRAME, SCAN_FRAME))
+        ],
+        messages=[text_frame({"type": "search", "q": "flow control"}, direction="received", at=BASE + 5.9)],
+    )
+    feed = _open(WAITING_ID, "/ws/feed", BASE + 2.0, HandlerState(state="receiving", since=HANDLERS_AT - 12.4))
+    export = _open(
+        EXPORT_ID,
+        "/ws/export",
+        BASE + 3.0,
+        HandlerState(
+            state="sending",
+            since=HANDLERS_AT - 2.0,
+            stack=_stack(
+                TracebackEntry(
+                    file="export/handlers.py",
+                    line=22,
+                    function="export",
+                    code="await socket.send_bytes(chunk)",
+                    app=True,
+                )
+            ),
+        ),
+    )
+    return [_counted(search), _counted(feed), _counted(export)]
+
+
+def make_app_loop_blocks() -> list[AppLoopBlock]:
+    """A block no handler held: a startup job's, in a task of its own."""
+    stack = [
+        TracebackEntry(file="/usr/lib/python3.12/asyncio/events.py", line=88, function="Handle._run"),
+        TracebackEntry(file="search/warmup.py", line=12, function="warm_cache", code="load_everything()", app=True),
+    ]
+    return [AppLoopBlock(timestamp=BASE + 4.0, duration=0.18, stack=stack, app=APP, pid=PID)]

@@ -28,7 +28,7 @@ from typing import Final
 
 import msgspec
 
-from ..model import Connection
+from ..model import Connection, HandlerState, LoopBlock
 from ..paths import untrusted_socket_dir
 from ..wire import (
     PROTOCOL_VERSION,
@@ -38,12 +38,15 @@ from ..wire import (
     Held,
     Hello,
     LoopLag,
+    WireHandlerState,
     WireLog,
+    WireLoopBlock,
     WireMessage,
     encode,
     frames_message,
 )
 from .failures import stream_failed
+from .tracker import HeldRecord
 
 __all__ = ("Emitter", "HeldConnection")
 
@@ -65,20 +68,21 @@ SEND_BUFFER = 4 * 1024 * 1024
 # inspector once it lasted this long (seconds); one that ends sooner is retried with backoff, unlogged.
 PROVEN_LINK = 2.0
 
-# What the app still holds of a connection, for a replay: its key, metadata and newest frames
-# and log lines, in time order.
-HeldConnection = tuple[int, Connection, list[FrameRecord | WireLog]]
+# What the app still holds of a connection, for a replay: its key, metadata, newest frames, log
+# lines and loop blocks in time order, then its handler's state (see ConnectionTracker.records).
+HeldConnection = tuple[int, Connection, list[HeldRecord]]
 # A queued event: a FrameRecord (a tuple of 10), a connection's (key, metadata) after it changed,
-# or a message that goes as it is (a log line, the loop's lag).
-_Event = FrameRecord | tuple[int, Connection] | WireLog | LoopLag
+# or a message that goes as it is (a log line, the loop's lag, a handler's state, a loop block).
+_Event = FrameRecord | tuple[int, Connection] | WireLog | LoopLag | WireHandlerState | WireLoopBlock
 
 
 class Emitter:
     """Streams tracker events to the inspector listening on ``socket_path``.
 
     ``held`` returns what the app still holds (open connections with their buffered frames, and
-    the most recently closed), replayed on every (re)connect. ``max_frame_bytes`` is the most
-    payload one frame can carry (the config's ``max_message_size``).
+    the most recently closed), replayed on every (re)connect, and ``held_blocks`` the loop blocks
+    no connection's handler held. ``max_frame_bytes`` is the most payload one frame can carry (the
+    config's ``max_message_size``).
     """
 
     def __init__(
@@ -86,12 +90,14 @@ class Emitter:
         socket_path: Path,
         held: Callable[[], list[HeldConnection]],
         *,
+        held_blocks: Callable[[], list[WireLoopBlock]] = list,
         app_name: str | None = None,
         queue_limit: int = 10_000,
         max_frame_bytes: int = 10_240,
     ) -> None:
         self.socket_path = socket_path
         self._held = held
+        self._held_blocks = held_blocks
         self._app = app_name or _default_app_name()
         self._stream_id = uuid.uuid4().hex
         self._limit = queue_limit
@@ -134,6 +140,16 @@ class Emitter:
         """The app's event loop ran this late (seconds) over the last second (see LoopLagSampler)."""
         if self.live:
             self.frame_recorded(LoopLag(worst, mean))  # type: ignore[arg-type]
+
+    def handler_state(self, key: int, state: HandlerState | None) -> None:
+        """What a handler does has lasted a while, or ended (from the watchdog's thread)."""
+        if self.live:
+            self.frame_recorded(WireHandlerState(key, state))  # type: ignore[arg-type]
+
+    def loop_blocked(self, key: int | None, block: LoopBlock) -> None:
+        """Connection ``key``'s handler (None: none) held the event loop."""
+        if self.live:
+            self.frame_recorded(WireLoopBlock(key, block))  # type: ignore[arg-type]
 
     def connection_changed(self, key: int, connection: Connection) -> None:
         if self._thread is None:
@@ -314,6 +330,7 @@ class Emitter:
         for key, connection, records in held:
             events.append((key, connection))
             events.extend(records)
+        events.extend(self._held_blocks())
         # Then what the app holds, all of it: a connection the inspector still has open and the app
         # no longer holds ended unseen (its close was lost with an overflow, or in a reconnect's gap).
         sock.sendall(encode([*self._messages(events), Held([key for key, _, _ in held])]))

@@ -104,40 +104,47 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     # data message goes straight to the tracker's data path (the other kinds, rarely, via its dispatch).
     data = tracker.data if recorder.config.redact is None else tracker.redacted_data
 
+    # What the handler is doing, for the watchdog: the time it went into each call and the time it
+    # came back, one float each (see ConnectionTracker.doing).
     async def tracked_receive() -> Message:
-        asked = time()  # when the handler's work on the message before ended (see Frame.handler_time)
-        message = await receive()
+        # When the handler's work on the message before ended (see Frame.handler_time), and it waits.
+        tracker.receiving = asked = time()
+        try:
+            message = await receive()
+        finally:
+            tracker.received = now = time()
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.receive":
-                    data(0, message, time(), asked)
+                    data(0, message, now, asked)
                 else:
-                    tracker.receive(message, time())
+                    tracker.receive(message, now)
             except Exception:
                 guard.failed()
         return message
 
     async def tracked_send(message: Message) -> None:
-        # How long the send waits (flow control: a client that does not read), by the wall clock as
-        # handler times are: the frame's own timestamp ends it, so it costs one clock reading.
-        started = time()
+        # When the send began, for the watchdog and for how long it waited (flow control: a client
+        # that does not read); the frame's own timestamp ends it.
+        tracker.sending = started = time()
         try:
             await send(message)
         except OSError as exc:
             # The server could not deliver it: the client is gone (uvicorn's ClientDisconnected).
             guard.call(tracker.send_failed, exc, message)
             raise
+        finally:
+            tracker.sent = now = time()
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":
-                    now = time()
                     if now - started < SLOW_SEND:
                         data(1, message, now)
                     else:  # the client did not read (rare): the frame and the connection say so
                         data(1, message, now, None, now - started)
                         tracker.send_waited(now - started)
                 else:
-                    tracker.send(message, time())
+                    tracker.send(message, now)
             except Exception:
                 guard.failed()
 

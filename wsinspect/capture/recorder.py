@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import WSInspectConfig
-from ..model import Connection
+from ..model import Connection, LoopBlock
 from ..paths import resolve_socket_path
+from ..wire import WireLoopBlock
 from .emitter import Emitter, HeldConnection
-from .looplag import LoopLagSampler
 from .servers import Server
 from .tracker import ConnectionTracker, TrackerListener
+from .watchdog import Watchdog, block_after
 
 __all__ = ("Recorder",)
 
@@ -21,7 +22,9 @@ class Recorder:
     """Starts a tracker per connection and keeps what they recorded, in memory and bounded.
 
     Open connections keep up to ``max_messages`` frames each; of the closed ones only the
-    newest ``keep_closed`` are kept.
+    newest ``keep_closed`` are kept, and of the loop blocks no handler held (``loop_blocks()``)
+    the newest ``keep_closed`` too. While connections are open a watchdog looks at what their
+    handlers do and who holds the event loop (see :mod:`~wsinspect.capture.watchdog`).
     """
 
     def __init__(
@@ -40,19 +43,20 @@ class Recorder:
             self.emitter = Emitter(
                 socket_path,
                 self.held,
+                held_blocks=self.held_blocks,
                 app_name=self.config.app_name,
                 max_frame_bytes=self.config.max_message_size,
             )
             self.listener = self.emitter
-        self._lag = LoopLagSampler(self.emitter.loop_lag) if self.emitter is not None else None
+        self.watchdog = Watchdog(self._lag, self._blocked, block_after(self.config.loop_block_ms))
         self._open: dict[str, ConnectionTracker] = {}
         self._closed: deque[ConnectionTracker] = deque(maxlen=keep_closed)
+        self._blocks: deque[LoopBlock] = deque(maxlen=keep_closed)  # the loop blocks no handler held
 
     def start(self, scope: Mapping[str, Any], now: float, server: Server | None = None) -> ConnectionTracker:
         """A tracker for a new connection; ``server``: the server that runs it, when known."""
         tracker = ConnectionTracker(scope, self.config, now, listener=self.listener, server=server)
-        if self._lag is not None:
-            self._lag.opened()
+        self.watchdog.opened(tracker)
         # Held last: a start that fails leaves no open connection behind that nothing will finish.
         self._open[tracker.connection.connection_id] = tracker
         return tracker
@@ -61,8 +65,27 @@ class Recorder:
         """Move a connection whose handler ended to the closed ones."""
         if self._open.pop(tracker.connection.connection_id, None) is not None:
             self._closed.append(tracker)
-            if self._lag is not None:
-                self._lag.closed()
+        self.watchdog.closed(tracker)
+
+    def loop_blocks(self) -> list[LoopBlock]:
+        """The loop blocks no connection's handler held, oldest first (the others are their connections')."""
+        return list(self._blocks)
+
+    def held_blocks(self) -> list[WireLoopBlock]:
+        """What a replay sends of the loop blocks no connection's handler held."""
+        return [WireLoopBlock(None, block) for block in list(self._blocks)]
+
+    def _lag(self, worst: float, mean: float) -> None:
+        if self.emitter is not None:
+            self.emitter.loop_lag(worst, mean)
+
+    def _blocked(self, tracker: ConnectionTracker | None, block: LoopBlock) -> None:
+        if tracker is not None:
+            tracker.loop_blocked(block)
+            return
+        self._blocks.append(block)
+        if self.emitter is not None:
+            self.emitter.loop_blocked(None, block)
 
     def connections(self) -> list[Connection]:
         """Snapshots of every connection held, oldest first."""

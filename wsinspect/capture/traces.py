@@ -1,7 +1,8 @@
-"""Tracebacks as the inspector shows them, and what refused a handshake, read from one.
+"""Tracebacks (and stacks) as the inspector shows them, and what refused a handshake, read from one.
 
-Runs only when a handler fails or logs an exception, never per frame. A frame of the app's own
-code (``app``) is one outside the standard library, the installed packages and wsinspect itself.
+Runs only when a handler fails or logs an exception, or the watchdog reads a stack, never per
+frame. A frame of the app's own code (``app``) is one outside the standard library, the installed
+packages and wsinspect itself.
 A frame's file is named as :func:`source_path` says: relative to the app's working directory
 when under it, absolute otherwise.
 """
@@ -15,7 +16,7 @@ import sys
 import sysconfig
 from collections.abc import Sequence
 from functools import cache, lru_cache
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Final
 
 from ..model import TracebackEntry, short_handler
@@ -28,6 +29,7 @@ __all__ = (
     "is_disconnect",
     "refused_by",
     "source_path",
+    "stack_entries",
     "traceback_entries",
 )
 
@@ -61,9 +63,19 @@ def traceback_entries(tb: TracebackType | None) -> list[TracebackEntry]:
         code = tb.tb_frame.f_code
         frames.append((code.co_filename, tb.tb_lineno, code.co_qualname))
         tb = tb.tb_next
+    return _entries(frames[-MAX_ENTRIES:])
+
+
+def stack_entries(frames: Sequence[FrameType]) -> list[TracebackEntry]:
+    """Frames of a stack, outermost first (each at the line it runs), as traceback entries: at most
+    the innermost :data:`MAX_ENTRIES`."""
+    return _entries([(f.f_code.co_filename, f.f_lineno or 0, f.f_code.co_qualname) for f in frames[-MAX_ENTRIES:]])
+
+
+def _entries(frames: list[tuple[str, int, str]]) -> list[TracebackEntry]:
     entries = []
     cwd = _working_directory()
-    for filename, line, function in frames[-MAX_ENTRIES:]:
+    for filename, line, function in frames:
         source = linecache.getline(filename, line).strip()
         app = is_app_file(filename)
         file = _relative(filename, cwd)

@@ -17,6 +17,11 @@ fills in the same scope before the accept or the refusal). Reading it never rais
 What the handler logs while it runs (``capture_logs``) is kept too, bounded like frames, as log
 lines with their own numbering; a handler's exception keeps its traceback, and one raised before
 the accept says what refused the handshake.
+
+What the handler is doing (``receiving`` and ``received``, ``sending`` and ``sent``) the
+middleware's wrappers write directly, one float on the way into each call and one on the way
+out, and the watchdog reads from its thread (see
+:mod:`~wsinspect.capture.watchdog`), which also hands over the loop blocks it attributes to the handler.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import logging
 import math
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import count
 from typing import Any, Literal, Protocol
 
@@ -40,9 +45,23 @@ from ..model import (
     Connection,
     Direction,
     Frame,
+    HandlerDoing,
+    HandlerState,
+    LoopBlock,
     short_handler,
 )
-from ..wire import BINARY, CLOSE, SENT, TEXT, FrameRecord, WireLog, frame_code, record_to_frame
+from ..wire import (
+    BINARY,
+    CLOSE,
+    SENT,
+    TEXT,
+    FrameRecord,
+    WireHandlerState,
+    WireLog,
+    WireLoopBlock,
+    frame_code,
+    record_to_frame,
+)
 from .client_saw import Ending, client_saw, server_closed
 from .failures import redact_failed
 from .handlers import read_handler
@@ -56,6 +75,11 @@ __all__ = ("ConnectionTracker", "TrackerListener")
 
 # Connection keys: small numbers that name a connection in this process's frame records.
 _keys = count(1)
+
+MAX_LOOP_BLOCKS = 50  # a connection's newest loop blocks kept
+
+# What a replay sends of a connection after its metadata, in time order (then its handler's state).
+HeldRecord = FrameRecord | WireLog | WireLoopBlock | WireHandlerState
 
 
 class TrackerListener(Protocol):
@@ -73,6 +97,12 @@ class TrackerListener(Protocol):
     def connection_changed(self, key: int, connection: Connection) -> None:
         """The connection's record changed; ``connection`` is the tracker's own, which goes on
         changing: a listener that keeps it for later must keep a copy."""
+
+    def handler_state(self, key: int, state: HandlerState | None) -> None:
+        """What the handler does has lasted a while (or, None, no longer does); from the watchdog's thread."""
+
+    def loop_blocked(self, key: int | None, block: LoopBlock) -> None:
+        """The handler of connection ``key`` (None: no connection's) held the event loop."""
 
 
 class ConnectionTracker:
@@ -93,6 +123,7 @@ class ConnectionTracker:
         "_log_numbers",
         "_logged",
         "_logs",
+        "_loop_blocks",
         "_lost_close",
         "_received",
         "_recorded",
@@ -106,6 +137,12 @@ class ConnectionTracker:
         "_sent",
         "_server",
         "key",
+        "received",
+        "receiving",
+        "reported",
+        "sending",
+        "sent",
+        "task",
     )
 
     def __init__(
@@ -157,6 +194,13 @@ class ConnectionTracker:
             headers=headers(scope.get("headers"), config.redact_headers),
             requested_subprotocols=strings(scope.get("subprotocols")),
         )
+        # What the handler does, written by the middleware's wrappers: when it last went into
+        # receive() and came back, and the same of send(). In a call: went in after it last came back.
+        self.receiving = self.sending = 0.0
+        self.received = self.sent = now  # (it "came back" as it started: working since then)
+        self.task: object | None = None  # the handler's asyncio task, for the watchdog
+        self.reported: HandlerState | None = None  # the state the watchdog last reported (see report_state)
+        self._loop_blocks: deque[LoopBlock] = deque(maxlen=MAX_LOOP_BLOCKS)
         # Kept until the handler is found in it, or the connection ends (see _changed).
         self._scope: Mapping[str, Any] | None = scope
         self._changed()
@@ -334,6 +378,53 @@ class ConnectionTracker:
         if listener is not None and listener.live:
             listener.frame_recorded(line)
 
+    # -- what the handler is doing (read and reported by the watchdog's thread) ---------------
+
+    def doing(self) -> tuple[HandlerDoing, float] | None:
+        """What the handler does now, and since when; None once the connection is closed.
+
+        A send pending wins over a receive pending (a handler with a reader and a writer task that
+        waits on a slow client is sending); a receive pending stays one while another task sends.
+        Working: since it last came back from either. (The watchdog's pass reads the same inline.)"""
+        if self._connection.state == "closed":
+            return None
+        sending, sent = self.sending, self.sent
+        if sending > sent:
+            return "sending", sending
+        receiving, received = self.receiving, self.received
+        if receiving > received:
+            return "receiving", receiving
+        return "working", max(received, sent)
+
+    @property
+    def closed(self) -> bool:
+        return self._connection.state == "closed"
+
+    def report_state(self, state: HandlerState | None) -> None:
+        """What the handler does has lasted a while (None: the reported state ended)."""
+        self.reported = state
+        listener = self._listener
+        if listener is not None and listener.live:
+            listener.handler_state(self.key, state)
+
+    def loop_blocked(self, block: LoopBlock) -> None:
+        """The handler held the event loop: kept (the newest MAX_LOOP_BLOCKS) and told."""
+        self._loop_blocks.append(block)
+        listener = self._listener
+        if listener is not None and listener.live:
+            listener.loop_blocked(self.key, block)
+
+    def handler_state(self) -> HandlerState | None:
+        """What the handler does now (in process it need not have lasted), with the stack the
+        watchdog found when it is the state it reported."""
+        doing = self.doing()
+        if doing is None:
+            return None
+        state, since = doing
+        reported = self.reported
+        stack = reported.stack if reported is not None and (reported.state, reported.since) == doing else None
+        return HandlerState(state=state, since=since, stack=stack)
+
     # -- snapshots -------------------------------------------------------------------------
 
     @property
@@ -354,17 +445,32 @@ class ConnectionTracker:
         return [record_to_frame(record) for record in list(self._records)]
 
     def snapshot(self) -> Connection:
-        """A copy of the connection with its newest frames and log lines."""
+        """A copy of the connection with its newest frames and log lines, its loop blocks and what
+        its handler does now."""
         logs = [line.to_line() for line in list(self._logs)]
-        return msgspec.structs.replace(self.connection, messages=self.frames, logs=logs)
+        return msgspec.structs.replace(
+            self.connection,
+            messages=self.frames,
+            logs=logs,
+            handler_state=self.handler_state(),
+            loop_blocks=list(self._loop_blocks),
+        )
 
-    def records(self) -> list[FrameRecord | WireLog]:
-        """The newest frames as records and the newest log lines, in time order (a copy: the app's
-        thread may add more)."""
-        records: list[FrameRecord | WireLog] = list(self._records)
-        if not self._logs:
-            return records
-        return list(heapq.merge(records, list(self._logs), key=_time_of))
+    def records(self) -> list[HeldRecord]:
+        """The newest frames as records, the newest log lines and loop blocks, in time order, then
+        the handler's state when one was reported (a copy: the app's threads may add more)."""
+        records: list[HeldRecord] = list(self._records)
+        others: Sequence[Sequence[HeldRecord]] = [
+            list(self._logs),
+            [WireLoopBlock(self.key, block) for block in list(self._loop_blocks)],
+        ]
+        for more in others:
+            if more:
+                records = list(heapq.merge(records, more, key=_time_of))
+        reported = self.reported
+        if reported is not None and self._connection.state != "closed":
+            records.append(WireHandlerState(self.key, reported))
+        return records
 
     # -- data messages: the hot path ----------------------------------------------------------
 
@@ -619,7 +725,11 @@ class ConnectionTracker:
 
 
 def _time_of(record: Any) -> float:
-    return record.timestamp if type(record) is WireLog else record[2]
+    kind = type(record)
+    timestamp: float = (
+        record.timestamp if kind is WireLog else record.block.timestamp if kind is WireLoopBlock else record[2]
+    )
+    return timestamp
 
 
 def _by_handler(connection: Connection) -> str:

@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO, cast
 
@@ -16,7 +17,7 @@ from ..formatting import counted
 from ..inspector.core.database_writer import DatabaseWriter
 from ..inspector.core.store import Store
 from ..inspector.server import InspectorServer
-from ..model import Connection
+from ..model import AppLoopBlock, Connection
 from ..sessions import SessionFileError, Written, check_writable, write_session
 from ..sessions.sqlite import remove_database
 from .progress import CLEAR_LINE, ProgressLine
@@ -117,13 +118,13 @@ async def record(
         return 0
     if failed is not None:
         print(f"wsinspect: {failed}; stopped recording", file=out)
-    connections = store.connections()
+    connections, blocks = store.connections(), store.app_loop_blocks
     try:
-        written = _write(output, connections, out)
+        written = _write(output, connections, out, blocks)
     except SessionFileError as exc:
         # Hours of recording must not be lost to a directory removed meanwhile or a full disk.
         rescue = Path(tempfile.gettempdir()) / f"wsinspect-rescued-{os.getpid()}-{int(time.time())}.json"
-        _write(rescue, connections, out)
+        _write(rescue, connections, out, blocks)
         print(f"wsinspect: {exc}; saved the session to {rescue} instead", file=out)
         remove_database(database)
         return 1
@@ -155,11 +156,11 @@ class _Unfailing:
         return False
 
 
-def _write(path: Path, connections: list[Connection], out: TextIO) -> Written:
+def _write(path: Path, connections: list[Connection], out: TextIO, blocks: Sequence[AppLoopBlock] = ()) -> Written:
     """write_session, its progress on ``out`` once it takes more than a second."""
     progress = ProgressLine(out, f"writing {path}", "frames")
     try:
-        return write_session(path, connections, time.time(), progress=progress)
+        return write_session(path, connections, time.time(), progress=progress, loop_blocks=blocks)
     finally:
         progress.close()
 

@@ -1,7 +1,7 @@
 """The demo's app: an ordinary Litestar app with ``plugins=[WSInspectPlugin(...)]``, whose handlers
 show what the inspector shows (JSON chat, binary ticker, a large message, closes with a code and a
-reason, a handler that logs and fails, a guard that refuses, a slow handler, Socket.IO, GraphQL,
-JSON-RPC, MessagePack)."""
+reason, a handler that logs and fails, a guard that refuses, a slow handler that now and then
+blocks the event loop, a search that waits on a slow index, Socket.IO, GraphQL, JSON-RPC, MessagePack)."""
 
 from __future__ import annotations
 
@@ -114,7 +114,8 @@ async def admin(socket: WebSocket[Any, Any, Any]) -> None:
 @websocket("/ws/reports")
 async def reports(socket: WebSocket[Any, Any, Any]) -> None:
     """A slow handler: each report takes a while (its handler time shows on the message's row). One
-    in four is rendered without await, which blocks the event loop (the status line's loop lag)."""
+    in four is rendered without await, which blocks the event loop: the status line's loop lag, and
+    a "loop blocked" row on the connection that names this line."""
     await socket.accept()
     async for request in socket.iter_json():
         if request.get("n", 0) % 4 == 3:
@@ -123,6 +124,22 @@ async def reports(socket: WebSocket[Any, Any, Any]) -> None:
         else:
             await asyncio.sleep(random.uniform(0.2, 0.6))
         await socket.send_json({"type": "report", "n": request.get("n"), "rows": random.randint(10, 500)})
+
+
+@websocket("/ws/search")
+async def search(socket: WebSocket[Any, Any, Any]) -> None:
+    """A search on a slow index: each query awaits it for seconds (the connections table shows the
+    handler "working", and the lifecycle panel where: query_index), then the handler waits for the
+    client's next query ("waiting")."""
+    await socket.accept()
+    async for request in socket.iter_json():
+        hits = await query_index(str(request.get("q", "")))
+        await socket.send_json({"type": "hits", "q": request.get("q"), "hits": hits})
+
+
+async def query_index(text: str) -> int:
+    await asyncio.sleep(random.uniform(1.5, 3.0))  # the slow index: not the loop's time, an await
+    return len(text) * random.randint(1, 9)
 
 
 # Protocols on top of WebSocket, for the inspector's decoders. Each is written by hand, as the
@@ -233,7 +250,7 @@ async def rpc(socket: WebSocket[Any, Any, Any]) -> None:
 
 def demo_app(socket_path: Path) -> Litestar:
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
-    handlers = [chat, echo, ticker, upload, jobs, admin, reports, socketio, graphql, msgpack_ticker, rpc]
+    handlers = [chat, echo, ticker, upload, jobs, admin, reports, search, socketio, graphql, msgpack_ticker, rpc]
     log.setLevel(logging.INFO)
     log.propagate = False
     if not log.handlers:

@@ -74,6 +74,16 @@ async def reports_client(base: str) -> None:
         await ws.close()
 
 
+async def search_client(base: str) -> None:
+    """Three queries, each a few seconds after the answer to the one before (the handler waits)."""
+    async with connect(f"{base}/ws/search", ping_interval=None) as ws:
+        for text in random.sample(["websocket", "inspector", "event loop", "handler", "flow control"], 3):
+            await ws.send(json.dumps({"type": "search", "q": text}))
+            await ws.recv()  # after the slow index: seconds
+            await asyncio.sleep(random.uniform(2.0, 4.0))
+        await ws.close()
+
+
 async def admin_client(base: str) -> None:
     async with connect(f"{base}/ws/admin", ping_interval=None):
         pass  # refused: connect raises

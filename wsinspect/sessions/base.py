@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from ..formatting import counted
-from ..model import Connection
+from ..model import AppLoopBlock, Connection
 
 __all__ = (
     "FORMAT",
@@ -61,6 +61,9 @@ class Session(msgspec.Struct, kw_only=True):
     version: int = VERSION
     exported_at: float
     connections: list[Connection]
+    # The event loop's blocks no connection's handler held, oldest first (after the connections:
+    # a reader that streams a file reads them last).
+    loop_blocks: list[AppLoopBlock] = msgspec.field(default_factory=list)
 
 
 class SessionFileError(Exception):

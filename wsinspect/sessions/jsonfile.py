@@ -21,13 +21,13 @@ import re
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import msgspec
 
-from ..model import Connection, Frame
+from ..model import AppLoopBlock, Connection, Frame
 from .base import FORMAT, VERSION, Progress, Session, SessionFileError, Ticker, Written, umask, unbase64
 from .har import har_chunk, har_document, har_left_out, session_from_har
 
@@ -59,21 +59,33 @@ class _Reader(Protocol):
 # -- writing ---------------------------------------------------------------------------------
 
 
-def dumps(connections: list[Connection], exported_at: float, *, har: bool = False) -> bytes:
+def dumps(
+    connections: list[Connection],
+    exported_at: float,
+    *,
+    har: bool = False,
+    loop_blocks: Sequence[AppLoopBlock] = (),
+) -> bytes:
     """The bytes :func:`write_session` writes (before any compression), in memory."""
     out = io.BytesIO()
-    _write(out, connections, exported_at, har=har, ticker=Ticker(None, 0))
+    _write(out, connections, exported_at, har=har, ticker=Ticker(None, 0), loop_blocks=loop_blocks)
     return out.getvalue()
 
 
 def write_session(
-    path: Path, connections: list[Connection], exported_at: float, *, progress: Progress | None = None
+    path: Path,
+    connections: list[Connection],
+    exported_at: float,
+    *,
+    progress: Progress | None = None,
+    loop_blocks: Sequence[AppLoopBlock] = (),
 ) -> Written:
     """Write atomically (a temporary file, then a rename), a chunk of frames at a time.
 
     HAR when the name ends in ``.har`` or ``.har.gz``, gzip-compressed when it ends in ``.gz``
-    (any case), session JSON otherwise. ``progress(done, total)`` counts frames (:data:`Progress`).
-    Returns what was written: HAR has no place for pings, pongs and closes (``Written.left_out``).
+    (any case), session JSON otherwise, with ``loop_blocks`` (the ones no handler held; HAR has no
+    place for them). ``progress(done, total)`` counts frames (:data:`Progress`). Returns what was
+    written: HAR has no place for pings, pongs and closes (``Written.left_out``).
     """
     name = path.name.lower()
     compressed = name.endswith(".gz")
@@ -89,9 +101,9 @@ def write_session(
             if compressed:
                 # The name in the gzip header is the file's, less ".gz" (not the temporary's).
                 with gzip.GzipFile(path.name, "wb", _GZIP_LEVEL, file) as packed:
-                    _write(packed, connections, exported_at, har=har, ticker=ticker)
+                    _write(packed, connections, exported_at, har=har, ticker=ticker, loop_blocks=loop_blocks)
             else:
-                _write(file, connections, exported_at, har=har, ticker=ticker)
+                _write(file, connections, exported_at, har=har, ticker=ticker, loop_blocks=loop_blocks)
         os.chmod(temporary, 0o644 & ~umask())
         os.replace(temporary, path)
     except OSError as exc:
@@ -114,7 +126,15 @@ _MESSAGES = b'"messages": []'  # where a connection's frames go in the skeleton 
 _HAR_MESSAGES = b'"_webSocketMessages": []'
 
 
-def _write(out: _Writer, connections: list[Connection], exported_at: float, *, har: bool, ticker: Ticker) -> None:
+def _write(
+    out: _Writer,
+    connections: list[Connection],
+    exported_at: float,
+    *,
+    har: bool,
+    ticker: Ticker,
+    loop_blocks: Sequence[AppLoopBlock] = (),
+) -> None:
     """The file: its skeleton (every list of frames empty) formatted with an indent of 1, each
     list of frames filled in, one frame a line ("{"direction": "sent", ...}," as in the contract)."""
     skeleton: object
@@ -123,7 +143,8 @@ def _write(out: _Writer, connections: list[Connection], exported_at: float, *, h
         skeleton, marker, encode = har_document(connections, exported_at), _HAR_MESSAGES, har_chunk
     else:
         empty = [msgspec.structs.replace(connection, messages=[]) for connection in connections]
-        skeleton, marker, encode = Session(exported_at=exported_at, connections=empty), _MESSAGES, _ENCODER.encode
+        session = Session(exported_at=exported_at, connections=empty, loop_blocks=list(loop_blocks))
+        skeleton, marker, encode = session, _MESSAGES, _ENCODER.encode
     lists = [connection.messages for connection in connections]
     _fill(out, msgspec.json.format(_ENCODER.encode(skeleton), indent=1), marker, lists, encode, ticker)
 
@@ -276,6 +297,15 @@ _CONNECTION = msgspec.json.Decoder(Connection)
 _FRAMES = msgspec.json.Decoder(list[Frame])
 
 
+class _Tail(msgspec.Struct):
+    """What a session file holds after its connections."""
+
+    loop_blocks: list[AppLoopBlock] = msgspec.field(default_factory=list)
+
+
+_TAIL = msgspec.json.Decoder(_Tail)
+
+
 def _stream(blocks: Iterator[bytes]) -> Session:
     """A session file laid out as :func:`write_session` writes it, read a block at a time.
 
@@ -317,10 +347,18 @@ def _stream(blocks: Iterator[bytes]) -> Session:
                 break
             if token != b",":
                 raise _Whole
-    scanner.expect(b"}")
+    loop_blocks: list[AppLoopBlock] = []
+    if scanner.peek() == b",":  # the keys after the connections: what no handler held
+        scanner.pos += 1
+        try:
+            loop_blocks = _TAIL.decode(b"{" + scanner.rest(_META_LIMIT)).loop_blocks
+        except msgspec.DecodeError:
+            raise _Whole from None
+    else:
+        scanner.expect(b"}")
     if scanner.peek():  # trailing characters
         raise _Whole
-    return Session(exported_at=float(exported_at), connections=connections)
+    return Session(exported_at=float(exported_at), connections=connections, loop_blocks=loop_blocks)
 
 
 class _Scanner:
@@ -355,6 +393,15 @@ class _Scanner:
         if self.peek() != byte:
             raise _Whole
         self.pos += 1
+
+    def rest(self, limit: int) -> bytes:
+        """All that is left of the file, consumed; it must be at most ``limit`` bytes."""
+        while self.more():
+            if len(self.buf) - self.pos > limit:
+                raise _Whole
+        piece = self.buf[self.pos :]
+        self.pos = len(self.buf)
+        return piece
 
     def until(self, key: bytes, limit: int) -> bytes:
         """From here through the next ``key``, consumed; it must come within ``limit`` bytes."""
@@ -434,6 +481,7 @@ class _Document(msgspec.Struct):
     version: int | None = None
     exported_at: float | None = None
     connections: list[Connection] | None = None
+    loop_blocks: list[AppLoopBlock] = msgspec.field(default_factory=list)
     log: dict[str, Any] | None = None
 
 
@@ -453,7 +501,7 @@ def _decode_whole(data: bytes) -> Session:
     if document.format != FORMAT or document.version != VERSION or document.exported_at is None or connections is None:
         return _decode_generic(data)
     _unbase64_frames(connections)
-    return Session(exported_at=document.exported_at, connections=connections)
+    return Session(exported_at=document.exported_at, connections=connections, loop_blocks=document.loop_blocks)
 
 
 def _decode_generic(data: bytes) -> Session:

@@ -1,23 +1,42 @@
 """What the screen says of connections and producers, in words: how a connection ended, how its
-keepalive is doing, a log line in one line, the event loop's lag (sans-I/O, no Textual)."""
+keepalive is doing, a log line in one line, the event loop's lag and its blocks, what a handler is
+doing (sans-I/O, no Textual)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Literal
 
-from ...model import KEEPALIVE_TIMEOUT_CODE, KEEPALIVE_TIMEOUT_REASON, Connection, LogLine, describe_close
+from ...formatting import format_duration, short_duration
+from ...model import (
+    KEEPALIVE_TIMEOUT_CODE,
+    KEEPALIVE_TIMEOUT_REASON,
+    Connection,
+    HandlerState,
+    Level,
+    LogLine,
+    LoopBlock,
+    SystemEvent,
+    TracebackEntry,
+    describe_close,
+)
 
 __all__ = (
+    "BLOCK_ERROR",
     "LAG_SHOWN_FOR",
     "LATE_AFTER",
     "Health",
     "closed_how",
     "closed_who",
+    "culprit",
     "describe_ending",
+    "handler_doing",
     "health",
     "log_text",
+    "loop_block_event",
+    "loop_block_text",
     "loop_lag",
+    "where",
 )
 
 
@@ -93,3 +112,44 @@ def loop_lag(
     if not recent:
         return None
     return max(report[0] for reports in recent for report in reports), max(reports[-1][1] for reports in recent)
+
+
+# -- what a handler is doing, who blocked the loop ---------------------------------------------
+
+# The words for a handler's state: it waits for the client in receive(), for the transport in send().
+DOING: Final = {"receiving": "waiting", "sending": "sending", "working": "working"}
+BLOCK_ERROR: Final = 0.1  # a loop block this long (seconds) or more is an error, shorter a warning
+
+
+def handler_doing(state: HandlerState, now: float) -> str:
+    """ "waiting 12 s", "working 3.1 s", "sending 2.0 s", "waiting 2m 05s": for how long, by ``now``."""
+    seconds = max(0.0, now - state.since)
+    lasted = f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s" if seconds < 60 else format_duration(seconds)
+    return f"{DOING.get(state.state, state.state)} {lasted}"
+
+
+def culprit(stack: Sequence[TracebackEntry]) -> TracebackEntry | None:
+    """The frame to name for a stack: the innermost of the app's own, else the innermost."""
+    return next((entry for entry in reversed(stack) if entry.app), stack[-1] if stack else None)
+
+
+def where(stack: Sequence[TracebackEntry]) -> str:
+    """ "app.py:33 chat()": the culprit's place and function (its short name); a library's file by
+    its last two parts ("asyncio/events.py"); "" for no stack."""
+    entry = culprit(stack)
+    if entry is None:
+        return ""
+    file = entry.file if entry.app else "/".join(entry.file.replace("\\", "/").split("/")[-2:])
+    return f"{file}:{entry.line} {entry.function.rsplit('.', 1)[-1]}()"
+
+
+def loop_block_text(block: LoopBlock) -> str:
+    """ "loop blocked 420 ms in app.py:33 chat()", or "… (no stack caught)" when no sample was."""
+    place = where(block.stack)
+    return f"loop blocked {short_duration(block.duration)} {f'in {place}' if place else '(no stack caught)'}"
+
+
+def loop_block_event(block: LoopBlock, prefix: str = "") -> SystemEvent:
+    """The ◉ row of a loop block: red from BLOCK_ERROR; ``prefix`` names the app for one no handler held."""
+    level: Level = "error" if block.duration >= BLOCK_ERROR else "warning"
+    return SystemEvent(block.timestamp, level, f"{prefix}{loop_block_text(block)}", tuple(block.stack))

@@ -17,6 +17,7 @@ import msgspec
 from msgspec import UNSET
 
 from ...model import (
+    AppLoopBlock,
     Connection,
     Frame,
     Level,
@@ -40,11 +41,13 @@ from ...wire import (
     Held,
     LoopLag,
     WireFrame,
+    WireHandlerState,
     WireLog,
+    WireLoopBlock,
     WireMessage,
     frame_code,
 )
-from .describe import describe_ending, log_text
+from .describe import describe_ending, log_text, loop_block_event
 from .rows import FRAME_CODES, RowCode
 
 __all__ = (
@@ -76,6 +79,7 @@ LOCAL_HOST: Final = socket.gethostname()
 # Writes a whole session to a file (path, exported_at, progress): see BaseStore.exporter.
 Exporter = Callable[[Path, float, Progress | None], Written]
 LAG_REPORTS_KEPT: Final = 8  # a producer's newest loop lag reports kept (see describe.loop_lag)
+LOOP_BLOCKS_KEPT: Final = 100  # a connection's newest loop blocks kept, and the apps' own (as many again)
 
 
 def _row_time(row: Row) -> float:
@@ -172,6 +176,8 @@ class BaseStore:
     # How late each producer's event loop ran: its key → its newest reports (each the worst and the
     # mean lag over a second, and when it came), for the status line.
     loop_lags: dict[int, deque[tuple[float, float, float]]] = field(default_factory=dict)
+    # The loop blocks no connection's handler held, oldest first (a session's top-level ``loop_blocks``).
+    app_loop_blocks: list[AppLoopBlock] = field(default_factory=list)
     listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
     row_listeners: list[Callable[[int], None]] = field(default_factory=list)
     # Every producer link that sent anything, by its key, in order of arrival (a capture file keeps them).
@@ -228,6 +234,7 @@ class BaseStore:
         entries = self.entries
         # The connections kept keep their numbers; the others' go (a new number if one comes back).
         self._numbers = {connection_id: entry.number for connection_id, entry in entries.items()}
+        self.app_loop_blocks.clear()
         self._forget_rows()
 
     def _clear_items(self, entry: ConnectionEntry) -> None:
@@ -283,9 +290,10 @@ class BaseStore:
         """What writes the whole session to a file, to be called in the export's own thread: a live
         store's connections are copied now, as it goes on changing."""
         connections = self.connections()
+        blocks = list(self.app_loop_blocks)
 
         def export(path: Path, exported_at: float, progress: Progress | None) -> Written:
-            return write_session(path, connections, exported_at, progress=progress)
+            return write_session(path, connections, exported_at, progress=progress, loop_blocks=blocks)
 
         return export
 
@@ -369,6 +377,10 @@ class Store(BaseStore):
             elif isinstance(message, LoopLag):
                 reports = self.loop_lags.setdefault(producer.key, deque(maxlen=LAG_REPORTS_KEPT))
                 reports.append((message.worst, message.mean, now))
+            elif isinstance(message, WireHandlerState):
+                self._handler_state(producer, message, changed)
+            elif isinstance(message, WireLoopBlock):
+                self._loop_block(producer, message, changed)
             elif isinstance(message, Held):
                 self._release(producer, message.keys, now, changed)
             elif isinstance(message, FramesDropped):
@@ -388,8 +400,14 @@ class Store(BaseStore):
             for listener in self.listeners:
                 listener(changed)
 
-    def load(self, connections: list[Connection], exported_at: float | None = None) -> None:
-        """Hold the connections of a saved session, their timeline rebuilt in time order.
+    def load(
+        self,
+        connections: list[Connection],
+        exported_at: float | None = None,
+        loop_blocks: Sequence[AppLoopBlock] = (),
+    ) -> None:
+        """Hold the connections of a saved session, their timeline rebuilt in time order, and the
+        loop blocks no handler held (the file's top-level ones).
 
         ``exported_at`` (the file's) becomes ``as_of``. Whatever the store held before goes.
         """
@@ -420,6 +438,11 @@ class Store(BaseStore):
             rows.extend(zip(repeat(connection_id), connection.logs))
             rows.extend(zip(repeat(connection_id), events[opening:]))
             self.frames_received += len(frames)
+        self.app_loop_blocks = list(loop_blocks)
+        for block in self.app_loop_blocks:
+            event = _app_block_event(block)
+            self.system_events.append(event)
+            rows.append((None, event))
         rows.sort(key=_row_time)
         self.rows = rows
         # The columns without a call per row: an event has no direction or type (None, None).
@@ -430,7 +453,7 @@ class Store(BaseStore):
             strict=True,
         )
         self.codes = bytearray(map(_LOADED_CODES.__getitem__, pairs))
-        self.owners = array("q", map(self._numbers.__getitem__, map(itemgetter(0), rows)))
+        self.owners = array("q", map(self._numbers.get, map(itemgetter(0), rows), repeat(0)))  # 0: the app's rows
         self.texts = list(map(search_text, items))
         self._other_rows = len(self.codes.translate(None, _FRAME_CODE_BYTES))
         # The newest frames, as live (and the newest other rows); the status says how many went.
@@ -539,6 +562,9 @@ class Store(BaseStore):
             messages_not_kept=held.messages_not_kept if before is not None else 0,
             messages_lost=held.messages_lost if before is not None else 0,
             logs_dropped=held.logs_dropped if before is not None else 0,
+            # Told by messages of their own (an update carries neither); the handler ends with the connection.
+            handler_state=held.handler_state if before is not None and update.state != "closed" else None,
+            loop_blocks=held.loop_blocks if before is not None else [],
             pid=producer.pid,
             app=producer.app,
             host=producer.host or None,
@@ -562,7 +588,9 @@ class Store(BaseStore):
             before = entry.connection
             if entry.origin != producer.stream or before.state == "closed" or id(entry) in held:
                 continue
-            entry.connection = msgspec.structs.replace(before, state="closed", disconnected_at=now, end_lost=True)
+            entry.connection = msgspec.structs.replace(
+                before, state="closed", disconnected_at=now, end_lost=True, handler_state=None
+            )
             self._add_events(connection_id, entry, lifecycle_events(before, entry.connection, now))
             changed.add(connection_id)
 
@@ -677,6 +705,48 @@ class Store(BaseStore):
         self._other_rows += 1
         changed.add(connection.connection_id)
 
+    def _handler_state(self, producer: Producer, message: WireHandlerState, changed: set[str]) -> None:
+        entry = self._by_key.get((producer.key, message.key))
+        if entry is None or entry.connection.state == "closed":
+            return  # not known (yet), or over: what its handler did no longer matters
+        entry.connection.handler_state = message.state
+        changed.add(entry.connection.connection_id)
+
+    def _loop_block(self, producer: Producer, message: WireLoopBlock, changed: set[str]) -> None:
+        """A loop block: a ◉ row of its connection, or of the app; a replay's repeats are dropped."""
+        block = message.block
+        if message.key is None:
+            if any(
+                held.timestamp == block.timestamp and held.pid == producer.pid for held in self.app_loop_blocks[-100:]
+            ):
+                return
+            app = AppLoopBlock(
+                timestamp=block.timestamp,
+                duration=block.duration,
+                stack=block.stack,
+                app=producer.app,
+                pid=producer.pid,
+            )
+            self.app_loop_blocks.append(app)
+            del self.app_loop_blocks[:-LOOP_BLOCKS_KEPT]
+            event = _app_block_event(app, producer.label)
+            self.system_events.append(event)
+            self.rows.append((None, event))
+            self.codes.append(RowCode.EVENT)
+            self.owners.append(0)
+            self.texts.append(event.text.lower())
+            self._other_rows += 1
+            return
+        entry = self._by_key.get((producer.key, message.key))
+        if entry is None:
+            return  # of a connection not known (yet): the replay that brings it brings its blocks
+        connection = entry.connection
+        if any(held.timestamp == block.timestamp for held in connection.loop_blocks):
+            return
+        connection.loop_blocks = [*connection.loop_blocks[-LOOP_BLOCKS_KEPT + 1 :], block]
+        self._add_events(connection.connection_id, entry, [loop_block_event(block)])
+        changed.add(connection.connection_id)
+
     def _count_gap(self, entry: ConnectionEntry, producer: Producer, missing: int, linked: bool) -> None:
         """Count ``missing`` frames of a gap as lost or not kept (the rule is in the class docstring)."""
         connection = entry.connection
@@ -704,8 +774,15 @@ def search_text(item: Frame | SystemEvent | LogLine) -> str:
     return ""
 
 
+def _app_block_event(block: AppLoopBlock, label: str = "") -> SystemEvent:
+    """The ◉ row of a loop block no handler held, named after its app ("uvicorn (pid 4242)")."""
+    label = label or (f"{block.app} (pid {block.pid})" if block.pid is not None else block.app)
+    return loop_block_event(block, f"{label}: " if label else "")
+
+
 def lifecycle_events(before: Connection | None, after: Connection, now: float | None = None) -> list[SystemEvent]:
-    """The ◉ rows for what changed from ``before`` (None: not seen yet) to ``after``, seen at ``now``."""
+    """The ◉ rows for what changed from ``before`` (None: not seen yet) to ``after``, seen at ``now``:
+    its connect, accept, error and end, and the loop blocks its handler held (those new in ``after``)."""
     events: list[SystemEvent] = []
     if before is None:
         query = f"?{after.query_string}" if after.query_string else ""
@@ -721,4 +798,6 @@ def lifecycle_events(before: Connection | None, after: Connection, now: float | 
     if after.state == "closed" and (before is None or before.state != "closed"):
         level: Level = "error" if after.denial_status else "warning" if after.end_lost else "info"
         events.append(SystemEvent(ended_at, level, describe_ending(after)))
+    known = {block.timestamp for block in before.loop_blocks} if before is not None else set()
+    events.extend(loop_block_event(block) for block in after.loop_blocks if block.timestamp not in known)
     return events

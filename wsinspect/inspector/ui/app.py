@@ -32,7 +32,7 @@ from ..core.filters import FilterError, Filters
 from ..core.interface import StoreView
 from ..server import InspectorServer
 from .connections import ConnectionTable
-from .detail import DetailPane, DetailScroll
+from .detail import REQUEST_EVENTS, DetailPane, DetailScroll
 from .export import ExportFlow
 from .filter_bar import FilterBar, Purpose
 from .footer import InspectorFooter
@@ -468,6 +468,7 @@ class InspectorApp(ExportFlow):
             self._show_row(event)
         elif self._durations_due or self._selected_connection() in dirty:
             self._update_lifecycle()
+            self._update_handler_detail()
         self._durations_due = False
 
     def _tick_durations(self) -> None:
@@ -524,6 +525,20 @@ class InspectorApp(ExportFlow):
             widget.update(text, layout=False)
         return widget
 
+    def _update_handler_detail(self) -> None:
+        """The detail of a connect row says what the handler does, and for how long: kept up to date
+        (with the lifecycle panel: when its connection changed, and once a second while one is open)."""
+        details = self.query(DetailPane)
+        detail = details.first() if details else None
+        row = detail.row if detail is not None else None
+        if detail is None or row is None or row[0] is None or not isinstance(row[1], SystemEvent):
+            return
+        if not row[1].text.startswith(REQUEST_EVENTS):
+            return
+        entry = self.store.entries.get(row[0])
+        if entry is not None:
+            detail.show(row, entry.connection, detail.origin, number=entry.number)
+
     def _update_lifecycle(self) -> None:
         panels = self.query(LifecyclePanel)  # none while another screen (help, palette) is on top
         if panels:
@@ -551,7 +566,9 @@ class InspectorApp(ExportFlow):
         row = event.row
         entry = self.store.entries.get(row[0]) if row and row[0] else None
         item = row[1] if row else None
-        self.query_one(DetailPane).show(
+        detail = self.query_one(DetailPane)
+        detail.as_of = self.store.as_of
+        detail.show(
             row,
             entry.connection if entry else None,
             self.timeline.origin,

@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from ...formatting import format_duration, format_size, short_duration
 from ...model import Connection, describe_close, short_handler
-from ..core.describe import health
+from ..core.describe import handler_doing, health
 from ..core.interface import StoreView
 from ..core.store import LOCAL_HOST, ConnectionEntry
 
@@ -380,7 +380,7 @@ class ConnectionTable(DataTable[Text]):
         return [
             Text.assemble((STATE_DOTS.get(connection.state, "●"), dot_style), f" c{entry.number}"),
             self._path_cell(path, handler, producer),
-            Text(f"{state.capitalize()} ({duration})", dot_style),
+            self._state_cell(connection, state, duration, dot_style),
             self._sent_cell(connection),
             Text(f"{connection.messages_received:,} · {format_size(connection.bytes_received)}", style("received")),
             self._rtt_cell(entry),
@@ -412,6 +412,16 @@ class ConnectionTable(DataTable[Text]):
         cell = Text(f"{connection.messages_sent:,} · {format_size(connection.bytes_sent)}", self.style_of("sent"))
         if connection.send_waited_total:
             cell.append(f"  ▲ waited {short_duration(connection.send_waited_total)}", self.style_of("warning"))
+        return cell
+
+    def _state_cell(self, connection: Connection, state: str, duration: str, style: Style) -> Text:
+        """ "Open (1m 05s)", and what its handler has been doing for a while: "· waiting 12 s" (dim),
+        "· working 3.1 s" and "· sending 2.0 s" (warnings)."""
+        cell = Text(f"{state.capitalize()} ({duration})", style)
+        doing = connection.handler_state
+        if doing is not None and connection.state != "closed":
+            component = "muted" if doing.state == "receiving" else "warning"
+            cell.append(f" · {handler_doing(doing, self.store.as_of or time())}", self.style_of(component))
         return cell
 
     def _missing_cell(self, connection: Connection) -> Text:

@@ -5,13 +5,17 @@ mode is on), then its payload (text, JSON pretty or raw, a hex dump, the close);
 also says which pong or ping answers it and after how long. A connection's ◉ connect or accepted
 row: the connection's request (path, query, client, subprotocols, headers). The ◉ row of a handler
 error or a refusal, the close it caused and the ending row: the error and its traceback. Other ◉
-rows: their line. A ≡ log line: its logger, level and message, and the exception logged with it.
+rows: their line; a loop block's also the stack that held the loop. The connect row also says
+what the connection's handler has been doing, and where. A ≡ log line: its logger, level and
+message, and the exception logged with it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
+from time import time
 from typing import Any, ClassVar
 
 from msgspec import UNSET
@@ -25,9 +29,10 @@ from textual.widgets import Static
 from ...decoders import Decoded
 from ...formatting import ARROWS, format_count, format_offset, format_size, hexdump, parse_json, short_duration
 from ...model import REDACTED, Connection, Frame, LogLine, Row, SystemEvent, describe_close
+from ..core.describe import handler_doing, where
 from ..core.filters import TextSearch
 from .payloads import Payloads, latency_of
-from .tracebacks import traceback_text
+from .tracebacks import STACK_TITLE, traceback_text
 
 HEXDUMP_LIMIT = 64 * 1024  # a dump of megabytes would freeze the screen for seconds
 SEPARATOR = " · "
@@ -61,6 +66,7 @@ class DetailPane(Static):
         self.origin: float | None = None
         self.number: int | None = None
         self.frames: Sequence[Frame] = ()
+        self.as_of: float | None = None  # a saved session's moment: "now" for how long a state lasted
         self._height: int | None = None  # lines shown, when none is wider than the pane
 
     def show(
@@ -121,8 +127,10 @@ class DetailPane(Static):
             head.append(f"◉ {item.text}", style=EVENT_STYLES.get(item.level, "bold"))
             head.append(f"{SEPARATOR}at {format_offset(item.timestamp - start)}")
             self._raw_tag(head)
+            if item.stack is not None:  # a loop block
+                return [head, Text(""), *_loop_block(item, connection_id is not None)]
             if connection is not None and connection_id is not None and item.text.startswith(REQUEST_EVENTS):
-                return [head, Text(""), request(connection)]
+                return [head, Text(""), *_handler(connection, self.as_of or time()), request(connection)]
             ending = item.level == "error" or item.text.startswith("closed")  # the error, or the end it caused
             if connection is not None and connection_id is not None and ending and connection.error:
                 return [head, Text(""), *_cause(connection)]
@@ -269,6 +277,40 @@ class DetailPane(Static):
                 )
             )
         return Text("\n").join(lines)
+
+
+def _handler(connection: Connection, now: float) -> list[Text | JSON]:
+    """What the handler has been doing for a while, since when, and where (its task's stack)."""
+    state = connection.handler_state
+    if state is None or connection.state == "closed":
+        return []
+    style = "bold" if state.state == "receiving" else "bold yellow"
+    line = Text(f"{'handler':<{METADATA_COLUMN}}", style="bold")
+    line.append(handler_doing(state, now), style=style)
+    line.append(f"{SEPARATOR}since {_clock(state.since)}")
+    lines: list[Text | JSON] = [line]
+    if state.stack:
+        line.append(f" in {where(state.stack)}")
+        lines.append(traceback_text(state.stack, STACK_TITLE))
+    lines.append(Text(""))
+    return lines
+
+
+def _loop_block(event: SystemEvent, of_connection: bool) -> list[Text | JSON]:
+    """Who held the event loop: the stack its thread ran meanwhile."""
+    whose = "this connection's handler" if of_connection else "no connection's handler (the app)"
+    lines: list[Text | JSON] = [Text(f"the event loop was held from {_clock(event.timestamp)} by {whose}")]
+    if event.stack:
+        lines.append(traceback_text(event.stack, STACK_TITLE))
+    else:
+        lines.append(
+            Text("no stack caught: the loop's thread held the GIL throughout, or the watchdog got no turn", style="dim")
+        )
+    return lines
+
+
+def _clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _cause(connection: Connection) -> list[Text | JSON]:

@@ -1,5 +1,5 @@
-"""The lifecycle panel: the selected connection's handler, when it opened, its message rate, how it
-ended, its keepalive."""
+"""The lifecycle panel: the selected connection's handler, when it opened, its message rate, what
+its handler has been doing for a while (and where), how it ended, its keepalive."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
 from time import time
 from typing import ClassVar
 
@@ -15,13 +17,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...formatting import format_duration, short_duration
-from ...model import Connection
-from ..core.describe import closed_how, closed_who, health
+from ...model import Connection, HandlerState
+from ..core.describe import closed_how, closed_who, handler_doing, health
 from ..core.interface import StoreView
 from ..core.store import ConnectionEntry
 from .payloads import Payloads
 
 BARS = " ▁▂▃▄▅▆▇█"
+STACK_LINES = 4  # lines of a handler's stack in the panel (the detail pane of its connect row has it all)
 # The keepalive's health: its mark and component class.
 KEEPALIVE_MARKS = {
     "ok": ("● healthy", "healthy"),
@@ -94,6 +97,9 @@ class LifecyclePanel(Static):
         else:
             at_export = " at export" if store.as_of is not None else ""
             lines.append(f"{connection.state}{at_export}, for {format_duration(end - connection.connected_at)}")
+            if connection.handler_state is not None:
+                lines.append("\n")
+                lines.append_text(self._doing_lines(connection.handler_state, end))
         lines.append("\n")
         lines.append_text(self._keepalive_line(entry, end))
         pairing = payloads.pairing(connection_id) if payloads is not None else None
@@ -122,6 +128,25 @@ class LifecyclePanel(Static):
         height = len(lines) if max(map(len, lines)) <= self.content_region.width else None
         self.update(text, layout=height is None or height != self._height)
         self._height = height
+
+    def _doing_lines(self, state: HandlerState, now: float) -> Text:
+        """ "doing   working 3.1 s", then where: the app's own frames of its stack, innermost last
+        (at most STACK_LINES), each run of the others as one "…" line."""
+        component = "muted" if state.state == "receiving" else "late"
+        text = Text.assemble("doing   ", (handler_doing(state, now), self.style_of(component)))
+        if not state.stack:
+            return text
+        lines: list[str] = []
+        for app, run in groupby(state.stack, key=attrgetter("app")):
+            group = list(run)
+            if app:
+                lines += [f"        {entry.file}:{entry.line} in {entry.function}" for entry in group]
+            else:
+                lines.append(f"        … {len(group)} library frame{'s' if len(group) != 1 else ''}")
+        shown = lines[-STACK_LINES:]
+        for line in shown:
+            text.append(f"\n{line}", self.style_of("muted") if line.lstrip().startswith("…") else "")
+        return text
 
     def _keepalive_line(self, entry: ConnectionEntry, now: float) -> Text:
         connection = entry.connection

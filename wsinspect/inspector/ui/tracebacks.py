@@ -16,22 +16,25 @@ from rich.text import Text
 
 from ...model import TracebackEntry
 
-__all__ = ("SHOWN_LIBRARY_FRAMES", "traceback_text")
+__all__ = ("SHOWN_LIBRARY_FRAMES", "STACK_TITLE", "traceback_text")
 
 # With none of the app's own frames (it failed inside a library), the innermost library frames
 # are shown unfolded: where it failed is still worth a look.
 SHOWN_LIBRARY_FRAMES = 3
 _PACKAGE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)")
 _STDLIB = re.compile(r"[/\\]python3[.\d]*[/\\]([^/\\]+)")
+TRACEBACK_TITLE = "Traceback (most recent call last)"
+STACK_TITLE = "Stack (most recent call last)"  # where a handler is, or what held the loop
 
 
-def traceback_text(entries: Sequence[TracebackEntry]) -> Text:
-    """``entries`` (outermost first) as lines: "  chat/app.py:42 in handler" and its source, the
-    app's own in bold; each run of library frames folded into "  … 12 frames in litestar, asyncio"."""
+def traceback_text(entries: Sequence[TracebackEntry], title: str = TRACEBACK_TITLE) -> Text:
+    """``entries`` (outermost first) as lines under ``title``: "  chat/app.py:42 in handler" and its
+    source, the app's own in bold; each run of library frames folded into "  … 12 frames in
+    litestar, asyncio". A stack shows as a traceback does."""
     text = Text()
     if not entries:
         return text
-    text.append("Traceback (most recent call last)", style="bold")
+    text.append(title, style="bold")
     unfold = not any(entry.app for entry in entries)
     for app, run in groupby(entries, key=attrgetter("app")):
         group = list(run)
