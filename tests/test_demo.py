@@ -60,6 +60,10 @@ def kinds_seen(store: Store) -> set[str]:
             seen.add("a handler working, and where")
         if state is not None and state.state == "receiving":
             seen.add("a handler waiting")
+        if any(frame.send_waited for frame in entry.frames) and connection.send_waited_total:
+            seen.add("a slow client")
+        if connection.client_saw:
+            seen.add("what the client saw")
         for block in connection.loop_blocks:
             if any(frame.function == "reports" and frame.app for frame in block.stack):
                 seen.add("a loop block that names its handler")
@@ -100,6 +104,8 @@ EXPECTED = {
     "a handler working, and where",
     "a handler waiting",
     "a loop block that names its handler",
+    "a slow client",
+    "what the client saw",
 }
 
 
@@ -346,3 +352,30 @@ async def test_the_demo_shows_what_its_handlers_did(private_socket: Path) -> Non
     assert reports.messages_received == reports.messages_sent == 8
     warned = [line.message for line in reports.logs]
     assert warned == [f"report {n} rendered synchronously: the event loop is blocked" for n in (3, 7)]
+
+
+async def test_the_demo_export_waits_on_its_slow_client_and_the_refusal_says_what_the_client_saw(
+    private_socket: Path,
+) -> None:
+    """Issue 28 in the demo: the export's sends wait while its client reads nothing; the admin
+    client, refused before the accept, saw an HTTP 403."""
+    from websockets.exceptions import InvalidStatus
+
+    from wsinspect.demo.app import EXPORT_CHUNK, EXPORT_CHUNKS
+    from wsinspect.demo.clients import admin_client, export_client
+
+    async def refused_admin(base: str) -> None:
+        with pytest.raises(InvalidStatus):
+            await admin_client(base)
+
+    connections = await run_demo_clients(private_socket, refused_admin, export_client)
+    by_path = {connection.path: connection for connection in connections}
+    export, admin = by_path["/ws/export"], by_path["/ws/admin"]
+    sent = [frame for frame in export.messages if frame.direction == "sent" and frame.message_type == "binary"]
+    assert (export.messages_sent, export.bytes_sent) == (EXPORT_CHUNKS, EXPORT_CHUNKS * EXPORT_CHUNK)
+    waited = [frame.send_waited for frame in sent if frame.send_waited]
+    assert waited, "no send waited on the paused client"
+    assert export.send_waited_max == max(waited) >= 0.5  # the client paused for 2 s
+    assert export.send_waited_total == pytest.approx(sum(waited))
+    assert (export.close_code, export.close_reason, export.closed_by) == (1000, "export done", "server")
+    assert admin.client_saw is not None and admin.client_saw.startswith("HTTP 403")

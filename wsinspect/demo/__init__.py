@@ -21,6 +21,7 @@ from ..uvicorn import WebSocketProtocol
 from .app import demo_app
 from .clients import (
     admin_client,
+    export_client,
     chat_client,
     echo_client,
     forever,
@@ -91,6 +92,7 @@ class DemoTraffic:
             asyncio.create_task(forever(lambda: admin_client(base), 7.0)),
             asyncio.create_task(forever(lambda: reports_client(base), 3.0)),
             asyncio.create_task(forever(lambda: search_client(base), 2.0)),
+            asyncio.create_task(forever(lambda: export_client(base), 5.0)),
             asyncio.create_task(forever(lambda: socketio_client(base, "carol"), 2.0)),
             asyncio.create_task(forever(lambda: graphql_client(base), 3.0)),
             asyncio.create_task(forever(lambda: msgpack_ticker_client(base), 2.0)),

@@ -1,7 +1,8 @@
 """The demo's app: an ordinary Litestar app with ``plugins=[WSInspectPlugin(...)]``, whose handlers
 show what the inspector shows (JSON chat, binary ticker, a large message, closes with a code and a
 reason, a handler that logs and fails, a guard that refuses, a slow handler that now and then
-blocks the event loop, a search that waits on a slow index, Socket.IO, GraphQL, JSON-RPC, MessagePack)."""
+blocks the event loop, a search that waits on a slow index, an export to a client that reads slowly,
+Socket.IO, GraphQL, JSON-RPC, MessagePack)."""
 
 from __future__ import annotations
 
@@ -142,6 +143,20 @@ async def query_index(text: str) -> int:
     return len(text) * random.randint(1, 9)
 
 
+# 8 MiB in chunks, more than a paused client's window and the kernel's buffers take: its sends wait.
+EXPORT_CHUNKS, EXPORT_CHUNK = 32, 256 * 1024
+
+
+@websocket("/ws/export")
+async def export(socket: WebSocket[Any, Any, Any]) -> None:
+    """An export streamed to a client that stops reading for a while: the sends wait on it (flow
+    control), which its rows, its lifecycle panel and the table's sent column show."""
+    await socket.accept()
+    for _ in range(EXPORT_CHUNKS):
+        await socket.send_bytes(random.randbytes(EXPORT_CHUNK))  # random: compression cannot shrink it
+    await socket.close(1000, "export done")
+
+
 # Protocols on top of WebSocket, for the inspector's decoders. Each is written by hand, as the
 # frames on the wire: no Socket.IO or GraphQL library.
 
@@ -250,7 +265,7 @@ async def rpc(socket: WebSocket[Any, Any, Any]) -> None:
 
 def demo_app(socket_path: Path) -> Litestar:
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
-    handlers = [chat, echo, ticker, upload, jobs, admin, reports, search, socketio, graphql, msgpack_ticker, rpc]
+    handlers = [chat, echo, ticker, upload, jobs, admin, reports, search, export, socketio, graphql, msgpack_ticker, rpc]
     log.setLevel(logging.INFO)
     log.propagate = False
     if not log.handlers:

@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import json
 import random
+import socket
 from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
 from .app import PRICE_SUBSCRIPTION, compact_json
@@ -82,6 +83,22 @@ async def search_client(base: str) -> None:
             await ws.recv()  # after the slow index: seconds
             await asyncio.sleep(random.uniform(2.0, 4.0))
         await ws.close()
+
+
+async def export_client(base: str) -> None:
+    """Takes the export's first chunk, then reads nothing for two seconds (a busy browser tab), then
+    the rest. Its receive window is kept small so that the pause pushes back on the app at once."""
+    host, port = base.removeprefix("ws://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # before connect: the window
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    async with connect(f"{base}/ws/export", sock=sock, ping_interval=None, compression=None, max_queue=1) as ws:
+        await ws.recv()
+        await asyncio.sleep(2.0)
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.recv()
 
 
 async def admin_client(base: str) -> None:
