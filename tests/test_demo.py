@@ -378,4 +378,5 @@ async def test_the_demo_export_waits_on_its_slow_client_and_the_refusal_says_wha
     assert export.send_waited_max == max(waited) >= 0.5  # the client paused for 2 s
     assert export.send_waited_total == pytest.approx(sum(waited))
     assert (export.close_code, export.close_reason, export.closed_by) == (1000, "export done", "server")
-    assert admin.client_saw is not None and admin.client_saw.startswith("HTTP 403")
+    assert admin.client_saw is not None
+    assert admin.client_saw.startswith("HTTP 403")

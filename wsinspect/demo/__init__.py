@@ -21,9 +21,9 @@ from ..uvicorn import WebSocketProtocol
 from .app import demo_app
 from .clients import (
     admin_client,
-    export_client,
     chat_client,
     echo_client,
+    export_client,
     forever,
     graphql_client,
     jobs_client,

@@ -265,7 +265,8 @@ async def rpc(socket: WebSocket[Any, Any, Any]) -> None:
 
 def demo_app(socket_path: Path) -> Litestar:
     plugin = WSInspectPlugin(WSInspectConfig(socket_path=str(socket_path), app_name="demo"))
-    handlers = [chat, echo, ticker, upload, jobs, admin, reports, search, export, socketio, graphql, msgpack_ticker, rpc]
+    handlers = [chat, echo, ticker, upload, jobs, admin, reports, search, export]
+    handlers += [socketio, graphql, msgpack_ticker, rpc]
     log.setLevel(logging.INFO)
     log.propagate = False
     if not log.handlers:
