@@ -83,11 +83,17 @@ async def test_a_handler_parked_in_receive_is_waiting(ws: str, inspector: Store,
     with run_server(middleware, ws=ws) as server:
         async with connect(server.ws_url("/ws")) as client:
             asked = time.time()
-            # In process at once: the handler waits in receive().
-            await until(middleware.recorder.connections, what="the connection", patience=PATIENCE)
-            state = middleware.recorder.connections()[0].handler_state
+            # In process at once: the handler waits in receive() (once its accept's send() is done).
+            (connection,) = await until(
+                middleware.recorder.connections,
+                lambda held: (
+                    len(held) == 1 and held[0].handler_state is not None and held[0].handler_state.state == "receiving"
+                ),
+                what="the handler waiting in receive()",
+                patience=PATIENCE,
+            )
+            state = connection.handler_state
             assert state is not None
-            assert state.state == "receiving"
             assert state.since == pytest.approx(asked, abs=0.5)
             # In the inspector once it has lasted a second, and in its session JSON.
             await until(lambda: store_state(inspector), what="the state in the inspector", patience=PATIENCE)
