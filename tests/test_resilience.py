@@ -93,7 +93,9 @@ async def test_inspector_stopped_under_traffic(private_socket: Path, tmp_path: P
             # The whole conversation runs while the inspector is frozen: the app is never blocked.
             await app({"type": "websocket", "path": "/ws/flood"}, receive, send)
             assert len(sent) == messages + 1
-            assert emitter.dropped > 0
+            # The queue overflowed meanwhile: not asserted on emitter.dropped here, which the writer
+            # resets as it takes the count to send (it may have, before the socket filled), but on
+            # the count's arrival in the file below.
         finally:
             os.kill(recorder.pid, signal.SIGCONT)
         assert await asyncio.to_thread(emitter.flush, 20.0), "the emitter did not flush"
