@@ -53,7 +53,7 @@ class Output:
         manifest = self.directory / MANIFEST
         try:
             names = set(manifest.read_text("utf-8").splitlines())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # nothing was ever written there
             return 0
         except OSError as exc:
             raise OutputError(f"cannot read {manifest}: {exc.strerror or exc}") from None
