@@ -127,7 +127,7 @@ def test_nothing_is_set_up():
     assert taps.current() is None
 """
     )
-    result = inner.runpytest_inprocess()
+    result = inner.runpytest_subprocess()  # a process of its own: no tap of this run's plugin in it
     result.assert_outcomes(passed=2, failed=2)
     out = result.stdout.str()
     assert "wsinspect:" not in out

@@ -231,6 +231,7 @@ def test_cleaning_removes_the_files_written_before_and_nothing_else(tmp_path: Pa
     (tmp_path / "outside.json").write_text("{}")
     with (directory / MANIFEST).open("a") as manifest:
         manifest.write("../outside.json\n")  # never written by the plugin: not a name of its own
+        manifest.write("gone.json\n")  # written as its test went, and removed as it passed
     assert Output(directory, shown_from=tmp_path).clean() == 1
     assert sorted(p.name for p in directory.iterdir()) == ["notes.txt"]
     assert (tmp_path / "outside.json").exists()

@@ -62,12 +62,7 @@ class Output:
             # A name with a separator was never written by us: leave whatever it points at alone.
             if not name or "/" in name or os.sep in name or name in (".", ".."):
                 continue
-            with contextlib.suppress(FileNotFoundError):
-                try:
-                    os.unlink(self.directory / name)
-                    removed += 1
-                except OSError as exc:
-                    raise OutputError(f"cannot remove {self.directory / name}: {exc.strerror or exc}") from None
+            removed += self._unlink(name)
             # What a write killed halfway left (write_session's temporary: ".NAME.<random>.tmp").
             for temporary in self.directory.glob(f".{_glob_escape(name)}.*.tmp"):
                 with contextlib.suppress(OSError):
@@ -88,11 +83,18 @@ class Output:
         return self.shown(name)
 
     def remove(self, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            try:
-                os.unlink(self.directory / name)
-            except OSError as exc:
-                raise OutputError(f"cannot remove {self.directory / name}: {exc.strerror or exc}") from None
+        self._unlink(name)
+
+    def _unlink(self, name: str) -> bool:
+        """Remove ``name``; False when it was not there (a run that never wrote it, or a file
+        its test removed again as it passed)."""
+        try:
+            os.unlink(self.directory / name)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise OutputError(f"cannot remove {self.directory / name}: {exc.strerror or exc}") from None
+        return True
 
     def _note(self, name: str) -> None:
         if name in self._noted:

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Final
 
-from ..formatting import ARROWS, counted, format_duration, format_offset, preview
+from ..formatting import ARROWS, counted, format_offset, preview, short_duration
 from ..inspector.core.describe import describe_ending, where
 from ..model import Connection, HandlerState, short_handler
 
@@ -57,7 +57,7 @@ def handler_line(connection: Connection, now: float) -> str | None:
     place = where(state.stack or [])
     at = f" at {place}" if place else ""
     when = "the connection closed" if closed else "the test failed"
-    return f"{doing} for {format_duration(until - state.since)}{at} when {when}"
+    return f"{doing} for {short_duration(until - state.since)}{at} when {when}"
 
 
 def _connection_lines(number: int, connection: Connection, now: float) -> list[str]:
@@ -69,9 +69,9 @@ def _connection_lines(number: int, connection: Connection, now: float) -> list[s
     query = f"?{connection.query_string}" if connection.query_string else ""
     if connection.state == "closed":
         lasted = (connection.disconnected_at or now) - connection.connected_at
-        ending = f"{describe_ending(connection)}, after {format_duration(lasted)}"
+        ending = f"{describe_ending(connection)}, after {short_duration(lasted)}"
     else:
-        ending = f"still open ({connection.state}), for {format_duration(now - connection.connected_at)}"
+        ending = f"still open ({connection.state}), for {short_duration(now - connection.connected_at)}"
     lines = [f"c{number} {connection.path}{query}{handler}{app}: {ending}"]
     doing = handler_line(connection, now)
     if doing is not None:
