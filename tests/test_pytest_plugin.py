@@ -342,7 +342,7 @@ def test_pytest_timeout_s_thread_method_leaves_the_session_too(inner: pytest.Pyt
 # -- other test clients, and servers in processes of their own ------------------------------------
 
 
-def test_starlette_and_fastapi_test_clients_with_the_middleware(inner: pytest.Pytester) -> None:
+def test_starlette_fastapi_and_httpx_ws_clients_with_the_middleware(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_frameworks="""
 from fastapi import FastAPI, WebSocket as FastAPISocket
@@ -384,14 +384,33 @@ def test_fastapi():
     with TestClient(WSInspectMiddleware(fastapi_app)) as client, client.websocket_connect("/ws/fast") as ws:
         assert ws.receive_text() == "ready"
         assert False, "while open"
+
+
+def test_httpx_ws():
+    import asyncio
+
+    import httpx
+    from httpx_ws import aconnect_ws
+    from httpx_ws.transport import ASGIWebSocketTransport
+
+    async def talk():
+        async with httpx.AsyncClient(transport=ASGIWebSocketTransport(starlette_app)) as client:
+            async with aconnect_ws("http://test/ws/star", client) as ws:
+                await ws.send_text("over httpx-ws")
+                assert await ws.receive_text() == "over httpx-ws"
+
+    asyncio.run(talk())
+    assert False, "after the close"
 """
     )
     result = inner.runpytest_inprocess("--wsinspect=retain-on-failure")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     files = kept(inner)
     (star,) = files[file_name("test_frameworks.py::test_starlette")]
     assert texts(star) == [("received", "hi"), ("sent", "hi")]
     assert (star.close_code, star.close_reason, star.closed_by) == (4001, "done", "server")
+    (over_httpx_ws,) = files[file_name("test_frameworks.py::test_httpx_ws")]
+    assert texts(over_httpx_ws) == [("received", "over httpx-ws"), ("sent", "over httpx-ws")]
     (fast,) = files[file_name("test_frameworks.py::test_fastapi")]
     assert fast.path == "/ws/fast"
     assert texts(fast)[0] == ("sent", "ready")
