@@ -31,9 +31,9 @@ from .environment import set_by_user, use_socket
 from .listener import LINK_LATENCY, Listener
 from .names import file_name
 from .output import Output, OutputError
-from .plugin import DEFAULT_OUTPUT, MARKER, PROPERTY, warn
 from .recording import Recording
 from .report import failure_report, open_command
+from .settings import DEFAULT_OUTPUT, MARKER, PROPERTY, warn
 
 __all__ = ("ActivePlugin",)
 

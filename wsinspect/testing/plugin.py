@@ -7,11 +7,12 @@ the recording (:mod:`.hooks`) is imported when a mode other than off is chosen.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
 import pytest
+
+from .settings import DEFAULT_OUTPUT, MARKER, MODES, PROPERTY, WSInspectWarning, warn
 
 if TYPE_CHECKING:
     from ..model import Connection
@@ -29,17 +30,8 @@ __all__ = (
     "wsinspect_connections",
 )
 
-MODES: Final = ("off", "on", "retain-on-failure")
-DEFAULT_OUTPUT: Final = "test-results/wsinspect"
-MARKER: Final = "no_wsinspect"
-PROPERTY: Final = "wsinspect_session"  # the JUnit property of a test's kept file
 CLOSED_WAIT: Final = 2.0  # seconds wsinspect_connections(closed=True) waits at most
-
 ACTIVE: Final[pytest.StashKey[ActivePlugin]] = pytest.StashKey()  # the plugin of a mode other than off
-
-
-class WSInspectWarning(pytest.PytestWarning):
-    """Something wsinspect's plugin could not do; the run goes on, its outcomes untouched."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,20 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[ACTIVE] = plugin
     config.pluginmanager.register(plugin, "wsinspect-recording")
-
-
-def warn(config: pytest.Config, message: str) -> None:
-    """One warning in pytest's summary, past the warning filters: ``-W error`` must not turn a
-    problem of the plugin into a failed run."""
-    warning = WSInspectWarning(message)
-    config.hook.pytest_warning_recorded.call_historic(
-        kwargs={
-            "warning_message": warnings.WarningMessage(warning, WSInspectWarning, __file__, 0),
-            "when": "config",
-            "nodeid": "",
-            "location": None,
-        }
-    )
 
 
 class Connections:
