@@ -28,6 +28,7 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "files": ((100_000, 1_000_000), 3),
         "memory": (1_000_000, 9),
         "logs": (100_000, 9),
+        "pytest": (200, 9),
     },
     "quick": {
         "live": (3_000, 1),
@@ -39,9 +40,10 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "files": ((100_000,), 1),
         "memory": (100_000, 3),
         "logs": (20_000, 3),
+        "pytest": (50, 2),
     },
 }
-SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs")
+SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs", "pytest")
 
 
 def format_row(row: Row) -> str:
@@ -115,8 +117,8 @@ def main() -> None:
 
     # The in-process sections import wsinspect's internals: only when asked (the live ones run any
     # version's wsinspect, for before/after tables).
-    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs"} & set(only):
-        from . import app_cost, e2e, files, ingest, logs, memory, ui
+    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs", "pytest"} & set(only):
+        from . import app_cost, e2e, files, ingest, logs, memory, pytest_cost, ui
     try:
         n, repeats = sizes["live"]
         run("live", f"The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
@@ -163,6 +165,9 @@ def main() -> None:
         n, repeats = sizes["logs"]
         run("logs", f"Micro: a log call of a handler with capture_logs, in one process ({n:,} calls, "
             f"{repeats} repeats)", lambda: logs.run(n, repeats))  # fmt: skip
+        n, repeats = sizes["pytest"]
+        run("pytest", f"The pytest plugin: wall time of a run of {n} Litestar TestClient WebSocket tests "
+            f"({repeats} rounds)", lambda: pytest_cost.run(n, repeats))  # fmt: skip
     finally:
         if inspector is not None:
             inspector.close()

@@ -102,7 +102,8 @@ def wsinspect_connections(request: pytest.FixtureRequest) -> Iterator[Connection
     Works whatever ``--wsinspect`` says: when off, this test alone is recorded (the apps in this
     process; server processes stream to the plugin only when it is on)."""
     plugin = request.config.stash.get(ACTIVE, None)
-    if plugin is not None and plugin.recording is not None:
+    # A test that opted out is not recorded by the run: it gets a tap of its own, as when off.
+    if plugin is not None and plugin.recording is not None and request.node.get_closest_marker(MARKER) is None:
         yield Connections(plugin.recording, request.node.nodeid)
         return
     from .recording import SingleTest

@@ -167,9 +167,10 @@ class Recording:
 
     def _forget(self) -> None:
         """Let the listener drop the finished tests' connections, unless the run's own are there."""
-        if self.listener is not None:
+        listener = self.listener
+        if listener is not None and listener.store.entries:  # (a read of its size: no trip to its thread)
             owners = self.owners
-            self._attempt(lambda: self.listener.forget(lambda c: owners.owner_at(c.connected_at) is None))  # type: ignore[union-attr]
+            self._attempt(lambda: listener.forget(lambda c: owners.owner_at(c.connected_at) is None))
 
     def _write(self, name: str, connections: list[Connection]) -> str | None:
         if not self.writing:
