@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -594,6 +595,23 @@ def test_an_output_directory_that_cannot_be_written_is_one_warning_and_the_same_
     assert re.search(r"WSInspectWarning: wsinspect: cannot write .*a-file.*; no more session files are kept", out)
     assert "session file kept" not in out
     assert "session: wsinspect open" not in out  # the report does not point at a file that is not there
+
+
+def test_a_socket_it_cannot_bind_is_one_warning_and_this_process_is_still_recorded(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A temporary directory so deep that no socket path under it fits in sun_path (108 bytes).
+    deep = inner.path / ("d" * 100)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    inner.makepyfile(test_chat=TESTS)
+    result = inner.runpytest_inprocess("--wsinspect=retain-on-failure", "-W", "error")
+    result.assert_outcomes(passed=1, failed=2, warnings=1)
+    assert re.search(
+        r"WSInspectWarning: wsinspect cannot listen for server processes: .*only this process", result.stdout.str()
+    )
+    assert list(kept(inner)) == [file_name("test_chat.py::test_waits_for_a_reply")]
+    assert "WSINSPECT_SOCKET" not in os.environ
 
 
 def test_the_files_of_the_run_before_go_and_the_user_s_stay(inner: pytest.Pytester) -> None:
