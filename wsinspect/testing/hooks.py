@@ -111,9 +111,10 @@ class ActivePlugin:
         if recording is None:
             yield
             return
-        self._item, self._failed, self._wider = item.nodeid, False, 0
+        self._item = item.nodeid
         self._ignored = item.get_closest_marker(MARKER) is not None
-        self._guard(lambda: self._set_aside(recording, item.nodeid))
+        if self._ignored and self._restore_env is not None:
+            self._guard(self._restore_env)  # WSINSPECT_SOCKET as the user had it, for this test
         try:
             yield
         finally:
@@ -121,6 +122,16 @@ class ActivePlugin:
                 self._guard(self._take_back)
             self._item, self._ignored = None, False
             self._flush_warnings()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        # Each run of the test begins here (a plugin that reruns failed tests runs them again
+        # within one protocol): what it opens from here on is its own.
+        recording = self.recording
+        if recording is not None:
+            self._failed, self._wider = False, 0
+            self._guard(lambda: recording.begin(item.nodeid, ignored=self._ignored))
+        yield
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, None, None]:
@@ -208,12 +219,6 @@ class ActivePlugin:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     # -- the steps ------------------------------------------------------------------------------
-
-    def _set_aside(self, recording: Recording, nodeid: str) -> None:
-        """The test starts: its own, or nobody's when it opted out, with WSINSPECT_SOCKET as the user had it."""
-        if self._ignored and self._restore_env is not None:
-            self._restore_env()
-        recording.begin(nodeid, ignored=self._ignored)
 
     def _take_back(self) -> None:
         recording = self.recording

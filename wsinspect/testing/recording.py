@@ -131,8 +131,8 @@ class Recording:
                 if connections:
                     path = self._write(name, connections)
             if path is None and name in self._journaled:
-                self._journaled.discard(name)
                 self._attempt(lambda: self.output.remove(name))
+            self._journaled.discard(name)  # (kept or removed: a run of it again starts afresh)
         finally:
             self._local.pop(nodeid, None)
             self._forget()
