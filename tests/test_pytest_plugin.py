@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -296,7 +298,17 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], patience: float = 30
         time.sleep(0.05)
 
 
-def test_a_test_killed_mid_run_leaves_its_session_so_far(inner: pytest.Pytester) -> None:
+@pytest.fixture
+def short_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The temporary directory of a run that is killed: its socket's directory is left behind,
+    here rather than in /tmp (short: a socket path must fit in 108 bytes)."""
+    directory = Path(tempfile.mkdtemp(prefix="wsi-", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(directory))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_test_killed_mid_run_leaves_its_session_so_far(inner: pytest.Pytester, short_tmp: Path) -> None:
     inner.makepyfile(test_killed=KILLED)
     env = {**os.environ, "PYTHONPATH": str(inner.path)}
     process = subprocess.Popen(
@@ -327,7 +339,7 @@ def test_a_test_killed_mid_run_leaves_its_session_so_far(inner: pytest.Pytester)
     assert not file.exists()
 
 
-def test_pytest_timeout_s_thread_method_leaves_the_session_too(inner: pytest.Pytester) -> None:
+def test_pytest_timeout_s_thread_method_leaves_the_session_too(inner: pytest.Pytester, short_tmp: Path) -> None:
     inner.makepyfile(
         test_killed=KILLED.replace(
             "def test_killed", "import pytest\n\n@pytest.mark.timeout(4, method='thread')\ndef test_killed"
