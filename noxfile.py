@@ -30,7 +30,8 @@ def tests(session: nox.Session) -> None:
     """The test suite, with the coverage gate on wsinspect/ (fails under 90%)."""
     session.install("-e", ".[dev]")
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    # The plugin dogfooded: a failed test keeps its connections in test-results/wsinspect/.
+    session.run("coverage", "run", "-m", "pytest", "--wsinspect=retain-on-failure", *session.posargs)
     session.run("coverage", "combine", success_codes=[0, 1])
     session.run("coverage", "report")
 

@@ -23,6 +23,8 @@ The sections, in the order they run (``SECTIONS`` in ``__main__`` numbers them):
 - ``memory``: the inspector's bytes per stored frame beyond its payload (tracemalloc), against the
   frames as msgspec decodes them; a connections-table refresh with 1,000 open connections against 10.
 - ``logs`` (micro): what a handler's ``logging`` call costs with ``capture_logs``, in one process.
+- ``pytest``: the wall time of a pytest run of 200 Litestar ``TestClient`` WebSocket tests with the
+  plugin not loaded, off, ``retain-on-failure`` and ``on``.
 
 Every figure is a median of repeats and, where a baseline exists, a ratio against it measured in
 the same run: the machine is shared and noisy, so absolute numbers only hint.

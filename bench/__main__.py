@@ -30,6 +30,7 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "logs": (100_000, 9),
         "watch": (200_000, 9, 10.0, 20),
         "instructions": (1_000, 3),
+        "pytest": (200, 9),
     },
     "quick": {
         "live": (3_000, 1),
@@ -43,9 +44,10 @@ SIZES = {  # messages per connection and repeats; frames and repeats; (a) and (b
         "logs": (20_000, 3),
         "watch": (100_000, 3, 3.0, 10),
         "instructions": (200, 1),
+        "pytest": (50, 2),
     },
 }
-SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs", "watch", "instructions")
+SECTIONS = ("live", "tui", "app", "ingest", "e2e", "ui", "files", "memory", "logs", "watch", "instructions", "pytest")
 
 
 def format_row(row: Row) -> str:
@@ -119,8 +121,8 @@ def main() -> None:
 
     # The in-process sections import wsinspect's internals: only when asked (the live ones run any
     # version's wsinspect, for before/after tables).
-    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs", "watch"} & set(only):
-        from . import app_cost, e2e, files, ingest, logs, memory, ui, watch
+    if {"app", "ingest", "e2e", "ui", "files", "memory", "logs", "watch", "pytest"} & set(only):
+        from . import app_cost, e2e, files, ingest, logs, memory, pytest_cost, ui, watch
     try:
         n, repeats = sizes["live"]
         run("live", f"The path users run: uvicorn + Litestar echo, a websockets client, the inspector; "
@@ -178,6 +180,9 @@ def main() -> None:
             run("instructions", f"The app's instructions per echoed message, by callgrind: uvicorn + Litestar echo, "
                 f"{live.CONNECTIONS} connections in lockstep, {n:,} messages each, {repeats} runs",
                 lambda: instructions.run(n, repeats))  # fmt: skip
+        n, repeats = sizes["pytest"]
+        run("pytest", f"The pytest plugin: wall time of a run of {n} Litestar TestClient WebSocket tests "
+            f"({repeats} rounds)", lambda: pytest_cost.run(n, repeats))  # fmt: skip
     finally:
         if inspector is not None:
             inspector.close()

@@ -30,6 +30,9 @@ from wsinspect.wire import (
     WireMessage,
 )
 
+# wsinspect's pytest plugin leaves these tests of the socket machinery alone (see noxfile.py).
+pytestmark = pytest.mark.no_wsinspect
+
 MESSAGES = 256
 PAYLOAD = 64 * 1024  # 256 echoes of 64 KiB: far more than the socket buffers hold
 

@@ -25,6 +25,9 @@ from wsinspect.paths import (
     resolve_socket_path,
 )
 
+# wsinspect's pytest plugin leaves these tests of the socket machinery alone (see noxfile.py).
+pytestmark = pytest.mark.no_wsinspect
+
 OTHER_UID = 12345
 # Giving a file to another uid takes root (CAP_CHOWN): elsewhere these tests cannot run.
 gives_away_files = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")

@@ -34,6 +34,9 @@ from wsinspect.capture.emitter import Emitter
 from wsinspect.paths import default_socket_path
 from wsinspect.sessions import read_session
 
+# wsinspect's pytest plugin leaves these tests of the socket machinery alone (see noxfile.py).
+pytestmark = pytest.mark.no_wsinspect
+
 
 def emitter_of(middleware: WSInspectMiddleware) -> Emitter:
     emitter = middleware.recorder.emitter

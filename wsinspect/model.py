@@ -233,6 +233,11 @@ class Connection(msgspec.Struct, kw_only=True):
     # An open connection's handler: what it does now, once that has lasted a second (None: nothing
     # lasting, or the handler ended). In process (``Recorder.connections()``) what it does now.
     handler_state: HandlerState | None = None
+    # A closed connection's handler: what it was doing as the connection ended, when that says why
+    # (the client closed while it waited in receive(); it was cancelled, or a send failed, while it
+    # worked or sent); None otherwise. What a hung test's report shows, as its client's close comes
+    # while the test's exception unwinds (wsinspect.testing).
+    closed_while: HandlerState | None = None
     # The times its handler held the event loop for ``loop_block_ms`` or more, oldest first.
     loop_blocks: list[LoopBlock] = msgspec.field(default_factory=list)
     # Log records its handler emitted (``capture_logs``), oldest first; ``logs_dropped`` older ones

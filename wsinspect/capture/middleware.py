@@ -118,7 +118,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
                 if type(message) is dict and message.get("type") == "websocket.receive":
                     data(0, message, now, asked)
                 else:
-                    tracker.receive(message, now)
+                    tracker.receive(message, now, asked)
             except Exception:
                 guard.failed()
         return message

@@ -10,7 +10,9 @@ from ..config import WSInspectConfig
 from ..model import Connection, LoopBlock
 from ..paths import resolve_socket_path
 from ..wire import WireLoopBlock
+from . import taps
 from .emitter import Emitter, HeldConnection
+from .failures import tracking_failed
 from .servers import Server
 from .tracker import ConnectionTracker, TrackerListener
 from .watchdog import Watchdog, block_after
@@ -38,8 +40,10 @@ class Recorder:
         self.config = config or WSInspectConfig()
         self.emitter: Emitter | None = None
         self.listener: TrackerListener | None = None
-        if stream and self.config.active:
-            socket_path = resolve_socket_path(self.config.socket_path)
+        socket_path = resolve_socket_path(self.config.socket_path) if stream and self.config.active else None
+        tap = taps.current()
+        # A tap that listens there itself sees this recorder's connections without the wire.
+        if socket_path is not None and (tap is None or not tap.takes(socket_path)):
             self.emitter = Emitter(
                 socket_path,
                 self.held,
@@ -57,6 +61,12 @@ class Recorder:
         """A tracker for a new connection; ``server``: the server that runs it, when known."""
         tracker = ConnectionTracker(scope, self.config, now, listener=self.listener, server=server)
         self.watchdog.opened(tracker)
+        tap = taps.current()
+        if tap is not None:
+            try:
+                tap.started(tracker)
+            except Exception:  # the tap's fault: the connection is still recorded, and the app unaffected
+                tracking_failed()
         # Held last: a start that fails leaves no open connection behind that nothing will finish.
         self._open[tracker.connection.connection_id] = tracker
         return tracker

@@ -207,13 +207,13 @@ class ConnectionTracker:
 
     # -- what the app received -------------------------------------------------------------
 
-    def receive(self, message: Any, now: float) -> None:
-        """Feed a message the app got from ``receive()``."""
+    def receive(self, message: Any, now: float, asked: float | None = None) -> None:
+        """Feed a message the app got from ``receive()``; ``asked``: when the handler called it."""
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "websocket.receive":
-            self.data(0, message, now)
+            self.data(0, message, now, asked)
         elif kind == "websocket.disconnect":
-            self._disconnect(message, now)
+            self._disconnect(message, now, asked)
 
     # -- what the app sent -----------------------------------------------------------------
 
@@ -274,6 +274,7 @@ class ConnectionTracker:
         self._client_left = True
         conn = self.connection
         if conn.state in ("connecting", "open"):
+            conn.closed_while = self.handler_state()  # in send(): the wrapper clears it after this
             conn.close_code = 1006
             conn.close_reason = ""
             self._end(now, "client")
@@ -282,7 +283,12 @@ class ConnectionTracker:
         # The task was cancelled from outside (server shutdown, a dropped transport): who
         # ended the connection is not known here.
         self._send_error = None
-        self.connection.error = "cancelled"
+        conn = self.connection
+        conn.error = "cancelled"
+        if conn.state != "closed":
+            # What lasted before the cancel, as the watchdog saw it: the wrappers have already
+            # cleared what the handler waited in as the cancellation went through them.
+            conn.closed_while = self.reported
         self._end(now, None)
 
     # -- what the server did on its own: pings, pongs, keepalive ------------------------------
@@ -600,11 +606,13 @@ class ConnectionTracker:
         conn.state = "closing"
         self._close_frame(SENT, code, reason, now)
 
-    def _disconnect(self, message: dict[str, Any], now: float) -> None:
+    def _disconnect(self, message: dict[str, Any], now: float, asked: float | None = None) -> None:
         self._client_left = True
         conn = self.connection
         if conn.state == "closed":
             return
+        if asked is not None:  # the handler waited in receive() since then, and got the close
+            conn.closed_while = HandlerState(state="receiving", since=asked)
         if conn.state == "closing":
             # The server finished the close handshake the app started: the app's close
             # code and reason stand.
