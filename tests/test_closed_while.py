@@ -47,7 +47,7 @@ def test_a_cancelled_handler_leaves_what_the_watchdog_saw_last() -> None:
 def test_a_send_that_fails_leaves_sending() -> None:
     tracker = _tracker()
     tracker.sending = 12.0  # the middleware's wrapper, in send() since then
-    tracker.send_failed(OSError("gone"), 13.0)
+    tracker.send_failed(OSError("gone"), {"type": "websocket.send", "text": "x"}, 13.0)
     assert tracker.snapshot().closed_while == HandlerState(state="sending", since=12.0)
 
 
