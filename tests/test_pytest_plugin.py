@@ -476,7 +476,7 @@ def server():
 def test_a_uvicorn_process_a_fixture_starts_streams_to_the_plugin(inner: pytest.Pytester) -> None:
     inner.makeconftest(SERVER_CONFTEST)
     inner.makepyfile(
-        test_server="""
+        test_plugin_server_process="""
 import pytest
 from websockets.sync.client import connect
 
