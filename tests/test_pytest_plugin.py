@@ -500,8 +500,8 @@ def test_fine(server):
     result = inner.runpytest_inprocess("--wsinspect=retain-on-failure")
     result.assert_outcomes(passed=1, failed=1)
     files = kept(inner)
-    assert sorted(files) == sorted(["_run.json", file_name("test_server.py::test_reply_never_comes")])
-    (connection,) = files[file_name("test_server.py::test_reply_never_comes")]
+    assert sorted(files) == sorted(["_run.json", file_name("test_plugin_server_process.py::test_reply_never_comes")])
+    (connection,) = files[file_name("test_plugin_server_process.py::test_reply_never_comes")]
     assert connection.pid is not None
     assert connection.pid != os.getpid()
     assert connection.app
