@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -155,7 +156,9 @@ async def server_process(argv: list[str], *, cwd: Path, port: int) -> AsyncItera
     until the block ends; then it and its workers are stopped (SIGINT, then SIGKILL). It inherits
     this process's environment (``WSINSPECT_SOCKET`` included). Its output goes to a file that a
     failure to start shows."""
-    log = cwd / f"server-{port}.log"
+    fd, name = tempfile.mkstemp(prefix=f"wsinspect-server-{port}-", suffix=".log")
+    os.close(fd)
+    log = Path(name)  # not in cwd: a test's directory may be the checkout's
     process = _start(argv, cwd, log)
 
     def started() -> bool:
@@ -176,3 +179,4 @@ async def server_process(argv: list[str], *, cwd: Path, port: int) -> AsyncItera
                 await asyncio.to_thread(process.wait, patience)
         with contextlib.suppress(ProcessLookupError):  # workers left behind by a server that died
             os.killpg(process.pid, signal.SIGKILL)
+        log.unlink(missing_ok=True)
