@@ -37,6 +37,7 @@ class InspectorServer:
         self._listening: ListeningSocket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reads = 0
+        self.busy = 0.0  # CPU seconds spent taking in what producers sent (the screen's are the rest)
 
     def bind(self) -> None:
         """Claim the socket path (raises :class:`wsinspect.paths.SocketPathError`), before any UI starts."""
@@ -89,6 +90,7 @@ class InspectorServer:
         try:
             while data := await reader.read(READ_SIZE):
                 self._reads += 1
+                started = time.thread_time()
                 messages = decoder.feed(data)
                 hello = None
                 if producer is None and decoder.hello is not None:
@@ -104,6 +106,7 @@ class InspectorServer:
                 if hello is not None and producer is not None:
                     # After the replay that came with the hello: the rows before it are older.
                     store.add_system_event(time.time(), f"{producer.label} connected")
+                self.busy += time.thread_time() - started
             decoder.close()
         except (ConnectionError, asyncio.CancelledError):
             pass  # the producer went away, or the inspector is closing

@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from time import time
+from time import monotonic, process_time, time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -30,6 +30,7 @@ from ...sessions import SessionFileError
 from ..core.describe import log_text
 from ..core.filters import FilterError, Filters
 from ..core.interface import StoreView
+from ..core.pacing import RedrawPacer
 from ..server import InspectorServer
 from .connections import ConnectionTable
 from .detail import REQUEST_EVENTS, DetailPane, DetailScroll
@@ -47,10 +48,16 @@ from .status import empty_text, filters_line, status_line
 from .timeline import TimelineView
 
 REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a quiet spell shows at once,
-FLOWING_REFRESH_PER_SECOND = 10  # while frames keep coming, the timeline scrolls this often (each scroll redraws it)
-# While frames flow, the table, the lifecycle panel, the status lines and the detail of the newest
-# frame change this often at most: still readable, and each change costs a layout of the screen.
+# While frames keep coming, the timeline scrolls every RedrawPacer.interval (each scroll redraws it):
+# 4 to 10 times a second, as often as the screen's CPU budget allows.
+# The table, the lifecycle panel, the status lines and the detail of the newest frame change at most
+# this often, and while frames flow once every PANELS_EVERY scrolls: still readable, and redrawing
+# them costs more than the timeline (the table's every cell is drawn again).
 PANELS_PER_SECOND = 4
+PANELS_EVERY = 4
+# Open connections' durations (the table, the lifecycle panel) go on this often: each time the
+# table's every cell is drawn again.
+DURATIONS_EVERY = 1.0  # seconds
 # The screen is not painted before its first layout (see on_ready), but never held longer than this.
 FIRST_PAINT_WITHIN = 1.0  # seconds
 LEGEND = "→ sent by the app   ← received by the app   ◉ lifecycle and system events   ≡ what the handler logged"
@@ -296,6 +303,7 @@ class InspectorApp(ExportFlow):
         self._panels_at = 0.0  # when the panels last changed
         self._synced_at = 0.0  # when the timeline last took in frames
         self._sync_every = 0.0  # seconds
+        self.pacer = RedrawPacer()
         self._followed_row: TimelineView.RowSelected | None = None  # the newest frame, not shown yet
         self._lines: dict[str, Text] = {}  # what the one-line widgets show
         self._search_shown: float | None = None  # the search progress the filter line shows
@@ -384,7 +392,7 @@ class InspectorApp(ExportFlow):
         for message in decoder_warnings():  # a third-party decoder that did not load
             self.notify(message, severity="warning", timeout=10)
         self.set_interval(1 / REFRESH_PER_SECOND, self._tick)
-        self.set_interval(0.5, self._tick_durations)
+        self.set_interval(DURATIONS_EVERY, self._tick_durations)
         self.set_timer(FIRST_PAINT_WITHIN, self._unpainted.close)  # should the first layout not come
 
     def on_ready(self, event: events.Ready) -> None:
@@ -409,6 +417,8 @@ class InspectorApp(ExportFlow):
     def _tick(self) -> None:
         # While the app closes its widgets go before its timers stop: a tick then finds nothing.
         with contextlib.suppress(NoMatches):
+            intake = self.server.busy if self.server is not None else 0.0
+            self.pacer.measure(monotonic(), process_time() - intake)
             self._read_capture()
             self._take_in_changes()
             if self.timeline.search_progress != self._search_shown:
@@ -444,14 +454,15 @@ class InspectorApp(ExportFlow):
             if timeline.origin is None and store.entries and self.filters.connection_id is None:
                 self._apply_filters()  # the first connection: times count from the session's start
             # Each refresh of a scrolling timeline redraws it whole: while frames keep coming, a
-            # few redraws a second show them as well as thirty, for a third of the cost.
+            # few redraws a second show them as well as thirty, for a fraction of the cost.
             added = timeline.sync()
-            self._sync_every = 1 / FLOWING_REFRESH_PER_SECOND if added else 0.0
+            self._sync_every = self.pacer.interval if added else 0.0
             self._panels_due = True
         # While frames flow the panels change with a scroll of the timeline: one redraw for both.
         # Frames stopped when none came at the time of the next scroll.
         flowing = now - self._synced_at < self._sync_every
-        if self._panels_due and now - self._panels_at >= 1 / PANELS_PER_SECOND and (synced or not flowing):
+        every = max(1 / PANELS_PER_SECOND, PANELS_EVERY * self._sync_every)
+        if self._panels_due and now - self._panels_at >= every and (synced or not flowing):
             self._refresh_panels()
 
     def _refresh_panels(self) -> None:

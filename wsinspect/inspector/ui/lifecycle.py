@@ -4,13 +4,14 @@ its handler has been doing for a while (and where), how it ended, its keepalive.
 from __future__ import annotations
 
 import textwrap
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
-from time import time
-from typing import ClassVar
+from time import monotonic, time
+from typing import ClassVar, NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -24,6 +25,9 @@ from ..core.store import ConnectionEntry
 from .payloads import Payloads
 
 BARS = " ▁▂▃▄▅▆▇█"
+# The rate, the handler's times and the log counts read every frame of the connection (up to
+# --max-messages of them): while it changes, they are worked out again at most this often.
+AGGREGATES_EVERY = 1.0  # seconds
 STACK_LINES = 4  # lines of a handler's stack in the panel (the detail pane of its connect row has it all)
 # The keepalive's health: its mark and component class.
 KEEPALIVE_MARKS = {
@@ -31,6 +35,17 @@ KEEPALIVE_MARKS = {
     "late": ("▲ pong late", "late"),
     "timeout": ("✖ keepalive timeout", "timeout"),
 }
+
+
+class _Aggregates(NamedTuple):
+    """What the panel says of all of a connection's frames, and for what it was worked out."""
+
+    shown_for: tuple[object, ...]  # the connection, the panel's width, its state: a change shows at once
+    messages: int  # its count of messages then
+    at: float  # monotonic
+    rate: str
+    took: str
+    logs: str
 
 
 class LifecyclePanel(Static):
@@ -54,6 +69,7 @@ class LifecyclePanel(Static):
 
     _shown: Text | None = None
     _height: int | None = None  # lines of what it shows, when none is wider than the panel
+    _aggregates: _Aggregates | None = None
 
     def style_of(self, component: str) -> Style:
         """The theme's style for a kind of text: healthy, late, timeout, error, muted."""
@@ -79,10 +95,9 @@ class LifecyclePanel(Static):
         if connection.subprotocol:
             lines.append(f"  subprotocol {connection.subprotocol}")
         lines.append("\n")
-        buckets = max(8, self.size.width - 10)
-        lines.append(f"rate    {_sparkline(store.frame_times(connection_id), connection.connected_at, end, buckets)}\n")
-        took = _handler_times(store.handler_times(connection_id))
-        if took:
+        aggregates = self._aggregates_of(store, connection, end)
+        lines.append(f"rate    {aggregates.rate}\n")
+        if took := aggregates.took:
             lines.append(f"took    {took}\n")
         if connection.send_waited_total:  # a client that read slowly, or not at all
             total, longest = short_duration(connection.send_waited_total), short_duration(connection.send_waited_max)
@@ -109,14 +124,39 @@ class LifecyclePanel(Static):
         if missing:
             lines.append("\n")
             lines.append_text(missing)
-        levels = store.log_levels(connection_id)
-        if levels:
-            lines.append(f"\nlogs    {_log_counts(levels)}")
+        if aggregates.logs:
+            lines.append(f"\nlogs    {aggregates.logs}")
         if connection.refused_by:
             lines.append(f"\nrefused by {connection.refused_by}", style=self.style_of("error"))
         if connection.error:
             lines.append(f"\nerror   {connection.error}", style=self.style_of("error"))
         self._show(lines)
+
+    def _aggregates_of(self, store: StoreView, connection: Connection, end: float) -> _Aggregates:
+        """The rate sparkline, the handler's times and the log counts: each reads every frame the
+        connection has, so while it changes they are worked out at most once in AGGREGATES_EVERY
+        (the panel is redrawn several times a second while frames flow)."""
+        buckets = max(8, self.size.width - 10)
+        shown_for = (connection.connection_id, buckets, connection.state, store.as_of)
+        messages = connection.messages_sent + connection.messages_received
+        now = monotonic()
+        cached = self._aggregates
+        if cached is not None and cached.shown_for == shown_for and now - cached.at < AGGREGATES_EVERY:
+            return cached
+        changing = connection.state != "closed" or store.reading or store.writing
+        if cached is not None and cached.shown_for == shown_for and cached.messages == messages and not changing:
+            return cached
+        connection_id = connection.connection_id
+        levels = store.log_levels(connection_id)
+        self._aggregates = _Aggregates(
+            shown_for,
+            messages,
+            now,
+            _sparkline(store.frame_times(connection_id), connection.connected_at, end, buckets),
+            _handler_times(store.handler_times(connection_id)),
+            _log_counts(levels) if levels else "",
+        )
+        return self._aggregates
 
     def _show(self, text: Text) -> None:
         # It changes several times a second while frames flow: a layout of the screen only when
@@ -255,9 +295,12 @@ def _clock(timestamp: float) -> str:
 def _sparkline(times: Iterable[float], start: float, end: float, buckets: int) -> str:
     """Frames per time slice of the connection's life (their times), as bars."""
     span = max(end - start, 1e-6)
-    counts = [0] * buckets
-    for timestamp in times:
-        slot = int((timestamp - start) / span * buckets)
-        counts[min(max(slot, 0), buckets - 1)] += 1
+    ordered = sorted(times)  # already in order, or nearly: sorting them costs one pass
+    counts = []
+    below = 0  # the frames before this slice's end (those before the start count in the first)
+    for slot in range(1, buckets + 1):
+        upto = len(ordered) if slot == buckets else bisect_left(ordered, start + span * slot / buckets)
+        counts.append(upto - below)
+        below = upto
     top = max(counts) or 1
     return "".join(BARS[round(count / top * (len(BARS) - 1))] for count in counts)
