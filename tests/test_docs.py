@@ -76,7 +76,7 @@ def read(path: Path) -> str:
 # -- Markdown, read as a code host renders it ---------------------------------------------------
 
 FENCE = re.compile(r"^(```|~~~)[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
-INLINE_CODE = re.compile(r"`[^`\n]*`")
+INLINE_CODE = re.compile(r"`[^`]+`")  # a code span may go over a line break
 LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 REFERENCE = re.compile(r"^\s*\[[^\]]+\]:\s*(?P<target>\S+)", re.M)
 HTML_TARGET = re.compile(r"<(?:a|img)\b[^>]*?\b(?:href|src)=\"(?P<target>[^\"]+)\"", re.I)
@@ -248,7 +248,7 @@ def bindings() -> list[tuple[type, Binding]]:
         module = importlib.import_module(f"{wsinspect.inspector.ui.__name__}.{module_info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__ and "BINDINGS" in vars(cls):
-                found += [(cls, binding) for binding in cls.BINDINGS if isinstance(binding, Binding)]
+                found += [(cls, binding) for binding in vars(cls)["BINDINGS"] if isinstance(binding, Binding)]
     return found
 
 
@@ -409,7 +409,8 @@ def test_the_litestar_commands_and_the_pytest_options_are_documented() -> None:
 def test_an_undocumented_option_or_command_is_found() -> None:
     parser = build_parser()
     parser.add_argument("--colour", help="a new flag")
-    next(a for a in parser._actions if a.dest == "command").choices["watch"] = argparse.ArgumentParser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands.choices["watch"] = argparse.ArgumentParser()
     problems = option_problems(cli_options(parser), COMMAND_PAGES)
     assert problems == [
         "wsinspect --colour: not in docs/inspector.md",
@@ -492,8 +493,11 @@ def session_problems(markdown: str, top_level: Sequence[str]) -> list[str]:
     if list(connection) != struct_fields(model.Connection):
         missing = [key for key in struct_fields(model.Connection) if key not in connection]
         problems.append(f"a connection's keys are not all there, in order (missing: {missing})")
-    for kind, items in (("log line", connection["logs"]), ("frame", connection["messages"])):
-        struct = model.LogLine if kind == "log line" else model.Frame
+    examples: list[tuple[str, type, list[dict[str, Any]]]] = [
+        ("log line", model.LogLine, connection["logs"]),
+        ("frame", model.Frame, connection["messages"]),
+    ]
+    for kind, struct, items in examples:
         seen = [key for item in items for key in item]
         problems += [f"a {kind}'s {key} is in no example" for key in struct_fields(struct) if key not in seen]
         problems += [f"a {kind}'s {key} is no key" for key in seen if key not in struct_fields(struct)]

@@ -21,6 +21,7 @@ from litestar import Litestar, WebSocket, websocket
 from wsinspect.litestar import WSInspectPlugin
 
 log = logging.getLogger("jobs")
+log.setLevel(logging.INFO)  # its warnings go through whatever the root logger lets through
 
 
 def make_app(version: int) -> Litestar:
