@@ -1,4 +1,5 @@
-"""The README's "Which servers show what" (issue 16) and "What the client saw" (issue 28), backed by real servers.
+"""docs/deployment.md's "Which servers show what" (issue 16) and "What the client sees, server by server"
+(issue 28), backed by real servers.
 
 Each cell is one server running one app in a process of its own, the way users run them: uvicorn
 with each of its WebSocket implementations, with and without wsinspect's protocol class

@@ -34,7 +34,7 @@ PLUGIN_MODULE = textwrap.dedent(
 
 
     class TickerDecoder:
-        """b"TK" + "SYMBOL:PRICE": the README's example."""
+        """b"TK" + "SYMBOL:PRICE": the example of docs/inspector.md."""
 
         name = "ticker"
         subprotocols = ("ticker.v1",)

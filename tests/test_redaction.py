@@ -55,7 +55,7 @@ def test_redact_query_params_chooses_the_names() -> None:
 
 
 def scrub_password(payload: str | bytes, connection: Connection) -> str | bytes | None:
-    """The README's example: a JSON message's ``password`` field is never recorded."""
+    """The example of docs/reference/security.md: a JSON message's ``password`` field is never recorded."""
     if isinstance(payload, str) and payload.startswith("{"):
         message = json.loads(payload)
         if "password" in message:

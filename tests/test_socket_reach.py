@@ -1,6 +1,6 @@
 """When the app cannot reach the inspector, or loses it: the app goes on serving and says why, once.
 
-The container recipe of the README is run for real, with what a container is made of: the app in
+The container recipe of docs/deployment.md is run for real, with what a container is made of: the app in
 its own mount and host-name namespaces, the inspector's socket directory bind-mounted into it, and
 the app run as the container's user.
 """

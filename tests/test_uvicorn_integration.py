@@ -346,7 +346,7 @@ async def test_client_drop_is_recorded_as_1006(serve: Callable[..., RunningServe
     assert conn.state == "closed"
     assert conn.closed_by == "client"
     assert conn.error is None
-    # README: "the client closed or dropped | client | ... (1006 for a drop)"; RFC 6455 §7.1.5:
+    # docs/what-is-recorded.md: "the client closed or dropped | client | ... (1006 for a drop)"; RFC 6455 §7.1.5:
     # a connection closed without a close frame has the close code 1006.
     assert conn.close_code == 1006
     assert frame_list(conn) == [

@@ -295,7 +295,7 @@ async def test_keepalive_timeout_is_recorded(serve: Callable[..., RunningServer]
 async def test_without_the_protocol_class_a_keepalive_timeout_looks_like_a_drop(
     serve: Callable[..., RunningServer], protocol: type[Any]
 ) -> None:
-    """What the README says of plain uvicorn: the app only hears that the connection is gone."""
+    """What docs/deployment.md says of plain uvicorn: the app only hears that the connection is gone."""
     middleware = WSInspectMiddleware(EchoApp())
     server = serve(middleware, PROTOCOLS[protocol], ws_ping_interval=PING_INTERVAL, ws_ping_timeout=0.3)
     async with asyncio.timeout(CLIENT_TIMEOUT), client(server.ws_url("/chat")) as ws:

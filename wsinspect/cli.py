@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=DEFAULT_MAX_FRAMES,
             metavar="N",
             help=f"frames kept in the timeline; past it the oldest go, counted (default: {DEFAULT_MAX_FRAMES:,}; "
-            "each frame takes memory besides its payload: see the README's Limits; lifecycle rows and log lines "
+            "each frame takes memory besides its payload: see docs/reference/limits.md; lifecycle rows and log lines "
             "do not count: they are bounded apart, N of them too; a capture database is not bound: its rows stay "
             "on disk)",
         )

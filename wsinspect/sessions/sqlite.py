@@ -1,7 +1,7 @@
 """Capture databases: SQLite files a ``record`` writes as frames arrive (see
 :class:`~wsinspect.inspector.core.database_writer.DatabaseWriter`), so that a crash loses at most the
 last second, and journals (what ``record -o x.json`` keeps until it writes x.json). Here: their
-schema (``SCHEMA``, the README's, versioned by ``PRAGMA user_version``; ``PRAGMA
+schema (``SCHEMA``, docs/recording.md's, versioned by ``PRAGMA user_version``; ``PRAGMA
 application_id`` tells a capture from any other database), how a file is created and locked, how
 frames and log lines become rows and back, and :func:`read_database`, which turns one back into a
 session.
