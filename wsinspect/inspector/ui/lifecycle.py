@@ -28,6 +28,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 # The rate, the handler's times and the log counts read every frame of the connection (up to
 # --max-messages of them): while it changes, they are worked out again at most this often.
 AGGREGATES_EVERY = 1.0  # seconds
+MANY_CONNECTIONS = 64  # kept for this many connections at most
 STACK_LINES = 4  # lines of a handler's stack in the panel (the detail pane of its connect row has it all)
 # The keepalive's health: its mark and component class.
 KEEPALIVE_MARKS = {
@@ -40,7 +41,7 @@ KEEPALIVE_MARKS = {
 class _Aggregates(NamedTuple):
     """What the panel says of all of a connection's frames, and for what it was worked out."""
 
-    shown_for: tuple[object, ...]  # the connection, the panel's width, its state: a change shows at once
+    shown_for: tuple[object, ...]  # the panel's width, the connection's state: a change shows at once
     messages: int  # its count of messages then
     at: float  # monotonic
     rate: str
@@ -69,7 +70,11 @@ class LifecyclePanel(Static):
 
     _shown: Text | None = None
     _height: int | None = None  # lines of what it shows, when none is wider than the panel
-    _aggregates: _Aggregates | None = None
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # By connection: a panel that follows the newest frame goes from one connection to another.
+        self._aggregates: dict[str, _Aggregates] = {}
 
     def style_of(self, component: str) -> Style:
         """The theme's style for a kind of text: healthy, late, timeout, error, muted."""
@@ -137,18 +142,19 @@ class LifecyclePanel(Static):
         connection has, so while it changes they are worked out at most once in AGGREGATES_EVERY
         (the panel is redrawn several times a second while frames flow)."""
         buckets = max(8, self.size.width - 10)
-        shown_for = (connection.connection_id, buckets, connection.state, store.as_of)
+        shown_for = (buckets, connection.state, store.as_of)
         messages = connection.messages_sent + connection.messages_received
         now = monotonic()
-        cached = self._aggregates
-        if cached is not None and cached.shown_for == shown_for and now - cached.at < AGGREGATES_EVERY:
-            return cached
-        changing = connection.state != "closed" or store.reading or store.writing
-        if cached is not None and cached.shown_for == shown_for and cached.messages == messages and not changing:
-            return cached
         connection_id = connection.connection_id
+        cached = self._aggregates.get(connection_id)
+        if cached is not None and cached.shown_for == shown_for:
+            changing = connection.state != "closed" or store.reading or store.writing or cached.messages != messages
+            if not changing or now - cached.at < AGGREGATES_EVERY:
+                return cached
+        if len(self._aggregates) >= MANY_CONNECTIONS:
+            self._aggregates.clear()
         levels = store.log_levels(connection_id)
-        self._aggregates = _Aggregates(
+        aggregates = self._aggregates[connection_id] = _Aggregates(
             shown_for,
             messages,
             now,
@@ -156,7 +162,7 @@ class LifecyclePanel(Static):
             _handler_times(store.handler_times(connection_id)),
             _log_counts(levels) if levels else "",
         )
-        return self._aggregates
+        return aggregates
 
     def _show(self, text: Text) -> None:
         # It changes several times a second while frames flow: a layout of the screen only when
