@@ -3,11 +3,19 @@ while frames flow keeps the screen's CPU within its budget, between 10 and 4 red
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from helpers.factories import batch, text_frame, update
+
 from wsinspect.inspector.core.pacing import RedrawPacer
+from wsinspect.inspector.core.store import Producer, Store
+from wsinspect.inspector.server import InspectorServer
+from wsinspect.inspector.ui import app as app_module
+from wsinspect.inspector.ui.app import PANELS_EVERY, InspectorApp
 from wsinspect.inspector.ui.lifecycle import BARS, _sparkline
 
 
@@ -89,3 +97,57 @@ def test_the_rate_sparkline_counts_each_frame_in_its_slice(times: list[float], b
     # Times on a slice's edge may land on either side of it by float rounding: none here.
     assume(all((t * buckets / 20.0) % 1 != 0.0 for t in times))
     assert _sparkline(times, start, end, buckets) == expected
+
+
+# -- the live screen takes in frames on the pacer's interval ------------------------------------
+
+
+async def test_frames_between_two_redraws_are_taken_in_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While frames flow, the timeline takes them in once per pacer interval (what came meanwhile
+    at once, not frame by frame) and the panels every PANELS_EVERY of those; a quiet spell ends it.
+    The app's clock is set by the test, so its own timer ticks change nothing in between."""
+    clock = [1000.0]
+    monkeypatch.setattr(app_module, "time", lambda: clock[0])
+    store = Store()
+    app = InspectorApp(store, server=InspectorServer(store, tmp_path / "s.sock"), source="test", no_confirm=True)
+    producer = Producer(key=1, pid=4242, app="app", since=0.0, stream="s1")
+    sent = 0
+
+    def more(count: int) -> None:
+        nonlocal sent
+        frames = [text_frame(f"m{n}", at=1000.0 + n / 100) for n in range(sent, sent + count)]
+        store.apply(producer, [batch(1, frames, sent)], clock[0])
+        sent += count
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.pacer = RedrawPacer(fastest=0.25, slowest=0.25)  # as under load
+        store.apply(producer, [update(1)], clock[0])
+        for _ in range(2):  # the first connection re-indexes the timeline: the frames flow from the second
+            more(10)
+            clock[0] += 0.3
+            app._take_in_changes()
+        taken = app.timeline.rows_indexed
+        assert taken == len(store.rows)
+        panels_at = app._panels_at
+        for step in range(1, 3):  # 0.1 s and 0.2 s later: more frames, nothing taken in yet
+            clock[0] += 0.1
+            more(10)
+            app._take_in_changes()
+            await pilot.pause()
+            assert app.timeline.rows_indexed == taken, f"taken in {step * 0.1:.1f} s after the last time"
+        clock[0] += 0.06  # 0.26 s after: all 20 at once
+        app._take_in_changes()
+        assert app.timeline.rows_indexed == taken + 20 == len(store.rows)
+        assert app._panels_at == panels_at  # the panels wait for every PANELS_EVERY-th scroll
+        for _ in range(PANELS_EVERY):
+            clock[0] += 0.26
+            more(1)
+            app._take_in_changes()
+        assert app._panels_at > panels_at
+        clock[0] += 0.1  # a single frame after a quiet spell shows at once
+        app._take_in_changes()
+        clock[0] += 1.0
+        app._take_in_changes()
+        more(1)
+        app._take_in_changes()
+        assert app.timeline.rows_indexed == len(store.rows)
