@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.factories import batch, text_frame, update
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
-from helpers.factories import batch, text_frame, update
 
 from wsinspect.inspector.core.pacing import RedrawPacer
 from wsinspect.inspector.core.store import Producer, Store
@@ -102,7 +101,9 @@ def test_the_rate_sparkline_counts_each_frame_in_its_slice(times: list[float], b
 # -- the live screen takes in frames on the pacer's interval ------------------------------------
 
 
-async def test_frames_between_two_redraws_are_taken_in_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_frames_between_two_redraws_are_taken_in_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While frames flow, the timeline takes them in once per pacer interval (what came meanwhile
     at once, not frame by frame) and the panels every PANELS_EVERY of those; a quiet spell ends it.
     The app's clock is set by the test, so its own timer ticks change nothing in between."""
