@@ -319,13 +319,14 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _inspect_live(socket_path: Path, max_messages: int, max_frames: int, pair_by: str, no_confirm: bool) -> int:
-    from .inspector.core.store import Store
+    from .inspector.core.store import Store, freeze_long_lived
     from .inspector.server import InspectorServer
     from .inspector.ui.app import InspectorApp
 
     store = Store(max_messages=max_messages, max_frames=max_frames)
     server = InspectorServer(store, socket_path)
     server.bind()  # a taken or unsafe path is a one-line error, before the screen changes
+    freeze_long_lived()
     InspectorApp(store, server=server, pair_by=pair_by, no_confirm=no_confirm).run()
     return 0
 
@@ -370,7 +371,7 @@ def _demo() -> int:
 def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -> int:
     from .commands.progress import ProgressLine
     from .inspector.core.database_store import DatabaseStore
-    from .inspector.core.store import Store
+    from .inspector.core.store import Store, freeze_long_lived
     from .inspector.ui.app import InspectorApp
     from .sessions import is_sqlite, read_session
     from .sessions.sqlite import is_journal
@@ -390,6 +391,7 @@ def _inspect_file(path: Path, max_frames: int, pair_by: str, no_confirm: bool) -
     store = Store(max_messages=kept, max_frames=max_frames)
     store.load(session.connections, session.exported_at, session.loop_blocks)  # a fixed moment: store.as_of
     store.frames_deleted = getattr(session, "frames_deleted", 0)  # a capture database's (DatabaseSession)
+    freeze_long_lived()
     InspectorApp(store, source=str(path), pair_by=pair_by, no_confirm=no_confirm).run()
     return 0
 

@@ -15,7 +15,7 @@ from typing import TextIO, cast
 
 from ..formatting import counted
 from ..inspector.core.database_writer import DatabaseWriter
-from ..inspector.core.store import Store
+from ..inspector.core.store import Store, freeze_long_lived
 from ..inspector.server import InspectorServer
 from ..model import AppLoopBlock, Connection
 from ..sessions import SessionFileError, Written, check_writable, write_session
@@ -66,6 +66,7 @@ async def record(
         writer.close()
         remove_database(database)
         raise
+    freeze_long_lived()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
