@@ -47,7 +47,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("wsinspect")
 
-SENT_TEXT = TEXT + SENT
+_SENT_TEXT = TEXT + SENT  # a text the app sent, as frame records code it
 
 
 def note_handler_error(exc: BaseException) -> None:
@@ -166,7 +166,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
                             tracker._sent += 1
                             index = tracker._recorded
                             tracker._recorded = index + 1
-                            record = (key, index, now, SENT_TEXT, text, size, False, None, None, None)
+                            record = (key, index, now, _SENT_TEXT, text, size, False, None, None, None)
                             keep(record)
                             if listener.live:
                                 listener.frame_recorded(record)
