@@ -215,3 +215,65 @@ async def test_an_error_after_a_failed_send_is_still_an_error() -> None:
         await wrapped(ws_scope(), FakeServer([{"type": "websocket.connect"}]).receive, send)
     (conn,) = wrapped.recorder.connections()
     assert (conn.closed_by, conn.close_code, conn.error) == ("client", 1006, "ValueError: cleanup failed")
+
+
+class Text(str):
+    """A str of the app's own kind: recorded as it is, like any text."""
+
+
+TEXTS = ["", "a", "x" * 16, "x" * 17, "é", "naïve but long enough", "\ud800", Text("hi"), Text("é")]
+
+
+class Listening:
+    """A listener that always listens and keeps the frames it is handed."""
+
+    live = True
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[Any, ...]] = []
+
+    def frame_recorded(self, record: Any) -> None:
+        self.frames.append(record)
+
+    def connection_changed(self, key: int, connection: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("listening", [False, True], ids=["nobody listening", "listening"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        WSInspectConfig(max_message_size=16, socket_path="/nonexistent/wsinspect.sock"),
+        WSInspectConfig(max_message_size=0, socket_path="/nonexistent/wsinspect.sock"),
+        WSInspectConfig(max_message_size=16, socket_path="/nonexistent/wsinspect.sock", redact=lambda text, _: text),
+    ],
+    ids=["limit 16", "limit 0", "redact hook"],
+)
+async def test_the_wrappers_record_each_text_as_the_tracker_does(config: WSInspectConfig, listening: bool) -> None:
+    """The wrappers record a short ASCII text themselves (the hot path): exactly as the tracker's
+    data() records it, and every other text through it."""
+    wrapped = WSInspectMiddleware(echo_app, config)
+    listener = Listening()
+    if listening:
+        wrapped.recorder.listener = listener  # type: ignore[assignment]
+    texts = [{"type": "websocket.receive", "text": text} for text in TEXTS]
+    await run(wrapped, [{"type": "websocket.connect"}, *texts, {"type": "websocket.disconnect", "code": 1000}])
+    (tracker,) = wrapped.recorder._closed
+    frames = list(tracker._records)[:-1]  # the last: the client's close
+    assert len(frames) == 2 * len(TEXTS)
+
+    # The same frames fed to a tracker of the same config, at the same times.
+    reference = ConnectionTracker(ws_scope(), config, 0.0, listener=Listening() if listening else None)
+    data = reference.data if config.redact is None else reference.redacted_data
+    for text, received, sent in zip(TEXTS, frames[::2], frames[1::2], strict=True):
+        data(0, {"type": "websocket.receive", "text": text}, received[2], received[8])
+        data(1, {"type": "websocket.send", "text": text, "bytes": None}, sent[2])
+    expected = list(reference._records)
+    assert [frame[1:] for frame in frames] == [frame[1:] for frame in expected]
+    assert [type(frame[4]) for frame in frames] == [type(frame[4]) for frame in expected]
+    counts = ("messages_sent", "messages_received", "bytes_sent", "bytes_received")
+    assert [getattr(tracker.connection, name) for name in counts] == [
+        getattr(reference.connection, name) for name in counts
+    ]
+    if listening:
+        assert listener.frames[:-1] == frames

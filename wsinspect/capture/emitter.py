@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import repeat, starmap
 from pathlib import Path
 from typing import Final
 
@@ -50,6 +51,8 @@ from .tracker import HeldRecord
 
 __all__ = ("Emitter", "HeldConnection")
 
+_FRAMES_ONLY: Final = frozenset({tuple})
+
 logger = logging.getLogger("wsinspect")
 
 # Seconds of frames gathered per write while they flow. Every write wakes the inspector for a
@@ -71,9 +74,10 @@ PROVEN_LINK = 2.0
 # What the app still holds of a connection, for a replay: its key, metadata, newest frames, log
 # lines and loop blocks in time order, then its handler's state (see ConnectionTracker.records).
 HeldConnection = tuple[int, Connection, list[HeldRecord]]
-# A queued event: a FrameRecord (a tuple of 10), a connection's (key, metadata) after it changed,
-# or a message that goes as it is (a log line, the loop's lag, a handler's state, a loop block).
-_Event = FrameRecord | tuple[int, Connection] | WireLog | LoopLag | WireHandlerState | WireLoopBlock
+# A queued event: a FrameRecord (a tuple of 10: the only tuples queued), or a message that goes as
+# it is (a connection's metadata after it changed, a log line, the loop's lag, a handler's state, a
+# loop block).
+_Event = FrameRecord | ConnectionUpdate | WireLog | LoopLag | WireHandlerState | WireLoopBlock
 
 
 class Emitter:
@@ -159,7 +163,7 @@ class Emitter:
             # this up to a slice later, when the connection may already be closed. The queued update
             # must say what was true at its place among the frames. (Changes are rare: accept, close,
             # error, round-trip times; never a data message.)
-            self.frame_recorded((key, msgspec.structs.replace(connection)))  # type: ignore[arg-type]
+            self.frame_recorded(ConnectionUpdate(key, msgspec.structs.replace(connection)))  # type: ignore[arg-type]
 
     # -- the writer thread -------------------------------------------------------------------
 
@@ -300,7 +304,9 @@ class Emitter:
         queue = self._queue
         while queue:
             with self._flushed:  # taken and counted at once, so that flush() sees each event once
-                events = [queue.popleft() for _ in range(len(queue))]
+                # Every event queued so far, oldest first, taken in C (no bytecode per event); the
+                # app's thread only appends, on the right.
+                events = list(starmap(queue.popleft, repeat((), len(queue))))
                 self._taken += len(events)
             sock.sendall(encode(self._messages(events)))
             with self._flushed:
@@ -314,13 +320,14 @@ class Emitter:
         per_batch = self._frames_per_batch
         messages: list[WireMessage] = []
         start = 0
-        others = [i for i, event in enumerate(events) if type(event) is not tuple or len(event) == 2]
+        # Frames are the only tuples. Most slices hold nothing else, which one pass in C tells.
+        kinds = set(map(type, events))
+        others = [] if kinds <= _FRAMES_ONLY else [i for i, event in enumerate(events) if type(event) is not tuple]
         for end in [*others, len(events)]:
             for first in range(start, end, per_batch):
                 messages.append(frames_message(events[first : min(end, first + per_batch)]))  # type: ignore[arg-type]
             if end < len(events):
-                event = events[end]
-                messages.append(ConnectionUpdate(*event) if type(event) is tuple else event)  # type: ignore[arg-type]
+                messages.append(events[end])  # type: ignore[arg-type]
             start = end + 1
         return messages
 
@@ -328,7 +335,7 @@ class Emitter:
         events: list[_Event] = []
         held = self._held()
         for key, connection, records in held:
-            events.append((key, connection))
+            events.append(ConnectionUpdate(key, connection))
             events.extend(records)
         events.extend(self._held_blocks())
         # Then what the app holds, all of it: a connection the inspector still has open and the app

@@ -28,6 +28,7 @@ from typing import Any, Literal, NamedTuple
 
 from ..config import WSInspectConfig
 from ..model import SLOW_SEND, Direction
+from ..wire import SENT, TEXT
 from .failures import tracking_failed
 from .recorder import Recorder
 from .servers import server_of
@@ -45,6 +46,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("wsinspect")
+
+_SENT_TEXT = TEXT + SENT  # a text the app sent, as frame records code it
 
 
 def note_handler_error(exc: BaseException) -> None:
@@ -103,6 +106,13 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
     # The two wrappers every message passes through: the guard's checks are inlined here, and a
     # data message goes straight to the tracker's data path (the other kinds, rarely, via its dispatch).
     data = tracker.data if recorder.config.redact is None else tracker.redacted_data
+    # A text of ASCII within the size limit (most messages) is recorded right here, as data() would
+    # record it: a call of data() costs more than all it does for such a text. Everything else, and
+    # every text under a redact hook (no text is within a limit of -1), goes through data().
+    limit = tracker._limit if recorder.config.redact is None else -1
+    key = tracker.key
+    keep = tracker._records.append
+    listener = tracker._listener or _NOT_LISTENING
 
     # What the handler is doing, for the watchdog: the time it went into each call and the time it
     # came back, one float each (see ConnectionTracker.doing).
@@ -116,7 +126,18 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         if guard.working:
             try:
                 if type(message) is dict and message.get("type") == "websocket.receive":
-                    data(0, message, now, asked)
+                    text = message.get("text")
+                    if type(text) is str and (size := len(text)) <= limit and text.isascii():
+                        tracker._bytes_received += size
+                        tracker._received += 1
+                        index = tracker._recorded
+                        tracker._recorded = index + 1
+                        record = (key, index, now, TEXT, text, size, False, None, asked, None)
+                        keep(record)
+                        if listener.live:
+                            listener.frame_recorded(record)
+                    else:
+                        data(0, message, now, asked)
                 else:
                     tracker.receive(message, now, asked)
             except Exception:
@@ -139,7 +160,18 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
             try:
                 if type(message) is dict and message.get("type") == "websocket.send":
                     if now - started < SLOW_SEND:
-                        data(1, message, now)
+                        text = message.get("text")
+                        if type(text) is str and (size := len(text)) <= limit and text.isascii():
+                            tracker._bytes_sent += size
+                            tracker._sent += 1
+                            index = tracker._recorded
+                            tracker._recorded = index + 1
+                            record = (key, index, now, _SENT_TEXT, text, size, False, None, None, None)
+                            keep(record)
+                            if listener.live:
+                                listener.frame_recorded(record)
+                        else:
+                            data(1, message, now)
                     else:  # the client did not read (rare): the frame and the connection say so
                         data(1, message, now, None, now - started)
                         tracker.send_waited(now - started)
@@ -164,6 +196,18 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send, reco
         if channel is not None:
             guard.detach(channel)
         guard.finish(recorder)
+
+
+class _NotListening:
+    """The listener of a tracker that has none: it never listens."""
+
+    __slots__ = ("live",)
+
+    def __init__(self) -> None:
+        self.live = False
+
+
+_NOT_LISTENING: Any = _NotListening()
 
 
 class _Guard:

@@ -172,7 +172,8 @@ class ConnectionTracker:
         self._rtt_count = 0  # round-trip times measured so far, and their sum (for ``avg_rtt``)
         self._rtt_total = 0.0
         # The counts live here while messages flow (a slot is far cheaper to bump than a field of
-        # the Connection struct) and go into the Connection whenever it is read.
+        # the Connection struct) and go into the Connection whenever it is read. The middleware's
+        # wrappers bump them too, with _recorded and _records, for the texts they record (see data).
         self._sent = self._received = self._bytes_sent = self._bytes_received = 0
         # The app heard that the client is gone (a websocket.disconnect, or a send that failed):
         # a disconnect exception that ends the handler from then on is the normal end, no error.
@@ -487,7 +488,9 @@ class ConnectionTracker:
         ``asked``: when the handler called ``receive()`` for it; ``waited``: seconds its ``send()``
         waited, when SLOW_SEND or more (the caller then also tells :meth:`send_waited`).
 
-        The hot path: the middleware calls it directly for every message.
+        The hot path: the middleware calls it directly for every message but a text of ASCII within
+        ``max_message_size``, which its wrappers record themselves, exactly as this would (see
+        :func:`~wsinspect.capture.middleware.observe`): a change here must be made there too.
         """
         limit = self._limit
         text = message.get("text")

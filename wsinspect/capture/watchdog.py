@@ -258,21 +258,28 @@ class Watchdog:
     def look(self) -> float | None:
         """One look at every watched loop and, when due, at the handlers; returns the seconds until
         the next (None: nothing open, wait to be woken)."""
-        for loop in list(self._watches):
+        # It runs some ten times a second while connections are open: a plain loop and comparisons,
+        # where a comprehension and min() would each cost a call.
+        watches: list[_Watch] = []
+        for loop, watch in list(self._watches.items()):
             if loop.is_closed() or not loop.is_running():
                 # Its handlers will never end (a server in a thread, stopped without them): forget it.
                 self._watches.pop(loop, None)
-        watches = [watch for watch in list(self._watches.values()) if watch.beating and watch.trackers]
+            elif watch.handle is not None and watch.trackers:  # beating, with connections open
+                watches.append(watch)
         if not watches:
             return None
         now = time.monotonic()
         wake = now + HANDLER_EVERY
         for watch in watches:
-            wake = min(wake, watch.look(now))
+            due = watch.look(now)
+            if due < wake:
+                wake = due
         if now >= self._handlers_at:
             self._handlers_at = now + HANDLER_EVERY
             self.look_at_handlers(watches)
-        return min(wake, self._handlers_at) - time.monotonic()
+        handlers_at = self._handlers_at
+        return (wake if wake < handlers_at else handlers_at) - time.monotonic()
 
     def look_at_handlers(self, watches: list[_Watch]) -> None:
         """Report each state that has lasted, and the end of each one reported.
@@ -340,8 +347,8 @@ class _Thread:
                     if watchdog.watching:
                         self._watchdogs[watchdog] = None
                         delay = 0.0
-                if delay is not None:
-                    wake = delay if wake is None else min(wake, delay)
+                if delay is not None and (wake is None or delay < wake):
+                    wake = delay
             if wake is None:
                 self._wake.wait()  # nothing open anywhere: not a wake-up until a connection opens
                 self._wake.clear()
