@@ -4,7 +4,9 @@ process, and the inspector in a third process, on loopback.
 Modes, alternated in rotating order each round: ``bare`` Litestar; ``plugin, nobody listening``;
 ``plugin + wsinspect record``; ``plugin + inspector store`` (the inspector's server and store
 without a screen, which also measures latency); ``plugin + TUI`` (``wsinspect`` in a real terminal,
-tmux at 160x45); Litestar's OpenTelemetry plugin with a span per message. The client keeps
+tmux at 160x45); the same TUI with its screen frozen once it shows (``bench._frozen_tui``: its
+server, store and an idle Textual app, the floor any screen starts from); Litestar's OpenTelemetry
+plugin with a span per message. The client keeps
 CONNECTIONS connections in lockstep (each sends its next message when the echo is back).
 
 Throughput is reported as the median of per-round ratios to ``bare`` measured in the same round;
@@ -37,13 +39,14 @@ from .shared import ROOT, ChildProcess, InspectorProcess, Row, median, wait_unti
 
 CONNECTIONS = 4
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-MODES = ("bare", "nobody", "record", "store", "tui", "otel")
+MODES = ("bare", "nobody", "record", "store", "tui", "frozen", "otel")
 LABELS = {
     "bare": "bare Litestar (baseline)",
     "nobody": "plugin, nobody listening",
     "record": "plugin + wsinspect record",
     "store": "plugin + inspector store (no screen)",
     "tui": "plugin + wsinspect TUI (tmux 160x45)",
+    "frozen": "plugin + the TUI with its screen frozen (the floor of any screen)",
     "otel": "OpenTelemetry plugin, a span per message",
 }
 TUI_RATES = (0, 100, 1_000, 10_000)  # frames/s: each echoed message is two frames
@@ -115,11 +118,13 @@ class Client(ChildProcess):
 
 
 class Tui:
-    """``wsinspect --socket PATH`` in a detached tmux session of 160x45."""
+    """``wsinspect --socket PATH`` in a detached tmux session of 160x45; ``frozen``: its screen
+    never redrawn after it starts (``bench._frozen_tui``)."""
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, frozen: bool = False) -> None:
         self.name = f"wsib{os.getpid()}"
-        command = f"exec {sys.executable} -m wsinspect --socket {socket_path}"
+        module = "bench._frozen_tui" if frozen else "wsinspect"
+        command = f"exec {sys.executable} -m {module} --socket {socket_path}"
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "45", command],
                        cwd=ROOT, check=True)  # fmt: skip
         self.pid = int(self._tmux("display-message", "-p", "-t", self.name, "#{pane_pid}"))
@@ -183,8 +188,8 @@ def running(mode: str, workdir: Path) -> Iterator[tuple[App, Any]]:
         inspector = Record(live, workdir / "record.json")
     elif mode == "store":
         inspector = InspectorProcess(live)
-    elif mode == "tui":
-        inspector = Tui(live)
+    elif mode in ("tui", "frozen"):
+        inspector = Tui(live, frozen=mode == "frozen")
     app_name = {"bare": "bare", "otel": "otel"}.get(mode, "plugin")
     app = App(app_name, live if inspector is not None else workdir / "nobody.sock")
     try:
@@ -237,7 +242,8 @@ def one_run(mode: str, workdir: Path, messages: int) -> dict[str, float | None]:
 
 
 def run(messages: int, repeats: int) -> list[Row]:
-    modes = [m for m in MODES if (m != "tui" or shutil.which("tmux")) and (m != "otel" or otel_available())]
+    screens = ("tui", "frozen")  # in tmux
+    modes = [m for m in MODES if (m not in screens or shutil.which("tmux")) and (m != "otel" or otel_available())]
     workdir = Path(__import__("tempfile").mkdtemp(prefix="wsil-", dir="/tmp"))
     results: dict[str, list[dict[str, float | None]]] = {mode: [] for mode in modes}
     try:

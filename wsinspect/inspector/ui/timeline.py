@@ -12,7 +12,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -134,6 +134,7 @@ class TimelineView(ScrollView, can_focus=True):
         self.highlight: TextSearch | None = None  # what n / N find, marked in the rows
         self.payloads: Payloads | None = None  # decodes what the rows show (the app's)
         self.live = True  # End follows new frames (live) or goes to the last row (a file)
+        self._painting: tuple[int, int] | None = None  # the top row and the width, during a paint
 
     # -- data ------------------------------------------------------------------------------
 
@@ -444,9 +445,18 @@ class TimelineView(ScrollView, can_focus=True):
         # Partial: only what the component class sets; the background stays the widget's.
         return self.get_component_rich_style(f"timeline--{component}", partial=True)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line needs, worked out once a paint rather than once a line (the region
+        # alone costs more than a cached line).
+        self._painting = (int(self.scroll_offset.y), self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = None
+
     def render_line(self, y: int) -> Strip:
-        number = int(self.scroll_offset.y) + y
-        width = self.scrollable_content_region.width
+        top, width = self._painting or (int(self.scroll_offset.y), self.scrollable_content_region.width)
+        number = top + y
         if number >= len(self.index):
             if not len(self.index) and 0 < y <= len(lines := self.empty_text.splitlines()):
                 return Strip([Segment(f"  {lines[y - 1]}", self.style_of("muted"))]).adjust_cell_length(width)
