@@ -135,6 +135,7 @@ class TimelineView(ScrollView, can_focus=True):
         self.payloads: Payloads | None = None  # decodes what the rows show (the app's)
         self.live = True  # End follows new frames (live) or goes to the last row (a file)
         self._painting: tuple[int, int] | None = None  # the top row and the width, during a paint
+        self._styles: dict[str, Style] = {}  # style_of's, until the styles change
 
     # -- data ------------------------------------------------------------------------------
 
@@ -431,6 +432,7 @@ class TimelineView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
 
     def on_resize(self) -> None:
         self._cache.clear()
@@ -442,8 +444,12 @@ class TimelineView(ScrollView, can_focus=True):
 
     def style_of(self, component: str) -> Style:
         """The theme's style for a kind of text: sent, received, system, warning, error, control, muted, cursor."""
-        # Partial: only what the component class sets; the background stays the widget's.
-        return self.get_component_rich_style(f"timeline--{component}", partial=True)
+        # Partial: only what the component class sets; the background stays the widget's. Kept
+        # until the styles change (a row asks for three or four).
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(f"timeline--{component}", partial=True)
+        return style
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # What every line needs, worked out once a paint rather than once a line (the region
@@ -477,38 +483,44 @@ class TimelineView(ScrollView, can_focus=True):
         entry = self.store.entries.get(connection_id) if connection_id else None
         start = self.origin if self.origin is not None else (entry.connection.connected_at if entry else item.timestamp)
         tag = f"c{entry.number}" if entry else ""
-        segments = [
-            Segment(f"{format_offset(item.timestamp - start):>10} ", muted),
-            Segment(f"{tag:<{tag_width}}", muted),
-        ]
+        # As few segments as the styles allow: Textual's paint works segment by segment.
+        lead = f"{format_offset(item.timestamp - start):>10} {tag:<{tag_width}}"  # all one cell wide each
+        segments = [Segment(lead, muted)]
         if isinstance(item, SystemEvent):
             style = self.style_of({"info": "system", "warning": "warning", "error": "error"}[item.level])
-            segments += [Segment("◉ ", style), Segment(f"{'event':<7}", style), Segment(item.text, style)]
+            segments.append(Segment(f"◉ {'event':<7}{item.text}", style))
         elif isinstance(item, LogLine):
             style = self.style_of(_log_component(item.levelno))
             segments += [
-                Segment("≡ ", style),
-                Segment(f"{_LEVEL_NAMES.get(item.level, item.level.lower())[:6]:<7}", style),
+                Segment(f"≡ {_LEVEL_NAMES.get(item.level, item.level.lower())[:6]:<7}", style),
                 *self._marked(log_text(item), style),
             ]
         else:
             style = self.style_of(self._frame_component(item))
             fixed = 10 + 1 + tag_width + 2 + 7 + 11
             mark = " ✂ " if item.truncated else "   "
-            control = item.message_type in ("ping", "pong")  # ◉ control rows, with their direction
-            # A send that waited on the client (flow control) leads its preview, as a warning.
-            segments += [
-                Segment("◉ " if control else f"{ARROWS[item.direction]} ", style),
-                Segment(
-                    f"{item.message_type} {ARROWS[item.direction]} " if control else f"{item.message_type:<7}", style
-                ),
-                Segment(f"{format_size(item.size_bytes):>8}{mark}", muted),
-            ]
+            arrow = ARROWS[item.direction]
+            # ◉ control rows, with their direction.
+            kind = (
+                f"◉ {item.message_type} {arrow} "
+                if item.message_type in ("ping", "pong")
+                else f"{arrow} {item.message_type:<7}"
+            )
+            segments += [Segment(kind, style), Segment(f"{format_size(item.size_bytes):>8}{mark}", muted)]
             if item.send_waited is not UNSET:  # a send that waited on the client leads, as a warning
                 waited = f"waited {short_duration(item.send_waited)} to send  "
                 segments.append(Segment(waited, self.style_of("warning")))
                 fixed += len(waited)
-            segments += self._marked(self._preview(position, item, max(1, width - fixed)), style)
+            text = self._preview(position, item, max(1, width - fixed))
+            used = sum([len(segment.text) for segment in segments]) + len(text)  # one cell a character
+            if text.isascii() and self.highlight is None and used <= width:
+                # Every cell known: padded here, without Rich measuring each segment again.
+                segments.append(Segment(text, style))
+                if used < width:
+                    segments.append(Segment(" " * (width - used)))
+                strip = Strip(segments, width)
+                return strip.apply_style(self.style_of("cursor")) if selected else strip
+            segments += self._marked(text, style)
         strip = Strip(segments).adjust_cell_length(width)
         if selected:
             strip = strip.apply_style(self.style_of("cursor"))
