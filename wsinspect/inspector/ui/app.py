@@ -22,7 +22,7 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from ...decoders import warnings as decoder_warnings
 from ...model import Frame, LogLine, SystemEvent
@@ -593,7 +593,7 @@ class InspectorApp(ExportFlow):
         self._update_lifecycle()
         self._update_status()
 
-    @on(DataTable.RowHighlighted, "#connections")
+    @on(ConnectionTable.RowHighlighted, "#connections")
     def _connection_highlighted(self) -> None:
         with contextlib.suppress(NoMatches):  # a row highlighted as the app closes: its widgets are gone
             self._follow_table()
