@@ -297,7 +297,7 @@ class ConnectionTable(ScrollView, can_focus=True):
             self._resize()
 
     def _on_screen(self) -> range:
-        top = int(self.scroll_y)
+        top = self.scroll_offset.y
         return range(top, top + self.size.height)
 
     def _add(self, connection_id: str, cells: list[Text]) -> None:
@@ -452,7 +452,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self.refresh_line(self.header_height + row)
 
     def _scroll_cursor_into_view(self, animate: bool = False) -> None:
-        top = int(self.scroll_y)
+        top = self.scroll_offset.y
         height = max(1, self.scrollable_content_region.height - self.header_height)
         if self._cursor < top:
             self.scroll_to(y=self._cursor, animate=animate, force=True)
@@ -622,13 +622,13 @@ class ConnectionTable(ScrollView, can_focus=True):
             row, version = -1, self._label_version  # the header: drawn again when its label or widths change
             cells = [self._label if column == "path" else Text(column) for column in self.COLUMNS]
         else:
-            row = int(self.scroll_y) + y - self.header_height
+            row = self.scroll_offset.y + y - self.header_height
             if row >= len(self.order):
                 return Strip.blank(width, base)
             connection_id = self.order[row]
             cells, version = self._cells_shown[connection_id], self._versions[connection_id]
         widths = self._column_widths()
-        x = int(self.scroll_x)
+        x = self.scroll_offset.x
         key = (row, version, widths, width, x, row == self._cursor, row == self._hover, self.has_focus, base)
         strip = self._lines_cache.get(key)
         if strip is None:
