@@ -226,6 +226,12 @@ async def test_the_cursor_row_has_the_cursors_colours_focused_or_not() -> None:
         await pilot.pause()
         hover: Style = table.get_component_rich_style("datatable--hover")
         assert backgrounds(table, 3) == {hover.bgcolor} != backgrounds(table, 2)
+        await pilot.hover("#timeline")  # the mouse leaves: the hover goes
+        await pilot.pause()
+        assert backgrounds(table, 3) == backgrounds(table, 0)
+        await pilot.hover(ConnectionTable, offset=(10, 1 + 3))
+        await pilot.pause()
+        assert backgrounds(table, 3) == {hover.bgcolor}
         await pilot.press("down")  # a key takes the hover away
         await pilot.pause()
         assert backgrounds(table, 3) == backgrounds(table, 0)
@@ -290,3 +296,42 @@ async def test_rows_and_their_order() -> None:
         assert table.get_row_index("conn-0002") == 0
         assert table.selected_id() == "conn-0004"  # the same connection stays selected
         assert " c3 " in draw(table)[1]
+
+
+async def test_a_row_that_goes_takes_the_cursor_to_the_row_before() -> None:
+    app = make_app(connections=connections(6))  # conn-0000, -0002 and -0004 open
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        table = app.table
+        posted = Posted(table)
+        table.set_match("open")
+        await pilot.pause()
+        assert table.order == ["conn-0000", "conn-0002", "conn-0004"]
+        table.move_cursor(row=2)
+        connection = app.store.entries["conn-0004"].connection
+        connection.state, connection.disconnected_at = "closed", BASE + 10
+        table.sync({"conn-0004"})  # closed: no longer what the filter asks for
+        assert table.order == ["conn-0000", "conn-0002"]
+        assert table.get_row_index("conn-0002") == 1
+        assert "conn-0004" not in table.rows
+        assert table.selected_id() == "conn-0002"
+        assert posted.highlighted[-1] == "conn-0002"
+        await pilot.pause()
+        assert " c5 " not in text_of(table)
+        # A row above the cursor goes: the rows under it move up, the cursor with its connection.
+        table.set_match("")
+        await pilot.pause()
+        table.select("conn-0004")
+        assert table.cursor_row == 4
+        before = len(posted.highlighted)
+        app.store.entries["conn-0002"].connection.path = "/ws/gone"
+        table.set_match("room")  # conn-0002 no longer matches, conn-0004 is closed now but is a room
+        table.select("conn-0004")
+        assert table.cursor_row == 3
+        app.store.entries["conn-0001"].connection.path = "/ws/gone"
+        table.sync({"conn-0001"})
+        assert "conn-0001" not in table.rows
+        assert [table.get_row_index(key) for key in table.order] == list(range(4))
+        assert table.cursor_row == 2
+        assert table.selected_id() == "conn-0004"
+        assert posted.highlighted[before:] == ["conn-0000", "conn-0004"]  # the rebuild's first row, the select

@@ -391,7 +391,9 @@ class ConnectionTable(ScrollView, can_focus=True):
             self._index[later] = n
         self._flexible.clear()
         self.refresh()
-        if self._cursor >= len(self.order) and self.order:  # the cursor on the last row, which went
+        if at < self._cursor:  # a row above went: the cursor stays on its connection
+            self._cursor -= 1
+        elif self._cursor >= len(self.order) and self.order:  # the cursor on the last row, which went
             self.move_cursor(row=len(self.order) - 1)
 
     def set_match(self, text: str) -> None:
