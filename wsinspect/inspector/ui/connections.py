@@ -208,6 +208,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._version = 0
         self._widths = [len(column) for column in self.COLUMNS]  # the widest cell of each column so far
         self._flexible: dict[int, int] = {}  # the path's and the close's widths now (column → cells)
+        self._drawn_widths: tuple[int, ...] = ()  # the columns' widths at the last resize
         self._label = Text("path")  # the path column's header (see _path_label)
         self._label_version = 0
         # The longest of each, before they are cut: path (with its query), handler's name, producer,
@@ -553,8 +554,11 @@ class ConnectionTable(ScrollView, can_focus=True):
     def _resize(self) -> None:
         """The scrollable size: as wide as the columns, a line a row. More (or fewer) rows change
         the table's height (a layout); wider columns change only what scrolls."""
-        width = sum(self._column_widths()) + 2 * self.cell_padding * len(self.COLUMNS)
-        size = Size(width, self.header_height + len(self.order))
+        widths = self._column_widths()
+        if widths != self._drawn_widths:  # every row moves its cells, even when the sum stays
+            self._drawn_widths = widths
+            self.refresh()
+        size = Size(sum(widths) + 2 * self.cell_padding * len(widths), self.header_height + len(self.order))
         if size == self.virtual_size:
             return
         rows = size.height != self.virtual_size.height
