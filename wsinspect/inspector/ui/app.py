@@ -22,7 +22,7 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from ...decoders import warnings as decoder_warnings
 from ...model import Frame, LogLine, SystemEvent
@@ -52,11 +52,11 @@ REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a qui
 # 4 to 10 times a second, as often as the screen's CPU budget allows.
 # The table, the lifecycle panel, the status lines and the detail of the newest frame change at most
 # this often, and while frames flow once every PANELS_EVERY scrolls: still readable, and redrawing
-# them costs more than the timeline (the table's every cell is drawn again).
+# them costs more than the timeline (the lifecycle panel and the detail are drawn whole).
 PANELS_PER_SECOND = 4
 PANELS_EVERY = 4
 # Open connections' durations (the table, the lifecycle panel) go on this often: each time the
-# table's every cell is drawn again.
+# table draws again the rows of the open connections on screen.
 DURATIONS_EVERY = 1.0  # seconds
 # The screen is not painted before its first layout (see on_ready), but never held longer than this.
 FIRST_PAINT_WITHIN = 1.0  # seconds
@@ -400,8 +400,8 @@ class InspectorApp(ExportFlow):
         the widgets' sizes, then let the screen be painted."""
         self.table.sync(None)  # the path and close columns share the table's width
         self._update_lifecycle()  # the rate sparkline has a slice per column of the panel
-        # One paint, once what this queued is in: the table measures its columns when its messages
-        # are done (DataTable's idle), and a callback sent by way of the table runs after them.
+        # One paint, once what this queued is in (the table's height, its scrollbars): a callback
+        # sent by way of the table runs after its refresh.
         self.table.call_after_refresh(self._unpainted.close)
 
     async def on_unmount(self) -> None:
@@ -593,7 +593,7 @@ class InspectorApp(ExportFlow):
         self._update_lifecycle()
         self._update_status()
 
-    @on(DataTable.RowHighlighted, "#connections")
+    @on(ConnectionTable.RowHighlighted, "#connections")
     def _connection_highlighted(self) -> None:
         with contextlib.suppress(NoMatches):  # a row highlighted as the app closes: its widgets are gone
             self._follow_table()
