@@ -10,12 +10,14 @@ from wsinspect.cli import main
 from wsinspect.inspector.ui.app import InspectorApp
 
 
-def _frozen(self: InspectorApp) -> None:
-    """The screen's periodic work (taking in the store's changes), skipped."""
+def _frozen(self: InspectorApp) -> bool:
+    """The screen's work on the store's changes (looking, taking in), skipped."""
+    return False
 
 
 InspectorApp._tick = _frozen  # type: ignore[method-assign]
-InspectorApp._tick_durations = _frozen  # type: ignore[method-assign]
+InspectorApp._tick_durations = _frozen  # type: ignore[method-assign,assignment]
+InspectorApp._store_changed = _frozen  # type: ignore[method-assign,assignment]
 
 if __name__ == "__main__":
     sys.exit(main())

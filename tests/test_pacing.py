@@ -3,10 +3,12 @@ while frames flow keeps the screen's CPU within its budget, between 10 and 4 red
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from helpers.factories import batch, text_frame, update
+from helpers.waiting import pilot_until
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -151,4 +153,49 @@ async def test_frames_between_two_redraws_are_taken_in_together(
         app._take_in_changes()
         more(1)
         app._take_in_changes()
+        assert app.timeline.rows_indexed == len(store.rows)
+
+
+async def test_a_live_store_is_looked_at_when_it_changes_not_polled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server says when the store changed: the screen looks at once after a quiet spell, then
+    when the next scroll is due, once more to see the frames stopped, and then not at all (its
+    timer looks 4 times a second, not 30). The app's clock is set by the test; the delays asked
+    of the event loop follow from it."""
+    clock = [1000.0]
+    monkeypatch.setattr(app_module, "time", lambda: clock[0])
+    store = Store()
+    server = InspectorServer(store, tmp_path / "s.sock")
+    app = InspectorApp(store, server=server, source="test", no_confirm=True)
+    producer = Producer(key=1, pid=4242, app="app", since=0.0, stream="s1")
+    frames = [text_frame(f"m{n}", at=1000.0 + n / 100) for n in range(30)]
+
+    def remaining() -> float:
+        assert app._wake is not None
+        return app._wake.when() - asyncio.get_running_loop().time()
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert server.on_change == app._store_changed
+        app.pacer = RedrawPacer(fastest=0.25, slowest=0.25)
+        store.apply(producer, [update(1)], clock[0])
+        server._changed()
+        assert remaining() <= 0.0  # nothing came for a while: at once
+        await pilot_until(pilot, lambda: app._wake is None and len(store.entries) == 1, "the first look")
+        clock[0] += 1.0
+        store.apply(producer, [batch(1, frames[:10], 0)], clock[0])
+        server._changed()
+        await pilot_until(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the frames taken in")
+        # Taken in just now (by the test's clock): the next look when the next scroll is due.
+        assert app._sync_every == 0.25
+        assert 0.0 < remaining() <= 0.25
+        store.apply(producer, [batch(1, frames[10:20], 10)], clock[0])
+        server._changed()  # already asked for: one look for both
+        taken = app.timeline.rows_indexed
+        assert taken < len(store.rows)
+        clock[0] += 0.25
+        await pilot_until(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the next scroll")
+        # Nothing more came: the look after the next interval takes in nothing, and asks for no other.
+        clock[0] += 0.25
+        await pilot_until(pilot, lambda: app._wake is None, "the looks to stop")
         assert app.timeline.rows_indexed == len(store.rows)

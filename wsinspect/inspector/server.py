@@ -7,6 +7,7 @@ import itertools
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ class InspectorServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reads = 0
         self.busy = 0.0  # CPU seconds spent taking in what producers sent (the screen's are the rest)
+        # Called after the store changed (frames, a producer come or gone): a screen looks at the
+        # store then, rather than polling it while nothing comes.
+        self.on_change: Callable[[], None] | None = None
 
     def bind(self) -> None:
         """Claim the socket path (raises :class:`wsinspect.paths.SocketPathError`), before any UI starts."""
@@ -107,6 +111,7 @@ class InspectorServer:
                     # After the replay that came with the hello: the rows before it are older.
                     store.add_system_event(time.time(), f"{producer.label} connected")
                 self.busy += time.thread_time() - started
+                self._changed()
             decoder.close()
         except (ConnectionError, asyncio.CancelledError):
             pass  # the producer went away, or the inspector is closing
@@ -120,3 +125,8 @@ class InspectorServer:
             writer.close()
             if producer is not None:
                 store.add_system_event(time.time(), f"{producer.label} disconnected")
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()

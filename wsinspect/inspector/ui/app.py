@@ -47,7 +47,11 @@ from .screens import (
 from .status import empty_text, filters_line, status_line
 from .timeline import TimelineView
 
-REFRESH_PER_SECOND = 30  # how often the store is looked at: a frame after a quiet spell shows at once,
+# A live store says when it changed (InspectorServer.on_change): the screen looks at it then, and
+# while nothing comes PANELS_PER_SECOND times a second (a process that wakes often takes a core
+# from the app on a busy machine). A store read from a file is looked at this often: a frame after
+# a quiet spell shows at once, and a big file is read a slice a look.
+REFRESH_PER_SECOND = 30
 # While frames keep coming, the timeline scrolls every RedrawPacer.interval (each scroll redraws it):
 # 4 to 10 times a second, as often as the screen's CPU budget allows.
 # The table, the lifecycle panel, the status lines and the detail of the newest frame change at most
@@ -303,6 +307,7 @@ class InspectorApp(ExportFlow):
         self._panels_at = 0.0  # when the panels last changed
         self._synced_at = 0.0  # when the timeline last took in frames
         self._sync_every = 0.0  # seconds
+        self._wake: asyncio.TimerHandle | None = None  # the look at the live store asked for, pending
         self.pacer = RedrawPacer()
         self._followed_row: TimelineView.RowSelected | None = None  # the newest frame, not shown yet
         self._lines: dict[str, Text] = {}  # what the one-line widgets show
@@ -391,7 +396,9 @@ class InspectorApp(ExportFlow):
             self._show_row(TimelineView.RowSelected(timeline.selected_row()))
         for message in decoder_warnings():  # a third-party decoder that did not load
             self.notify(message, severity="warning", timeout=10)
-        self.set_interval(1 / REFRESH_PER_SECOND, self._tick)
+        if self.server is not None:
+            self.server.on_change = self._store_changed
+        self.set_interval(1 / (REFRESH_PER_SECOND if self.server is None else PANELS_PER_SECOND), self._tick)
         self.set_interval(DURATIONS_EVERY, self._tick_durations)
         self.set_timer(FIRST_PAINT_WITHIN, self._unpainted.close)  # should the first layout not come
 
@@ -409,20 +416,43 @@ class InspectorApp(ExportFlow):
         for signum in (signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         if self.server is not None:
+            self.server.on_change = None
             await self.server.close()
+        if self._wake is not None:
+            self._wake.cancel()
         self.store.close()
 
-    # -- refresh: batched, at most REFRESH_PER_SECOND times a second -------------------------
+    # -- refresh: when the live store changed (paced), else REFRESH_PER_SECOND times a second --
 
-    def _tick(self) -> None:
+    def _store_changed(self) -> None:
+        """The live store changed: look at it when the timeline may scroll next (at once after a
+        quiet spell)."""
+        if self._wake is None:
+            delay = max(0.0, self._synced_at + self._sync_every - time())
+            self._wake = asyncio.get_running_loop().call_later(delay, self._wake_up)
+
+    def _wake_up(self) -> None:
+        self._wake = None
+        self.call_later(self._look)  # in the app's own turn (a message), not the loop's callback
+
+    def _look(self) -> None:
+        # Frames taken in: once more when the next scroll is due, to see whether they stopped
+        # (the panels then show the last of them).
+        if self._tick():
+            self._store_changed()
+
+    def _tick(self) -> bool:
+        """Take in what changed; returns whether the timeline took in rows."""
         # While the app closes its widgets go before its timers stop: a tick then finds nothing.
         with contextlib.suppress(NoMatches):
             intake = self.server.busy if self.server is not None else 0.0
             self.pacer.measure(monotonic(), process_time() - intake)
             self._read_capture()
-            self._take_in_changes()
+            added = self._take_in_changes()
             if self.timeline.search_progress != self._search_shown:
                 self._update_filters()
+            return added
+        return False
 
     def _read_capture(self) -> None:
         """An opened capture: its next rows, or what the record writing it committed since."""
@@ -441,11 +471,12 @@ class InspectorApp(ExportFlow):
                 self.timeline.live = self.timeline.following = False
                 self.refresh_bindings()
 
-    def _take_in_changes(self) -> None:
+    def _take_in_changes(self) -> bool:
         store = self.store
         version = (len(store.rows), store.rows_trimmed, len(store.entries))
         now = time()
         synced = False
+        added = 0
         if (version != self._last_version or self._dirty) and now - self._synced_at >= self._sync_every:
             synced = True
             self._last_version = version
@@ -464,6 +495,7 @@ class InspectorApp(ExportFlow):
         every = max(1 / PANELS_PER_SECOND, PANELS_EVERY * self._sync_every)
         if self._panels_due and now - self._panels_at >= every and (synced or not flowing):
             self._refresh_panels()
+        return added > 0
 
     def _refresh_panels(self) -> None:
         for failure in self.payloads.new_failures():
