@@ -172,31 +172,24 @@ class ConnectionTable(ScrollView, can_focus=True):
     ConnectionTable > .connections--handler { text-style: dim italic; }
     """
 
-    class RowHighlighted(Message):
+    class RowMessage(Message):
+        """About the row ``cursor_row``: ``connection_id``'s."""
+
+        def __init__(self, table: ConnectionTable, cursor_row: int, connection_id: str) -> None:
+            super().__init__()
+            self.table = table
+            self.cursor_row = cursor_row
+            self.connection_id = connection_id
+
+        @property
+        def control(self) -> ConnectionTable:
+            return self.table
+
+    class RowHighlighted(RowMessage):
         """The cursor moved to another row (or to the first row added)."""
 
-        def __init__(self, table: ConnectionTable, cursor_row: int, connection_id: str) -> None:
-            super().__init__()
-            self.table = table
-            self.cursor_row = cursor_row
-            self.connection_id = connection_id
-
-        @property
-        def control(self) -> ConnectionTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(RowMessage):
         """Enter, or a click on the row the cursor is on (DataTable's)."""
-
-        def __init__(self, table: ConnectionTable, cursor_row: int, connection_id: str) -> None:
-            super().__init__()
-            self.table = table
-            self.cursor_row = cursor_row
-            self.connection_id = connection_id
-
-        @property
-        def control(self) -> ConnectionTable:
-            return self.table
 
     def __init__(self, store: StoreView, *, id: str | None = None) -> None:
         super().__init__(id=id)
