@@ -85,7 +85,6 @@ class ConnectionTable(ScrollView, can_focus=True):
     FLEXIBLE = frozenset({"path", "close"})  # the columns cut to share the spare width
     cell_padding = 1  # a space each side of every cell
     header_height = 1
-    show_header = True
 
     # The scrolling keys Textual gives a scrolling widget move the cursor here (see the actions
     # below), as they did in a DataTable: up, down, page up, page down; left and right scroll
@@ -244,7 +243,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Its header and rows: the rows added count at once, so that the next layout gives the
         table its height and its scrollbar as they stay, rather than the layout after it (issue 27)."""
-        return (self.header_height if self.show_header else 0) + self.row_count  # a line a row
+        return self.header_height + self.row_count  # a line a row
 
     def sync(self, dirty: set[str] | None = None) -> None:
         """Add new connections, refresh the changed ones and the durations of the open ones.
@@ -544,6 +543,10 @@ class ConnectionTable(ScrollView, can_focus=True):
             flexible[last] = max([len("close"), *(cells[last].cell_len for cells in self._cells_shown.values())])
         return tuple(flexible.get(column, width) for column, width in enumerate(self._widths))
 
+    def _table_width(self, widths: tuple[int, ...]) -> int:
+        """The columns' widths with their padding."""
+        return sum(widths) + 2 * self.cell_padding * len(widths)
+
     def _resize(self) -> None:
         """The scrollable size: as wide as the columns, a line a row. More (or fewer) rows change
         the table's height (a layout); wider columns change only what scrolls."""
@@ -551,7 +554,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         if widths != self._drawn_widths:  # every row moves its cells, even when the sum stays
             self._drawn_widths = widths
             self.refresh()
-        size = Size(sum(widths) + 2 * self.cell_padding * len(widths), self.header_height + len(self.order))
+        size = Size(self._table_width(widths), self.header_height + len(self.order))
         if size == self.virtual_size:
             return
         rows = size.height != self.virtual_size.height
@@ -669,7 +672,7 @@ class ConnectionTable(ScrollView, can_focus=True):
             segments.append(Segment(pad, outer))
             segments += [Segment(text, outer if style is None else (pre + style) + post) for text, style, _ in line]
             segments.append(Segment(" " * (cell_width - length) + pad, outer))
-        table_width = sum(widths) + 2 * self.cell_padding * len(widths)
+        table_width = self._table_width(widths)
         extend = row_style + component + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
         segments.append(Segment(" " * max(0, width - table_width), extend))
         return Strip(segments).crop(x, x + width).adjust_cell_length(width, base).simplify()
