@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from helpers.factories import batch, text_frame, update
@@ -156,46 +158,91 @@ async def test_frames_between_two_redraws_are_taken_in_together(
         assert app.timeline.rows_indexed == len(store.rows)
 
 
+class _Looks:
+    """The event loop as the app's looks at the store see it: each delay asked for is kept, and
+    the look runs when the test says (the rest goes to the real loop)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.asked: list[asyncio.TimerHandle] = []
+        self.delays: list[float] = []
+
+    def call_later(self, delay: float, callback: Any) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(self.loop.time() + delay, callback, (), self.loop)
+        self.asked.append(handle)
+        self.delays.append(delay)
+        return handle
+
+    def fire(self) -> None:
+        handle = self.asked[-1]
+        if not handle.cancelled():
+            handle._run()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loop, name)
+
+
 async def test_a_live_store_is_looked_at_when_it_changes_not_polled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server says when the store changed: the screen looks at once after a quiet spell, then
     when the next scroll is due, once more to see the frames stopped, and then not at all (its
-    timer looks 4 times a second, not 30). The app's clock is set by the test; the delays asked
-    of the event loop follow from it."""
+    timer looks 4 times a second, not 30). The app's clock is set by the test, and so is when each
+    look asked of the event loop runs: the delays asked follow from the clock."""
     clock = [1000.0]
     monkeypatch.setattr(app_module, "time", lambda: clock[0])
+    looks = _Looks(asyncio.get_running_loop())
+    monkeypatch.setattr(app_module, "asyncio", SimpleNamespace(get_running_loop=lambda: looks))
     store = Store()
     server = InspectorServer(store, tmp_path / "s.sock")
     app = InspectorApp(store, server=server, source="test", no_confirm=True)
     producer = Producer(key=1, pid=4242, app="app", since=0.0, stream="s1")
     frames = [text_frame(f"m{n}", at=1000.0 + n / 100) for n in range(30)]
 
-    def remaining() -> float:
+    def asked() -> float:
         assert app._wake is not None
-        return app._wake.when() - asyncio.get_running_loop().time()
+        assert app._wake is looks.asked[-1]
+        return looks.delays[-1]
+
+    def look_now() -> None:
+        """The look asked for, now, before any other turn of the app (its own timer's among them)."""
+        assert app._wake is looks.asked[-1]
+        app._wake.cancel()
+        app._wake = None
+        app._look()
 
     async with app.run_test(size=(160, 45)) as pilot:
         assert server.on_change == app._store_changed
         app.pacer = RedrawPacer(fastest=0.25, slowest=0.25)
         store.apply(producer, [update(1)], clock[0])
         server._changed()
-        assert remaining() <= 0.0  # nothing came for a while: at once
+        assert asked() <= 0.0  # nothing came for a while: at once
+        looks.fire()  # by way of the app's messages, as the loop would
         await pilot_until(pilot, lambda: app._wake is None and len(store.entries) == 1, "the first look")
-        clock[0] += 1.0
-        store.apply(producer, [batch(1, frames[:10], 0)], clock[0])
+        clock[0] += 1.0  # the first frames re-index the timeline (the first connection): they flow from the next
+        store.apply(producer, [batch(1, frames[:5], 0)], clock[0])
         server._changed()
-        await pilot_until(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the frames taken in")
+        look_now()
+        clock[0] += 1.0
+        store.apply(producer, [batch(1, frames[5:10], 5)], clock[0])
+        server._changed()
+        assert asked() <= 0.0
+        look_now()
+        assert app.timeline.rows_indexed == len(store.rows)
         # Taken in just now (by the test's clock): the next look when the next scroll is due.
         assert app._sync_every == 0.25
-        assert 0.0 < remaining() <= 0.25
+        assert 0.0 < asked() <= 0.25
         store.apply(producer, [batch(1, frames[10:20], 10)], clock[0])
+        before = len(looks.asked)
         server._changed()  # already asked for: one look for both
-        taken = app.timeline.rows_indexed
-        assert taken < len(store.rows)
+        assert len(looks.asked) == before
+        assert app.timeline.rows_indexed < len(store.rows)
         clock[0] += 0.25
-        await pilot_until(pilot, lambda: app.timeline.rows_indexed == len(store.rows), "the next scroll")
-        # Nothing more came: the look after the next interval takes in nothing, and asks for no other.
+        look_now()
+        assert app.timeline.rows_indexed == len(store.rows)
+        assert 0.0 < asked() <= 0.25  # and once more, to see whether they stopped
+        # Nothing more came: that look takes in nothing, and asks for no other.
         clock[0] += 0.25
-        await pilot_until(pilot, lambda: app._wake is None, "the looks to stop")
+        look_now()
+        assert app._wake is None
         assert app.timeline.rows_indexed == len(store.rows)
